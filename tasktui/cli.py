@@ -1,0 +1,62 @@
+"""The `tasktui` command: the console by default, and subcommands for scripts and runbooks.
+
+Each subcommand lives in tasktui.commands.<name> as `add_parser(subparsers, common)` plus an
+async `run(args) -> int`. Errors reach the user as one line on stderr with a non-zero status;
+a traceback is shown only with TASKTUI_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from tasktui import __version__
+from tasktui.commands import COMMANDS, console
+from tasktui.core.db import redact
+from tasktui.errors import UserFacingError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dsn",
+        default=argparse.SUPPRESS,
+        help="libpq connection string or URL (default: $DATABASE_URL, else PG* variables, ~/.pgpass, service files)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="tasktui",
+        description="Live terminal console for authentik's Postgres task system.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"tasktui {__version__}")
+    console.add_arguments(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "dsn"):
+        args.dsn = None
+    handler = getattr(args, "handler", console.run)
+    try:
+        return handler(args)
+    except UserFacingError as exc:
+        print(f"tasktui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("TASKTUI_DEBUG"):
+            raise
+        message = redact(" ".join(str(exc).split()), args.dsn or "")
+        print(
+            f"tasktui: unexpected error: {type(exc).__name__}: {message} (set TASKTUI_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 1

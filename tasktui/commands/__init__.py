@@ -1,0 +1,5 @@
+"""Subcommands of `tasktui`; COMMANDS is the order they appear in `tasktui --help`."""
+
+from tasktui.commands import schema, tail, trigger
+
+COMMANDS = [schema, trigger, tail]

@@ -1,0 +1,35 @@
+"""`tasktui schema apply`: create the standalone mirror of authentik's task tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from tasktui.commands._run import run_command
+from tasktui.core import db
+from tasktui.core.mirror import apply_mirror
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("schema", help="create the standalone mirror of authentik's task tables")
+    actions = parser.add_subparsers(dest="schema_action", metavar="ACTION", required=True)
+    apply = actions.add_parser(
+        "apply",
+        parents=[common],
+        help="create the task tables, triggers and a default tenant (refuses if present)",
+    )
+    apply.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_command(_apply(db.Target.resolve(args.dsn)))
+
+
+async def _apply(target: db.Target) -> int:
+    conn = await db.connect(target)
+    try:
+        await apply_mirror(conn)
+    finally:
+        await conn.close()
+    print(f"created authentik's task tables on {target.label}")
+    print("next: `tasktui trigger install` for live updates")
+    return 0

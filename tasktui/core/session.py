@@ -1,0 +1,159 @@
+"""A session on a database holding authentik's task tables, and the layout those tables have.
+
+authentik's task tables changed across releases: 2025.8 had no task log table and no eta or
+retries columns; later releases may drop `tenant_id`. The console reads the layout once per
+connection and adapts its queries to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from tasktui.core import db
+from tasktui.core.sql import catalog
+from tasktui.errors import MissingPrivilege, MissingTables
+
+TASK_TABLE = "authentik_tasks_task"
+TASKLOG_TABLE = "authentik_tasks_tasklog"
+WORKERSTATUS_TABLE = "authentik_tasks_workerstatus"
+TENANT_TABLE = "authentik_tenants_tenant"
+CONTENT_TYPE_TABLE = "django_content_type"
+
+NO_TABLES_MESSAGE = "this database has no authentik task tables; run `tasktui schema apply` for a standalone setup"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the task tables of this database look like."""
+
+    schema: str
+    task_columns: frozenset[str]
+    tasklog_columns: frozenset[str]
+    workerstatus_columns: frozenset[str]
+    has_tenant_table: bool
+    has_content_type_table: bool
+    migrations: tuple[str, ...] = ()
+
+    @property
+    def has_tasklog(self) -> bool:
+        """2025.10 and later keep logs in their own table; 2025.8 only in `_messages`."""
+        return bool(self.tasklog_columns)
+
+    @property
+    def has_workerstatus(self) -> bool:
+        return bool(self.workerstatus_columns)
+
+    @property
+    def has_tenant(self) -> bool:
+        """Later releases drop `tenant_id` from tasks."""
+        return "tenant_id" in self.task_columns
+
+    @property
+    def has_eta(self) -> bool:
+        """`eta` and `retries` arrived in 2025.10."""
+        return "eta" in self.task_columns
+
+    @property
+    def has_retries(self) -> bool:
+        return "retries" in self.task_columns
+
+    @property
+    def has_legacy_messages(self) -> bool:
+        return "_messages" in self.task_columns
+
+    def describe(self) -> str:
+        """A short human description of the detected release family."""
+        parts = []
+        if not self.has_tasklog:
+            parts.append("no task log table (2025.8 layout)")
+        if not self.has_tenant:
+            parts.append("no tenant column")
+        if not self.has_eta:
+            parts.append("no eta/retries columns")
+        return ", ".join(parts) or "authentik 2025.10+ layout"
+
+
+async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
+    """Find the task tables and read their columns; raise MissingTables if there are none."""
+    try:
+        row = await (await conn.execute(catalog.TASK_TABLE_SCHEMA)).fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MissingPrivilege(f"cannot read the catalog: {exc}") from None
+    if row is None:
+        raise MissingTables(NO_TABLES_MESSAGE)
+    schema = row[0]
+    tables = [TASK_TABLE, TASKLOG_TABLE, WORKERSTATUS_TABLE, TENANT_TABLE, CONTENT_TYPE_TABLE]
+    columns: dict[str, set[str]] = {name: set() for name in tables}
+    cursor = await conn.execute(catalog.TABLE_COLUMNS, {"schema": schema, "tables": tables})
+    for table, column in await cursor.fetchall():
+        columns[table].add(column)
+    migrations: tuple[str, ...] = ()
+    await conn.execute(catalog.SET_SEARCH_PATH, {"path": _quote_ident(schema)})
+    if (await (await conn.execute(catalog.DJANGO_MIGRATIONS_EXISTS)).fetchone())[0]:
+        try:
+            cursor = await conn.execute(catalog.TASK_MIGRATIONS)
+            migrations = tuple(name for (name,) in await cursor.fetchall())
+        except psycopg.errors.InsufficientPrivilege:
+            migrations = ()
+    return Layout(
+        schema=schema,
+        task_columns=frozenset(columns[TASK_TABLE]),
+        tasklog_columns=frozenset(columns[TASKLOG_TABLE]),
+        workerstatus_columns=frozenset(columns[WORKERSTATUS_TABLE]),
+        has_tenant_table="tenant_uuid" in columns[TENANT_TABLE],
+        has_content_type_table="app_label" in columns[CONTENT_TYPE_TABLE],
+        migrations=migrations,
+    )
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def has_table_privilege(conn: psycopg.AsyncConnection, table: str, privilege: str) -> bool:
+    row = await (await conn.execute(catalog.TABLE_PRIVILEGE, {"table": table, "privilege": privilege})).fetchone()
+    return bool(row and row[0])
+
+
+async def require_table_privileges(
+    conn: psycopg.AsyncConnection, needed: list[tuple[str, str]], *, purpose: str
+) -> None:
+    """Raise MissingPrivilege naming the first (privilege, table) the current role lacks."""
+    for privilege, table in needed:
+        if not await has_table_privilege(conn, table, privilege):
+            role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
+            raise MissingPrivilege(f"role {role!r} lacks {privilege} on {table}, needed to {purpose}")
+
+
+@dataclass
+class Session:
+    """An open connection to the watched database plus what we learned about it."""
+
+    conn: psycopg.AsyncConnection
+    layout: Layout
+    target: db.Target
+    label: str
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+async def open_session(target: db.Target, *, require_tables: bool = True) -> Session:
+    """Connect, find the task tables (or raise MissingTables) and check we may read them."""
+    conn = await db.connect(target)
+    try:
+        layout = await detect_layout(conn)
+        if require_tables:
+            await require_table_privileges(conn, [("SELECT", TASK_TABLE)], purpose="show tasks")
+    except BaseException:
+        await conn.close()
+        raise
+    return Session(conn=conn, layout=layout, target=target, label=db.connected_label(conn))

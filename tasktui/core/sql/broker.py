@@ -1,0 +1,88 @@
+"""The writes authentik's dramatiq broker makes, step by step (reference §3), for the demo's
+simulated workers and for tests. The console itself never runs these."""
+
+DEFAULT_TENANT = "SELECT tenant_uuid FROM authentik_tenants_tenant ORDER BY schema_name = 'public' DESC LIMIT 1"
+
+# PostgresBroker.enqueue: update_or_create by message id; mtime only on insert.
+ENQUEUE = """
+INSERT INTO authentik_tasks_task (
+    message_id, queue_name, actor_name, message, state, mtime, result, result_expiry,
+    rel_obj_id, _uid, _messages, _previous_messages, aggregated_status,
+    rel_obj_content_type_id, tenant_id, eta, retries)
+VALUES (
+    %(message_id)s, %(queue)s, %(actor)s, %(message)s, 'queued', now(), NULL, NULL,
+    %(rel_obj_id)s, %(uid)s, '[]', '[]', 'queued',
+    %(rel_obj_content_type_id)s, %(tenant_id)s, %(eta)s, %(retries)s)
+ON CONFLICT (message_id) DO UPDATE
+SET queue_name = EXCLUDED.queue_name, actor_name = EXCLUDED.actor_name, state = 'queued',
+    retries = EXCLUDED.retries, eta = EXCLUDED.eta, message = EXCLUDED.message
+"""
+
+# TaskLogMiddleware: one log row per event, visible at once.
+INSERT_LOG = """
+INSERT INTO authentik_tasks_tasklog (id, event, log_level, logger, "timestamp", attributes, previous, task_id)
+VALUES (gen_random_uuid(), %(event)s, %(level)s, %(logger)s, now(), %(attributes)s, false, %(task_id)s)
+"""
+
+# On re-enqueue of an existing message: earlier logs belong to previous attempts.
+MARK_LOGS_PREVIOUS = "UPDATE authentik_tasks_tasklog SET previous = true WHERE task_id = %(task_id)s AND NOT previous"
+
+# _PostgresConsumer claim: no SKIP LOCKED, a session advisory lock on the locks connection.
+CLAIM = """
+UPDATE authentik_tasks_task SET state = 'consumed', mtime = now()
+WHERE message_id = %(message_id)s AND state <> ALL ('{done,rejected}')
+  AND (eta < now() + interval '30 seconds' OR eta IS NULL)
+  AND pg_try_advisory_lock(%(lock_key)s)
+RETURNING message_id
+"""
+
+# Pending work as the consumer's fallback poll sees it.
+PENDING = """
+SELECT message_id FROM authentik_tasks_task
+WHERE queue_name = %(queue)s AND state <> ALL ('{done,rejected}')
+  AND NOT (eta >= now() + interval '30 seconds')
+ORDER BY eta ASC NULLS FIRST
+LIMIT %(limit)s
+"""
+
+UNLOCK = "SELECT pg_advisory_unlock(%(lock_key)s)"
+
+ADVANCE_STATE = """
+UPDATE authentik_tasks_task SET state = %(to_state)s
+WHERE message_id = %(message_id)s AND state = %(from_state)s
+"""
+
+# Results middleware on success, then ack (state <> 'queued' keeps a just-scheduled retry).
+STORE_RESULT = """
+UPDATE authentik_tasks_task SET result = %(result)s, result_expiry = now() + interval '10 minutes', mtime = now()
+WHERE message_id = %(message_id)s
+"""
+ACK = """
+UPDATE authentik_tasks_task SET state = 'done', message = ''::bytea, mtime = now(), eta = NULL
+WHERE message_id = %(message_id)s AND state <> 'queued'
+"""
+NACK = """
+UPDATE authentik_tasks_task SET state = 'rejected', mtime = now(), eta = NULL
+WHERE message_id = %(message_id)s AND state <> 'queued'
+"""
+# Results.after_nack stores the exception in a second, otherwise invisible update.
+STORE_EXCEPTION = """
+UPDATE authentik_tasks_task SET result = %(result)s, result_expiry = now() + interval '10 minutes', mtime = now()
+WHERE message_id = %(message_id)s
+"""
+
+# Retries middleware: the same message id, queued again with an eta and one more retry.
+RETRY_LATER = """
+UPDATE authentik_tasks_task
+SET state = 'queued', retries = %(retries)s, eta = now() + %(delay)s * interval '1 millisecond', message = %(message)s
+WHERE message_id = %(message_id)s
+"""
+
+# WorkerStatusMiddleware.
+WORKER_DELETE_HOST = "DELETE FROM authentik_tasks_workerstatus WHERE hostname = %(hostname)s"
+WORKER_INSERT = """
+INSERT INTO authentik_tasks_workerstatus (id, hostname, version, last_seen)
+VALUES (%(id)s, %(hostname)s, %(version)s, now())
+"""
+WORKER_HEARTBEAT = "UPDATE authentik_tasks_workerstatus SET last_seen = now() WHERE id = %(id)s"
+ADVISORY_LOCK = "SELECT pg_advisory_lock(%(lock_key)s)"

@@ -1,0 +1,140 @@
+"""Task table queries, shaped for authentik databases with millions of rows.
+
+authentik's only index with `mtime` is (state, mtime, result_expiry), so every "most recent"
+query walks it once per state (LATERAL over the list of states, each an index scan backwards
+by mtime) instead of sorting the whole table: the first screen costs the same on a thousand or
+a million tasks, with no index of ours on the watched database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tasktui.core.models import TaskRow
+from tasktui.core.session import Layout
+from tasktui.core.status import effective_status
+
+# Distinct states by a loose index scan (recursive skip over the state index): milliseconds
+# on any table size, where SELECT DISTINCT would read every row.
+DISTINCT_STATES = """
+WITH RECURSIVE s(state) AS (
+    (SELECT state FROM authentik_tasks_task ORDER BY state LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.state FROM authentik_tasks_task AS t WHERE t.state > s.state ORDER BY t.state LIMIT 1)
+    FROM s WHERE s.state IS NOT NULL
+)
+SELECT state FROM s WHERE state IS NOT NULL
+"""
+
+# Exact counts by state and stored status; run on a timer, never per event.
+COUNTS = """
+SELECT state, aggregated_status, count(*) FROM authentik_tasks_task GROUP BY state, aggregated_status
+"""
+
+# The planner's row estimate, for "about N tasks" on very large tables.
+ESTIMATED_ROWS = "SELECT reltuples::bigint FROM pg_class WHERE oid = 'authentik_tasks_task'::regclass"
+
+_SEVERITY = (
+    "CASE lower(l.log_level) WHEN 'error' THEN 3 WHEN 'critical' THEN 3 WHEN 'exception' THEN 3"
+    " WHEN 'warning' THEN 2 WHEN 'warn' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
+)
+_LEVEL_BY_SEVERITY = {1: "info", 2: "warning", 3: "error"}
+
+
+@dataclass(frozen=True)
+class TaskQueries:
+    """The task queries for one layout (columns that older releases lack become NULLs)."""
+
+    select: str  # SELECT … FROM task t [joins]: the row shape read by `read_task`
+    effective_status: str  # SQL expression of the effective status (see tasktui.core.status)
+
+    @classmethod
+    def for_layout(cls, layout: Layout) -> TaskQueries:
+        has_tenant_join = layout.has_tenant and layout.has_tenant_table
+        worst = (
+            f"CASE WHEN t.state = 'done' THEN (SELECT max({_SEVERITY}) FROM authentik_tasks_tasklog AS l"
+            " WHERE l.task_id = t.message_id AND NOT l.previous) END"
+            if layout.has_tasklog
+            else "NULL::int"
+        )
+        columns = [
+            "t.message_id::text",
+            "t.queue_name",
+            "t.actor_name",
+            "t._uid" if "_uid" in layout.task_columns else "NULL::text",
+            "t.state",
+            "t.aggregated_status",
+            worst,
+            "t.tenant_id::text" if layout.has_tenant else "NULL::text",
+            "tn.name" if has_tenant_join else "NULL::text",
+            "ct.app_label || '.' || ct.model" if layout.has_content_type_table else "NULL::text",
+            "t.rel_obj_content_type_id",
+            "t.rel_obj_id",
+            "t.retries" if layout.has_retries else "NULL::bigint",
+            "t.eta" if layout.has_eta else "NULL::timestamptz",
+            "t.mtime",
+            "t.result_expiry",
+        ]
+        joins = []
+        if has_tenant_join:
+            joins.append("LEFT JOIN authentik_tenants_tenant AS tn ON tn.tenant_uuid = t.tenant_id")
+        if layout.has_content_type_table:
+            joins.append("LEFT JOIN django_content_type AS ct ON ct.id = t.rel_obj_content_type_id")
+        select = "SELECT " + ", ".join(columns) + " FROM authentik_tasks_task AS t " + " ".join(joins)
+        rank = "CASE t.aggregated_status WHEN 'error' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
+        effective = (
+            "CASE WHEN t.state <> 'done' THEN t.aggregated_status ELSE"
+            f" (CASE GREATEST({rank}, COALESCE({worst}, 0)) WHEN 3 THEN 'error' WHEN 2 THEN 'warning'"
+            " WHEN 1 THEN 'info' ELSE 'done' END) END"
+        )
+        return cls(select=select, effective_status=effective)
+
+    @property
+    def recent_by_state(self) -> str:
+        """The newest rows of each state: %(states)s text[] with %(limits)s int[] per state,
+        optionally only rows changed after %(since)s / before %(before)s (keyset paging)."""
+        return (
+            "SELECT r.* FROM unnest(%(states)s::text[], %(limits)s::int[]) AS s(state, lim)"
+            " CROSS JOIN LATERAL (" + self.select + " WHERE t.state = s.state"
+            " AND (%(since)s::timestamptz IS NULL OR t.mtime > %(since)s::timestamptz)"
+            " AND (%(before)s::timestamptz IS NULL OR t.mtime < %(before)s::timestamptz)"
+            " ORDER BY t.mtime DESC LIMIT s.lim) AS r"
+        )
+
+    @property
+    def by_ids(self) -> str:
+        """Re-read changed rows: %(ids)s text[] of message ids."""
+        return self.select + " WHERE t.message_id = ANY (%(ids)s::uuid[])"
+
+
+def read_task(row: tuple[Any, ...]) -> TaskRow:
+    (
+        message_id, queue, actor, uid, state, aggregated, worst, tenant_id, tenant_name,
+        ct_label, ct_id, rel_obj_id, retries, eta, mtime, result_expiry,
+    ) = row  # fmt: skip
+    worst_level = _LEVEL_BY_SEVERITY.get(worst) if worst else None
+    return TaskRow(
+        message_id=message_id,
+        queue_name=queue,
+        actor_name=actor,
+        uid=uid,
+        state=state,
+        aggregated_status=aggregated,
+        effective_status=effective_status(state, aggregated, worst_level),
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        rel_obj_type=ct_label or (str(ct_id) if ct_id is not None else None),
+        rel_obj_id=rel_obj_id,
+        retries=retries,
+        eta=eta,
+        mtime=mtime,
+        result_expiry=result_expiry,
+    )
+
+
+def window_params(
+    states: list[str], limits: list[int], *, since: datetime | None = None, before: datetime | None = None
+) -> dict[str, Any]:
+    return {"states": states, "limits": limits, "since": since, "before": before}

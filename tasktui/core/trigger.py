@@ -1,0 +1,198 @@
+"""Install, inspect and remove tasktui's notify trigger (schema/tasktui_notify.sql).
+
+Install is idempotent and upgrades in place: inside one transaction it drops every trigger
+named `tasktui_*` on the task tables, then (re)creates the console table if missing, the
+function and the triggers. authentik's own triggers and functions are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from tasktui.core.schema_files import read_schema_file
+from tasktui.core.session import (
+    TASK_TABLE,
+    TASKLOG_TABLE,
+    WORKERSTATUS_TABLE,
+    Layout,
+    detect_layout,
+)
+from tasktui.core.sql import catalog
+from tasktui.core.sql import trigger as q
+from tasktui.errors import MissingPrivilege
+
+TRIGGER_VERSION = 1
+DEFAULT_CHANNEL = "tasktui"
+CHANNEL_PATTERN = re.compile(r"^tasktui[A-Za-z0-9_.-]{0,56}$")
+
+# A console heartbeats this often; the trigger ignores it once its heartbeat is this old.
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER = "20 seconds"
+
+# Columns whose change a viewer can see. An UPDATE that changes none of them (authentik saves
+# non-broker fields after postprocess, and stores a rejected task's exception in a second
+# update) is filtered out by the trigger's WHEN clause before any function runs.
+VISIBLE_COLUMNS = {
+    TASK_TABLE: (
+        "state",
+        "aggregated_status",
+        "mtime",
+        "eta",
+        "retries",
+        "queue_name",
+        "actor_name",
+        "_uid",
+        "rel_obj_id",
+        "rel_obj_content_type_id",
+        "tenant_id",
+        "result_expiry",
+    ),
+    TASKLOG_TABLE: ("previous", "log_level", "event", "logger", "timestamp", "task_id", "attributes"),
+    WORKERSTATUS_TABLE: ("hostname", "version", "last_seen"),
+}
+
+
+def validate_channel(channel: str) -> str:
+    if not CHANNEL_PATTERN.match(channel):
+        raise ValueError(
+            f"invalid channel {channel!r}: it must start with 'tasktui' and use only letters, digits, _ . -"
+        )
+    return channel
+
+
+def _when_changed(columns: frozenset[str], table: str) -> str:
+    present = [c for c in VISIBLE_COLUMNS[table] if c in columns]
+    return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in present)
+
+
+def render_install_sql(layout: Layout) -> str:
+    """The install script for this layout, with its placeholders filled in."""
+    text = read_schema_file("tasktui_notify.sql")
+    if not layout.has_tasklog:
+        text = re.sub(r"-- @if tasklog\n.*?-- @endif\n", "", text, flags=re.DOTALL)
+    replacements = {
+        "@schema@": '"' + layout.schema.replace('"', '""') + '"',
+        "@stale_after@": STALE_AFTER,
+        "@version@": str(TRIGGER_VERSION),
+        "@task_when@": _when_changed(layout.task_columns, TASK_TABLE),
+        "@tasklog_when@": _when_changed(layout.tasklog_columns, TASKLOG_TABLE) or "false",
+        "@workerstatus_when@": _when_changed(layout.workerstatus_columns, WORKERSTATUS_TABLE),
+    }
+    for placeholder, value in replacements.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+@dataclass
+class ConsoleInfo:
+    console_id: str
+    channel: str
+    username: str
+    hostname: str
+    backend_pid: int
+    started: datetime
+    heartbeat: datetime
+
+
+@dataclass
+class TriggerStatus:
+    installed: bool
+    version: int | None
+    triggers: list[tuple[str, str]] = field(default_factory=list)
+    consoles: list[ConsoleInfo] = field(default_factory=list)
+
+    @property
+    def current(self) -> bool:
+        return self.installed and self.version == TRIGGER_VERSION
+
+    def describe(self) -> str:
+        if not self.installed:
+            return "not installed (the console polls; run `tasktui trigger install` for live updates)"
+        state = "current" if self.current else f"outdated (v{self.version}; run `tasktui trigger install`)"
+        watching = len(self.consoles)
+        return f"installed, version {self.version} ({state}); {watching} console(s) watching now"
+
+
+def _tables_present(layout: Layout) -> list[str]:
+    tables = [TASK_TABLE]
+    if layout.has_tasklog:
+        tables.append(TASKLOG_TABLE)
+    if layout.has_workerstatus:
+        tables.append(WORKERSTATUS_TABLE)
+    return tables
+
+
+async def _require_install_privileges(conn: psycopg.AsyncConnection, layout: Layout) -> None:
+    role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
+    for table in _tables_present(layout):
+        row = await (await conn.execute(catalog.TABLE_PRIVILEGE, {"table": table, "privilege": "TRIGGER"})).fetchone()
+        if not row[0]:
+            raise MissingPrivilege(f"role {role!r} lacks TRIGGER on {table}, needed to install the notify trigger")
+    row = await (
+        await conn.execute(catalog.SCHEMA_PRIVILEGE, {"schema": layout.schema, "privilege": "CREATE"})
+    ).fetchone()
+    if not row[0]:
+        raise MissingPrivilege(
+            f"role {role!r} lacks CREATE on schema {layout.schema}, needed to install the notify trigger"
+        )
+
+
+async def _drop_our_triggers(conn: psycopg.AsyncConnection, layout: Layout) -> None:
+    rows = await (await conn.execute(q.INSTALLED_TRIGGERS, {"schema": layout.schema})).fetchall()
+    for table, trigger in rows:
+        await conn.execute(
+            sql.SQL(q.DROP_TRIGGER).format(
+                trigger=sql.Identifier(trigger),
+                schema=sql.Identifier(layout.schema),
+                table=sql.Identifier(table),
+            )
+        )
+
+
+async def install(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> TriggerStatus:
+    """Install or upgrade the trigger in one short transaction; returns the new status."""
+    layout = layout or await detect_layout(conn)
+    await _require_install_privileges(conn, layout)
+    script = render_install_sql(layout)
+    async with conn.transaction():
+        # CREATE TRIGGER briefly locks the task table against writes: never queue behind a
+        # long transaction (and so block the workers queued behind us) for more than this.
+        await conn.execute("SET LOCAL lock_timeout = '3s'")
+        await _drop_our_triggers(conn, layout)
+        await conn.execute(script)  # type: ignore[arg-type]  # our own file, not user input
+    return await status(conn, layout)
+
+
+async def uninstall(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> None:
+    """Remove every object the trigger install created; leave authentik's objects as they are."""
+    layout = layout or await detect_layout(conn)
+    schema = sql.Identifier(layout.schema)
+    async with conn.transaction():
+        await conn.execute("SET LOCAL lock_timeout = '3s'")
+        await _drop_our_triggers(conn, layout)
+        await conn.execute(sql.SQL(q.DROP_FUNCTION).format(schema=schema))
+        await conn.execute(sql.SQL(q.DROP_CONSOLE_TABLE).format(schema=schema))
+
+
+async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> TriggerStatus:
+    layout = layout or await detect_layout(conn)
+    triggers = [
+        tuple(r) for r in await (await conn.execute(q.INSTALLED_TRIGGERS, {"schema": layout.schema})).fetchall()
+    ]
+    comment_row = await (await conn.execute(q.FUNCTION_COMMENT, {"schema": layout.schema})).fetchone()
+    version = None
+    if comment_row and comment_row[0]:
+        match = re.search(r"version (\d+)", comment_row[0])
+        version = int(match.group(1)) if match else None
+    table_row = await (await conn.execute(q.CONSOLE_TABLE_EXISTS)).fetchone()
+    consoles: list[ConsoleInfo] = []
+    if table_row[0]:
+        rows = await (await conn.execute(q.ACTIVE_CONSOLES, {"stale_after": STALE_AFTER})).fetchall()
+        consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
+    installed = bool(triggers) and comment_row is not None and bool(table_row[0])
+    return TriggerStatus(installed=installed, version=version, triggers=triggers, consoles=consoles)

@@ -1,0 +1,1 @@
+"""`tasktui demo`: an embedded Postgres with authentik's tables and simulated workers."""

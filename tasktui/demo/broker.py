@@ -1,0 +1,232 @@
+"""authentik's broker life cycle as SQL calls, for the demo's simulated workers and for tests.
+
+Each function makes the same writes authentik's PostgresBroker and middleware make at that
+step (reference §3-§6), so the console sees exactly what it would see on a real installation.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tasktui.core.locks import task_lock_key
+from tasktui.core.sql import broker as q
+
+MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
+
+
+def _django_stub(module: str, name: str) -> type:
+    """A class that pickles under authentik's module path, as real messages do: they embed a
+    Django Tenant (and on retries a Task), so unpickling them would import authentik."""
+    parts = module.split(".")
+    for depth in range(1, len(parts) + 1):
+        sys.modules.setdefault(".".join(parts[:depth]), types.ModuleType(".".join(parts[:depth])))
+    mod = sys.modules[module]
+    cls = getattr(mod, name, None)
+    if cls is None:
+        cls = type(name, (), {"__module__": module})
+        setattr(mod, name, cls)
+    return cls
+
+
+def encode_message(
+    message_id: str,
+    actor: str,
+    *,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    queue: str = "default",
+    retries: int = 0,
+    tenant_name: str = "Default",
+) -> bytes:
+    """A pickled dramatiq message dict, shaped like authentik's (with a Tenant model inside)."""
+    tenant = _django_stub("authentik.tenants.models", "Tenant")()
+    tenant.__dict__.update({"schema_name": "public", "name": tenant_name})
+    options: dict[str, Any] = {"model_create_defaults": {"tenant": tenant}}
+    if retries:
+        options["retries"] = retries
+    return pickle.dumps(
+        {
+            "queue_name": queue,
+            "actor_name": actor,
+            "args": tuple(args),
+            "kwargs": dict(kwargs or {}),
+            "options": options,
+            "message_id": message_id,
+            "message_timestamp": 0,
+        }
+    )
+
+
+def encode_exception_result(exc_type: str, message: str) -> bytes:
+    """What dramatiq's Results middleware stores for a failed message."""
+    return pickle.dumps({"__t": "dramatiq.results.Result", "exn": {"type": exc_type, "msg": message}})
+
+
+async def default_tenant(conn: psycopg.AsyncConnection) -> uuid.UUID:
+    row = await (await conn.execute(q.DEFAULT_TENANT)).fetchone()
+    assert row is not None, "the mirror has a default tenant"
+    return row[0]
+
+
+async def log(
+    conn: psycopg.AsyncConnection,
+    task_id: str,
+    event: str,
+    *,
+    level: str = "info",
+    logger: str = MIDDLEWARE_LOGGER,
+    attributes: dict | None = None,
+) -> None:
+    await conn.execute(
+        q.INSERT_LOG,
+        {"event": event, "level": level, "logger": logger, "attributes": Jsonb(attributes or {}), "task_id": task_id},
+    )
+
+
+async def enqueue(
+    conn: psycopg.AsyncConnection,
+    actor: str,
+    *,
+    tenant_id: uuid.UUID,
+    uid: str | None = None,
+    queue: str = "default",
+    args: tuple = (),
+    kwargs: dict | None = None,
+    delay_ms: int | None = None,
+    rel_obj: tuple[int, str] | None = None,
+    message_id: str | None = None,
+) -> str:
+    """Send a new message: one transaction with the task row and its "queued" log."""
+    message_id = message_id or str(uuid.uuid4())
+    async with conn.transaction():
+        await conn.execute(
+            q.ENQUEUE,
+            {
+                "message_id": message_id,
+                "queue": queue,
+                "actor": actor,
+                "message": encode_message(message_id, actor, args=args, kwargs=kwargs, queue=queue),
+                "rel_obj_id": rel_obj[1] if rel_obj else None,
+                "uid": uid,
+                "rel_obj_content_type_id": rel_obj[0] if rel_obj else None,
+                "tenant_id": tenant_id,
+                "eta": None,
+                "retries": 0,
+            },
+        )
+        if delay_ms is not None:
+            await conn.execute(
+                "UPDATE authentik_tasks_task SET eta = now() + %(d)s * interval '1 millisecond'"
+                " WHERE message_id = %(m)s",
+                {"d": delay_ms, "m": message_id},
+            )
+        await log(conn, message_id, "Task has been queued", attributes={"delay": delay_ms})
+    return message_id
+
+
+async def pending(conn: psycopg.AsyncConnection, queue: str = "default", limit: int = 20) -> list[str]:
+    rows = await (await conn.execute(q.PENDING, {"queue": queue, "limit": limit})).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+async def claim(locks_conn: psycopg.AsyncConnection, message_id: str, queue: str = "default") -> bool:
+    """Claim on the worker's locks connection: consumed + the task's session advisory lock."""
+    key = task_lock_key(queue, message_id)
+    row = await (await locks_conn.execute(q.CLAIM, {"message_id": message_id, "lock_key": key})).fetchone()
+    return row is not None
+
+
+async def release(locks_conn: psycopg.AsyncConnection, message_id: str, queue: str = "default") -> None:
+    await locks_conn.execute(q.UNLOCK, {"lock_key": task_lock_key(queue, message_id)})
+
+
+async def advance(conn: psycopg.AsyncConnection, message_id: str, from_state: str, to_state: str) -> None:
+    await conn.execute(q.ADVANCE_STATE, {"message_id": message_id, "from_state": from_state, "to_state": to_state})
+
+
+async def start_processing(conn: psycopg.AsyncConnection, message_id: str) -> None:
+    """consumed -> preprocess -> (log) -> running, as the middleware chain does."""
+    await advance(conn, message_id, "consumed", "preprocess")
+    await log(conn, message_id, "Task is being processed")
+    await advance(conn, message_id, "preprocess", "running")
+
+
+async def succeed(conn: psycopg.AsyncConnection, message_id: str) -> None:
+    """running -> postprocess, success log, result stored, ack -> done (message emptied)."""
+    await advance(conn, message_id, "running", "postprocess")
+    await log(conn, message_id, "Task finished processing without errors")
+    await conn.execute(q.STORE_RESULT, {"message_id": message_id, "result": pickle.dumps(None)})
+    await conn.execute(q.ACK, {"message_id": message_id})
+
+
+def exception_attributes(exc_type: str, message: str, frames: list[dict] | None = None) -> dict:
+    """structlog's ExceptionDictTransformer shape, as authentik stores it in log attributes."""
+    return {
+        "exception": [
+            {
+                "exc_type": exc_type,
+                "exc_value": message,
+                "syntax_error": None,
+                "is_cause": False,
+                "frames": frames
+                or [
+                    {"filename": "/authentik/tasks/middleware.py", "lineno": 212, "name": "process", "locals": None},
+                    {"filename": "/authentik/sources/ldap/sync.py", "lineno": 88, "name": "sync", "locals": None},
+                ],
+            }
+        ]
+    }
+
+
+async def fail(
+    conn: psycopg.AsyncConnection,
+    message_id: str,
+    exc_type: str,
+    exc_message: str,
+    *,
+    retry_delay_ms: int | None,
+    retries: int,
+    actor: str = "",
+    queue: str = "default",
+) -> None:
+    """running -> postprocess with an error log; then a retry with an eta, or reject."""
+    await advance(conn, message_id, "running", "postprocess")
+    await log(conn, message_id, exc_message, level="error", attributes=exception_attributes(exc_type, exc_message))
+    if retry_delay_ms is not None:
+        async with conn.transaction():
+            await conn.execute(
+                q.RETRY_LATER,
+                {
+                    "message_id": message_id,
+                    "retries": retries + 1,
+                    "delay": retry_delay_ms,
+                    "message": encode_message(message_id, actor, queue=queue, retries=retries + 1),
+                },
+            )
+            await conn.execute(q.MARK_LOGS_PREVIOUS, {"task_id": message_id})
+            await log(conn, message_id, "Task will be retried", attributes={"delay": retry_delay_ms})
+        return
+    await conn.execute(q.NACK, {"message_id": message_id})
+    await conn.execute(
+        q.STORE_EXCEPTION, {"message_id": message_id, "result": encode_exception_result(exc_type, exc_message)}
+    )
+
+
+async def register_worker(conn: psycopg.AsyncConnection, hostname: str, version: str) -> str:
+    """A worker process boots: replace its host's row with a new id (autocommit connection)."""
+    worker_id = str(uuid.uuid4())
+    async with conn.transaction():
+        await conn.execute(q.WORKER_DELETE_HOST, {"hostname": hostname})
+        await conn.execute(q.WORKER_INSERT, {"id": worker_id, "hostname": hostname, "version": version})
+    return worker_id
+
+
+async def worker_heartbeat(conn: psycopg.AsyncConnection, worker_id: str) -> None:
+    await conn.execute(q.WORKER_HEARTBEAT, {"id": worker_id})

