@@ -10,6 +10,7 @@ import pickle
 import sys
 import types
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -117,16 +118,13 @@ async def enqueue(
                 "uid": uid,
                 "rel_obj_content_type_id": rel_obj[0] if rel_obj else None,
                 "tenant_id": tenant_id,
-                "eta": None,
+                # In the INSERT itself, as authentik does (eta from the producer's clock): a row
+                # inserted with no eta and delayed afterwards would fire the enqueue NOTIFY, whose
+                # WHEN is evaluated per row event, not at commit.
+                "eta": None if delay_ms is None else datetime.now(UTC) + timedelta(milliseconds=delay_ms),
                 "retries": 0,
             },
         )
-        if delay_ms is not None:
-            await conn.execute(
-                "UPDATE authentik_tasks_task SET eta = now() + %(d)s * interval '1 millisecond'"
-                " WHERE message_id = %(m)s",
-                {"d": delay_ms, "m": message_id},
-            )
         await log(conn, message_id, "Task has been queued", attributes={"delay": delay_ms})
     return message_id
 
