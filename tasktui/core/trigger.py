@@ -37,6 +37,9 @@ STALE_AFTER = "20 seconds"
 # Columns whose change a viewer can see. An UPDATE that changes none of them (authentik saves
 # non-broker fields after postprocess, and stores a rejected task's exception in a second
 # update) is filtered out by the trigger's WHEN clause before any function runs.
+# `tenant_id` is left out on purpose: a task never changes tenant, and a WHEN clause naming it
+# would be dropped with the column by authentik's own migration (Django drops columns with
+# CASCADE), silently muting every task update.
 VISIBLE_COLUMNS = {
     TASK_TABLE: (
         "state",
@@ -49,7 +52,6 @@ VISIBLE_COLUMNS = {
         "_uid",
         "rel_obj_id",
         "rel_obj_content_type_id",
-        "tenant_id",
         "result_expiry",
     ),
     TASKLOG_TABLE: ("previous", "log_level", "event", "logger", "timestamp", "task_id", "attributes"),
@@ -99,21 +101,38 @@ class ConsoleInfo:
     heartbeat: datetime
 
 
+def expected_triggers(layout: Layout) -> set[tuple[str, str]]:
+    """The (table, trigger) pairs the install script creates for this layout."""
+    script = render_install_sql(layout)
+    return {
+        (table, trigger)
+        for trigger, table in re.findall(r"CREATE TRIGGER (\w+)\s.*?\.(authentik_tasks_\w+)", script, flags=re.DOTALL)
+    }
+
+
 @dataclass
 class TriggerStatus:
     installed: bool
     version: int | None
     triggers: list[tuple[str, str]] = field(default_factory=list)
     consoles: list[ConsoleInfo] = field(default_factory=list)
+    # Triggers of the install that are gone: dropping a column a WHEN clause names drops the
+    # trigger with it (Django migrations drop columns with CASCADE).
+    missing: list[str] = field(default_factory=list)
 
     @property
     def current(self) -> bool:
-        return self.installed and self.version == TRIGGER_VERSION
+        return self.installed and self.version == TRIGGER_VERSION and not self.missing
 
     def describe(self) -> str:
         if not self.installed:
             return "not installed (the console polls; run `tasktui trigger install` for live updates)"
-        state = "current" if self.current else f"outdated (v{self.version}; run `tasktui trigger install`)"
+        if self.missing:
+            state = f"incomplete: {', '.join(self.missing)} missing; run `tasktui trigger install`"
+        elif self.current:
+            state = "current"
+        else:
+            state = f"outdated (v{self.version}; run `tasktui trigger install`)"
         watching = len(self.consoles)
         return f"installed, version {self.version} ({state}); {watching} console(s) watching now"
 
@@ -195,4 +214,5 @@ async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) ->
         rows = await (await conn.execute(q.ACTIVE_CONSOLES, {"stale_after": STALE_AFTER})).fetchall()
         consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
     installed = bool(triggers) and comment_row is not None and bool(table_row[0])
-    return TriggerStatus(installed=installed, version=version, triggers=triggers, consoles=consoles)
+    missing = sorted(name for _, name in expected_triggers(layout) - set(triggers)) if installed else []
+    return TriggerStatus(installed=installed, version=version, triggers=triggers, consoles=consoles, missing=missing)
