@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from notify_helpers import Listener, execute
 
 from tasktui.demo import broker
+from tests.notify_helpers import Listener, execute
 
 TASK_TABLES = ("authentik_tasks_task", "authentik_tasks_tasklog", "authentik_tasks_workerstatus")
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
-from notify_helpers import Listener, execute
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
@@ -16,6 +15,7 @@ from tasktui.core.listener import ChangeListener
 from tasktui.core.session import detect_layout
 from tasktui.core.trigger import DEFAULT_CHANNEL, expected_triggers, install, status
 from tasktui.demo import broker
+from tests.notify_helpers import Listener, execute
 
 # Larger than any run of these tests: the listener must not refresh its heartbeat by itself.
 NO_HEARTBEAT = 3600.0
