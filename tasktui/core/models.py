@@ -34,8 +34,9 @@ class TaskRow:
 
     @property
     def status_differs(self) -> bool:
-        """True where authentik's stored status hides what the logs say (2025.10+ quirk)."""
-        return self.effective_status != self.aggregated_status
+        """True where authentik's stored status hides what the logs say (2025.10+ quirk): a
+        finished task that logged a warning or an error still reads "Successful" in authentik."""
+        return self.status.label != status_of(self.aggregated_status).label
 
     @property
     def display_uid(self) -> str:

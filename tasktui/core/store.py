@@ -1,0 +1,106 @@
+"""The console's in-memory window of tasks: rows keyed by message id, later state wins.
+
+The window is all non-final tasks plus the newest finished ones (and whatever the user paged
+in). `view()` filters and sorts it for the screen; the result is cached until the rows or the
+view settings change, so redrawing costs nothing between updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tasktui.core.filters import TaskFilter
+from tasktui.core.models import TaskRow
+from tasktui.core.status import FINAL_STATES
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str  # a key of SORT_KEYS
+    descending: bool
+
+
+# Sort keys per column; ties are broken by newest change first, then message id.
+SORT_KEYS: dict[str, Callable[[TaskRow], Any]] = {
+    "status": lambda t: t.status.order,
+    "actor": lambda t: t.display_uid.lower(),
+    "queue": lambda t: t.queue_name,
+    "tenant": lambda t: (t.tenant_name or t.tenant_id or "").lower(),
+    "retries": lambda t: t.retries or 0,
+    "eta": lambda t: t.eta or _EPOCH,
+    "mtime": lambda t: t.mtime,
+    "message_id": lambda t: t.message_id,
+}
+DEFAULT_SORT = SortKey("mtime", descending=True)
+
+
+class TaskStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, TaskRow] = {}
+        self.version = 0
+        self._view_key: tuple[int, TaskFilter, SortKey] | None = None
+        self._view: list[TaskRow] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def replace_all(self, rows: Iterable[TaskRow]) -> None:
+        """A full reload (start, reconnect): the database's answer is the whole truth."""
+        self.rows = {row.message_id: row for row in rows}
+        self.version += 1
+
+    def apply(self, upserts: Iterable[TaskRow], deleted: Iterable[str] = ()) -> int:
+        """Merge re-read rows and deletions; returns how many rows actually changed."""
+        changed = 0
+        for row in upserts:
+            if self.rows.get(row.message_id) != row:
+                self.rows[row.message_id] = row
+                changed += 1
+        for message_id in deleted:
+            if self.rows.pop(message_id, None) is not None:
+                changed += 1
+        if changed:
+            self.version += 1
+        return changed
+
+    def unfinished_ids(self) -> set[str]:
+        return {mid for mid, row in self.rows.items() if row.state not in FINAL_STATES}
+
+    def oldest_finished_mtime(self) -> datetime | None:
+        """Where "load older tasks" continues (keyset paging by mtime)."""
+        finished = [row.mtime for row in self.rows.values() if row.state in FINAL_STATES]
+        return min(finished) if finished else None
+
+    def prune_finished(self, keep: int) -> int:
+        """Drop the oldest finished rows beyond `keep`, so a console left open for days stays
+        small; unfinished rows always stay. Returns how many were dropped."""
+        finished = [row for row in self.rows.values() if row.state in FINAL_STATES]
+        if len(finished) <= keep:
+            return 0
+        finished.sort(key=lambda r: r.mtime, reverse=True)
+        for row in finished[keep:]:
+            del self.rows[row.message_id]
+        self.version += 1
+        return len(finished) - keep
+
+    def view(self, task_filter: TaskFilter, sort: SortKey = DEFAULT_SORT) -> list[TaskRow]:
+        key = (self.version, task_filter, sort)
+        if key != self._view_key:
+            rows = [row for row in self.rows.values() if task_filter.matches(row)]
+            # Two stable sorts: the tie-break (newest first), then the chosen column.
+            rows.sort(key=lambda r: (r.mtime, r.message_id), reverse=True)
+            if sort.column != "mtime":
+                rows.sort(key=SORT_KEYS[sort.column], reverse=sort.descending)
+            elif not sort.descending:
+                rows.reverse()
+            self._view, self._view_key = rows, key
+        return self._view
+
+    def facet_values(self, attribute: Callable[[TaskRow], str | None]) -> list[str]:
+        """Distinct values of an attribute in the window, for facet pickers."""
+        return sorted({value for row in self.rows.values() if (value := attribute(row))})

@@ -1,0 +1,1 @@
+"""The Textual console: app, screens, widgets and styles, on top of tasktui.core."""

@@ -1,0 +1,335 @@
+"""The console: a live task table over a TaskFeed, with search, facets, pause and help.
+
+The feed runs as one named async worker and reports through messages; the screen is redrawn
+from the store on a fixed tick (at most 20 times a second), never once per notification, so a
+burst of thousands of changes costs a handful of frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tasktui.core import db
+from tasktui.core.feed import FeedMode, FeedStatus, FeedUpdate, StatusCounts, TaskFeed
+from tasktui.core.filters import TaskFilter
+from tasktui.core.session import open_session
+from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey, TaskStore
+from tasktui.core.timefmt import utc_now
+from tasktui.ui import keys
+from tasktui.ui.messages import CountsUpdated, FeedStatusChanged, FeedUpdated, SideChangesArrived
+from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.screens.help import HelpScreen
+from tasktui.ui.widgets.legend import Legend
+from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
+from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
+
+REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
+SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS]
+
+
+class _MessageSink:
+    """FeedSink → Textual messages (the feed runs on the app's loop, in a worker)."""
+
+    def __init__(self, app: TaskTuiApp) -> None:
+        self.app = app
+
+    def feed_status(self, status: FeedStatus) -> None:
+        self.app.post_message(FeedStatusChanged(status))
+
+    def feed_updated(self, update: FeedUpdate) -> None:
+        self.app.post_message(FeedUpdated(update))
+
+    def feed_counts(self, counts: StatusCounts) -> None:
+        self.app.post_message(CountsUpdated(counts))
+
+    def feed_side_changes(self, tasklog_task_ids: frozenset[str], workers_changed: bool) -> None:
+        self.app.post_message(SideChangesArrived(tasklog_task_ids, workers_changed))
+
+
+class TaskTuiApp(App[int]):
+    TITLE = "tasktui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = keys.bindings()
+
+    def __init__(
+        self,
+        target: db.Target,
+        *,
+        read_only: bool = False,
+        channel: str = "tasktui",
+        window: int = 2_000,
+        use_trigger: bool = True,
+        poll_interval: float = 2.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__()
+        # Injected so that snapshot tests can freeze every relative time on screen.
+        self.clock = clock
+        self.target = target
+        self.read_only = read_only
+        self.read_only_reason = "--read-only" if read_only else ""
+        self.store = TaskStore()
+        self.feed = TaskFeed(
+            target,
+            self.store,
+            _MessageSink(self),
+            channel=channel,
+            window=window,
+            use_trigger=use_trigger,
+            poll_interval=poll_interval,
+        )
+        self.task_filter = TaskFilter()
+        self.sort: SortKey = DEFAULT_SORT
+        self.paused = False
+        self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=target.label))
+        self._shown: tuple[int, TaskFilter, SortKey] | None = None
+        self._version_at_pause = 0
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status-header")
+        with Horizontal(id="filter-bar"):
+            yield Input(placeholder="search actor, uid or message id — Enter keeps, Esc clears", id="search")
+            yield Static(id="filter-info")
+        yield TaskTable(id="task-table")
+        yield Legend(id="legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(TaskRows).focus()
+        self.run_feed()
+        self.set_interval(REDRAW_INTERVAL, self.redraw)
+        self.set_interval(1.0, self.tick)
+        self.redraw(force=True)
+
+    @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="Following task changes")
+    async def run_feed(self) -> None:
+        await self.feed.run()
+
+    # -- feed messages ---------------------------------------------------------------------------
+
+    @on(FeedStatusChanged)
+    def _feed_status(self, message: FeedStatusChanged) -> None:
+        self.header_state.status = message.status
+        self.show_header()
+
+    @on(FeedUpdated)
+    def _feed_updated(self, message: FeedUpdated) -> None:
+        if self.paused:
+            self.header_state.buffered += message.update.changed
+        self.header_state.last_event_at = self.feed.last_event_at
+
+    @on(CountsUpdated)
+    def _counts(self, message: CountsUpdated) -> None:
+        self.header_state.counts = message.counts
+        self.show_header()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def redraw(self, force: bool = False) -> None:
+        """Redraw the table if the rows, filter or sort changed (never while paused)."""
+        if self.paused and not force:
+            return
+        key = (self.store.version, self.task_filter, self.sort)
+        if key == self._shown and not force:
+            return
+        self._shown = key
+        rows = self.store.view(self.task_filter, self.sort)
+        self.query_one(TaskTable).show(rows, self.sort, self.clock())
+        self.show_filter_info(len(rows))
+
+    def tick(self) -> None:
+        """Once a second: ages in the header and the relative times in the table."""
+        self.header_state.rate = list(self.feed.rate)
+        self.header_state.last_event_at = self.feed.last_event_at
+        self.show_header()
+        if not self.paused:
+            self.query_one(TaskTable).body.now = self.clock()
+            self.query_one(TaskRows).refresh()
+
+    def show_header(self) -> None:
+        self.header_state.paused = self.paused
+        self.query_one(StatusHeader).show(self.header_state, self.clock().timestamp())
+
+    def show_filter_info(self, shown: int) -> None:
+        text = f"{shown:,} shown of {len(self.store):,} loaded · {self.task_filter.describe()}"
+        text += f" · sort {self.sort.column} {'↓' if self.sort.descending else '↑'}"
+        if self.read_only:
+            text += f" · READ-ONLY ({self.read_only_reason})"
+        self.query_one("#filter-info", Static).update(text)
+
+    # -- actions: navigation ---------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self.query_one(TaskRows).move(1)
+
+    def action_cursor_up(self) -> None:
+        self.query_one(TaskRows).move(-1)
+
+    def action_page_down(self) -> None:
+        rows = self.query_one(TaskRows)
+        rows.move(rows.page)
+
+    def action_page_up(self) -> None:
+        rows = self.query_one(TaskRows)
+        rows.move(-rows.page)
+
+    def action_cursor_first(self) -> None:
+        self.query_one(TaskRows).move_to(0)
+
+    def action_cursor_last(self) -> None:
+        rows = self.query_one(TaskRows)
+        rows.move_to(len(rows.rows) - 1)
+
+    def action_open_task(self) -> None:
+        task = self.query_one(TaskRows).current
+        if task is not None:
+            self.open_task(task.message_id)
+
+    @on(TaskRows.Chosen)
+    def _chosen(self, message: TaskRows.Chosen) -> None:
+        self.open_task(message.task.message_id)
+
+    def open_task(self, message_id: str) -> None:
+        from tasktui.ui.screens.task_detail import TaskDetailScreen
+
+        self.push_screen(TaskDetailScreen(self.target, message_id))
+
+    # -- actions: what is shown ------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.value = self.task_filter.text
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.task_filter = self.task_filter.with_(text=event.value.strip())
+        self.redraw(force=True)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self._close_search(keep=True)
+
+    def _close_search(self, *, keep: bool) -> None:
+        search = self.query_one("#search", Input)
+        if not keep:
+            self.task_filter = self.task_filter.with_(text="")
+            search.value = ""
+        search.display = bool(self.task_filter.text)
+        self.query_one(TaskRows).focus()
+        self.redraw(force=True)
+
+    def key_escape(self) -> None:
+        if self.focused is self.query_one("#search", Input):
+            self._close_search(keep=False)
+
+    def action_facets(self) -> None:
+        def chosen(result: TaskFilter | None) -> None:
+            if result is not None:
+                self.task_filter = result
+                self.redraw(force=True)
+
+        queues = self.store.facet_values(lambda t: t.queue_name)
+        tenants = self.store.facet_values(lambda t: t.tenant_name or t.tenant_id)
+        self.push_screen(FacetScreen(self.task_filter, queues, tenants), chosen)
+
+    def action_toggle_successful(self) -> None:
+        self.task_filter = self.task_filter.with_(hide_successful=not self.task_filter.hide_successful)
+        self.notify("hiding successful tasks" if self.task_filter.hide_successful else "showing successful tasks")
+        self.redraw(force=True)
+
+    def action_clear_filters(self) -> None:
+        self.task_filter = TaskFilter(hide_successful=self.task_filter.hide_successful)
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.display = False
+        self.redraw(force=True)
+
+    def action_cycle_sort(self) -> None:
+        index = (SORTABLE.index(self.sort.column) + 1) % len(SORTABLE) if self.sort.column in SORTABLE else 0
+        column = SORTABLE[index]
+        # Times and retries read best newest/highest first; names alphabetically.
+        self.sort = SortKey(column, descending=column in ("mtime", "eta", "retries"))
+        self.redraw(force=True)
+
+    def action_invert_sort(self) -> None:
+        self.sort = SortKey(self.sort.column, not self.sort.descending)
+        self.redraw(force=True)
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self.header_state.buffered = 0
+        else:
+            self.redraw(force=True)
+        self.show_header()
+
+    def action_toggle_legend(self) -> None:
+        legend = self.query_one(Legend)
+        legend.display = not legend.display
+
+    def action_toggle_workers(self) -> None:
+        self.notify("the worker panel is not part of this build yet", severity="warning")
+
+    @work(group="paging", exclusive=True, exit_on_error=False, name="load-older")
+    async def action_load_older(self) -> None:
+        try:
+            loaded = await self.feed.load_older()
+        except Exception as exc:  # a dropped connection: the feed reconnects on its own
+            self.notify(f"could not load older tasks: {db.explain(exc, self.target)}", severity="error")
+            return
+        self.notify(f"loaded {loaded:,} older finished tasks" if loaded else "no older finished tasks")
+
+    # -- actions: acting -------------------------------------------------------------------------
+
+    def action_copy_message_id(self) -> None:
+        task = self.query_one(TaskRows).current
+        if task is not None:
+            self.copy_to_clipboard(task.message_id)
+            self.notify(f"copied {task.message_id}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.read_only))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        key = keys.ACTIONS_BY_NAME.get(action)
+        # Write actions are hidden from the footer and refused in read-only mode.
+        return not (key is not None and key.write and self.read_only)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key in keys.available(self.read_only):
+            if key.action in ("command_palette", "cursor_down", "cursor_up", "page_down", "page_up"):
+                continue
+            callback = getattr(self, f"action_{key.action}", None)
+            if callback is not None:
+                yield SystemCommand(key.description, f"key: {key.shown_keys}", callback)
+
+
+def preflight(target: db.Target) -> None:
+    """Fail before the screen opens on a bad DSN, a server that is down, or missing tables."""
+
+    async def check() -> None:
+        session = await open_session(target)
+        await session.close()
+
+    asyncio.run(check())
+
+
+def run_console(target: db.Target, *, read_only: bool, channel: str) -> int:
+    preflight(target)
+    app = TaskTuiApp(target, read_only=read_only, channel=channel)
+    result = app.run()
+    return result or 0

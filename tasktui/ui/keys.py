@@ -1,0 +1,82 @@
+"""The one registry of key bindings: it feeds the app's BINDINGS, the footer, the help screen
+and the command palette, and read-only mode removes every write action from all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    id: str
+    keys: str  # Textual key names, comma-separated
+    action: str
+    description: str
+    group: str
+    footer: bool = False  # shown in the footer
+    write: bool = False  # changes the database: hidden and refused in read-only mode
+    display: str = ""  # how help shows the keys (defaults to `keys`)
+    short: str = ""  # the footer's label (defaults to `description`)
+
+    @property
+    def shown_keys(self) -> str:
+        return self.display or self.keys.replace(",", " / ")
+
+
+KEY_ACTIONS: tuple[KeyAction, ...] = (
+    # Moving around
+    KeyAction("cursor-down", "down,j", "cursor_down", "Next task", "Navigate", display="↓ / j"),
+    KeyAction("cursor-up", "up,k", "cursor_up", "Previous task", "Navigate", display="↑ / k"),
+    KeyAction("page-down", "pagedown,ctrl+d", "page_down", "Page down", "Navigate", display="PgDn / ctrl+d"),
+    KeyAction("page-up", "pageup,ctrl+u", "page_up", "Page up", "Navigate", display="PgUp / ctrl+u"),
+    KeyAction("first", "home,g", "cursor_first", "First task", "Navigate", display="Home / g"),
+    KeyAction("last", "end,G", "cursor_last", "Last task", "Navigate", display="End / G"),
+    KeyAction("open", "enter", "open_task", "Task details and logs", "Navigate", footer=True, short="Details"),
+    # What is shown
+    KeyAction(
+        "search", "slash", "search", "Search actor, uid or message id", "View", footer=True, display="/", short="Search"
+    ),
+    KeyAction(
+        "facets", "f", "facets", "Filter by status, queue, tenant, related object", "View", footer=True, short="Filter"
+    ),
+    KeyAction(
+        "hide-successful",
+        "h",
+        "toggle_successful",
+        "Hide / show successful tasks",
+        "View",
+        footer=True,
+        short="Successful",
+    ),
+    KeyAction("clear-filters", "c", "clear_filters", "Clear search and filters", "View"),
+    KeyAction("sort", "o", "cycle_sort", "Sort by the next column", "View", short="Sort"),
+    KeyAction("sort-order", "i", "invert_sort", "Invert the sort order", "View"),
+    KeyAction("pause", "space", "toggle_pause", "Pause / resume live updates", "View", footer=True, short="Pause"),
+    KeyAction("older", "m", "load_older", "Load 1,000 older finished tasks", "View"),
+    KeyAction("workers", "w", "toggle_workers", "Show / hide the worker panel", "View", footer=True, short="Workers"),
+    KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
+    # Acting
+    KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
+    KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),
+    KeyAction("bulk-retry", "B", "bulk_retry", "Retry every rejected task matching the filter", "Act", write=True),
+    # The app
+    KeyAction("help", "question_mark", "help", "Help: every key", "App", footer=True, display="?", short="Help"),
+    KeyAction("palette", "ctrl+p", "command_palette", "Command palette", "App"),
+    KeyAction("quit", "q", "quit", "Quit", "App", footer=True),
+)
+
+ACTIONS_BY_NAME = {k.action: k for k in KEY_ACTIONS}
+
+
+def bindings() -> list[Binding]:
+    return [
+        Binding(k.keys, k.action, k.short or k.description, show=k.footer, id=k.id, key_display=k.display or None)
+        for k in KEY_ACTIONS
+    ]
+
+
+def available(read_only: bool) -> list[KeyAction]:
+    """The actions a user may take in this mode (what help and the palette list)."""
+    return [k for k in KEY_ACTIONS if not (read_only and k.write)]

@@ -1,0 +1,54 @@
+"""`?`: every key of the console, generated from the key registry."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tasktui.ui.keys import available
+
+
+def help_table(read_only: bool) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    group = None
+    for key in available(read_only):
+        if key.group != group:
+            if group is not None:
+                table.add_row("", "")
+            group = key.group
+            table.add_row(Text(group, style="underline"), "")
+        table.add_row(key.shown_keys, key.description)
+    if read_only:
+        table.add_row("", "")
+        table.add_row(Text("read-only", style="bold"), "write actions (retry) are hidden and refused")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 80; max-width: 100%; height: 90%;
+        background: $panel; border: round $accent; padding: 0 1;
+    }
+    """
+
+    def __init__(self, read_only: bool) -> None:
+        super().__init__()
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(Text("tasktui — keys   (Esc to close)", style="bold"))
+            yield Static(help_table(self.read_only))

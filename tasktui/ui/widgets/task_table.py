@@ -1,0 +1,251 @@
+"""The task table: a Line-API scroll view that draws only the visible rows.
+
+Textual's DataTable re-measures every cell of every row after each change (seconds at 10k rows);
+this view keeps the rows as a plain list and renders the ~40 visible lines per frame, so a
+window of 100k tasks scrolls and updates as fast as one of 100. Columns have fixed widths and
+a priority: on a narrow terminal the least important ones are dropped (the detail screen shows
+everything), and the actor column takes the remaining width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from tasktui.core.models import TaskRow
+from tasktui.core.store import SortKey
+from tasktui.core.text import escape_control
+from tasktui.core.timefmt import absolute_utc, relative, utc_now
+
+STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # also the sort key (tasktui.core.store.SORT_KEYS)
+    title: str
+    width: int  # 0 = flexible (takes what is left, at least `min_width`)
+    priority: int  # lower stays longer when the terminal is narrow
+    render: Callable[[TaskRow, datetime], str]
+    min_width: int = 0
+    right: bool = False
+    keep_end: bool = False  # cut the start, not the end (actor paths differ at their end)
+
+
+def _status_cell(task: TaskRow, _now: datetime) -> str:
+    # A trailing * marks a task whose effective status differs from authentik's stored one.
+    return task.status.label + ("*" if task.status_differs else "")
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("status", "Status", 16, 0, _status_cell),
+    Column("actor", "Actor:uid", 0, 0, lambda t, _: t.display_uid, min_width=40, keep_end=True),
+    Column("mtime", "Changed", 9, 1, lambda t, now: relative(t.mtime, now)),
+    Column("retries", "Try", 3, 2, lambda t, _: "" if t.retries is None else str(t.retries), right=True),
+    Column("tenant", "Tenant", 12, 3, lambda t, _: t.tenant_name or t.tenant_id or ""),
+    Column("eta", "ETA", 8, 4, lambda t, now: relative(t.eta, now)),
+    Column("queue", "Queue", 9, 5, lambda t, _: t.queue_name),
+    Column("changed_utc", "Changed (UTC)", 23, 6, lambda t, _: absolute_utc(t.mtime)),
+    Column("message_id", "Message id", 36, 7, lambda t, _: t.message_id),
+)
+
+
+def layout_columns(width: int) -> list[tuple[Column, int]]:
+    """The columns that fit in `width` cells, in display order, with their widths."""
+    chosen = list(COLUMNS)
+    while True:
+        fixed = sum(c.width for c in chosen if c.width) + len(chosen)  # one space after each
+        flexible = [c for c in chosen if not c.width]
+        spare = width - fixed
+        if all(spare >= c.min_width for c in flexible) or len(chosen) <= 2:
+            break
+        chosen.remove(max(chosen, key=lambda c: c.priority))
+    flex_width = max(max((c.min_width for c in chosen if not c.width), default=0), width - fixed)
+    return [(c, c.width or flex_width) for c in chosen]
+
+
+def _fit(text: str, width: int, right: bool, keep_end: bool = False) -> str:
+    if len(text) > width:
+        if keep_end:
+            return "…" + text[len(text) - width + 1 :]
+        return text[: max(0, width - 1)] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+class TaskTableHeader(Static):
+    """Column titles, with the sort column marked."""
+
+    DEFAULT_CSS = """
+    TaskTableHeader { height: 1; background: $panel; color: $text; text-style: bold; }
+    """
+
+    def show(self, columns: list[tuple[Column, int]], sort: SortKey) -> None:
+        line = Text(no_wrap=True, overflow="crop")
+        for column, width in columns:
+            title = column.title
+            if column.key == sort.column:
+                title += " ▼" if sort.descending else " ▲"
+            line.append(_fit(title, width, column.right) + " ")
+        self.update(line)
+
+
+class TaskRows(ScrollView, can_focus=True):
+    """The rows themselves. The cursor follows a task, not a position: when live updates move
+    the selected task, the cursor moves with it."""
+
+    COMPONENT_CLASSES = {
+        *(f"task-table--{name}" for name in STATUS_STYLES),
+        "task-table--cursor",
+    }
+
+    DEFAULT_CSS = """
+    TaskRows { height: 1fr; background: $surface; }
+    TaskRows > .task-table--queued { color: $text-muted; }
+    TaskRows > .task-table--active { color: $primary-lighten-2; }
+    TaskRows > .task-table--success { color: $success; }
+    TaskRows > .task-table--warning { color: $warning; }
+    TaskRows > .task-table--error { color: $error; text-style: bold; }
+    TaskRows > .task-table--unknown { color: $text-disabled; }
+    TaskRows > .task-table--cursor { background: $primary 40%; }
+    TaskRows:focus > .task-table--cursor { background: $primary 60%; }
+    """
+
+    cursor = reactive(0, always_update=True, repaint=True)
+
+    class Highlighted(Message):
+        def __init__(self, task: TaskRow | None) -> None:
+            super().__init__()
+            self.task = task
+
+    class Chosen(Message):
+        """Enter or double click on a task."""
+
+        def __init__(self, task: TaskRow) -> None:
+            super().__init__()
+            self.task = task
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[TaskRow] = []
+        self.columns: list[tuple[Column, int]] = layout_columns(80)
+        self.selected_id: str | None = None
+        self.now = utc_now()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[TaskRow]) -> None:
+        """Show new rows, keeping the cursor on the same task when it is still there."""
+        self.rows = rows
+        position = self.cursor
+        if self.selected_id is not None:
+            for index, row in enumerate(rows):
+                if row.message_id == self.selected_id:
+                    position = index
+                    break
+        self.virtual_size = Size(self.size.width, len(rows))
+        self._move_to(min(position, max(0, len(rows) - 1)), announce=False)
+        self.refresh()
+
+    @property
+    def current(self) -> TaskRow | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def _move_to(self, index: int, *, announce: bool = True) -> None:
+        index = max(0, min(index, len(self.rows) - 1)) if self.rows else 0
+        self.cursor = index
+        task = self.current
+        self.selected_id = task.message_id if task else None
+        height = self.scrollable_content_region.height or 1
+        top = int(self.scroll_offset.y)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False)
+        if announce:
+            self.post_message(self.Highlighted(task))
+
+    def move(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def move_to(self, index: int) -> None:
+        self._move_to(index)
+
+    @property
+    def page(self) -> int:
+        return max(1, (self.scrollable_content_region.height or 2) - 1)
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.columns = layout_columns(event.size.width)
+        self.virtual_size = Size(event.size.width, len(self.rows))
+
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_offset.y) + y
+        width = self.scrollable_content_region.width
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        task = self.rows[index]
+        style = self.get_component_rich_style(f"task-table--{task.status.style}")
+        if index == self.cursor:
+            style += self.get_component_rich_style("task-table--cursor")
+        segments = []
+        for column, column_width in self.columns:
+            # Everything in a row is data from the database: shown literally, escapes visible.
+            cell = _fit(escape_control(column.render(task, self.now)), column_width, column.right, column.keep_end)
+            cell_style = style + Style(bold=True) if column.key == "status" else style
+            segments.append(Segment(cell + " ", cell_style))
+        return Strip(segments).crop(0, width).extend_cell_length(width, style)
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_offset.y) + event.y
+        if 0 <= index < len(self.rows):
+            self._move_to(index)
+            if event.chain >= 2:
+                self.post_message(self.Chosen(self.rows[index]))
+
+
+class TaskTable(Vertical):
+    """Header plus rows."""
+
+    DEFAULT_CSS = """
+    TaskTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield TaskTableHeader(id="task-header")
+        yield TaskRows(id="task-rows")
+
+    @property
+    def body(self) -> TaskRows:
+        return self.query_one(TaskRows)
+
+    def show(self, rows: list[TaskRow], sort: SortKey, now: datetime) -> None:
+        body = self.body
+        body.now = now
+        body.set_rows(rows)
+        self.query_one(TaskTableHeader).show(body.columns, sort)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self._retitle)
+
+    def _retitle(self) -> None:
+        app_sort = getattr(self.app, "sort", None)
+        if app_sort is not None:
+            self.query_one(TaskTableHeader).show(self.body.columns, app_sort)

@@ -1,0 +1,190 @@
+"""The live console, driven through Pilot against real PostgreSQL: what appears on screen when
+another connection commits changes."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tasktui.core.feed import FeedMode
+from tasktui.demo import broker
+from tasktui.ui.widgets.task_table import TaskRows
+from tests.ui_helpers import component_color, make_app, row_style, row_texts, screen_text, wait_for
+
+
+@pytest.fixture
+async def writer(live_dsn: str):
+    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
+    yield conn
+    await conn.close()
+
+
+async def _rejected_task(conn: psycopg.AsyncConnection, actor: str, uid: str) -> str:
+    tenant = await broker.default_tenant(conn)
+    message_id = await broker.enqueue(conn, actor, tenant_id=tenant, uid=uid)
+    assert await broker.claim(conn, message_id)
+    await broker.start_processing(conn, message_id)
+    await broker.fail(conn, message_id, "LDAPException", "connection refused", retry_delay_ms=None, retries=5)
+    await broker.release(conn, message_id)
+    return message_id
+
+
+def _ids_on_screen(app) -> list[str]:
+    return [r.message_id for r in app.query_one(TaskRows).rows]
+
+
+async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str, writer) -> None:
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        tenant = await broker.default_tenant(writer)
+        queued = await broker.enqueue(writer, "authentik.sources.ldap.tasks.ldap_sync", tenant_id=tenant, uid="corp")
+        await wait_for(pilot, lambda: queued in _ids_on_screen(app), what="queued task on screen")
+        assert any("Waiting to run" in line and "ldap_sync:corp" in line for line in row_texts(app))
+        # Move the cursor away so the row shows its own colour, not the cursor's.
+        rejected = await _rejected_task(writer, "authentik.outposts.tasks.outpost_controller", "k8s")
+        await wait_for(pilot, lambda: rejected in _ids_on_screen(app), what="rejected task")
+        app.query_one(TaskRows).move_to(_ids_on_screen(app).index(rejected))
+        await pilot.pause()
+        assert row_style(app, queued).color == component_color(app, "queued")
+        app.query_one(TaskRows).move_to(_ids_on_screen(app).index(queued))
+        await pilot.pause()
+        assert row_style(app, rejected).color == component_color(app, "error")
+        assert "LIVE" in screen_text(app)
+
+
+async def test_header_counts_follow_the_database(live_dsn: str, writer) -> None:
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
+        await _rejected_task(writer, "authentik.x.fails", "1")
+        await _rejected_task(writer, "authentik.x.fails", "2")
+        await wait_for(
+            pilot,
+            lambda: app.header_state.counts is not None and app.header_state.counts.by_group["Error"] == 2,
+            within=15,
+            what="Error count 2",
+        )
+        assert "Error 2" in screen_text(app)
+
+
+async def test_search_facets_and_hide_successful(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    ldap = await broker.enqueue(writer, "authentik.sources.ldap.tasks.ldap_sync", tenant_id=tenant, uid="corp")
+    scim = await broker.enqueue(writer, "authentik.providers.scim.tasks.scim_sync", tenant_id=tenant, uid="okta")
+    done = await broker.enqueue(writer, "authentik.core.tasks.clean_expired_models", tenant_id=tenant)
+    assert await broker.claim(writer, done)
+    await broker.start_processing(writer, done)
+    await broker.succeed(writer, done)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: {ldap, scim} <= set(_ids_on_screen(app)), what="tasks loaded")
+        assert done not in _ids_on_screen(app), "successful tasks are hidden by default, as in authentik"
+        await pilot.press("h")
+        await wait_for(pilot, lambda: done in _ids_on_screen(app), what="successful task shown")
+        await pilot.press("slash", *"scim")
+        await wait_for(pilot, lambda: _ids_on_screen(app) == [scim], what="search narrows to scim")
+        await pilot.press("enter")
+        assert "/scim" in screen_text(app)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 3, what="filters cleared")
+        # Searching by message id works too.
+        await pilot.press("slash", *ldap[:8], "enter")
+        await wait_for(pilot, lambda: _ids_on_screen(app) == [ldap], what="search by message id")
+        await pilot.press("escape")
+
+
+async def test_sort_by_column_and_invert(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    for actor in ("b.actor", "a.actor", "c.actor"):
+        await broker.enqueue(writer, actor, tenant_id=tenant)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 3, what="three tasks")
+        while app.sort.column != "actor":
+            await pilot.press("o")
+        actors = [r.actor_name for r in app.query_one(TaskRows).rows]
+        assert actors == ["a.actor", "b.actor", "c.actor"]
+        assert "Actor:uid ▲" in screen_text(app)
+        await pilot.press("i")
+        await pilot.pause()
+        assert [r.actor_name for r in app.query_one(TaskRows).rows] == ["c.actor", "b.actor", "a.actor"]
+
+
+async def test_pause_buffers_and_resume_applies_everything(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await pilot.press("space")
+        assert "PAUSED" in screen_text(app)
+        first = await broker.enqueue(writer, "authentik.paused.one", tenant_id=tenant)
+        second = await broker.enqueue(writer, "authentik.paused.two", tenant_id=tenant)
+        await wait_for(pilot, lambda: {first, second} <= set(app.store.rows), what="feed keeps buffering")
+        await pilot.pause(0.2)
+        assert first not in _ids_on_screen(app) and second not in _ids_on_screen(app)
+        assert app.header_state.buffered >= 2
+        await pilot.press("space")
+        await wait_for(pilot, lambda: {first, second} <= set(_ids_on_screen(app)), what="resume applies")
+        assert "PAUSED" not in screen_text(app)
+
+
+async def test_polling_fallback_without_the_trigger(mirror_dsn: str) -> None:
+    app = make_app(mirror_dsn, poll_interval=0.3)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.POLLING, what="polling mode")
+        assert "tasktui trigger install" in screen_text(app)
+        conn = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
+        try:
+            tenant = await broker.default_tenant(conn)
+            message_id = await broker.enqueue(conn, "authentik.polled", tenant_id=tenant)
+            await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="polled task")
+            # A state change that does not bump mtime is still seen (unfinished rows re-read).
+            assert await broker.claim(conn, message_id)
+            await broker.start_processing(conn, message_id)
+            await wait_for(
+                pilot,
+                lambda: any(r.state == "running" for r in app.query_one(TaskRows).rows),
+                what="running seen by polling",
+            )
+        finally:
+            await conn.close()
+
+
+async def test_effective_status_shows_errors_authentik_hides(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    message_id = await broker.enqueue(writer, "authentik.events.tasks.notification_transport", tenant_id=tenant)
+    assert await broker.claim(writer, message_id)
+    await broker.start_processing(writer, message_id)
+    await broker.log(writer, message_id, "webhook returned 500", level="error", logger="authentik.events")
+    await broker.succeed(writer, message_id)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="task loaded")
+        row = app.store.rows[message_id]
+        assert row.aggregated_status == "done" and row.effective_status == "error"
+        assert any(line.startswith("Error*") for line in row_texts(app))
+
+
+async def test_help_lists_every_binding_and_read_only_hides_retry(live_dsn: str) -> None:
+    app = make_app(live_dsn, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Pause / resume live updates" in text and "Search actor, uid or message id" in text
+        assert "Retry this rejected task" not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Retry" not in screen_text(app).splitlines()[-1], "no retry key in the footer when read-only"
+
+
+async def test_terminal_escapes_in_actor_names_are_shown_literally(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    await broker.enqueue(writer, "evil.\x1b[31mred[bold]x[/bold]", tenant_id=tenant, uid="\x1b]0;title\x07")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task loaded")
+        line = row_texts(app)[0]
+        assert "\x1b" not in line
+        assert "\\x1b[31mred[bold]x[/bold]" in line
