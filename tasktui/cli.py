@@ -11,11 +11,21 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tasktui import __version__
 from tasktui.commands import COMMANDS, console
 from tasktui.core.db import redact
 from tasktui.errors import UserFacingError
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr, like every other tasktui error (argparse would
+    print the whole usage first), and never echoes a password: argparse quotes the argument
+    it rejects, which can be a connection string. Subcommand parsers inherit this class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {redact(message)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="libpq connection string or URL (default: $DATABASE_URL, else PG* variables, ~/.pgpass, service files)",
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tasktui",
         description="Live terminal console for authentik's Postgres task system.",
         parents=[common],

@@ -50,7 +50,9 @@ class Target:
         try:
             params = conninfo_to_dict(raw)
         except psycopg.ProgrammingError as exc:
-            raise ConnectionFailed(f"invalid connection string: {redact(str(exc), raw)}") from None
+            # libpq's message ends with a newline: keep the error to one line.
+            message = " ".join(str(exc).split())
+            raise ConnectionFailed(f"invalid connection string: {redact(message, raw)}") from None
         for key, value in _DEFAULT_PARAMS.items():
             params.setdefault(key, value)
         params["application_name"] = APPLICATION_NAME
