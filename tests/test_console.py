@@ -188,3 +188,22 @@ async def test_terminal_escapes_in_actor_names_are_shown_literally(live_dsn: str
         line = row_texts(app)[0]
         assert "\x1b" not in line
         assert "\\x1b[31mred[bold]x[/bold]" in line
+
+
+async def test_reconnects_after_the_backend_is_terminated_and_says_how_long_it_was_blind(live_dsn: str, writer) -> None:
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        # Kill every tasktui backend, as an operator or a failover would.
+        await writer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+        )
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.RECONNECTING, what="reconnecting shown")
+        assert "RECONNECTING" in screen_text(app)
+        # A change committed while the console is blind is picked up by the reload.
+        tenant = await broker.default_tenant(writer)
+        missed = await broker.enqueue(writer, "authentik.while.blind", tenant_id=tenant)
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=15, what="live again")
+        await wait_for(pilot, lambda: missed in _ids_on_screen(app), what="change made while blind")
+        assert "blind; reloaded" in screen_text(app)

@@ -10,10 +10,11 @@ from tasktui.core.trigger import DEFAULT_CHANNEL
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="hide and refuse every write action (retry)")
     parser.add_argument("--channel", default=DEFAULT_CHANNEL, help="notification channel (default: tasktui)")
+    parser.add_argument("--label", help="name shown in the header for this database (e.g. prod-eu)")
 
 
 def run(args: argparse.Namespace) -> int:
     from tasktui.core.db import Target
     from tasktui.ui.app import run_console
 
-    return run_console(Target.resolve(args.dsn), read_only=args.read_only, channel=args.channel)
+    return run_console(Target.resolve(args.dsn), read_only=args.read_only, channel=args.channel, label=args.label)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from textual import on, work
@@ -69,10 +70,13 @@ class TaskTuiApp(App[int]):
         use_trigger: bool = True,
         poll_interval: float = 2.0,
         clock: Callable[[], datetime] = utc_now,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         # Injected so that snapshot tests can freeze every relative time on screen.
         self.clock = clock
+        # How the header names the database (default: the connection's user@host:port/db).
+        self.label = label
         self.target = target
         self.read_only = read_only
         self.read_only_reason = "--read-only" if read_only else ""
@@ -89,7 +93,7 @@ class TaskTuiApp(App[int]):
         self.task_filter = TaskFilter()
         self.sort: SortKey = DEFAULT_SORT
         self.paused = False
-        self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=target.label))
+        self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=label or target.label))
         self._shown: tuple[int, TaskFilter, SortKey] | None = None
         self._version_at_pause = 0
 
@@ -102,7 +106,8 @@ class TaskTuiApp(App[int]):
             yield Static(id="filter-info")
         yield TaskTable(id="task-table")
         yield Legend(id="legend")
-        yield Footer()
+        # The palette is on ctrl+p and listed in help; the footer keeps room for the keys.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -120,7 +125,10 @@ class TaskTuiApp(App[int]):
 
     @on(FeedStatusChanged)
     def _feed_status(self, message: FeedStatusChanged) -> None:
-        self.header_state.status = message.status
+        status = message.status
+        if self.label:
+            status = replace(status, label=self.label)
+        self.header_state.status = status
         self.show_header()
 
     @on(FeedUpdated)
@@ -328,8 +336,8 @@ def preflight(target: db.Target) -> None:
     asyncio.run(check())
 
 
-def run_console(target: db.Target, *, read_only: bool, channel: str) -> int:
+def run_console(target: db.Target, *, read_only: bool, channel: str, label: str | None = None) -> int:
     preflight(target)
-    app = TaskTuiApp(target, read_only=read_only, channel=channel)
+    app = TaskTuiApp(target, read_only=read_only, channel=channel, label=label)
     result = app.run()
     return result or 0

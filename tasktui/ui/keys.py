@@ -47,7 +47,6 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         "toggle_successful",
         "Hide / show successful tasks",
         "View",
-        footer=True,
         short="Successful",
     ),
     KeyAction("clear-filters", "c", "clear_filters", "Clear search and filters", "View"),

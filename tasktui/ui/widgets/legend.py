@@ -9,7 +9,7 @@ from tasktui.ui.widgets.task_table import TaskRows
 
 LEGEND = (
     ("queued", "Waiting to run"),
-    ("active", "Consumed / Pre-processing / Running / Post-processing"),
+    ("active", "Consumed · Pre-/Post-processing · Running"),
     ("success", "Successful"),
     ("warning", "Warning"),
     ("error", "Error"),
@@ -31,5 +31,5 @@ class Legend(Static):
         for style_name, label in LEGEND:
             line.append("■ ", rows.get_component_rich_style(f"task-table--{style_name}"))
             line.append(label + "  ")
-        line.append("* effective status (from task logs) differs from authentik's stored status")
+        line.append("* logs say worse than authentik's stored status")
         self.update(line)
