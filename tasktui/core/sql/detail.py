@@ -1,0 +1,188 @@
+"""Queries behind a task's detail view: its blobs, and its logs a bounded page at a time.
+
+A task can have 100,000 log rows, single attributes of megabytes, and (on 2025.8) one `_messages`
+array holding every log line. So:
+
+* blobs are fetched only when small enough to decode (`octet_length` of a bytea reads the TOAST
+  header, not the value);
+* a log page sorts only keys (timestamp, id) of the task's rows — found through authentik's
+  (task_id, previous) index — and joins back for the page's rows alone;
+* attributes are inlined in a page only when small: `pg_column_size` (stored size, read from the
+  TOAST pointer without detoasting) gates any detoasting, and the JSON text must then also fit
+  the inline limit. Larger ones are fetched on demand, and even then truncated.
+
+Every page is ordered by the key (timestamp, source, id, ordinal), where source 0 is the task
+log table, 1 the legacy `_messages` and 2 the legacy `_previous_messages`; timestamps that cannot
+be read sort first. The same key drives keyset paging (`after` / `before`).
+"""
+
+from __future__ import annotations
+
+from tasktui.core.session import Layout
+
+# A uuid for legacy rows, which have none: keys must be comparable without NULLs.
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+SOURCE_TASKLOG = 0
+SOURCE_LEGACY_CURRENT = 1
+SOURCE_LEGACY_PREVIOUS = 2
+
+# Blobs withheld from a query beyond this many bytes (mirrors safe_pickle.MAX_BLOB_BYTES).
+TASK_BLOBS = """
+SELECT octet_length(t.message),
+       CASE WHEN octet_length(t.message) <= %(max_blob)s THEN t.message END,
+       octet_length(t.result),
+       CASE WHEN octet_length(t.result) <= %(max_blob)s THEN t.result END
+FROM authentik_tasks_task AS t
+WHERE t.message_id = %(message_id)s
+"""
+
+
+def log_counts(layout: Layout) -> str:
+    """Log lines of one task: (tasklog current, tasklog previous, legacy current, legacy
+    previous), each counted up to %(cap)s + 1 so that a pathological task costs a bounded scan."""
+
+    def capped(where: str) -> str:
+        return (
+            "(SELECT count(*) FROM (SELECT 1 FROM authentik_tasks_tasklog AS l"
+            f" WHERE l.task_id = %(message_id)s AND {where} LIMIT %(cap)s + 1) AS c)"
+        )
+
+    def legacy(column: str) -> str:
+        if column not in layout.task_columns:
+            return "0"
+        return (
+            f"(SELECT CASE jsonb_typeof(t.{column}) WHEN 'array' THEN jsonb_array_length(t.{column}) ELSE 0 END"
+            " FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s)"
+        )
+
+    tasklog = [capped("NOT l.previous"), capped("l.previous")] if layout.has_tasklog else ["0", "0"]
+    return "SELECT " + ", ".join([*tasklog, legacy("_messages"), legacy("_previous_messages")])
+
+
+def _keyset(key: str, descending: bool) -> str:
+    """Rows strictly after (or before) the cursor %(c_*)s, unless %(has_cursor)s is false."""
+    op = "<" if descending else ">"
+    cursor = (
+        "(COALESCE(%(c_ts)s::timestamptz, '-infinity'::timestamptz), %(c_src)s::int,"
+        " %(c_tid)s::uuid, %(c_ord)s::bigint)"
+    )
+    return f"(NOT %(has_cursor)s::boolean OR {key} {op} {cursor})"
+
+
+def _previous_filter(column: str, previous: bool | None) -> str:
+    if previous is None:
+        return "true"
+    return column if previous else f"NOT {column}"
+
+
+def _attributes_columns(expr: str) -> str:
+    """Inline JSON text (or NULL when too large), its exact size when known, its stored size.
+    `expr` is evaluated as text only when its stored size passes the gate; nested CASEs keep
+    that order (AND does not promise one)."""
+    return (
+        f"CASE WHEN pg_column_size({expr}) <= %(gate)s THEN"
+        f" CASE WHEN octet_length({expr}::text) <= %(inline)s THEN {expr}::text END END,"
+        f" CASE WHEN pg_column_size({expr}) <= %(gate)s THEN octet_length({expr}::text) END,"
+        f" pg_column_size({expr})"
+    )
+
+
+# Row shape shared by both page queries (read by tasktui.core.detail):
+# ts, src, tid, ord, previous, ts_text, level, logger, event, event_bytes,
+# attributes_text, attributes_bytes, attributes_stored_bytes
+def tasklog_page(*, previous: bool | None, descending: bool) -> str:
+    """One page of task log rows: %(message_id)s, %(limit)s, cursor (see _keyset), %(event_chars)s,
+    %(gate)s and %(inline)s."""
+    order = "DESC" if descending else "ASC"
+    key = f'(l."timestamp", {SOURCE_TASKLOG}, l.id, 0::bigint)'
+    return f"""
+SELECT l."timestamp", {SOURCE_TASKLOG}, l.id, 0::bigint, l.previous, NULL::text,
+       left(l.log_level, 40), left(l.logger, 300),
+       left(l.event, %(event_chars)s), octet_length(l.event),
+       {_attributes_columns("l.attributes")}
+FROM (
+    SELECT l.id FROM authentik_tasks_tasklog AS l
+    WHERE l.task_id = %(message_id)s AND {_previous_filter("l.previous", previous)} AND {_keyset(key, descending)}
+    ORDER BY l."timestamp" {order}, l.id {order}
+    LIMIT %(limit)s
+) AS page
+JOIN authentik_tasks_tasklog AS l ON l.id = page.id
+ORDER BY l."timestamp" {order}, l.id {order}
+"""
+
+
+# ISO timestamps as sanitize_item writes them ("…Z"), read without ever failing: the jsonpath
+# datetime() method in silent mode yields NULL for anything it cannot parse (a plain ::timestamptz
+# cast would abort the whole query on one bad row).
+_LEGACY_TS = (
+    "(jsonb_path_query_first(to_jsonb(regexp_replace(e.elem ->> 'timestamp', '(?:Z|z)$', '+00:00')),"
+    " '$.datetime()', '{}', true) #>> '{}')::timestamptz"
+)
+
+
+def legacy_page(layout: Layout, *, previous: bool | None, descending: bool) -> str | None:
+    """One page of 2025.8's JSON log lists (None when the layout has neither column)."""
+    arms = []
+    for column, source, is_previous in (
+        ("_messages", SOURCE_LEGACY_CURRENT, False),
+        ("_previous_messages", SOURCE_LEGACY_PREVIOUS, True),
+    ):
+        if column not in layout.task_columns or (previous is not None and previous != is_previous):
+            continue
+        arms.append(
+            f"SELECT {source} AS src, {str(is_previous).lower()} AS prev, x.elem, x.ord"
+            " FROM authentik_tasks_task AS t CROSS JOIN LATERAL jsonb_array_elements("
+            f"CASE jsonb_typeof(t.{column}) WHEN 'array' THEN t.{column} ELSE '[]'::jsonb END)"
+            " WITH ORDINALITY AS x(elem, ord)"
+            " WHERE t.message_id = %(message_id)s"
+        )
+    if not arms:
+        return None
+    order = "DESC" if descending else "ASC"
+    key = f"(COALESCE(p.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
+    attributes = "(e.elem -> 'attributes')"
+    text_field = "CASE jsonb_typeof(e.elem) WHEN 'object' THEN e.elem ->> {name} END"
+    event = (
+        "COALESCE(" + text_field.format(name="'event'") + ","
+        " CASE WHEN jsonb_typeof(e.elem) <> 'object' THEN e.elem #>> '{}' END, '')"
+    )
+    return f"""
+SELECT p.ts, e.src, '{NIL_UUID}'::uuid, e.ord, e.prev, left(e.elem ->> 'timestamp', 100),
+       left(COALESCE({text_field.format(name="'log_level'")}, ''), 40),
+       left(COALESCE({text_field.format(name="'logger'")}, ''), 300),
+       left({event}, %(event_chars)s), octet_length({event}),
+       {_attributes_columns(attributes)}
+FROM ({" UNION ALL ".join(arms)}) AS e
+CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(e.elem) WHEN 'object' THEN {_LEGACY_TS} END AS ts) AS p
+WHERE {_keyset(key, descending)}
+ORDER BY COALESCE(p.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
+LIMIT %(limit)s
+"""
+
+
+# One log line's attributes (or one top-level key of them) on demand: the full size in bytes of
+# the JSON text, and at most %(max_chars)s characters of it.
+TASKLOG_ATTRIBUTES = """
+SELECT octet_length(a.value), left(a.value, %(max_chars)s)
+FROM authentik_tasks_tasklog AS l
+CROSS JOIN LATERAL (
+    SELECT (CASE WHEN %(name)s::text IS NULL THEN l.attributes ELSE l.attributes -> %(name)s::text END)::text AS value
+) AS a
+WHERE l.id = %(log_id)s AND l.task_id = %(message_id)s
+"""
+
+
+def legacy_attributes(column: str) -> str:
+    """The same for element %(ordinal)s (1-based) of a legacy list column."""
+    if column not in ("_messages", "_previous_messages"):
+        raise ValueError(f"not a legacy log column: {column}")
+    return f"""
+SELECT octet_length(a.value), left(a.value, %(max_chars)s)
+FROM authentik_tasks_task AS t
+CROSS JOIN LATERAL (SELECT t.{column} -> (%(ordinal)s::int - 1) -> 'attributes' AS attributes) AS e
+CROSS JOIN LATERAL (
+    SELECT (CASE WHEN %(name)s::text IS NULL THEN e.attributes ELSE e.attributes -> %(name)s::text END)::text AS value
+) AS a
+WHERE t.message_id = %(message_id)s
+"""

@@ -1,0 +1,92 @@
+"""Untrusted text made safe to show literally, in the terminal UI and in the CLI alike.
+
+Everything tasktui displays from the watched database — log events, logger names, attributes,
+decoded pickles, even actor names — was written by someone else and may carry terminal escape
+sequences (`\\x1b[2J`, OSC 8 hyperlinks, OSC 52 clipboard writes), bare carriage returns that
+overwrite what came before, bidi overrides that reorder a line ("Trojan source"), or text that
+looks like Rich markup (`[bold red]`). None of it may act: it is shown as the characters it is.
+
+Two rules, for every caller:
+
+* Pass untrusted text through `escape_control()` before it reaches a terminal. Control
+  characters become visible escapes (`\\x1b[31m` shows as the eight characters `\\x1b[31m`);
+  printable text, including non-ASCII letters and emoji, is unchanged.
+* Never build Rich/Textual *markup strings* from untrusted text (no f"[red]{event}[/]"). Build
+  `rich.text.Text` objects instead — `safe_text()` and `assemble()` below — whose content is
+  never parsed as markup. Textual widgets accept these `Text` objects directly.
+
+Backslashes are left as they are, so a message that already contains the characters `\\x1b` reads
+the same as one that contained the control byte; this keeps Windows paths and regexes legible,
+and the console is for reading, not for round-tripping bytes (`--json` output is exact).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rich.text import Text
+
+# Characters that reorder or hide text without being C0/C1 controls: bidi embeddings,
+# overrides and isolates, and the Arabic letter mark.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+# Shown by name rather than as \xNN: the ones a reader recognises.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _needs_escape(char: str) -> bool:
+    if char in _BIDI_CONTROLS:
+        return True
+    # Cc: C0, DEL and C1 controls (ESC, CSI as U+009B, ...); Zl/Zp: line and paragraph
+    # separators that terminals and widgets may treat as newlines; Cs: lone surrogates that
+    # cannot be encoded to the terminal at all.
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs")
+
+
+def _escape_char(char: str) -> str:
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_control(text: object, *, multiline: bool = False) -> str:
+    """`text` (converted with str() if it is not a string) with every control character shown
+    as a visible escape. With `multiline`, newlines and tabs are kept as such (CRLF becomes a
+    newline) for displays that show several lines; every other control is still escaped."""
+    value = text if isinstance(text, str) else str(text)
+    if multiline:
+        value = value.replace("\r\n", "\n")
+    if not any(_needs_escape(c) for c in value):  # the common case: nothing to do
+        return value
+    keep = ("\n", "\t") if multiline else ()
+    return "".join(_escape_char(c) if c not in keep and _needs_escape(c) else c for c in value)
+
+
+def shorten(text: str, limit: int, *, marker: str = "…") -> str:
+    """At most `limit` characters of `text`, ending in `marker` when something was cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def safe_text(text: object, style: str = "", *, multiline: bool = False) -> Text:
+    """A Rich `Text` showing untrusted `text` literally with `style`: control characters
+    escaped (see `escape_control`) and no markup parsed — `[bold]` stays `[bold]`."""
+    return Text(escape_control(text, multiline=multiline), style=style, end="")
+
+
+def assemble(*parts: str | tuple[object, str], multiline: bool = False) -> Text:
+    """One `Text` from pieces, each a plain string or (untrusted text, style); every piece is
+    escaped, so a caller cannot forget to escape one of them."""
+    result = Text(end="")
+    for part in parts:
+        if isinstance(part, tuple):
+            value, style = part
+            result.append(escape_control(value, multiline=multiline), style=style or None)
+        else:
+            result.append(escape_control(part, multiline=multiline))
+    return result
