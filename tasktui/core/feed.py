@@ -144,6 +144,7 @@ class TaskFeed:
         self.rate: deque[int] = deque([0] * 60, maxlen=60)
         self._rate_second = int(time.time())
         self._pending = _Pending()
+        self._wake = asyncio.Event()
         self._status = FeedStatus(FeedMode.CONNECTING, label=target.label)
 
     # -- reporting -----------------------------------------------------------------------------
@@ -159,6 +160,11 @@ class TaskFeed:
             blind_since=blind_since,
         )
         self.sink.feed_status(self._status)
+
+    def rate_snapshot(self) -> list[int]:
+        """Changes per second over the last minute, oldest first (the last one still filling)."""
+        self._count_rate(0)
+        return list(self.rate)
 
     def _count_rate(self, n: int) -> None:
         now = int(time.time())
@@ -286,15 +292,22 @@ class TaskFeed:
         async for change in listener.changes():
             self._pending.add(change)
             self._count_rate(1)
+            self._wake.set()
 
     async def _flush_loop(self) -> None:
+        """Apply pending changes as soon as they arrive, but at most once per flush_interval:
+        an isolated change is on screen after one query; a storm is coalesced."""
+        last_flush = 0.0
         while True:
-            await asyncio.sleep(self.flush_interval)
-            self._count_rate(0)
-            if not self._pending:
-                continue
+            await self._wake.wait()
+            wait = self.flush_interval - (time.monotonic() - last_flush)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._wake.clear()
+            last_flush = time.monotonic()
             pending, self._pending = self._pending, _Pending()
-            await self._apply(pending)
+            if pending:
+                await self._apply(pending)
 
     async def _apply(self, pending: _Pending) -> None:
         changed = 0

@@ -8,6 +8,7 @@ burst of thousands of changes costs a handful of frames.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -16,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from tasktui.core import db
@@ -95,7 +97,8 @@ class TaskTuiApp(App[int]):
         self.paused = False
         self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=label or target.label))
         self._shown: tuple[int, TaskFilter, SortKey] | None = None
-        self._version_at_pause = 0
+        self._last_redraw = 0.0
+        self._redraw_timer: Timer | None = None
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -113,7 +116,6 @@ class TaskTuiApp(App[int]):
         self.query_one("#search", Input).display = False
         self.query_one(TaskRows).focus()
         self.run_feed()
-        self.set_interval(REDRAW_INTERVAL, self.redraw)
         self.set_interval(1.0, self.tick)
         self.redraw(force=True)
 
@@ -136,6 +138,21 @@ class TaskTuiApp(App[int]):
         if self.paused:
             self.header_state.buffered += message.update.changed
         self.header_state.last_event_at = self.feed.last_event_at
+        self.schedule_redraw()
+
+    def schedule_redraw(self) -> None:
+        """Redraw now if the last redraw is old enough, else once when it is (≤ 20/s)."""
+        if self._redraw_timer is not None:
+            return
+        wait = REDRAW_INTERVAL - (time.monotonic() - self._last_redraw)
+        if wait <= 0:
+            self.redraw()
+        else:
+            self._redraw_timer = self.set_timer(wait, self._redraw_from_timer)
+
+    def _redraw_from_timer(self) -> None:
+        self._redraw_timer = None
+        self.redraw()
 
     @on(CountsUpdated)
     def _counts(self, message: CountsUpdated) -> None:
@@ -152,13 +169,14 @@ class TaskTuiApp(App[int]):
         if key == self._shown and not force:
             return
         self._shown = key
+        self._last_redraw = time.monotonic()
         rows = self.store.view(self.task_filter, self.sort)
         self.query_one(TaskTable).show(rows, self.sort, self.clock())
         self.show_filter_info(len(rows))
 
     def tick(self) -> None:
         """Once a second: ages in the header and the relative times in the table."""
-        self.header_state.rate = list(self.feed.rate)
+        self.header_state.rate = self.feed.rate_snapshot()
         self.header_state.last_event_at = self.feed.last_event_at
         self.show_header()
         if not self.paused:

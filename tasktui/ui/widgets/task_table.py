@@ -105,7 +105,8 @@ class TaskTableHeader(Static):
 
 class TaskRows(ScrollView, can_focus=True):
     """The rows themselves. The cursor follows a task, not a position: when live updates move
-    the selected task, the cursor moves with it."""
+    the selected task, the cursor moves with it — except on the first row, where the view keeps
+    showing the head of the list as new tasks arrive."""
 
     COMPONENT_CLASSES = {
         *(f"task-table--{name}" for name in STATUS_STYLES),
@@ -151,7 +152,10 @@ class TaskRows(ScrollView, can_focus=True):
         """Show new rows, keeping the cursor on the same task when it is still there."""
         self.rows = rows
         position = self.cursor
-        if self.selected_id is not None:
+        # At the top the view follows the head of the list (newest first, like `tail -f`);
+        # anywhere else the cursor stays on the task the user selected.
+        following_head = self.cursor == 0 and int(self.scroll_offset.y) == 0
+        if self.selected_id is not None and not following_head:
             for index, row in enumerate(rows):
                 if row.message_id == self.selected_id:
                     position = index
