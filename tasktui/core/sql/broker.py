@@ -1,5 +1,6 @@
 """The writes authentik's dramatiq broker makes, step by step (reference §3), for the demo's
-simulated workers and for tests. The console itself never runs these."""
+simulated workers and for tests. The console itself runs only the re-enqueue log writes
+(MARK_LOGS_PREVIOUS, INSERT_LOG), when it retries a task (tasktui.core.retry)."""
 
 DEFAULT_TENANT = "SELECT tenant_uuid FROM authentik_tenants_tenant ORDER BY schema_name = 'public' DESC LIMIT 1"
 

@@ -1,0 +1,357 @@
+"""`tasktui retry`: retry rejected tasks by message id, or everything matching a filter.
+
+The same guards, preview and audit journal as the console (tasktui.core.retry): each task is
+retried in its own transaction only if it is still rejected; a filter run is previewed first,
+confirmed, throttled and journaled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+
+from tasktui.commands._run import run_command
+from tasktui.core import retry
+from tasktui.core.db import Target
+from tasktui.core.filters import TaskFilter
+from tasktui.core.retry import BulkPreview, BulkProgress, BulkSummary, Outcome, RetryOutcome
+from tasktui.core.session import open_session
+from tasktui.core.sql.tasks import TaskQueries, read_task
+from tasktui.core.text import escape_control
+from tasktui.core.timefmt import absolute_utc
+from tasktui.errors import MissingPrivilege, UserFacingError
+
+EXIT_OK = 0  # every task asked for was retried (a filter that matches nothing asks for nothing)
+EXIT_FAILED = 1  # a retry failed (database error, lost connection): see the per-task lines
+EXIT_REFUSED = 7  # not confirmed (declined, or no terminal to ask and no --yes): nothing changed
+EXIT_PARTIAL = 8  # nothing failed, but not every task was retried (skipped, already retried, …)
+EXIT_ABORTED = 130  # Ctrl-C / SIGTERM stopped a filter run; the summary says what was done
+
+EXIT_CODES = """\
+exit status:
+  0    every task asked for was retried (or --dry-run; or no rejected task matched the filter)
+  1    a retry failed (database error, lost connection); failures outrank everything below
+  2    bad arguments, or the database cannot be reached
+  4    this role may not retry here (it lacks a privilege, or the server is read-only);
+       nothing was changed
+  7    not confirmed: declined, or stdin is not a terminal and --yes was not given;
+       nothing was changed
+  8    nothing failed, but not every task was retried: skipped because the same actor and uid
+       is already queued or running (or a newer rejected duplicate was retried instead),
+       already retried by someone else, not rejected, or not found
+  130  interrupted: Ctrl-C stopped a filter run after the task in flight
+
+Every retry is appended to the audit journal $XDG_STATE_HOME/tasktui/retries.jsonl
+(default ~/.local/state/tasktui/retries.jsonl; $TASKTUI_STATE_DIR replaces the folder).
+"""
+
+TOP_GROUPS = 10
+
+_SKIP_LABEL = {
+    retry.SkipReason.ACTIVE_TWIN: "already queued or running",
+    retry.SkipReason.OLDER_DUPLICATE: "older than another rejected one",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "retry",
+        parents=[common],
+        help="retry rejected tasks: by message id, or every rejected task matching a filter",
+        description=(
+            "Retry rejected tasks as authentik's own retry does: back to queued (retries kept), earlier logs"
+            " marked previous, a 'Task will be retried' log, and authentik's enqueue NOTIFY wakes a worker."
+            " Only tasks still rejected at that moment are retried."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID", type=_message_id, help="tasks to retry")
+    parser.add_argument(
+        "--filter",
+        dest="by_filter",
+        action="store_true",
+        help="retry every rejected task matching the filter options below (all rejected tasks if none)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would be retried; change nothing")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (for scripts)")
+    facets = parser.add_argument_group("filter options (with --filter)")
+    facets.add_argument("--text", default="", help="substring of the actor name, uid or message id (the console's /)")
+    facets.add_argument("--actor", default="", help="the same search as --text, by another name (actor names)")
+    facets.add_argument("--queue", action="append", default=[], help="queue name (repeatable)")
+    facets.add_argument("--tenant", action="append", default=[], help="tenant name or id (repeatable)")
+    facets.add_argument("--related", default="", help="related object, 'app.model' or 'app.model:id' (substring)")
+    facets.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=retry.DEFAULT_LIMIT,
+        help=f"retry at most this many tasks, the newest (default {retry.DEFAULT_LIMIT:,})",
+    )
+    facets.add_argument(
+        "--rate",
+        type=_rate,
+        default=retry.DEFAULT_RATE,
+        help=f"retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _message_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a message id (a UUID): {value!r}") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected retries per second (0 or more), got {value!r}")
+    return number
+
+
+class UsageError(UserFacingError):
+    exit_code = 2
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Target.resolve(args.dsn)
+    filter_given = bool(args.text or args.actor or args.queue or args.tenant or args.related)
+    if args.message_ids and args.by_filter:
+        raise UsageError("give message ids or --filter, not both")
+    if args.message_ids:
+        if filter_given:
+            raise UsageError("filter options apply only with --filter")
+        return run_command(_retry_ids(target, args.message_ids, dry_run=args.dry_run))
+    if not args.by_filter:
+        raise UsageError("nothing to retry: give message ids, or --filter (with filter options) for a bulk retry")
+    if args.text and args.actor:
+        raise UsageError("--text and --actor are the same search; give one")
+    task_filter = TaskFilter(
+        text=args.text or args.actor,
+        queues=frozenset(args.queue),
+        tenants=frozenset(args.tenant),
+        related=args.related,
+        # Rejected tasks are never "successful": the console's default toggle is moot here.
+        hide_successful=False,
+    )
+    return _retry_filter(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
+
+
+# ---------------------------------------------------------------------------------------------
+# By message id
+
+
+async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
+    async with await open_session(target) as session:
+        if dry_run:
+            queries = TaskQueries.for_layout(session.layout)
+            rows = await (await session.conn.execute(queries.by_ids, {"ids": list(message_ids)})).fetchall()
+            tasks = {task.message_id: task for task in map(read_task, rows)}
+            for message_id in message_ids:
+                task = tasks.get(message_id)
+                if task is None:
+                    verdict = "not found"
+                elif task.state == "rejected":
+                    verdict = f"would be retried ({escape_control(task.display_uid)})"
+                else:
+                    verdict = f"not retryable (state {task.state})"
+                print(f"{message_id}  {verdict}")
+            return EXIT_OK
+        allowed, reason = await retry.retry_capability(session)
+        if not allowed:
+            raise MissingPrivilege(f"{reason}; nothing was changed")
+        result = await retry.retry_selected(session, message_ids)
+    for outcome in result.outcomes:
+        print(f"{outcome.message_id}  {outcome.describe()}")
+    if result.journal_error:
+        print(f"tasktui: warning: {result.journal_error}", file=sys.stderr)
+    return _exit_code(result.outcomes, aborted=False)
+
+
+def _exit_code(outcomes: Sequence[RetryOutcome], *, aborted: bool) -> int:
+    kinds = {o.outcome for o in outcomes}
+    if Outcome.FAILED in kinds:
+        return EXIT_FAILED
+    if aborted:
+        return EXIT_ABORTED
+    if kinds - {Outcome.RETRIED}:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# By filter
+
+
+def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: float, dry_run: bool, yes: bool) -> int:
+    # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
+    # plain "no") and no connection idles while a person reads the preview.
+    preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))
+    print(render_preview(preview, rate))
+    if not preview.tasks:
+        return EXIT_OK
+    if dry_run:
+        if not allowed:
+            print(f"note: {reason}")
+        return EXIT_OK
+    if not preview.to_retry:
+        print("nothing to retry: every matching task is skipped")
+        return EXIT_PARTIAL
+    if not allowed:
+        raise MissingPrivilege(f"{reason}; nothing was changed")
+    if not yes and not _confirmed(preview):
+        return EXIT_REFUSED
+    return run_command(_run(target, preview, rate))
+
+
+async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple[BulkPreview, tuple[bool, str]]:
+    async with await open_session(target) as session:
+        preview = await retry.preview_bulk_retry(session, task_filter, limit=limit)
+        return preview, await retry.retry_capability(session)
+
+
+def _confirmed(preview: BulkPreview) -> bool:
+    count = len(preview.to_retry)
+    if not sys.stdin.isatty():
+        print(
+            f"tasktui: refusing to retry {count:,} tasks without confirmation: stdin is not a terminal"
+            " (check with --dry-run, then pass --yes); nothing was changed",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        # The question goes to stderr (input() would print it on stdout, the report's stream).
+        sys.stderr.write(f"Retry {count:,} tasks on {preview.database}? Type 'yes' to confirm: ")
+        sys.stderr.flush()
+        answer = input()
+    except (EOFError, KeyboardInterrupt):
+        answer = ""
+    if answer.strip().lower() != "yes":
+        print("not confirmed; nothing was changed", file=sys.stderr)
+        return False
+    return True
+
+
+async def _run(target: Target, preview: BulkPreview, rate: float) -> int:
+    abort = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C and SIGTERM stop the run between two tasks, never inside a transaction, so the
+    # summary and the journal account for every task.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, abort.set)
+    progress = _ProgressPrinter(sys.stderr.isatty())
+    async with await open_session(target) as session:
+        summary = await retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
+    progress.finish()
+    print(render_summary(summary))
+    if summary.journal_error:
+        print(f"tasktui: warning: {summary.journal_error}", file=sys.stderr)
+    return _exit_code(summary.outcomes, aborted=summary.aborted)
+
+
+class _ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.every = 0.25 if tty else 5.0
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, progress: BulkProgress) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every and progress.attempted < progress.total:
+            return
+        self.last = now
+        left = progress.remaining_seconds
+        text = (
+            f"{progress.attempted:,}/{progress.total:,} tried, {progress.counts.get(Outcome.RETRIED, 0):,} retried"
+            f" ({progress.rate:.1f}/s{'' if left is None else ', about ' + _duration(left) + ' left'})"
+        )
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + text)
+            self.shown = True
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def render_preview(preview: BulkPreview, rate: float) -> str:
+    lines = [f"Bulk retry on {preview.database}", f"  filter: {preview.task_filter.describe()}, state rejected"]
+    matching = f"  matching rejected tasks: {preview.describe_matching()}"
+    if preview.limited:
+        matching += f" (this run covers the newest {len(preview.tasks):,}: --limit)"
+    lines.append(matching)
+    if not preview.tasks:
+        lines.append("  nothing to retry")
+        return "\n".join(lines)
+    skipped = preview.skipped
+    skip_text = ""
+    if skipped:
+        parts = [f"{n:,} {_SKIP_LABEL[reason]}" for reason, n in sorted(skipped.items())]
+        skip_text = " (same actor and uid: " + ", ".join(parts) + ")"
+    lines.append(f"  to retry: {len(preview.to_retry):,}   skipped: {sum(skipped.values()):,}{skip_text}")
+    for title, groups in (("By actor", preview.by_actor), ("By error", preview.by_error)):
+        lines.append(f"{title} (to retry / matching):")
+        for group in groups[:TOP_GROUPS]:
+            key = escape_control(group.key) if group.key else retry.NO_ERROR_LOGGED
+            lines.append(f"  {group.to_retry:>7,} / {group.planned:<7,} {key}")
+        if len(groups) > TOP_GROUPS:
+            lines.append(f"  … and {len(groups) - TOP_GROUPS:,} more")
+    lines.append("Newest:")
+    for item in preview.sample:
+        task = item.task
+        retries = "" if task.retries is None else f"  retries {task.retries}"
+        skip = f"  [skip: {retry.SKIP_TEXT[item.skip]}]" if item.skip else ""
+        uid = escape_control(task.display_uid)
+        lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
+        lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
+    count = len(preview.to_retry)
+    if rate > 0 and count:
+        lines.append(f"At {rate:g}/s: about {_duration(count / rate)} for {count:,} tasks.")
+    return "\n".join(lines)
+
+
+def render_summary(summary: BulkSummary) -> str:
+    lines = [f"Done in {_duration(summary.elapsed)}: {summary.describe()}"]
+    noteworthy = [
+        o for o in summary.outcomes if o.outcome not in (Outcome.RETRIED, Outcome.SKIPPED, Outcome.NOT_ATTEMPTED)
+    ]
+    for outcome in noteworthy[:TOP_GROUPS]:
+        lines.append(f"  {outcome.message_id}  {outcome.describe()}")
+    if len(noteworthy) > TOP_GROUPS:
+        lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
+    return "\n".join(lines)

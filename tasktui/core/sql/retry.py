@@ -1,0 +1,206 @@
+"""Retrying rejected tasks: the guarded retry transaction, its diagnosis, and the bulk plan.
+
+A retry does in one transaction what authentik's `POST …/tasks/{id}/retry/` does (reference §5):
+the task row goes back to `queued` with no eta (retries and message bytes kept, mtime untouched,
+as `update_or_create` leaves it), the current attempt's logs become previous ones and a
+"Task will be retried" log opens the new attempt. authentik's deferred constraint trigger then
+sends `NOTIFY "authentik.tasks.<queue>.enqueue"` at commit, which wakes a real worker.
+
+The task row is updated first (as authentik's enqueue does) and guarded by `state = 'rejected'`:
+a concurrent retry waits on the row lock, re-reads the row once the winner commits and no longer
+matches, so exactly one of them retries. The log writes run only if the guarded update matched.
+"""
+
+from __future__ import annotations
+
+from tasktui.core.session import Layout
+from tasktui.core.sql.tasks import TaskQueries
+
+MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
+RETRY_EVENT = "Task will be retried"
+
+# States in which a task is waiting for or going through a worker: a retry of the same work
+# (same actor, uid and tenant) would only run it twice.
+ACTIVE_STATES = ("queued", "consumed", "preprocess", "running", "postprocess")
+
+# The retry transaction waits at most this long for the task row (a worker never holds a
+# rejected row; another console's retry holds it for milliseconds).
+RETRY_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '1s'"
+
+# Log levels that mark a log as an error (authentik's Task.error and structlog's levels).
+_ERROR_LEVELS = "('error', 'critical', 'exception', 'fatal')"
+
+# Legacy (2025.8) log entry, shaped like authentik's LogEvent dict with sanitize_item's
+# ISO timestamp ("…Z").
+_LEGACY_RETRY_ENTRY = (
+    "jsonb_build_object('event', %(event)s::text, 'log_level', 'info', 'logger', %(logger)s::text,"
+    " 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    " 'attributes', jsonb_build_object('delay', NULL))"
+)
+
+
+def _twin_condition(layout: Layout, task: str) -> str:
+    """SQL: another task with the same actor, uid (and tenant) is waiting or running.
+
+    Tasks without a uid are never twins: uid-less actors (notifications, one-off jobs) carry
+    their identity in their arguments, which the database cannot compare."""
+    if "_uid" not in layout.task_columns:
+        return "false"
+    tenant = f" AND d.tenant_id = {task}.tenant_id" if layout.has_tenant else ""
+    return (
+        f"({task}._uid IS NOT NULL AND EXISTS (SELECT 1 FROM authentik_tasks_task AS d"
+        f" WHERE d.state = ANY (%(active_states)s) AND d.actor_name = {task}.actor_name"
+        f" AND d._uid = {task}._uid{tenant} AND d.message_id <> {task}.message_id))"
+    )
+
+
+def guarded_retry(layout: Layout, *, skip_if_twin: bool) -> str:
+    """The task row's half of a retry: %(message_id)s back to queued only if still rejected
+    (and, for bulk runs, only if no twin is waiting or running). RETURNING queue_name."""
+    assignments = ["state = 'queued'"]
+    if layout.has_eta:
+        assignments.append("eta = NULL")
+    if not layout.has_tasklog and layout.has_legacy_messages:
+        # authentik 2025.8 kept logs in the row: the current attempt's become previous ones
+        # and the new attempt starts with the retry entry (MessagesMiddleware.after_enqueue).
+        assignments.append("_previous_messages = t._previous_messages || t._messages")
+        assignments.append(f"_messages = jsonb_build_array({_LEGACY_RETRY_ENTRY})")
+    twin = f" AND NOT {_twin_condition(layout, 't')}" if skip_if_twin else ""
+    return (
+        "UPDATE authentik_tasks_task AS t SET " + ", ".join(assignments) + " WHERE t.message_id = %(message_id)s"
+        " AND t.state = 'rejected'" + twin + " RETURNING t.queue_name"
+    )
+
+
+# The task log's half (2025.10+) is TaskLogMiddleware.after_enqueue on a re-enqueued message:
+# the same statements the simulated broker runs, tasktui.core.sql.broker.MARK_LOGS_PREVIOUS and
+# INSERT_LOG (event RETRY_EVENT, level info, logger MIDDLEWARE_LOGGER, attributes {"delay": null}).
+
+
+def _retried_marker(layout: Layout, task: str) -> str:
+    """SQL: the task's current attempt was opened by a retry (ours or authentik's)."""
+    markers = []
+    if layout.has_tasklog:
+        markers.append(
+            "EXISTS (SELECT 1 FROM authentik_tasks_tasklog AS l WHERE l.task_id = "
+            f"{task}.message_id AND NOT l.previous AND l.event = %(event)s AND l.logger = %(logger)s)"
+        )
+    if layout.has_legacy_messages:
+        markers.append(f"{task}._messages @> jsonb_build_array(jsonb_build_object('event', %(event)s::text))")
+    return "(" + " OR ".join(markers) + ")" if markers else "false"
+
+
+def diagnose(layout: Layout) -> str:
+    """Why a guarded retry matched nothing: the task's state now, whether its current attempt
+    was opened by a retry, and a twin that is waiting or running (its message id)."""
+    twin_id = "NULL::text"
+    if "_uid" in layout.task_columns:
+        tenant = " AND d.tenant_id = t.tenant_id" if layout.has_tenant else ""
+        twin_id = (
+            "(SELECT d.message_id::text FROM authentik_tasks_task AS d WHERE t._uid IS NOT NULL"
+            " AND d.state = ANY (%(active_states)s) AND d.actor_name = t.actor_name AND d._uid = t._uid"
+            f"{tenant} AND d.message_id <> t.message_id LIMIT 1)"
+        )
+    return (
+        f"SELECT t.state, {_retried_marker(layout, 't')}, {twin_id}"
+        " FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s"
+    )
+
+
+# A bulk preview's count, plan and sample read one snapshot, so they agree with each other.
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+# Whether this session may write at all (a hot standby or a read-only default refuses).
+SERVER_READ_ONLY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+
+
+def _normalised(expression: str) -> str:
+    """SQL: an error text with ids and numbers masked, so one failure makes one group."""
+    text = expression
+    text = f"regexp_replace({text}, '[0-9a-fA-F]{{8}}(-[0-9a-fA-F]{{4}}){{3}}-[0-9a-fA-F]{{12}}', '<id>', 'g')"
+    text = f"regexp_replace({text}, '\\m[0-9a-fA-F]{{16,}}\\M', '<id>', 'g')"
+    # Numbers, but not digits inside names (ldap3, utf8, sha256): those are part of the error.
+    text = f"regexp_replace({text}, '(^|[^A-Za-z_])[0-9]+', '\\1<n>', 'g')"
+    text = f"regexp_replace({text}, '\\s+', ' ', 'g')"
+    return f"left(btrim({text}), 200)"
+
+
+def _error_of(layout: Layout, task: str) -> str:
+    """SQL: the current attempt's last error, "ExcType: message" from structlog's exception
+    list when the log has one, else the log's event text ('' when nothing was logged)."""
+    sources = []
+    if layout.has_tasklog:
+        sources.append(
+            "(SELECT COALESCE(NULLIF(concat_ws(': ', l.attributes #>> '{exception,-1,exc_type}',"
+            " l.attributes #>> '{exception,-1,exc_value}'), ''), l.event)"
+            f" FROM authentik_tasks_tasklog AS l WHERE l.task_id = {task}.message_id AND NOT l.previous"
+            f' AND lower(l.log_level) IN {_ERROR_LEVELS} ORDER BY l."timestamp" DESC LIMIT 1)'
+        )
+    if layout.has_legacy_messages:
+        sources.append(
+            "(SELECT COALESCE(NULLIF(concat_ws(': ', e #>> '{attributes,exception,-1,exc_type}',"
+            " e #>> '{attributes,exception,-1,exc_value}'), ''), e ->> 'event')"
+            " FROM authentik_tasks_task AS lt CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN"
+            " jsonb_typeof(lt._messages) = 'array' THEN lt._messages ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, i)"
+            f" WHERE lt.message_id = {task}.message_id AND lower(e ->> 'log_level') IN {_ERROR_LEVELS}"
+            " ORDER BY x.i DESC LIMIT 1)"
+        )
+    return "COALESCE(" + ", ".join([*sources, "''"]) + ")"
+
+
+def _matching(queries: TaskQueries, where: str, *, limit: str, newest_first: bool) -> str:
+    """The rejected tasks that match a filter, as a subquery `m` over the console's row shape
+    (so the filter's SQL, written against `queries.select`, applies unchanged), bounded by
+    the %(<limit>)s parameter."""
+    order = " ORDER BY t.mtime DESC, t.message_id" if newest_first else ""
+    return f"({queries.select} WHERE t.state = 'rejected' AND ({where}){order} LIMIT %({limit})s) AS m"
+
+
+def count_matching(queries: TaskQueries, where: str) -> str:
+    """How many rejected tasks match, counted up to %(cap)s rows (then "at least")."""
+    return f"SELECT count(*) FROM {_matching(queries, where, limit='cap', newest_first=False)}"
+
+
+def plan(layout: Layout, queries: TaskQueries, where: str) -> str:
+    """The newest %(limit)s matching rejected tasks, newest first, one row each: message id,
+    actor, skip reason ('active_twin' | 'older_duplicate' | NULL), error group number, and the
+    group's normalised error text on the group's first row only (so a plan of 100k tasks
+    carries each distinct error once)."""
+    skip = "NULL::text"
+    active = ""
+    if "_uid" in layout.task_columns:
+        tenant = "m.tenant_id" if layout.has_tenant else "NULL::text"
+        active_tenant = "a.tenant_id::text" if layout.has_tenant else "NULL::text"
+        # Waiting or running work, by identity: a hash lookup per planned task.
+        active = f"""
+active AS MATERIALIZED (
+    SELECT DISTINCT a.actor_name, a._uid AS uid, {active_tenant} AS tenant_id
+    FROM authentik_tasks_task AS a
+    WHERE a._uid IS NOT NULL AND a.state = ANY (%(active_states)s)
+),"""
+        skip = """CASE
+            WHEN c.uid IS NULL THEN NULL
+            WHEN EXISTS (SELECT 1 FROM active AS a WHERE a.actor_name = c.actor_name AND a.uid = c.uid
+                         AND a.tenant_id IS NOT DISTINCT FROM c.tenant_id) THEN 'active_twin'
+            WHEN row_number() OVER (PARTITION BY c.actor_name, c.uid, c.tenant_id
+                                    ORDER BY c.mtime DESC, c.message_id) > 1 THEN 'older_duplicate'
+        END"""
+        columns = f"m._uid AS uid, {tenant} AS tenant_id"
+    else:
+        columns = "NULL::text AS uid, NULL::text AS tenant_id"
+    matching = _matching(queries, where, limit="limit", newest_first=True)
+    return f"""
+WITH matching AS MATERIALIZED (
+    SELECT m.message_id::uuid AS message_id, m.actor_name, {columns}, m.mtime FROM {matching}
+),{active}
+classified AS (
+    SELECT c.message_id, c.actor_name, c.mtime, {skip} AS skip,
+        {_normalised(_error_of(layout, "c"))} AS error
+    FROM matching AS c
+)
+SELECT k.message_id::text, k.actor_name, k.skip,
+    dense_rank() OVER (ORDER BY k.error) AS error_group,
+    CASE WHEN row_number() OVER (PARTITION BY k.error ORDER BY k.message_id) = 1 THEN k.error END
+FROM classified AS k
+ORDER BY k.mtime DESC, k.message_id
+"""

@@ -1,0 +1,552 @@
+"""Retrying rejected tasks (tasktui.core.retry) on a real Postgres: authentik's exact writes,
+its enqueue NOTIFY at commit, one winner among concurrent consoles, no partial effect on any
+failure, the bulk preview and throttled run, and the audit journal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tasktui.core import db
+from tasktui.core.audit import Journal
+from tasktui.core.filters import TaskFilter
+from tasktui.core.retry import (
+    BulkProgress,
+    Outcome,
+    SkipReason,
+    preview_bulk_retry,
+    retry_capability,
+    retry_selected,
+    retry_task,
+    run_bulk_retry,
+)
+from tasktui.core.session import Session, open_session
+from tasktui.core.sql import retry as q
+from tasktui.demo import broker
+from tests.notify_helpers import Listener, execute
+from tests.retry_helpers import (
+    ENQUEUE_CHANNEL,
+    insert_legacy_rejected,
+    journal_lines,
+    legacy_entry,
+    make_legacy,
+    reject,
+    role,
+    states,
+    task_logs,
+    task_row,
+)
+
+ACTOR = "authentik.sources.ldap.tasks.ldap_sync"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every journal line of these tests lands here, never in the real ~/.local/state."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("TASKTUI_STATE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+async def session(mirror_dsn: str) -> AsyncIterator[Session]:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
+        yield opened
+
+
+# ---------------------------------------------------------------------------------------------
+# One task: authentik's writes, exactly
+
+
+async def test_retry_makes_authentiks_writes_and_nothing_else(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn, ACTOR, uid="source-1", exc_type="LDAPException", automatic_retries=1)
+    before = task_row(mirror_dsn, message_id)
+    logs_before = task_logs(mirror_dsn, message_id)
+    assert before["state"] == "rejected" and before["retries"] == 1 and before["eta"] is None
+    assert sum(not log["previous"] for log in logs_before) == 3  # retried, processing, error
+
+    outcome = await retry_task(session, message_id)
+
+    assert outcome.outcome is Outcome.RETRIED and outcome.describe() == "retried"
+    after = task_row(mirror_dsn, message_id)
+    assert after["state"] == "queued" and after["aggregated_status"] == "queued"
+    assert after["eta"] is None
+    assert after["retries"] == 1  # not reset: authentik keeps the count of the message's options
+    assert after["message"] == before["message"] and after["result"] == before["result"]
+    assert after["mtime"] == before["mtime"]  # update_or_create leaves mtime alone
+    logs = task_logs(mirror_dsn, message_id)
+    assert logs[: len(logs_before)] == [{**log, "previous": True} for log in logs_before]
+    assert logs[len(logs_before) :] == [
+        {
+            "event": "Task will be retried",
+            "level": "info",
+            "logger": "authentik.tasks.middleware.TaskLogMiddleware",
+            "attributes": {"delay": None},
+            "previous": False,
+        }
+    ]
+
+
+async def test_a_stray_eta_is_cleared(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn)
+    execute(mirror_dsn, "UPDATE authentik_tasks_task SET eta = now() + interval '1 hour'")
+    assert (await retry_task(session, message_id)).retried
+    assert task_row(mirror_dsn, message_id)["eta"] is None
+
+
+async def test_authentiks_enqueue_notify_wakes_workers_at_commit(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn)
+    with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener:
+        assert listener.collect() == []
+        assert (await retry_task(session, message_id)).retried
+        notes = listener.collect()
+    assert [(n.channel, n.payload) for n in notes] == [(ENQUEUE_CHANNEL, message_id)]
+
+
+async def test_the_notify_waits_for_the_commit(mirror_dsn: str, session: Session) -> None:
+    """Mid-retry (task row updated, log rows locked by someone else) nothing is sent; the wake-up
+    arrives once the retry's transaction commits."""
+    message_id = await reject(session.conn)
+    with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener, psycopg.connect(mirror_dsn) as blocker:
+        blocker.execute("SELECT 1 FROM authentik_tasks_tasklog WHERE task_id = %s FOR UPDATE", (message_id,))
+        retrying = asyncio.create_task(retry_task(session, message_id))
+        await _wait_for_lock_wait(mirror_dsn, session.conn.info.backend_pid)
+        assert listener.collect() == []  # the task row is already updated, uncommitted
+        blocker.rollback()
+        outcome = await retrying
+        assert outcome.retried
+        assert [n.payload for n in listener.collect()] == [message_id]
+
+
+async def _wait_for_lock_wait(dsn: str, pid: int) -> None:
+    for _ in range(200):
+        rows = execute(dsn, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if rows and rows[0][0] == "Lock":
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the retry never waited for the lock")
+
+
+async def test_two_consoles_retrying_at_once_retry_once(mirror_dsn: str) -> None:
+    target = db.Target.resolve(mirror_dsn)
+    async with await open_session(target) as one, await open_session(target) as two:
+        ids = [await reject(one.conn, uid=f"u{i}") for i in range(5)]
+        with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener:
+            for message_id in ids:
+                outcomes = await asyncio.gather(retry_task(one, message_id), retry_task(two, message_id))
+                assert sorted(o.outcome for o in outcomes) == [Outcome.ALREADY_RETRIED, Outcome.RETRIED]
+                loser = next(o for o in outcomes if not o.retried)
+                assert loser.describe() == "already retried (now queued)"
+                current = [log for log in task_logs(mirror_dsn, message_id) if not log["previous"]]
+                assert [log["event"] for log in current] == ["Task will be retried"]
+            assert sorted(n.payload for n in listener.collect()) == sorted(ids)
+
+
+async def test_outcomes_for_tasks_that_cannot_be_retried(mirror_dsn: str, session: Session) -> None:
+    tenant = await broker.default_tenant(session.conn)
+    queued = await broker.enqueue(session.conn, ACTOR, tenant_id=tenant)
+    done = await broker.enqueue(session.conn, ACTOR, tenant_id=tenant)
+    assert await broker.claim(session.conn, done)
+    await broker.start_processing(session.conn, done)
+    await broker.succeed(session.conn, done)
+    retried_and_done = await reject(session.conn)
+    assert (await retry_task(session, retried_and_done)).retried
+    assert await broker.claim(session.conn, retried_and_done)
+    await broker.start_processing(session.conn, retried_and_done)
+    await broker.succeed(session.conn, retried_and_done)
+    before = states(mirror_dsn)
+
+    outcomes = {
+        name: await retry_task(session, message_id)
+        for name, message_id in {
+            "queued": queued,
+            "done": done,
+            "retried_and_done": retried_and_done,
+            "missing": "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11",
+            "garbage": "not-a-uuid",
+        }.items()
+    }
+    assert outcomes["queued"].outcome is Outcome.NOT_RETRYABLE and outcomes["queued"].state == "queued"
+    assert outcomes["done"].describe() == "not retryable (state done; only rejected tasks are retried)"
+    assert outcomes["retried_and_done"].describe() == "already retried (now done)"
+    assert outcomes["missing"].outcome is Outcome.NOT_FOUND
+    assert outcomes["garbage"].outcome is Outcome.NOT_FOUND and "UUID" in outcomes["garbage"].describe()
+    assert states(mirror_dsn) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures leave nothing behind
+
+
+async def test_a_locked_task_row_fails_cleanly(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn)
+    with psycopg.connect(mirror_dsn) as blocker:
+        blocker.execute("SELECT 1 FROM authentik_tasks_task WHERE message_id = %s FOR UPDATE", (message_id,))
+        started = time.monotonic()
+        outcome = await retry_task(session, message_id)
+        waited = time.monotonic() - started
+    assert outcome.outcome is Outcome.FAILED and not outcome.fatal and not outcome.uncertain
+    assert "another transaction holds the task row" in (outcome.error or "")
+    assert waited < 3  # the retry's own short lock_timeout, not the session's
+    assert task_row(mirror_dsn, message_id)["state"] == "rejected"
+    assert (await retry_task(session, message_id)).retried  # the connection is fine afterwards
+
+
+async def test_a_connection_lost_mid_retry_changes_nothing(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn)
+    logs_before = task_logs(mirror_dsn, message_id)
+    with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener, psycopg.connect(mirror_dsn) as blocker:
+        blocker.execute("SELECT 1 FROM authentik_tasks_tasklog WHERE task_id = %s FOR UPDATE", (message_id,))
+        retrying = asyncio.create_task(retry_task(session, message_id))
+        pid = session.conn.info.backend_pid
+        await _wait_for_lock_wait(mirror_dsn, pid)
+        execute(mirror_dsn, "SELECT pg_terminate_backend(%s)", (pid,))
+        outcome = await retrying
+        blocker.rollback()
+        assert listener.collect() == []
+    assert outcome.outcome is Outcome.FAILED and outcome.fatal and not outcome.uncertain
+    assert "nothing changed" in (outcome.error or "")
+    assert task_row(mirror_dsn, message_id)["state"] == "rejected"
+    assert task_logs(mirror_dsn, message_id) == logs_before
+    again = await retry_task(session, message_id)
+    assert again.outcome is Outcome.FAILED and again.fatal
+
+
+async def test_a_select_only_role_is_read_only(mirror_dsn: str, state_dir: Path) -> None:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as admin:
+        message_id = await reject(admin.conn)
+    with role(mirror_dsn, "SELECT ON ALL TABLES IN SCHEMA public") as dsn:
+        async with await open_session(db.Target.resolve(dsn)) as viewer:
+            allowed, reason = await retry_capability(viewer)
+            assert not allowed
+            assert "lacks UPDATE on authentik_tasks_task and INSERT, UPDATE on authentik_tasks_tasklog" in reason
+            assert reason.startswith("role 'tasktui_test_")
+            result = await retry_selected(viewer, [message_id])
+    (outcome,) = result.outcomes
+    assert outcome.outcome is Outcome.FAILED and outcome.fatal
+    assert "permission denied" in (outcome.error or "")
+    assert task_row(mirror_dsn, message_id)["state"] == "rejected"
+    assert journal_lines(state_dir)[-1]["tasks"][0]["outcome"] == "failed"
+
+
+async def test_a_role_that_may_update_tasks_but_not_write_logs_changes_nothing(mirror_dsn: str) -> None:
+    """The task row is updated before the log writes fail: the whole retry rolls back."""
+    async with await open_session(db.Target.resolve(mirror_dsn)) as admin:
+        message_id = await reject(admin.conn)
+    logs_before = task_logs(mirror_dsn, message_id)
+    grants = ("SELECT ON ALL TABLES IN SCHEMA public", "UPDATE ON authentik_tasks_task")
+    with role(mirror_dsn, *grants) as dsn, Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener:
+        async with await open_session(db.Target.resolve(dsn)) as writer:
+            allowed, reason = await retry_capability(writer)
+            assert not allowed and reason.endswith(
+                "lacks INSERT, UPDATE on authentik_tasks_tasklog, needed to retry tasks"
+            )
+            outcome = await retry_task(writer, message_id)
+        assert listener.collect() == []
+    assert outcome.outcome is Outcome.FAILED and outcome.fatal
+    assert "authentik_tasks_tasklog" in (outcome.error or "")
+    assert task_row(mirror_dsn, message_id)["state"] == "rejected"
+    assert task_logs(mirror_dsn, message_id) == logs_before
+
+
+async def test_a_role_with_the_needed_privileges_may_retry(mirror_dsn: str) -> None:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as admin:
+        message_id = await reject(admin.conn)
+    grants = (
+        "SELECT ON ALL TABLES IN SCHEMA public",
+        "UPDATE ON authentik_tasks_task",
+        "INSERT, UPDATE ON authentik_tasks_tasklog",
+    )
+    with role(mirror_dsn, *grants) as dsn:
+        async with await open_session(db.Target.resolve(dsn)) as writer:
+            allowed, reason = await retry_capability(writer)
+            assert allowed, reason
+            assert (await retry_task(writer, message_id)).retried
+
+
+async def test_a_read_only_server_is_reported(mirror_dsn: str) -> None:
+    dsn = mirror_dsn + " options='-c default_transaction_read_only=on'"
+    async with await open_session(db.Target.resolve(dsn)) as session:
+        allowed, reason = await retry_capability(session)
+    assert not allowed and "accepts no writes" in reason
+
+
+# ---------------------------------------------------------------------------------------------
+# authentik 2025.8: logs in the row
+
+
+async def test_legacy_layout_moves_the_log_list(mirror_dsn: str) -> None:
+    make_legacy(mirror_dsn)
+    error = legacy_entry(
+        "boom", "error", {"exception": [{"exc_type": "KeyError", "exc_value": "'dn' 42", "frames": []}]}
+    )
+    current = [legacy_entry("Task is being processed"), error]
+    previous = [legacy_entry("Task has been queued")]
+    message_id = insert_legacy_rejected(mirror_dsn, current, previous, uid="legacy")
+    async with await open_session(db.Target.resolve(mirror_dsn)) as session:
+        assert not session.layout.has_tasklog and not session.layout.has_eta
+        assert (await retry_capability(session))[0]
+        preview = await preview_bulk_retry(session, TaskFilter())
+        assert [(t.message_id, t.error) for t in preview.tasks] == [(message_id, "KeyError: 'dn' <n>")]
+        with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener:
+            assert (await retry_task(session, message_id)).retried
+            assert [n.payload for n in listener.collect()] == [message_id]
+        again = await retry_task(session, message_id)
+    assert again.describe() == "already retried (now queued)"
+    ((state, messages, previous_after, message),) = execute(
+        mirror_dsn,
+        "SELECT state, _messages, _previous_messages, message FROM authentik_tasks_task WHERE message_id = %s",
+        (message_id,),
+    )
+    assert state == "queued" and message == b"legacy-message"
+    assert previous_after == previous + current
+    (entry,) = messages
+    assert entry["event"] == "Task will be retried" and entry["log_level"] == "info"
+    assert entry["logger"] == "authentik.tasks.middleware.TaskLogMiddleware"
+    assert entry["attributes"] == {"delay": None} and entry["timestamp"].endswith("Z")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk: preview
+
+
+async def _bulk_fixture(session: Session) -> dict[str, list[str]]:
+    """Rejected tasks of several kinds, plus work that must stay out of any plan."""
+    tenant = await broker.default_tenant(session.conn)
+    made: dict[str, list[str]] = {"plain": [], "older": [], "newer": [], "twin": [], "other_queue": []}
+    for i in range(3):
+        # uid-less: never duplicates of each other; errors differ only by ids and numbers
+        made["plain"].append(
+            await reject(
+                session.conn,
+                "authentik.events.tasks.notify",
+                exc_type="TimeoutError",
+                message=f"request 3fa85f64-5717-4562-b3fc-2c963f66afa{i} timed out after {10 + i}s",
+            )
+        )
+    made["older"].append(await reject(session.conn, ACTOR, uid="source-1", exc_type="LDAPException", message="bind"))
+    made["newer"].append(await reject(session.conn, ACTOR, uid="source-1", exc_type="LDAPException", message="bind"))
+    made["twin"].append(await reject(session.conn, ACTOR, uid="source-2", exc_type="LDAPException", message="bind"))
+    await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="source-2")  # the same work, queued again
+    made["other_queue"].append(await reject(session.conn, ACTOR, uid="source-3", queue="other"))
+    return made
+
+
+async def test_preview_counts_groups_and_skips(mirror_dsn: str, session: Session) -> None:
+    made = await _bulk_fixture(session)
+    before = states(mirror_dsn)
+
+    preview = await preview_bulk_retry(session, TaskFilter(queues=frozenset({"default"})), sample_size=4)
+
+    assert states(mirror_dsn) == before  # a preview changes nothing
+    assert preview.matching == 6 and not preview.matching_capped and not preview.limited
+    assert preview.describe_matching() == "6"
+    plan = {t.message_id: t for t in preview.tasks}
+    assert set(plan) == {m for kind in ("plain", "older", "newer", "twin") for m in made[kind]}
+    assert plan[made["older"][0]].skip is SkipReason.OLDER_DUPLICATE
+    assert plan[made["twin"][0]].skip is SkipReason.ACTIVE_TWIN
+    assert {plan[m].skip for m in made["plain"] + made["newer"]} == {None}
+    assert preview.skipped == Counter({SkipReason.OLDER_DUPLICATE: 1, SkipReason.ACTIVE_TWIN: 1})
+    assert len(preview.to_retry) == 4
+    assert [t.message_id for t in preview.tasks][:2] == [made["twin"][0], made["newer"][0]]  # newest first
+    assert [(g.key, g.planned, g.to_retry) for g in preview.by_actor] == [
+        ("authentik.events.tasks.notify", 3, 3),
+        (ACTOR, 3, 1),
+    ]
+    assert [(g.key, g.planned, g.to_retry) for g in preview.by_error] == [
+        ("LDAPException: bind", 3, 1),
+        ("TimeoutError: request <id> timed out after <n>s", 3, 3),
+    ]
+    assert [s.task.message_id for s in preview.sample] == [t.message_id for t in preview.tasks[:4]]
+    assert preview.sample[0].task.state == "rejected" and preview.sample[0].skip is SkipReason.ACTIVE_TWIN
+    assert preview.sample[0].error == "LDAPException: bind"
+
+
+async def test_preview_applies_the_filter_and_the_limit(session: Session) -> None:
+    made = await _bulk_fixture(session)
+    only_ldap = await preview_bulk_retry(session, TaskFilter(text="ldap_sync"))
+    assert only_ldap.matching == 4 and {t.actor_name for t in only_ldap.tasks} == {ACTOR}
+    other_queue = await preview_bulk_retry(session, TaskFilter(queues=frozenset({"other"})))
+    assert [t.message_id for t in other_queue.tasks] == made["other_queue"]
+    nothing = await preview_bulk_retry(session, TaskFilter(text="no such actor"))
+    assert nothing.matching == 0 and nothing.tasks == () and nothing.sample == ()
+
+    limited = await preview_bulk_retry(session, TaskFilter(), limit=2)
+    assert limited.matching == 7 and limited.limited and len(limited.tasks) == 2
+    assert [t.message_id for t in limited.tasks] == [made["other_queue"][0], made["twin"][0]]
+
+
+async def test_a_task_without_error_logs_has_an_empty_error(mirror_dsn: str, session: Session) -> None:
+    message_id = await reject(session.conn)
+    execute(mirror_dsn, "DELETE FROM authentik_tasks_tasklog WHERE log_level = 'error'")
+    preview = await preview_bulk_retry(session, TaskFilter())
+    assert [(t.message_id, t.error) for t in preview.tasks] == [(message_id, "")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk: the run
+
+
+async def test_bulk_run_retries_throttled_and_journals(mirror_dsn: str, session: Session, state_dir: Path) -> None:
+    made = await _bulk_fixture(session)
+    task_filter = TaskFilter(queues=frozenset({"default"}))
+    preview = await preview_bulk_retry(session, task_filter)
+    progress: list[BulkProgress] = []
+
+    with Listener(mirror_dsn, ENQUEUE_CHANNEL) as listener:
+        summary = await run_bulk_retry(session, preview, rate=20, on_progress=progress.append)
+        woken = [n.payload for n in listener.collect()]
+
+    to_retry = [t.message_id for t in preview.to_retry]
+    assert [p.last.message_id for p in progress] == to_retry  # in plan order, one report each
+    assert [p.attempted for p in progress] == [1, 2, 3, 4] and progress[-1].total == 4
+    assert summary.elapsed >= 3 / 20 * 0.9  # 4 tasks at 20/s: 3 gaps of 50 ms at least
+    assert summary.complete is False  # two were skipped
+    assert (summary.retried, summary.skipped, summary.changed, summary.failed, summary.not_attempted) == (4, 2, 0, 0, 0)
+    assert sorted(woken) == sorted(to_retry)
+    now = states(mirror_dsn)
+    assert {now[m] for m in to_retry} == {"queued"}
+    assert now[made["older"][0]] == now[made["twin"][0]] == now[made["other_queue"][0]] == "rejected"
+
+    lines = journal_lines(state_dir)
+    assert [line["action"] for line in lines] == ["bulk_retry_start", "bulk_retry_tasks", "bulk_retry_end"]
+    start, tasks, end = lines
+    assert {line["run"] for line in lines} == {summary.run_id}
+    for line in lines:
+        assert line["database"] == session.target.label and line["user"] and line["host"]
+        assert line["at"].endswith("+00:00")
+    assert start["filter"]["queues"] == ["default"] and start["filter"]["description"] == task_filter.describe()
+    assert start["planned"] == 6 and start["to_retry"] == 4 and start["rate"] == 20
+    assert start["skipped"] == {"older_duplicate": 1, "active_twin": 1}
+    outcomes = {entry["id"]: entry["outcome"] for entry in tasks["tasks"]}
+    assert outcomes == {t.message_id: ("retried" if t.skip is None else "skipped") for t in preview.tasks}
+    assert end["counts"] == {"retried": 4, "skipped": 2} and end["aborted"] is False
+
+
+async def test_bulk_run_rechecks_each_task(mirror_dsn: str, session: Session) -> None:
+    """What changed between the preview and the run is reported, never overridden."""
+    made = await _bulk_fixture(session)
+    preview = await preview_bulk_retry(session, TaskFilter(queues=frozenset({"default"})))
+    retried_meanwhile, gets_a_twin = made["plain"][0], made["newer"][0]
+    assert (await retry_task(session, retried_meanwhile)).retried
+    tenant = await broker.default_tenant(session.conn)
+    twin = await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="source-1")
+
+    summary = await run_bulk_retry(session, preview, rate=None)
+
+    by_id = {o.message_id: o for o in summary.outcomes}
+    assert by_id[retried_meanwhile].outcome is Outcome.ALREADY_RETRIED
+    assert by_id[gets_a_twin].outcome is Outcome.SKIPPED and by_id[gets_a_twin].twin_id == twin
+    assert by_id[gets_a_twin].skip is SkipReason.ACTIVE_TWIN
+    assert (summary.retried, summary.skipped, summary.changed) == (2, 3, 1)
+    assert task_row(mirror_dsn, gets_a_twin)["state"] == "rejected"
+
+
+async def test_abort_mid_run_leaves_a_correct_count(mirror_dsn: str, session: Session, state_dir: Path) -> None:
+    ids = [await reject(session.conn, uid=f"u{i}") for i in range(8)]
+    preview = await preview_bulk_retry(session, TaskFilter())
+    abort = asyncio.Event()
+
+    def stop_after_three(progress: BulkProgress) -> None:
+        if progress.attempted == 3:
+            abort.set()
+
+    summary = await run_bulk_retry(session, preview, rate=50, abort=abort, on_progress=stop_after_three)
+
+    assert summary.aborted and summary.stopped is None
+    assert (summary.retried, summary.not_attempted) == (3, 5)
+    retried = {o.message_id for o in summary.outcomes if o.retried}
+    assert retried == {t.message_id for t in preview.tasks[:3]}
+    now = states(mirror_dsn)
+    assert {m for m in ids if now[m] == "queued"} == retried
+    end = journal_lines(state_dir)[-1]
+    assert end["action"] == "bulk_retry_end" and end["aborted"] is True
+    assert end["counts"] == {"retried": 3, "not_attempted": 5}
+
+
+async def test_abort_wakes_a_slow_throttle_at_once(session: Session) -> None:
+    for i in range(3):
+        await reject(session.conn, uid=f"u{i}")
+    preview = await preview_bulk_retry(session, TaskFilter())
+    abort = asyncio.Event()
+
+    def stop(progress: BulkProgress) -> None:
+        asyncio.get_running_loop().call_later(0.05, abort.set)
+
+    started = time.monotonic()
+    summary = await run_bulk_retry(session, preview, rate=0.1, abort=abort, on_progress=stop)
+    assert time.monotonic() - started < 5  # not the 10 s gap the rate asks for
+    assert (summary.retried, summary.not_attempted) == (1, 2)
+
+
+async def test_a_fatal_failure_stops_the_run(mirror_dsn: str) -> None:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as admin:
+        for i in range(4):
+            await reject(admin.conn, uid=f"u{i}")
+    with role(mirror_dsn, "SELECT ON ALL TABLES IN SCHEMA public") as dsn:
+        async with await open_session(db.Target.resolve(dsn)) as viewer:
+            preview = await preview_bulk_retry(viewer, TaskFilter())  # any reader may preview
+            assert len(preview.to_retry) == 4
+            summary = await run_bulk_retry(viewer, preview, rate=None)
+    assert (summary.failed, summary.not_attempted) == (1, 3)
+    assert summary.stopped and "permission denied" in summary.stopped
+    assert "stopped: permission denied" in summary.describe()
+    assert set(states(mirror_dsn).values()) == {"rejected"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The journal
+
+
+async def test_a_selection_is_journaled_as_one_line(mirror_dsn: str, session: Session, state_dir: Path) -> None:
+    first = await reject(session.conn, uid="a")
+    second = await reject(session.conn, uid="b")
+    assert (await retry_task(session, second)).retried
+
+    result = await retry_selected(session, [first, second])
+
+    assert [o.outcome for o in result.outcomes] == [Outcome.RETRIED, Outcome.ALREADY_RETRIED]
+    assert result.journal_error is None and not result.all_retried
+    (line,) = journal_lines(state_dir)
+    assert line["action"] == "retry" and line["database"] == session.target.label
+    assert line["tasks"] == [
+        {"id": first, "outcome": "retried"},
+        {"id": second, "outcome": "already_retried", "state": "queued"},
+    ]
+    assert (state_dir / "retries.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_journal_never_holds_a_password(mirror_dsn: str, state_dir: Path) -> None:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as admin:
+        message_id = await reject(admin.conn)
+    grants = ("ALL ON ALL TABLES IN SCHEMA public",)
+    with role(mirror_dsn, *grants) as dsn:
+        password = psycopg.conninfo.conninfo_to_dict(dsn)["password"]
+        async with await open_session(db.Target.resolve(dsn)) as session:
+            assert (await retry_selected(session, [message_id])).all_retried
+    text = (state_dir / "retries.jsonl").read_text()
+    assert password and password not in text and "tasktui_test_" in text
+
+
+async def test_an_unwritable_journal_is_reported_and_the_retry_still_happens(
+    mirror_dsn: str, session: Session, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    message_id = await reject(session.conn)
+    result = await retry_selected(session, [message_id], journal=Journal(blocker / "retries.jsonl"))
+    assert result.all_retried
+    assert result.journal_error and "not written" in result.journal_error
+    assert task_row(mirror_dsn, message_id)["state"] == "queued"
+
+
+def test_active_states_are_the_unfinished_states() -> None:
+    from tasktui.core.status import FINAL_STATES, STATES
+
+    assert set(q.ACTIVE_STATES) == set(STATES) - set(FINAL_STATES)

@@ -1,0 +1,232 @@
+"""`tasktui retry` through the real entry point: by id and by filter, preview, confirmation,
+exit statuses, the read-only refusal and the audit journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tasktui.core import db
+from tasktui.core.session import open_session
+from tasktui.demo import broker
+from tests.conftest import run_cli
+from tests.retry_helpers import journal_lines, reject, role, run_cli_stdin, states
+
+LDAP = "authentik.sources.ldap.tasks.ldap_sync"
+NOTIFY = "authentik.events.tasks.notify"
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def env(state_dir: Path) -> dict[str, str]:
+    return {"TASKTUI_STATE_DIR": str(state_dir)}
+
+
+async def _rejected(dsn: str, actor: str = LDAP, uids: tuple[str | None, ...] = ("a",), **kwargs: object) -> list[str]:
+    async with await open_session(db.Target.resolve(dsn)) as session:
+        return [await reject(session.conn, actor, uid=uid, **kwargs) for uid in uids]  # type: ignore[arg-type]
+
+
+async def _queued(dsn: str, actor: str = LDAP, uid: str | None = None) -> str:
+    async with await open_session(db.Target.resolve(dsn)) as session:
+        tenant = await broker.default_tenant(session.conn)
+        return await broker.enqueue(session.conn, actor, tenant_id=tenant, uid=uid)
+
+
+def _no_traceback(*texts: str) -> None:
+    assert all("Traceback" not in text for text in texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# By message id
+
+
+async def test_retry_by_id(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    first, second = await _rejected(mirror_dsn, uids=("a", "b"))
+    result = run_cli("retry", first, second, "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{first}  retried", f"{second}  retried"]
+    assert states(mirror_dsn) == {first: "queued", second: "queued"}
+    (line,) = journal_lines(state_dir)
+    assert line["action"] == "retry" and [t["outcome"] for t in line["tasks"]] == ["retried", "retried"]
+
+
+async def test_retry_by_id_reports_what_was_not_retried(mirror_dsn: str, env: dict[str, str]) -> None:
+    (rejected,) = await _rejected(mirror_dsn)
+    queued = await _queued(mirror_dsn)
+    result = run_cli("retry", rejected, queued, "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 8, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{rejected}  retried",
+        f"{queued}  not retryable (state queued; only rejected tasks are retried)",
+    ]
+    again = run_cli("retry", rejected, "--dsn", mirror_dsn, env=env)
+    assert again.returncode == 8 and again.stdout.strip() == f"{rejected}  already retried (now queued)"
+
+
+async def test_dry_run_by_id_changes_nothing(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    (rejected,) = await _rejected(mirror_dsn)
+    queued = await _queued(mirror_dsn)
+    missing = "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11"
+    result = run_cli("retry", rejected, queued, missing, "--dry-run", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{rejected}  would be retried ({LDAP}:a)",
+        f"{queued}  not retryable (state queued)",
+        f"{missing}  not found",
+    ]
+    assert states(mirror_dsn) == {rejected: "rejected", queued: "queued"}
+    assert journal_lines(state_dir) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# By filter
+
+
+async def _mixed(dsn: str) -> dict[str, list[str]]:
+    """Two LDAP tasks of one source (one older duplicate), one of another, and a notify task."""
+    return {
+        "older": await _rejected(dsn, uids=("source-1",), exc_type="LDAPException", message="bind failed"),
+        "newer": await _rejected(dsn, uids=("source-1",), exc_type="LDAPException", message="bind failed"),
+        "other": await _rejected(dsn, uids=("source-2",), exc_type="LDAPException", message="bind failed"),
+        "notify": await _rejected(dsn, NOTIFY, uids=(None,), exc_type="TimeoutError", message="timed out after 30s"),
+    }
+
+
+async def test_filter_dry_run_shows_the_preview_only(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    made = await _mixed(mirror_dsn)
+    before = states(mirror_dsn)
+    result = run_cli("retry", "--filter", "--actor", "ldap_sync", "--dry-run", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "filter: /ldap_sync, state rejected" in out
+    assert "matching rejected tasks: 3" in out
+    assert "to retry: 2   skipped: 1 (same actor and uid: 1 older than another rejected one)" in out
+    assert f"        2 / 3       {LDAP}" in out
+    assert "        2 / 3       LDAPException: bind failed" in out
+    assert NOTIFY not in out
+    assert made["newer"][0] in out and "UTC" in out
+    assert "At 10/s: about 0s for 2 tasks." in out
+    assert states(mirror_dsn) == before and journal_lines(state_dir) == []
+
+
+async def test_filter_without_yes_refuses_when_stdin_is_not_a_terminal(mirror_dsn: str, env: dict[str, str]) -> None:
+    await _mixed(mirror_dsn)
+    before = states(mirror_dsn)
+    result = run_cli_stdin("retry", "--filter", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 7
+    assert "matching rejected tasks: 4" in result.stdout  # the preview is still shown
+    assert result.stderr.strip() == (
+        "tasktui: refusing to retry 3 tasks without confirmation: stdin is not a terminal"
+        " (check with --dry-run, then pass --yes); nothing was changed"
+    )
+    assert states(mirror_dsn) == before
+
+
+async def test_filter_asks_on_a_terminal(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    made = await _mixed(mirror_dsn)
+    declined = run_cli_stdin("retry", "--filter", "--text", "notify", "--dsn", mirror_dsn, env=env, tty_input="no\n")
+    assert declined.returncode == 7, declined.stderr
+    assert "Type 'yes' to confirm" in declined.stderr and "not confirmed; nothing was changed" in declined.stderr
+    assert states(mirror_dsn)[made["notify"][0]] == "rejected"
+
+    confirmed = run_cli_stdin("retry", "--filter", "--text", "notify", "--dsn", mirror_dsn, env=env, tty_input="yes\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "retried 1, skipped 0, already retried or changed 0, failed 0, not attempted 0" in confirmed.stdout
+    assert states(mirror_dsn)[made["notify"][0]] == "queued"
+    assert [line["action"] for line in journal_lines(state_dir)] == [
+        "bulk_retry_start",
+        "bulk_retry_tasks",
+        "bulk_retry_end",
+    ]
+
+
+async def test_filter_yes_retries_and_exit_status_counts_the_skipped(
+    mirror_dsn: str, env: dict[str, str], state_dir: Path
+) -> None:
+    made = await _mixed(mirror_dsn)
+    result = run_cli("retry", "--filter", "--yes", "--rate", "0", "--dsn", mirror_dsn, env=env)
+    _no_traceback(result.stdout, result.stderr)
+    assert result.returncode == 8, result.stderr  # one older duplicate was skipped, not retried
+    assert "retried 3, skipped 1, already retried or changed 0, failed 0, not attempted 0" in result.stdout
+    now = states(mirror_dsn)
+    assert now[made["older"][0]] == "rejected"
+    assert {now[m] for kind in ("newer", "other", "notify") for m in made[kind]} == {"queued"}
+    start, tasks, end = journal_lines(state_dir)
+    assert start["filter"]["description"] == "all tasks" and start["rate"] is None
+    assert len(tasks["tasks"]) == 4 and end["counts"] == {"retried": 3, "skipped": 1}
+
+    again = run_cli("retry", "--filter", "--yes", "--dsn", mirror_dsn, env=env)
+    assert again.returncode == 8
+    assert "to retry: 0   skipped: 1 (same actor and uid: 1 already queued or running)" in again.stdout
+    assert again.stdout.endswith("nothing to retry: every matching task is skipped\n")
+
+
+async def test_filter_that_matches_nothing_is_success(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    await _mixed(mirror_dsn)
+    result = run_cli("retry", "--filter", "--queue", "nowhere", "--yes", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "matching rejected tasks: 0" in result.stdout and "nothing to retry" in result.stdout
+    assert journal_lines(state_dir) == []
+
+
+async def test_filter_limit(mirror_dsn: str, env: dict[str, str]) -> None:
+    ids = await _rejected(mirror_dsn, uids=("a", "b", "c"))
+    result = run_cli("retry", "--filter", "--limit", "2", "--yes", "--rate", "0", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "matching rejected tasks: 3 (this run covers the newest 2: --limit)" in result.stdout
+    assert [states(mirror_dsn)[m] for m in ids] == ["rejected", "queued", "queued"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A role that may only read
+
+
+async def test_a_select_only_role_is_refused_and_nothing_changes(
+    mirror_dsn: str, env: dict[str, str], state_dir: Path
+) -> None:
+    made = await _mixed(mirror_dsn)
+    before = states(mirror_dsn)
+    with role(mirror_dsn, "SELECT ON ALL TABLES IN SCHEMA public") as dsn:
+        for args in (["retry", made["newer"][0]], ["retry", "--filter", "--yes"]):
+            result = run_cli(*args, "--dsn", dsn, env=env)
+            _no_traceback(result.stdout, result.stderr)
+            assert result.returncode == 4, result.stderr
+            (line,) = result.stderr.splitlines()
+            assert line.startswith("tasktui: error: role 'tasktui_test_")
+            assert line.endswith(
+                "lacks UPDATE on authentik_tasks_task and INSERT, UPDATE on authentik_tasks_tasklog,"
+                " needed to retry tasks; nothing was changed"
+            )
+        preview = run_cli("retry", "--filter", "--dry-run", "--dsn", dsn, env=env)
+        assert preview.returncode == 0 and "note: role 'tasktui_test_" in preview.stdout
+    assert states(mirror_dsn) == before and journal_lines(state_dir) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["retry"], "nothing to retry: give message ids, or --filter"),
+        (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--filter"], "give message ids or --filter, not both"),
+        (["retry", "--queue", "default"], "nothing to retry: give message ids, or --filter"),
+        (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--queue", "x"], "filter options apply only with --filter"),
+        (["retry", "--filter", "--text", "a", "--actor", "b"], "--text and --actor are the same search"),
+        (["retry", "not-a-uuid"], "not a message id (a UUID)"),
+        (["retry", "--filter", "--rate", "-1"], "expected retries per second"),
+        (["retry", "--filter", "--limit", "0"], "expected a whole number of at least 1"),
+    ],
+)
+def test_usage_errors(args: list[str], message: str, env: dict[str, str]) -> None:
+    result = run_cli(*args, "--dsn", "host=/nonexistent dbname=x", env=env)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert message in line
