@@ -207,3 +207,51 @@ async def test_reconnects_after_the_backend_is_terminated_and_says_how_long_it_w
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=15, what="live again")
         await wait_for(pilot, lambda: missed in _ids_on_screen(app), what="change made while blind")
         assert "blind; reloaded" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    "alteration",
+    [
+        # authentik 2025.8: no task log table, no eta/retries columns.
+        "DROP TABLE authentik_tasks_tasklog;"
+        " ALTER TABLE authentik_tasks_task DROP COLUMN eta CASCADE, DROP COLUMN retries CASCADE",
+        # Later releases (0009): tasks lose tenant_id.
+        "ALTER TABLE authentik_tasks_task DROP COLUMN tenant_id CASCADE",
+    ],
+    ids=["2025.8-layout", "no-tenant-layout"],
+)
+async def test_console_adapts_to_older_and_newer_layouts(mirror_dsn: str, alteration: str) -> None:
+    from tasktui.core import db
+    from tasktui.core.trigger import install
+
+    conn = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
+    try:
+        await conn.execute(alteration)
+        installer = await db.connect(db.Target.resolve(mirror_dsn))
+        await install(installer)
+        await installer.close()
+        columns = {r[0] for r in await (await conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'authentik_tasks_task'"
+        )).fetchall()}  # fmt: skip
+        app = make_app(mirror_dsn)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+            values = {
+                "message_id": "'7d6e1c5e-0000-4000-8000-000000000001'", "queue_name": "'default'",
+                "actor_name": "'authentik.legacy.actor'", "message": "''::bytea", "state": "'done'",
+                "mtime": "now()", "_messages": """'[{"log_level": "warning", "event": "careful"}]'""",
+                "_previous_messages": "'[]'", "aggregated_status": "''", "retries": "0",
+                "tenant_id": "(SELECT tenant_uuid FROM authentik_tenants_tenant LIMIT 1)",
+            }  # fmt: skip
+            values = {k: v for k, v in values.items() if k in columns}
+            await conn.execute(
+                f"INSERT INTO authentik_tasks_task ({', '.join(values)}) VALUES ({', '.join(values.values())})"
+            )
+            await pilot.press("h")  # show successful (and warning) tasks
+            await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task shown")
+            row = app.query_one(TaskRows).rows[0]
+            # The legacy JSON log level reaches the status through authentik's own trigger.
+            assert row.aggregated_status == "warning" and row.status.label == "Warning"
+            assert "Warning" in row_texts(app)[0]
+    finally:
+        await conn.close()
