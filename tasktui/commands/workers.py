@@ -1,0 +1,145 @@
+"""`tasktui workers`: the worker panel, once — liveness as authentik judges it, and alarms.
+
+Exit status 0 when at least one worker is alive, 1 when none is (for monitoring scripts).
+--json prints a list with one object per worker; alarms then go to stderr, one per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from tasktui.commands._output import print_lines, write_stdout
+from tasktui.commands._run import run_command
+from tasktui.core.db import Target
+from tasktui.core.session import open_session
+from tasktui.core.text import assemble, escape_control
+from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, describe_age, load_workers
+
+EXIT_ALIVE = 0
+EXIT_NONE_ALIVE = 1
+
+LIVENESS_STYLES = {"alive": "green", "stale": "yellow", "dead": "dim"}
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "workers",
+        parents=[common],
+        help="show the workers (alive, stale or dead) and alarms; exit 1 when none is alive",
+        description=(
+            "Workers as authentik judges them: alive = heartbeat within 2 minutes and its advisory lock held"
+            " (read from pg_locks, never taken); stale = only one of the two; dead = neither."
+            " Exit status 0 when a worker is alive, 1 when none is."
+        ),
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list, one object per worker (alarms go to stderr)",
+    )
+    parser.add_argument(
+        "--queued-minutes",
+        type=_minutes,
+        default=DEFAULT_QUEUED_MINUTES,
+        metavar="M",
+        help=f"alarm on tasks queued (due) for more than M minutes (default {DEFAULT_QUEUED_MINUTES})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _minutes(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number of minutes: {value!r}")
+    return int(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_command(_workers(Target.resolve(args.dsn), as_json=args.json, queued_minutes=args.queued_minutes))
+
+
+async def _workers(target: Target, *, as_json: bool, queued_minutes: int) -> int:
+    async with await open_session(target) as session:
+        report = await load_workers(session, queued_minutes=queued_minutes)
+    if as_json:
+        write_stdout(json.dumps([worker_json(w) for w in report.workers], ensure_ascii=True, indent=2) + "\n")
+        for alarm in report.alarms:
+            print(f"tasktui: {alarm.severity}: {escape_control(alarm.message)}", file=sys.stderr)
+    else:
+        print_lines(_lines(report))
+    return EXIT_ALIVE if report.healthy else EXIT_NONE_ALIVE
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def worker_json(worker: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "hostname": worker.hostname,
+        "version": worker.version,
+        "last_seen": _iso(worker.last_seen),
+        "alive": worker.alive,
+        "liveness": worker.liveness,
+        "lock_held": worker.lock_held,
+        "seconds_since_seen": round(worker.seen_ago.total_seconds(), 3),
+        "version_mismatch": worker.version_mismatch,
+        "reason": worker.reason,
+    }
+
+
+def _lines(report: WorkerReport) -> list[Text]:
+    counts = f"{report.alive} alive, {report.stale} stale, {report.dead} dead"
+    reference = f"; majority version {report.reference_version}" if report.reference_version else ""
+    lines = [assemble((f"Workers: {counts}{reference}", "bold"))]
+    if report.workers:
+        width = max(len(escape_control(w.hostname)) for w in report.workers)
+        vwidth = max(len(escape_control(w.version)) for w in report.workers)
+        for w in report.workers:
+            mismatch = ("  version differs", "yellow") if w.version_mismatch else ""
+            lines.append(
+                assemble(
+                    "  ",
+                    (f"{w.liveness:<6}", LIVENESS_STYLES[w.liveness]),
+                    "  ",
+                    escape_control(w.hostname).ljust(width),
+                    "  ",
+                    escape_control(w.version).ljust(vwidth),
+                    "  ",
+                    (f"seen {describe_age(w.seen_ago)} ({_iso(w.last_seen)})", "dim"),
+                    "  ",
+                    w.reason,
+                    mismatch,
+                )
+            )
+    else:
+        lines.append(Text("  (no worker has registered)"))
+    if report.orphans:
+        lines.append(assemble(("Orphaned tasks (running, no lock held):", "bold")))
+        for o in report.orphans:
+            lines.append(
+                assemble(
+                    "  ",
+                    o.message_id,
+                    "  ",
+                    (o.state, "red"),
+                    "  ",
+                    o.actor_name + (f":{o.uid}" if o.uid else ""),
+                    "  ",
+                    (f"claimed {describe_age(o.age)}", "dim"),
+                )
+            )
+    if report.alarms:
+        lines.append(assemble(("Alarms:", "bold")))
+        for alarm in report.alarms:
+            lines.append(assemble("  ", (f"{alarm.severity}: ", SEVERITY_STYLES[alarm.severity]), alarm.message))
+    else:
+        lines.append(assemble(("No alarms.", "green")))
+    return lines

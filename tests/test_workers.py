@@ -1,0 +1,249 @@
+"""Worker liveness from heartbeats and advisory locks held by other sessions; stuck-work alarms."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+
+from tasktui.core import db
+from tasktui.core.session import Session, open_session
+from tasktui.core.workers import (
+    HEARTBEAT_WINDOW,
+    WorkerInfo,
+    WorkerReport,
+    classify,
+    load_workers,
+    reference_version,
+)
+from tasktui.demo import broker
+from tests.conftest import run_cli
+
+VERSION = "2026.5.0"
+
+
+@pytest.fixture
+async def session(mirror_dsn: str) -> AsyncIterator[Session]:
+    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
+        yield opened
+
+
+async def _connect(session: Session) -> psycopg.AsyncConnection:
+    """Another session on the same database: a worker's locks connection."""
+    return await db.connect(session.target)
+
+
+async def _worker(session: Session, hostname: str, version: str = VERSION, *, seen_ago: str | None = None) -> str:
+    worker_id = await broker.register_worker(session.conn, hostname, version)
+    if seen_ago:
+        await session.conn.execute(
+            "UPDATE authentik_tasks_workerstatus SET last_seen = now() - %s::interval WHERE id = %s",
+            (seen_ago, worker_id),
+        )
+    return worker_id
+
+
+async def _own_advisory_locks(session: Session) -> int:
+    row = await (
+        await session.conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _by_host(report: WorkerReport) -> dict[str, WorkerInfo]:
+    return {w.hostname: w for w in report.workers}
+
+
+async def test_no_workers_is_an_alarm(session: Session) -> None:
+    report = await load_workers(session)
+    assert report.workers == [] and not report.healthy
+    assert [a.code for a in report.alarms] == ["no_workers"]
+    assert report.alarms[0].message == "No workers connected. Background tasks will not run."
+
+
+async def test_a_worker_is_alive_only_while_another_session_holds_its_lock(session: Session) -> None:
+    worker_id = await _worker(session, "worker-1")
+    locks = await _connect(session)
+    try:
+        await broker.hold_worker_lock(locks, worker_id)
+        report = await load_workers(session)
+        (worker,) = report.workers
+        assert (worker.id, worker.alive, worker.lock_held, worker.liveness) == (worker_id, True, True, "alive")
+        assert worker.worker_id == f"{worker_id}@worker-1"
+        assert report.healthy and report.alarms == []
+        # Reading pg_locks took no lock of ours.
+        assert await _own_advisory_locks(session) == 0
+    finally:
+        await locks.close()
+    report = await load_workers(session)
+    (worker,) = report.workers
+    assert (worker.alive, worker.lock_held, worker.liveness) == (False, False, "stale")
+    assert "lock is not held" in worker.reason
+    assert not report.healthy
+    assert report.alarms[0].message == "No workers connected. Background tasks will not run. (1 stale worker)"
+
+
+async def test_stale_and_dead_heartbeats(session: Session) -> None:
+    stuck = await _worker(session, "stuck", seen_ago="10 minutes")
+    await _worker(session, "gone", seen_ago="3 hours")
+    fine = await _worker(session, "fine")
+    locks = await _connect(session)
+    try:
+        await broker.hold_worker_lock(locks, stuck)
+        await broker.hold_worker_lock(locks, fine)
+        hosts = _by_host(await load_workers(session))
+    finally:
+        await locks.close()
+    assert hosts["fine"].liveness == "alive"
+    assert hosts["stuck"].liveness == "stale"
+    assert hosts["stuck"].reason == "lock held but no heartbeat for 10 min (heartbeat stuck?)"
+    assert hosts["gone"].liveness == "dead"
+    assert hosts["gone"].reason == "no heartbeat for 3 h, lock not held"
+
+
+def test_classification_at_the_two_minute_boundary() -> None:
+    assert classify(HEARTBEAT_WINDOW, True)[0] == "alive"
+    assert classify(HEARTBEAT_WINDOW + timedelta(seconds=1), True)[0] == "stale"
+    assert classify(timedelta(seconds=-30), True) == ("alive", "heartbeat in the future (clock skew), lock held")
+    assert classify(timedelta(seconds=5), False)[0] == "stale"
+    assert classify(timedelta(minutes=3), False)[0] == "dead"
+
+
+def test_reference_version_is_the_majority_and_ties_go_to_the_newest() -> None:
+    assert reference_version(["2025.10.1", "2025.8.6", "2025.10.1"]) == "2025.10.1"
+    assert reference_version(["2025.8.6", "2025.10.1"]) == "2025.10.1"
+    assert reference_version([]) is None
+
+
+async def test_a_worker_on_another_version_is_flagged(session: Session) -> None:
+    ids = [
+        await _worker(session, "a", VERSION),
+        await _worker(session, "b", VERSION),
+        await _worker(session, "c", "2026.2.1"),
+    ]
+    await _worker(session, "old-and-dead", "2025.12.0", seen_ago="1 hour")
+    locks = await _connect(session)
+    try:
+        for worker_id in ids:
+            await broker.hold_worker_lock(locks, worker_id)
+        report = await load_workers(session)
+    finally:
+        await locks.close()
+    assert report.reference_version == VERSION
+    assert {w.hostname for w in report.workers if w.version_mismatch} == {"c"}
+    (alarm,) = report.alarms
+    assert (alarm.code, alarm.severity) == ("version_mismatch", "warning")
+    assert alarm.message == f"1 worker not on the majority version {VERSION}: c (2026.2.1)"
+
+
+async def test_running_tasks_without_their_lock_are_orphans(session: Session) -> None:
+    conn = session.conn
+    tenant = await broker.default_tenant(conn)
+    healthy, orphan, consumed, finished = [
+        await broker.enqueue(conn, f"authentik.demo.{name}", tenant_id=tenant, uid=name)
+        for name in ("healthy", "orphan", "consumed", "finished")
+    ]
+    worker_locks = await _connect(session)
+    killed_locks = await _connect(session)
+    try:
+        for mid in (healthy, finished):
+            assert await broker.claim(worker_locks, mid)
+            await broker.start_processing(conn, mid)
+        await broker.succeed(conn, finished)  # done, its lock lingers (lazy unlock): not judged
+        assert await broker.claim(killed_locks, orphan)
+        await broker.start_processing(conn, orphan)
+        await killed_locks.close()  # kill -9: the lock goes with the session, the row stays running
+        assert await broker.claim(worker_locks, consumed)
+        await broker.release(worker_locks, consumed)  # consumed without a lock: prefetch, not judged
+        report = await load_workers(session)
+    finally:
+        await worker_locks.close()
+    assert [(o.message_id, o.state, o.actor_name, o.uid) for o in report.orphans] == [
+        (orphan, "running", "authentik.demo.orphan", "orphan")
+    ]
+    alarm = next(a for a in report.alarms if a.code == "orphaned_tasks")
+    assert alarm.severity == "error"
+    assert alarm.message == (
+        "1 task in a running state with no worker holding its lock (orphaned):"
+        f" authentik.demo.orphan {orphan} (running)"
+    )
+    assert report.running_checked == 2 and not report.running_capped
+
+
+async def test_tasks_queued_too_long(session: Session) -> None:
+    conn = session.conn
+    tenant = await broker.default_tenant(conn)
+    await broker.enqueue(conn, "authentik.demo.waiting", tenant_id=tenant)
+    await broker.enqueue(conn, "authentik.demo.fresh", tenant_id=tenant)
+    await broker.enqueue(conn, "authentik.demo.later", tenant_id=tenant, delay_ms=3_600_000)
+    await conn.execute(
+        "UPDATE authentik_tasks_task SET mtime = now() - interval '10 minutes'"
+        " WHERE actor_name <> 'authentik.demo.fresh'"
+    )
+    report = await load_workers(session)
+    assert report.overdue_queued == 1
+    alarm = next(a for a in report.alarms if a.code == "queued_without_workers")
+    assert alarm.message == "1 task queued for more than 5 minutes with no live worker"
+    assert (await load_workers(session, queued_minutes=11)).overdue_queued == 0
+
+    worker_id = await _worker(session, "w")
+    locks = await _connect(session)
+    try:
+        await broker.hold_worker_lock(locks, worker_id)
+        report = await load_workers(session)
+    finally:
+        await locks.close()
+    (alarm,) = report.alarms
+    assert (alarm.code, alarm.severity) == ("overdue_queued", "warning")
+    assert alarm.message == "1 task queued for more than 5 minutes although 1 worker alive"
+
+
+async def test_workers_cli_json_and_exit_status(session: Session, mirror_dsn: str) -> None:
+    none = run_cli("workers", "--dsn", mirror_dsn, "--json")
+    assert (none.returncode, json.loads(none.stdout)) == (1, [])
+    assert "No workers connected" in none.stderr
+
+    alive_id = await _worker(session, "worker-a")
+    await _worker(session, "worker-b", "2025.12.0", seen_ago="2 hours")
+    locks = await _connect(session)
+    try:
+        await broker.hold_worker_lock(locks, alive_id)
+        result = run_cli("workers", "--dsn", mirror_dsn, "--json")
+        text = run_cli("workers", "--dsn", mirror_dsn)
+    finally:
+        await locks.close()
+    assert result.returncode == 0, result.stderr
+    workers = json.loads(result.stdout)
+    assert isinstance(workers, list)
+    by_host = {w["hostname"]: w for w in workers}
+    assert set(by_host) == {"worker-a", "worker-b"}
+    for worker in workers:
+        assert {"hostname", "version", "last_seen", "alive"} <= set(worker)
+        seen = datetime.fromisoformat(worker["last_seen"])
+        assert seen.utcoffset() == timedelta(0)
+        assert isinstance(worker["alive"], bool)
+    assert (by_host["worker-a"]["alive"], by_host["worker-b"]["alive"]) == (True, False)
+    assert (by_host["worker-a"]["version"], by_host["worker-b"]["liveness"]) == (VERSION, "dead")
+    assert result.stderr == ""
+    assert text.returncode == 0
+    assert "Workers: 1 alive, 0 stale, 1 dead; majority version 2026.5.0" in text.stdout
+    assert "No alarms." in text.stdout
+
+    after = run_cli("workers", "--dsn", mirror_dsn, "--json")
+    assert after.returncode == 1
+    assert [w["alive"] for w in json.loads(after.stdout)] == [False, False]
+
+
+async def test_workers_cli_shows_untrusted_hostnames_literally(session: Session, mirror_dsn: str) -> None:
+    await _worker(session, "evil\x1b[2J[bold red]host\x07")
+    result = run_cli("workers", "--dsn", mirror_dsn)
+    assert result.returncode == 1
+    assert "evil\\x1b[2J[bold red]host\\x07" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "error: No workers connected. Background tasks will not run. (1 stale worker)" in result.stdout
