@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,9 +61,7 @@ class PgServer:
     def create_database(self, kind: str) -> str:
         template = self.template(kind)
         name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
-        self._admin(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-        )
+        self._admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
         return name
 
     def drop_database(self, name: str) -> None:
@@ -70,10 +69,9 @@ class PgServer:
 
     def drop_templates(self) -> None:
         for name in self.templates.values():
-            try:
+            # Best effort: a template still in use is dropped with the server anyway.
+            with contextlib.suppress(psycopg.Error):
                 self.drop_database(name)
-            except psycopg.Error:
-                pass
         self.templates.clear()
 
 

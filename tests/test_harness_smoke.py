@@ -17,7 +17,9 @@ def test_each_test_gets_a_fresh_mirror(mirror_dsn: str) -> None:
 async def test_window_query_reads_tasks_by_state(mirror_dsn: str) -> None:
     async with await open_session(db.Target.resolve(mirror_dsn)) as session:
         tenant = await broker.default_tenant(session.conn)
-        ids = [await broker.enqueue(session.conn, "authentik.demo.sync", tenant_id=tenant, uid=str(i)) for i in range(3)]
+        ids = [
+            await broker.enqueue(session.conn, "authentik.demo.sync", tenant_id=tenant, uid=str(i)) for i in range(3)
+        ]
         states = [r[0] for r in await (await session.conn.execute(DISTINCT_STATES)).fetchall()]
         assert states == ["queued"]
         queries = TaskQueries.for_layout(session.layout)
