@@ -69,6 +69,7 @@ async def _loaded(pilot) -> None:
     await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
     await wait_for(pilot, lambda: len(app.query_one(TaskRows).rows) == 9, what="rows")
     await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
+    await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
     app.header_state.rate = [0] * 60
     app.header_state.last_event_at = None
     app.feed.last_event_at = None

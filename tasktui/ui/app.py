@@ -8,6 +8,7 @@ burst of thousands of changes costs a handful of frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -23,9 +24,10 @@ from textual.widgets import Footer, Input, Static
 from tasktui.core import db
 from tasktui.core.feed import FeedMode, FeedStatus, FeedUpdate, StatusCounts, TaskFeed
 from tasktui.core.filters import TaskFilter
-from tasktui.core.session import open_session
+from tasktui.core.session import Session, open_session
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey, TaskStore
 from tasktui.core.timefmt import utc_now
+from tasktui.core.workers import WorkerReport, load_workers
 from tasktui.ui import keys
 from tasktui.ui.messages import CountsUpdated, FeedStatusChanged, FeedUpdated, SideChangesArrived
 from tasktui.ui.screens.facets import FacetScreen
@@ -33,8 +35,10 @@ from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
+from tasktui.ui.widgets.worker_panel import WorkerPanel
 
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
+WORKER_REFRESH_SECONDS = 10.0
 SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS]
 
 
@@ -97,6 +101,8 @@ class TaskTuiApp(App[int]):
         self.paused = False
         self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=label or target.label))
         self._shown: tuple[int, TaskFilter, SortKey] | None = None
+        self._side_session: Session | None = None
+        self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
         self._redraw_timer: Timer | None = None
 
@@ -108,14 +114,19 @@ class TaskTuiApp(App[int]):
             yield Input(placeholder="search actor, uid or message id — Enter keeps, Esc clears", id="search")
             yield Static(id="filter-info")
         yield TaskTable(id="task-table")
+        yield WorkerPanel(id="worker-panel")
         yield Legend(id="legend")
         # The palette is on ctrl+p and listed in help; the footer keeps room for the keys.
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
+        self.query_one(WorkerPanel).display = False
         self.query_one(TaskRows).focus()
         self.run_feed()
+        self.refresh_workers()
+        # Worker ages and liveness change with time alone, not only with rows.
+        self.set_interval(WORKER_REFRESH_SECONDS, self.refresh_workers)
         self.set_interval(1.0, self.tick)
         self.redraw(force=True)
 
@@ -153,6 +164,39 @@ class TaskTuiApp(App[int]):
     def _redraw_from_timer(self) -> None:
         self._redraw_timer = None
         self.redraw()
+
+    @on(SideChangesArrived)
+    def _side_changes(self, message: SideChangesArrived) -> None:
+        if message.workers_changed:
+            self.refresh_workers()
+
+    # -- the side session: workers, details, retries (never the feed's connections) --------------
+
+    async def side_session(self) -> Session:
+        """A session for on-demand queries, opened lazily and reopened after a drop."""
+        if self._side_session is None or self._side_session.conn.closed:
+            self._side_session = await open_session(self.target)
+        return self._side_session
+
+    async def forget_side_session(self) -> None:
+        session, self._side_session = self._side_session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+    @work(group="workers", exclusive=True, exit_on_error=False, name="workers", description="Checking workers")
+    async def refresh_workers(self) -> None:
+        panel = self.query_one(WorkerPanel)
+        try:
+            report = await load_workers(await self.side_session())
+        except Exception as exc:  # the panel says what failed; the feed reports drops itself
+            await self.forget_side_session()
+            panel.show(None, str(db.explain(exc, self.target)))
+            return
+        self.worker_report = report
+        self.header_state.alarms = [a.message for a in report.alarms if a.severity == "error"]
+        self.show_header()
+        panel.show(report)
 
     @on(CountsUpdated)
     def _counts(self, message: CountsUpdated) -> None:
@@ -307,7 +351,10 @@ class TaskTuiApp(App[int]):
         legend.display = not legend.display
 
     def action_toggle_workers(self) -> None:
-        self.notify("the worker panel is not part of this build yet", severity="warning")
+        panel = self.query_one(WorkerPanel)
+        panel.display = not panel.display
+        if panel.display:
+            self.refresh_workers()
 
     @work(group="paging", exclusive=True, exit_on_error=False, name="load-older")
     async def action_load_older(self) -> None:

@@ -98,10 +98,8 @@ class StatusHeader(Static):
         first.append(status.label, self._style("dim"))
 
         second = Text(no_wrap=True, overflow="ellipsis")
-        for alarm in state.alarms:
-            second.append(f"⚠ {alarm}  ", self._style("alarm"))
         if state.counts is None:
-            second.append("counting…", self._style("dim"))
+            second.append("counting…  ", self._style("dim"))
         else:
             for group in GROUPS:
                 second.append(f"{group} ", self._style(f"group-{group.lower()}"))
@@ -109,7 +107,11 @@ class StatusHeader(Static):
         if state.rate:
             recent = state.rate[-20:]
             second.append(sparkline(recent), self._style("group-running"))
-            second.append(f" {recent[-2] if len(recent) > 1 else 0}/s", self._style("dim"))
+            second.append(f" {recent[-2] if len(recent) > 1 else 0}/s  ", self._style("dim"))
+        if state.alarms:
+            # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
+            more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
+            second.append(f"⚠ {state.alarms[0]}{more}", self._style("alarm"))
         both = Text("\n").join([first, second])
         both.no_wrap, both.overflow = True, "ellipsis"
         self.update(both)

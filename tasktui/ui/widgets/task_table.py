@@ -27,7 +27,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from tasktui.core.models import TaskRow
-from tasktui.core.store import SortKey
+from tasktui.core.store import DEFAULT_SORT, SortKey
 from tasktui.core.text import escape_control
 from tasktui.core.timefmt import absolute_utc, relative, utc_now
 
@@ -132,6 +132,9 @@ class TaskRows(ScrollView, can_focus=True):
             super().__init__()
             self.task = task
 
+    class ColumnsChanged(Message):
+        """The terminal width changed which columns fit."""
+
     class Chosen(Message):
         """Enter or double click on a task."""
 
@@ -143,6 +146,7 @@ class TaskRows(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.rows: list[TaskRow] = []
         self.columns: list[tuple[Column, int]] = layout_columns(80)
+        self._layout_width = 80
         self.selected_id: str | None = None
         self.now = utc_now()
 
@@ -195,12 +199,16 @@ class TaskRows(ScrollView, can_focus=True):
     # -- drawing ---------------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self.columns = layout_columns(event.size.width)
         self.virtual_size = Size(event.size.width, len(self.rows))
 
     def render_line(self, y: int) -> Strip:
         index = int(self.scroll_offset.y) + y
         width = self.scrollable_content_region.width
+        if width != self._layout_width:
+            # Lay columns out for the width rows are really drawn at (without the scrollbar).
+            self._layout_width = width
+            self.columns = layout_columns(width)
+            self.post_message(self.ColumnsChanged())
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         task = self.rows[index]
@@ -240,16 +248,15 @@ class TaskTable(Vertical):
     def body(self) -> TaskRows:
         return self.query_one(TaskRows)
 
+    _sort: SortKey = DEFAULT_SORT
+
     def show(self, rows: list[TaskRow], sort: SortKey, now: datetime) -> None:
+        self._sort = sort
         body = self.body
         body.now = now
         body.set_rows(rows)
         self.query_one(TaskTableHeader).show(body.columns, sort)
 
-    def on_resize(self, event: events.Resize) -> None:
-        self.call_after_refresh(self._retitle)
-
-    def _retitle(self) -> None:
-        app_sort = getattr(self.app, "sort", None)
-        if app_sort is not None:
-            self.query_one(TaskTableHeader).show(self.body.columns, app_sort)
+    def on_task_rows_columns_changed(self, message: TaskRows.ColumnsChanged) -> None:
+        message.stop()
+        self.query_one(TaskTableHeader).show(self.body.columns, self._sort)
