@@ -255,3 +255,32 @@ async def test_console_adapts_to_older_and_newer_layouts(mirror_dsn: str, altera
             assert "Warning" in row_texts(app)[0]
     finally:
         await conn.close()
+
+
+async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers(live_dsn: str, writer) -> None:
+    from tasktui.core.locks import worker_lock_key
+
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
+        assert "No workers connected" in screen_text(app)
+        # A worker boots: its row plus the session advisory lock it holds for its life.
+        locks = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
+        try:
+            worker_id = await broker.register_worker(writer, "worker-a.example", "2026.5.0")
+            await locks.execute("SELECT pg_advisory_lock(%s)", (worker_lock_key(worker_id),))
+            await pilot.press("w")
+            await wait_for(
+                pilot,
+                lambda: app.worker_report is not None and app.worker_report.alive == 1,
+                what="worker alive (pushed by the trigger)",
+            )
+            await pilot.pause()
+            text = screen_text(app)
+            assert "worker-a.example" in text and "ALIVE" in text
+            assert "No workers connected" not in text
+        finally:
+            await locks.close()
+        # Its session ends: the lock is gone, so authentik would no longer count it alive.
+        app.refresh_workers()
+        await wait_for(pilot, lambda: app.worker_report.alive == 0, what="worker no longer alive")
