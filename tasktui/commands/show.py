@@ -18,7 +18,7 @@ from rich.text import Text
 
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
-from tasktui.core import safe_pickle
+from tasktui.core import presentation, safe_pickle
 from tasktui.core.db import Target
 from tasktui.core.detail import (
     MAX_PAGE,
@@ -33,30 +33,12 @@ from tasktui.core.detail import (
     parse_message_id,
 )
 from tasktui.core.session import Session, open_session
-from tasktui.core.status import status_of
-from tasktui.core.text import assemble, shorten
+from tasktui.core.text import assemble
 
 DEFAULT_MAX_LOGS = 1000
-ATTRIBUTES_SHOWN = 2000  # characters of a line's attributes in text output
 
-LEVEL_STYLES = {
-    "debug": "dim",
-    "info": "",
-    "warning": "yellow",
-    "warn": "yellow",
-    "error": "bold red",
-    "critical": "bold red",
-    "exception": "bold red",
-}
-STATUS_STYLES = {
-    "error": "bold red",
-    "warning": "yellow",
-    "active": "cyan",
-    "queued": "blue",
-    "success": "green",
-    "unknown": "",
-}
-LABEL = "bold"
+# One attempt group of logs: (previous?, lines, their exceptions, more left out?).
+LogGroup = tuple[bool, list[LogLine], list[Any], bool]
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -103,16 +85,20 @@ async def _show(target: Target, message_id: str, *, as_json: bool, max_logs: int
         detail = await load_detail(session, message_id)
         if detail is None:
             raise TaskNotFound(f"no task with message id {message_id} on {session.label}")
-        groups = []
+        groups: list[LogGroup] = []
         for previous in (False, True):
             lines, more = await _collect_logs(session, message_id, previous=previous, max_logs=max_logs)
-            exceptions = [await exception_of(session, line) if _wants_exception(line) else None for line in lines]
+            exceptions = [await _exception(session, line) for line in lines]
             groups.append((previous, lines, exceptions, more))
     if as_json:
         write_stdout(json.dumps(_as_json(detail, groups), ensure_ascii=True, indent=2) + "\n")
         return 0
     print_lines(list(_text_lines(detail, groups)))
     return 0
+
+
+async def _exception(session: Session, line: LogLine) -> Any:
+    return await exception_of(session, line) if presentation.wants_exception(line) else None
 
 
 async def _collect_logs(
@@ -132,119 +118,36 @@ async def _collect_logs(
         cursor = page.last_cursor
 
 
-def _wants_exception(line: LogLine) -> bool:
-    """An exception is worth a fetch only for lines that may carry one: inline attributes tell
-    at once; large ones are fetched (bounded) for error-level lines only."""
-    return line.attributes_inline or line.level.lower() in ("error", "critical", "exception")
-
-
 # --- text -----------------------------------------------------------------------------------
 
 
-def _time(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+def _rows(rows: list[presentation.Row]) -> Iterator[Text]:
+    for label, value in rows:
+        yield assemble((f"  {label:<14}", presentation.LABEL_STYLE)).append_text(value)
 
 
-def _field(label: str, value: object, style: str = "") -> Text:
-    return assemble((f"  {label:<14}", LABEL), (value if value is not None else "—", style))
-
-
-def _text_lines(detail: TaskDetail, groups: list[tuple[bool, list[LogLine], list[Any], bool]]) -> Iterator[Text]:
-    task = detail.task
-    status = status_of(task.effective_status)
-    yield assemble(("Task ", LABEL), (task.message_id, LABEL))
-    yield _field("actor", task.actor_name)
-    yield _field("uid", task.uid)
-    yield _field("queue", task.queue_name)
-    tenant = task.tenant_name or task.tenant_id
-    if task.tenant_name and task.tenant_id:
-        tenant = f"{task.tenant_name} ({task.tenant_id})"
-    yield _field("tenant", tenant)
-    yield _field("related", task.related)
-    yield _field("state", task.state)
-    stored = "" if task.effective_status == task.aggregated_status else f" (stored: {task.aggregated_status})"
-    yield assemble(
-        (f"  {'status':<14}", LABEL),
-        (f"{status.label} [{task.effective_status}]", STATUS_STYLES.get(status.style, "")),
-        stored,
-    )
-    yield _field("retries", task.retries)
-    yield _field("eta", _time(task.eta) if task.eta else None)
-    yield _field("last change", _time(task.mtime))
-    yield _field("result expiry", _time(task.result_expiry) if task.result_expiry else None)
+def _text_lines(detail: TaskDetail, groups: list[LogGroup]) -> Iterator[Text]:
+    yield assemble(("Task ", presentation.LABEL_STYLE), (detail.message_id, presentation.LABEL_STYLE))
+    yield from _rows(presentation.task_rows(detail)[1:])  # the id is the title
     yield Text("")
-    yield from _message_lines(detail.message)
+    yield assemble((presentation.blob_title("Message", detail.message.decoded), presentation.LABEL_STYLE))
+    yield from _rows(presentation.message_rows(detail.message))
     yield Text("")
-    yield from _result_lines(detail.result)
+    yield assemble((presentation.blob_title("Result", detail.result.decoded), presentation.LABEL_STYLE))
+    yield from _rows(presentation.result_rows(detail.result))
     for previous, lines, exceptions, more in groups:
         yield Text("")
         count = detail.log_counts.previous if previous else detail.log_counts.current
         title = "Previous attempts" if previous else "Current attempt"
-        yield assemble((f"{title}: {count} log line{'s' if count != 1 else ''}", LABEL))
+        yield assemble((f"{title}: {count} log line{'s' if count != 1 else ''}", presentation.LABEL_STYLE))
         if not lines:
             yield Text("  (none)")
         for line, exception in zip(lines, exceptions, strict=True):
-            yield from _log_lines(line, exception)
+            yield Text("  ").append_text(presentation.log_line(line))
+            for text in presentation.traceback_lines(exception):
+                yield Text("      ").append_text(text)
         if more:
             yield assemble((f"  … {count - len(lines)} more not shown (--max-logs 0 shows all)", "dim"))
-
-
-def _message_lines(message: safe_pickle.DecodedMessage) -> Iterator[Text]:
-    size = f" ({message.decoded.size} bytes)" if message.decoded.size else ""
-    yield assemble((f"Message{size}", LABEL))
-    if not message.decoded.ok:
-        yield assemble(("  " + message.decoded.describe(), "dim" if message.decoded.outcome == "empty" else "yellow"))
-        return
-    if message.problem:
-        yield assemble(("  " + message.problem, "yellow"))
-        yield _field("value", safe_pickle.render(message.decoded.value))
-        return
-    yield _field("call", message.summary())
-    yield _field("args", safe_pickle.render(message.args))
-    yield _field("kwargs", safe_pickle.render(message.kwargs))
-    yield _field("options", safe_pickle.render(message.options))
-
-
-def _result_lines(result: safe_pickle.DecodedResult) -> Iterator[Text]:
-    size = f" ({result.decoded.size} bytes)" if result.decoded.size else ""
-    yield assemble((f"Result{size}", LABEL))
-    if result.is_exception:
-        yield assemble((f"  {'exception':<14}", LABEL), (result.summary(), "bold red"))
-    elif result.decoded.ok:
-        yield _field("value", safe_pickle.render(result.decoded.value))
-    else:
-        yield assemble(
-            ("  " + result.decoded.describe(), "yellow" if result.decoded.outcome == "undecodable" else "dim")
-        )
-
-
-def _log_lines(line: LogLine, exception: Any) -> Iterator[Text]:
-    when = _time(line.timestamp) if line.timestamp else f"{line.timestamp_text or '?'} (unreadable)"
-    level = line.level.lower()
-    event = line.event + (f" … ({line.event_bytes} bytes in all)" if line.event_truncated else "")
-    parts: list[str | tuple[object, str]] = [
-        "  ",
-        (when, "dim"),
-        "  ",
-        (f"{line.level.upper():<8}", LEVEL_STYLES.get(level, "")),
-        " ",
-        (line.logger, "cyan"),
-        "  ",
-        (event, "bold" if level in ("error", "critical", "exception") else ""),
-    ]
-    if line.legacy:
-        parts.append(("  [legacy]", "dim"))
-    if line.attributes_inline:
-        rest = line.attributes_without_exception
-        if rest:
-            parts += ["  ", (shorten(json.dumps(rest, default=str, ensure_ascii=False), ATTRIBUTES_SHOWN), "dim")]
-    else:
-        parts += ["  ", (f"(attributes: {line.attributes_size} bytes, not shown)", "dim")]
-    yield assemble(*parts)
-    for text in format_exception(exception):
-        yield assemble(("      " + text, "red"))
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -254,7 +157,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def _as_json(detail: TaskDetail, groups: list[tuple[bool, list[LogLine], list[Any], bool]]) -> dict[str, Any]:
+def _as_json(detail: TaskDetail, groups: list[LogGroup]) -> dict[str, Any]:
     task = detail.task
     message = detail.message
     result = detail.result

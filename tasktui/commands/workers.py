@@ -16,16 +16,14 @@ from rich.text import Text
 
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
+from tasktui.core import presentation
 from tasktui.core.db import Target
 from tasktui.core.session import open_session
 from tasktui.core.text import assemble, escape_control
-from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, describe_age, load_workers
+from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, load_workers
 
 EXIT_ALIVE = 0
 EXIT_NONE_ALIVE = 1
-
-LIVENESS_STYLES = {"alive": "green", "stale": "yellow", "dead": "dim"}
-SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -99,47 +97,20 @@ def _lines(report: WorkerReport) -> list[Text]:
     counts = f"{report.alive} alive, {report.stale} stale, {report.dead} dead"
     reference = f"; majority version {report.reference_version}" if report.reference_version else ""
     lines = [assemble((f"Workers: {counts}{reference}", "bold"))]
-    if report.workers:
-        width = max(len(escape_control(w.hostname)) for w in report.workers)
-        vwidth = max(len(escape_control(w.version)) for w in report.workers)
-        for w in report.workers:
-            mismatch = ("  version differs", "yellow") if w.version_mismatch else ""
-            lines.append(
-                assemble(
-                    "  ",
-                    (f"{w.liveness:<6}", LIVENESS_STYLES[w.liveness]),
-                    "  ",
-                    escape_control(w.hostname).ljust(width),
-                    "  ",
-                    escape_control(w.version).ljust(vwidth),
-                    "  ",
-                    (f"seen {describe_age(w.seen_ago)} ({_iso(w.last_seen)})", "dim"),
-                    "  ",
-                    w.reason,
-                    mismatch,
-                )
-            )
-    else:
+    host_width = max((len(escape_control(w.hostname)) for w in report.workers), default=0)
+    version_width = max((len(escape_control(w.version)) for w in report.workers), default=0)
+    for worker in report.workers:
+        lines.append(
+            Text("  ").append_text(presentation.worker_line(worker, host_width=host_width, version_width=version_width))
+        )
+    if not report.workers:
         lines.append(Text("  (no worker has registered)"))
     if report.orphans:
         lines.append(assemble(("Orphaned tasks (running, no lock held):", "bold")))
-        for o in report.orphans:
-            lines.append(
-                assemble(
-                    "  ",
-                    o.message_id,
-                    "  ",
-                    (o.state, "red"),
-                    "  ",
-                    o.actor_name + (f":{o.uid}" if o.uid else ""),
-                    "  ",
-                    (f"claimed {describe_age(o.age)}", "dim"),
-                )
-            )
+        lines += [Text("  ").append_text(presentation.orphan_line(orphan)) for orphan in report.orphans]
     if report.alarms:
         lines.append(assemble(("Alarms:", "bold")))
-        for alarm in report.alarms:
-            lines.append(assemble("  ", (f"{alarm.severity}: ", SEVERITY_STYLES[alarm.severity]), alarm.message))
+        lines += [Text("  ").append_text(presentation.alarm_line(alarm)) for alarm in report.alarms]
     else:
         lines.append(assemble(("No alarms.", "green")))
     return lines

@@ -1,0 +1,184 @@
+"""Rich `Text` for the task detail and the worker panel, shared by the CLI and the UI.
+
+Every piece of database text goes through tasktui.core.text (escaped, never parsed as markup),
+so a caller can hand these objects straight to a Textual widget or a Rich console. Styles are
+plain Rich style strings; the UI may restyle by span if its theme wants to.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from tasktui.core import safe_pickle
+from tasktui.core.detail import LogLine, TaskDetail, format_exception
+from tasktui.core.status import status_of
+from tasktui.core.text import assemble, shorten
+from tasktui.core.workers import Alarm, OrphanedTask, WorkerInfo, describe_age
+
+LABEL_STYLE = "bold"
+LEVEL_STYLES = {
+    "debug": "dim",
+    "info": "",
+    "warning": "yellow",
+    "warn": "yellow",
+    "error": "bold red",
+    "critical": "bold red",
+    "exception": "bold red",
+}
+ERROR_LEVELS = frozenset(("error", "critical", "exception"))
+# By tasktui.core.status style class.
+STATUS_STYLES = {"error": "bold red", "warning": "yellow", "active": "cyan", "queued": "blue", "success": "green"}
+LIVENESS_STYLES = {"alive": "green", "stale": "yellow", "dead": "dim"}
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
+ATTRIBUTES_CHARS = 2000  # characters of a log line's attributes shown after its event
+
+Row = tuple[str, Text]  # (label, value)
+
+
+def format_time(value: datetime | None) -> str:
+    """UTC with microseconds (log lines a millisecond apart must stay distinguishable)."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _value(value: object, style: str = "") -> Text:
+    return assemble((value if value is not None else "—", style))
+
+
+def task_rows(detail: TaskDetail) -> list[Row]:
+    """The task's fields, in the order a reader wants them."""
+    task = detail.task
+    status = status_of(task.effective_status)
+    tenant = task.tenant_name or task.tenant_id
+    if task.tenant_name and task.tenant_id:
+        tenant = f"{task.tenant_name} ({task.tenant_id})"
+    status_text = assemble((f"{status.label} [{task.effective_status}]", STATUS_STYLES.get(status.style, "")))
+    if task.status_differs:
+        # authentik stores "done" for finished tasks whatever they logged (reference §2.2).
+        status_text.append_text(assemble((f" (stored: {task.aggregated_status})", "dim")))
+    return [
+        ("message id", _value(task.message_id)),
+        ("actor", _value(task.actor_name)),
+        ("uid", _value(task.uid)),
+        ("queue", _value(task.queue_name)),
+        ("tenant", _value(tenant)),
+        ("related", _value(task.related)),
+        ("state", _value(task.state)),
+        ("status", status_text),
+        ("retries", _value(task.retries)),
+        ("eta", _value(format_time(task.eta) if task.eta else None)),
+        ("last change", _value(format_time(task.mtime))),
+        ("result expiry", _value(format_time(task.result_expiry) if task.result_expiry else None)),
+    ]
+
+
+def message_rows(message: safe_pickle.DecodedMessage) -> list[Row]:
+    """The decoded `message`: the call, its arguments and options — or why there are none."""
+    decoded = message.decoded
+    if not decoded.ok:
+        return [("", _value(decoded.describe(), "dim" if decoded.outcome in ("empty", "null") else "yellow"))]
+    if message.problem:
+        return [("", _value(message.problem, "yellow")), ("value", _value(safe_pickle.render(decoded.value)))]
+    rows = [
+        ("call", _value(message.summary())),
+        ("args", _value(safe_pickle.render(message.args))),
+        ("kwargs", _value(safe_pickle.render(message.kwargs))),
+        ("options", _value(safe_pickle.render(message.options))),
+    ]
+    if message.timestamp and message.timestamp.timestamp() > 0:
+        rows.append(("sent", _value(format_time(message.timestamp))))
+    return rows
+
+
+def result_rows(result: safe_pickle.DecodedResult) -> list[Row]:
+    if result.is_exception:
+        return [("exception", _value(result.summary(), "bold red"))]
+    if result.decoded.ok:
+        return [("value", _value(safe_pickle.render(result.decoded.value)))]
+    return [("", _value(result.decoded.describe(), "yellow" if result.decoded.outcome == "undecodable" else "dim"))]
+
+
+def blob_title(name: str, decoded: safe_pickle.Decoded) -> str:
+    return f"{name} ({decoded.size} bytes)" if decoded.size else name
+
+
+def log_line(line: LogLine, *, attributes_chars: int = ATTRIBUTES_CHARS) -> Text:
+    """One log line on one line: time, level, logger, event, then attributes (without the
+    exception, which `traceback_lines` shows) or their size when they were not fetched."""
+    when = format_time(line.timestamp) if line.timestamp else f"{line.timestamp_text or '?'} (unreadable)"
+    level = line.level.lower()
+    event = line.event + (f" … ({line.event_bytes} bytes in all)" if line.event_truncated else "")
+    parts: list[str | tuple[object, str]] = [
+        (when, "dim"),
+        "  ",
+        (f"{line.level.upper():<8}", LEVEL_STYLES.get(level, "")),
+        " ",
+        (line.logger, "cyan"),
+        "  ",
+        (event, "bold" if level in ERROR_LEVELS else ""),
+    ]
+    if line.legacy:
+        parts.append(("  [legacy]", "dim"))
+    if line.attributes_inline:
+        rest = line.attributes_without_exception
+        if rest:
+            parts += ["  ", (shorten(json.dumps(rest, default=str, ensure_ascii=False), attributes_chars), "dim")]
+    else:
+        parts += ["  ", (f"(attributes: {line.attributes_size} bytes, not shown)", "dim")]
+    return assemble(*parts)
+
+
+def wants_exception(line: LogLine) -> bool:
+    """Whether to look for an exception: inline attributes tell at once; attributes too large
+    to come with the page are worth a (bounded) fetch for error-level lines only."""
+    return line.attributes_inline or line.level.lower() in ERROR_LEVELS
+
+
+def traceback_lines(exception: Any) -> list[Text]:
+    """structlog's exception value as traceback lines (see detail.format_exception)."""
+    return [assemble((text, "red")) for text in format_exception(exception)]
+
+
+def worker_line(worker: WorkerInfo, *, host_width: int = 0, version_width: int = 0) -> Text:
+    mismatch: str | tuple[object, str] = ("  version differs", "yellow") if worker.version_mismatch else ""
+    text = assemble(
+        (f"{worker.liveness:<6}", LIVENESS_STYLES[worker.liveness]),
+        "  ",
+        worker.hostname,
+        "  ",
+    )
+    # Pad after escaping: the escaped text is what takes up the columns.
+    text.pad_right(max(0, host_width + 10 - len(text.plain)))
+    version = assemble(worker.version, "  ")
+    version.pad_right(max(0, version_width + 2 - len(version.plain)))
+    text.append_text(version)
+    text.append_text(
+        assemble(
+            (f"last seen {format_time(worker.last_seen)}", "dim"),
+            "  ",
+            worker.reason,
+            mismatch,
+        )
+    )
+    return text
+
+
+def orphan_line(orphan: OrphanedTask) -> Text:
+    return assemble(
+        orphan.message_id,
+        "  ",
+        (orphan.state, "red"),
+        "  ",
+        orphan.actor_name + (f":{orphan.uid}" if orphan.uid else ""),
+        "  ",
+        (f"claimed {describe_age(orphan.age)}", "dim"),
+    )
+
+
+def alarm_line(alarm: Alarm) -> Text:
+    return assemble((f"{alarm.severity}: ", SEVERITY_STYLES[alarm.severity]), alarm.message)
