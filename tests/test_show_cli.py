@@ -8,10 +8,12 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from tasktui.core.locks import task_lock_key
 from tasktui.demo import broker
 from tests.conftest import run_cli
+from tests.test_cli_errors import MakeRole, make_role  # noqa: F401  # the fixture, reused
 from tests.test_detail import ACTOR, _insert_legacy_task
 
 HOSTILE = "\x1b[31mred\x1b[0m [bold red]fake[/bold red] \x1b]8;;https://evil.example\x07link\x1b]8;;\x07 \x9b2J"
@@ -157,3 +159,19 @@ async def test_max_logs_limits_each_attempt(mirror_dsn: str) -> None:
     assert "… 3 more not shown (--max-logs 0 shows all)" in result.stdout
     everything = json.loads(run_cli("show", mid, "--dsn", mirror_dsn, "--json", "--max-logs", "0").stdout)
     assert everything["logs"]["current"]["shown"] == 5
+
+
+async def test_a_database_error_is_one_line(mirror_dsn: str, make_role: MakeRole) -> None:  # noqa: F811
+    mid = await _hostile_task(mirror_dsn)
+    tables = "authentik_tasks_task, authentik_tenants_tenant, django_content_type"
+    no_tasklog = make_role(f"GRANT SELECT ON {tables}, authentik_tasks_workerstatus TO {{role}}")
+    no_workerstatus = make_role(f"GRANT SELECT ON {tables}, authentik_tasks_tasklog TO {{role}}")
+    for args, role, table in (
+        (("show", mid), no_tasklog, "authentik_tasks_tasklog"),
+        (("workers",), no_workerstatus, "authentik_tasks_workerstatus"),
+    ):
+        result = run_cli(*args, "--dsn", make_conninfo(mirror_dsn, user=role))
+        assert result.returncode == 4, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("tasktui: error: permission denied on ")
+        assert table in result.stderr

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from rich.text import Text
 
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import presentation, safe_pickle
-from tasktui.core.db import Target
+from tasktui.core.db import Target, explain
 from tasktui.core.detail import (
     MAX_PAGE,
     InvalidMessageId,
@@ -82,14 +83,17 @@ def run(args: argparse.Namespace) -> int:
 
 async def _show(target: Target, message_id: str, *, as_json: bool, max_logs: int) -> int:
     async with await open_session(target) as session:
-        detail = await load_detail(session, message_id)
-        if detail is None:
-            raise TaskNotFound(f"no task with message id {message_id} on {session.label}")
-        groups: list[LogGroup] = []
-        for previous in (False, True):
-            lines, more = await _collect_logs(session, message_id, previous=previous, max_logs=max_logs)
-            exceptions = [await _exception(session, line) for line in lines]
-            groups.append((previous, lines, exceptions, more))
+        try:
+            detail = await load_detail(session, message_id)
+            if detail is None:
+                raise TaskNotFound(f"no task with message id {message_id} on {session.label}")
+            groups: list[LogGroup] = []
+            for previous in (False, True):
+                lines, more = await _collect_logs(session, message_id, previous=previous, max_logs=max_logs)
+                exceptions = [await _exception(session, line) for line in lines]
+                groups.append((previous, lines, exceptions, more))
+        except psycopg.Error as exc:  # a timeout or a lost connection: one line, no traceback
+            raise explain(exc, target) from None
     if as_json:
         write_stdout(json.dumps(_as_json(detail, groups), ensure_ascii=True, indent=2) + "\n")
         return 0

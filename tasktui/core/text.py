@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from rich.text import Text
+from rich.text import Span, Text
 
 # Everything shown as an escape: Cc (C0 controls, DEL, C1 controls such as CSI U+009B), the line
 # and paragraph separators (Zl/Zp, which widgets may treat as newlines), lone surrogates (Cs,
@@ -75,12 +75,16 @@ def safe_text(text: object, style: str = "", *, multiline: bool = False) -> Text
 
 def assemble(*parts: str | tuple[object, str], multiline: bool = False) -> Text:
     """One `Text` from pieces, each a plain string or (untrusted text, style); every piece is
-    escaped, so a caller cannot forget to escape one of them."""
-    result = Text(end="")
+    escaped, so a caller cannot forget to escape one of them. Built in one go (not by repeated
+    Text.append, which costs several times more): a 100,000-line log is rendered this way."""
+    chunks: list[str] = []
+    spans: list[Span] = []
+    offset = 0
     for part in parts:
-        if isinstance(part, tuple):
-            value, style = part
-            result.append(escape_control(value, multiline=multiline), style=style or None)
-        else:
-            result.append(escape_control(part, multiline=multiline))
-    return result
+        value, style = part if isinstance(part, tuple) else (part, "")
+        piece = escape_control(value, multiline=multiline)
+        if style and piece:
+            spans.append(Span(offset, offset + len(piece), style))
+        chunks.append(piece)
+        offset += len(piece)
+    return Text("".join(chunks), spans=spans, end="")
