@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import pickle
+import pty
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -175,3 +180,35 @@ async def test_a_database_error_is_one_line(mirror_dsn: str, make_role: MakeRole
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
         assert result.stderr.startswith("tasktui: error: permission denied on ")
         assert table in result.stderr
+
+
+def _run_on_a_terminal(*args: str) -> str:
+    """Run tasktui with stdout on a pseudo-terminal; everything it wrote there."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k not in ("DATABASE_URL", "NO_COLOR")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": "400"}
+    proc = subprocess.Popen([sys.executable, "-m", "tasktui", *args], stdout=follower, stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_hostile_text_still_escaped(mirror_dsn: str) -> None:
+    mid = asyncio.run(_hostile_task(mirror_dsn))
+    out = _run_on_a_terminal("show", mid, "--dsn", mirror_dsn)
+    assert "\x1b[1m" in out  # Rich styles: bold labels
+    assert "\\x1b[31mred\\x1b[0m [bold red]fake[/bold red]" in out
+    # The database's own sequences never reach the terminal raw.
+    assert "\x1b[31mred" not in out and "\x1b]8;;" not in out and "\x07" not in out and "\x9b" not in out
+    piped = run_cli("show", mid, "--dsn", mirror_dsn, env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})
+    assert "\x1b" not in piped.stdout  # no colour in a pipe, whatever the environment asks
