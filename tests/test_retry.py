@@ -176,7 +176,8 @@ async def test_outcomes_for_tasks_that_cannot_be_retried(mirror_dsn: str, sessio
     assert outcomes["done"].describe() == "not retryable (state done; only rejected tasks are retried)"
     assert outcomes["retried_and_done"].describe() == "already retried (now done)"
     assert outcomes["missing"].outcome is Outcome.NOT_FOUND
-    assert outcomes["garbage"].outcome is Outcome.NOT_FOUND and "UUID" in outcomes["garbage"].describe()
+    assert outcomes["garbage"].outcome is Outcome.NOT_FOUND
+    assert outcomes["garbage"].describe() == "not found (not a UUID)"
     assert states(mirror_dsn) == before
 
 
@@ -382,6 +383,16 @@ async def test_preview_applies_the_filter_and_the_limit(session: Session) -> Non
     assert [t.message_id for t in limited.tasks] == [made["other_queue"][0], made["twin"][0]]
 
 
+async def test_errors_are_grouped_over_the_newest_tasks_only(session: Session) -> None:
+    ids = [await reject(session.conn, uid=f"u{i}", message=f"failure {i}") for i in range(3)]
+    preview = await preview_bulk_retry(session, TaskFilter(), error_sample=2)
+    assert [t.message_id for t in preview.tasks] == ids[::-1]
+    assert [t.error for t in preview.tasks] == ["ValueError: failure <n>", "ValueError: failure <n>", None]
+    assert preview.errors_analysed == 2
+    assert [(g.key, g.planned, g.to_retry) for g in preview.by_error] == [("ValueError: failure <n>", 2, 2)]
+    assert len(preview.to_retry) == 3  # the run still covers every planned task
+
+
 async def test_a_task_without_error_logs_has_an_empty_error(mirror_dsn: str, session: Session) -> None:
     message_id = await reject(session.conn)
     execute(mirror_dsn, "DELETE FROM authentik_tasks_tasklog WHERE log_level = 'error'")
@@ -427,6 +438,25 @@ async def test_bulk_run_retries_throttled_and_journals(mirror_dsn: str, session:
     outcomes = {entry["id"]: entry["outcome"] for entry in tasks["tasks"]}
     assert outcomes == {t.message_id: ("retried" if t.skip is None else "skipped") for t in preview.tasks}
     assert end["counts"] == {"retried": 4, "skipped": 2} and end["aborted"] is False
+
+
+async def test_the_throttle_does_not_burst_after_a_slow_retry(mirror_dsn: str, session: Session) -> None:
+    for i in range(4):
+        await reject(session.conn, uid=f"u{i}")
+    preview = await preview_bulk_retry(session, TaskFilter())
+    slow = preview.tasks[1].message_id
+    finished: list[float] = []
+    with psycopg.connect(mirror_dsn) as blocker:
+        # The second task's row is busy for 0.6 s: its retry waits (within its lock timeout).
+        blocker.execute("SELECT 1 FROM authentik_tasks_task WHERE message_id = %s FOR UPDATE", (slow,))
+        asyncio.get_running_loop().call_later(0.6, blocker.rollback)
+        summary = await run_bulk_retry(
+            session, preview, rate=10, on_progress=lambda progress: finished.append(time.monotonic())
+        )
+    assert summary.retried == 4
+    assert finished[1] - finished[0] >= 0.5  # the slow one
+    # Behind schedule by ~0.5 s, yet the next two are not fired back to back to catch up.
+    assert finished[3] - finished[2] >= 0.08
 
 
 async def test_bulk_run_rechecks_each_task(mirror_dsn: str, session: Session) -> None:

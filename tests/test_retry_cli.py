@@ -222,7 +222,8 @@ async def test_a_select_only_role_is_refused_and_nothing_changes(
         (["retry", "--filter", "--text", "a", "--actor", "b"], "--text and --actor are the same search"),
         (["retry", "not-a-uuid"], "not a message id (a UUID)"),
         (["retry", "--filter", "--rate", "-1"], "expected retries per second"),
-        (["retry", "--filter", "--limit", "0"], "expected a whole number of at least 1"),
+        (["retry", "--filter", "--limit", "0"], "expected a number of tasks from 1 to 100,000"),
+        (["retry", "--filter", "--limit", "100001"], "expected a number of tasks from 1 to 100,000"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, env: dict[str, str]) -> None:

@@ -88,9 +88,10 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     facets.add_argument("--related", default="", help="related object, 'app.model' or 'app.model:id' (substring)")
     facets.add_argument(
         "--limit",
-        type=_positive_int,
+        type=_limit,
         default=retry.DEFAULT_LIMIT,
-        help=f"retry at most this many tasks, the newest (default {retry.DEFAULT_LIMIT:,})",
+        help=f"retry at most this many tasks, the newest (default {retry.DEFAULT_LIMIT:,};"
+        f" at most {retry.MAX_LIMIT:,})",
     )
     facets.add_argument(
         "--rate",
@@ -108,13 +109,15 @@ def _message_id(value: str) -> str:
         raise argparse.ArgumentTypeError(f"not a message id (a UUID): {value!r}") from None
 
 
-def _positive_int(value: str) -> int:
+def _limit(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    if not 1 <= number <= retry.MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of tasks from 1 to {retry.MAX_LIMIT:,} (retry more in several runs), got {value!r}"
+        )
     return number
 
 
@@ -324,7 +327,10 @@ def render_preview(preview: BulkPreview, rate: float) -> str:
         parts = [f"{n:,} {_SKIP_LABEL[reason]}" for reason, n in sorted(skipped.items())]
         skip_text = " (same actor and uid: " + ", ".join(parts) + ")"
     lines.append(f"  to retry: {len(preview.to_retry):,}   skipped: {sum(skipped.values()):,}{skip_text}")
-    for title, groups in (("By actor", preview.by_actor), ("By error", preview.by_error)):
+    error_title = "By error"
+    if preview.errors_analysed < len(preview.tasks):
+        error_title += f" of the newest {preview.errors_analysed:,}"
+    for title, groups in (("By actor", preview.by_actor), (error_title, preview.by_error)):
         lines.append(f"{title} (to retry / matching):")
         for group in groups[:TOP_GROUPS]:
             key = escape_control(group.key) if group.key else retry.NO_ERROR_LOGGED
@@ -338,7 +344,8 @@ def render_preview(preview: BulkPreview, rate: float) -> str:
         skip = f"  [skip: {retry.SKIP_TEXT[item.skip]}]" if item.skip else ""
         uid = escape_control(task.display_uid)
         lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
-        lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
+        if item.error is not None:
+            lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
     count = len(preview.to_retry)
     if rate > 0 and count:
         lines.append(f"At {rate:g}/s: about {_duration(count / rate)} for {count:,} tasks.")

@@ -3,8 +3,8 @@
 What the console and `tasktui retry` call:
 
 * `retry_capability(session)` — may this role retry at all? (else the console goes read-only)
-* `retry_task(session, message_id)` — one guarded retry in one short transaction
-* `retry_selected(session, ids)` — several explicit tasks, journaled as one action
+* `retry_task(session, message_id)` — one guarded retry in one short transaction (not journaled)
+* `retry_selected(session, ids)` — explicit tasks (one, or a selection), journaled as one action
 * `preview_bulk_retry(session, task_filter)` — what a bulk retry would do, before doing it
 * `run_bulk_retry(session, preview, rate=…, abort=…, on_progress=…)` — do it, throttled
 
@@ -13,7 +13,9 @@ session's connection, and queries that other coroutines sent on that connection 
 meantime would run inside it. A connection must be idle (autocommit, no open transaction).
 
 Nothing here is ever half done: each task is retried in one transaction that either commits
-whole or rolls back, and every outcome says which.
+whole or rolls back, and every outcome says which. Do not cancel a retry in flight (a cancel
+that lands during COMMIT leaves its outcome unknown); stop a bulk run with its abort event,
+which takes effect between two tasks.
 """
 
 from __future__ import annotations
@@ -46,12 +48,17 @@ from tasktui.core.sql.tasks import TaskQueries, read_task
 # A bulk run retries at most this many tasks (the newest that match); more need a narrower
 # filter or an explicit higher limit. The preview keeps one small record per planned task.
 DEFAULT_LIMIT = 10_000
+# The largest plan: ~2-3 s of the session's 5 s statement timeout on a busy 2-core server.
+MAX_LIMIT = 100_000
 # Matching tasks are counted up to this many, then shown as "≥ N" (the count stays bounded).
 COUNT_CAP = 1_000_000
 # Retries per second in a bulk run: each one wakes the workers with a NOTIFY, and every retried
 # task is work that lands on the same few workers at once.
 DEFAULT_RATE = 10.0
 SAMPLE_SIZE = 10
+# Errors are grouped over the newest this many planned tasks (masking ids costs ~25 µs a task),
+# which keeps a preview of 100k tasks within the session's statement timeout.
+ERROR_SAMPLE = 10_000
 # A bulk run appends its per-task outcomes to the journal in batches: at most this many tasks
 # or this many seconds per line (one fsync each), so a crash loses at most one batch.
 JOURNAL_BATCH = 500
@@ -161,7 +168,7 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
     try:
         message_id = str(uuid.UUID(str(message_id)))
     except ValueError:
-        return RetryOutcome(message_id, Outcome.NOT_FOUND, error="not a message id (a UUID)")
+        return RetryOutcome(message_id, Outcome.NOT_FOUND, error="not a UUID")
     conn = session.conn
     if conn.closed:
         return RetryOutcome(message_id, Outcome.FAILED, error="the connection is closed", fatal=True)
@@ -296,7 +303,7 @@ def _where(session: Session) -> dict[str, str]:
 class PlannedTask:
     message_id: str
     actor_name: str
-    error: str  # normalised last error of the current attempt; "" when none was logged
+    error: str | None  # normalised last error of the current attempt; "" none logged; None not looked up
     skip: SkipReason | None
 
 
@@ -310,7 +317,7 @@ class GroupCount:
 @dataclass(frozen=True)
 class SampleTask:
     task: TaskRow
-    error: str
+    error: str | None
     skip: SkipReason | None
 
 
@@ -329,7 +336,8 @@ class BulkPreview:
     limit: int
     tasks: tuple[PlannedTask, ...]  # the newest `limit` of them, newest first
     by_actor: tuple[GroupCount, ...]  # most planned first
-    by_error: tuple[GroupCount, ...]  # most planned first; key "" = no error logged
+    by_error: tuple[GroupCount, ...]  # of the newest `errors_analysed` tasks; key "" = no error logged
+    errors_analysed: int  # how many planned tasks (the newest) `by_error` covers
     sample: tuple[SampleTask, ...]  # the newest few planned tasks, as the console shows rows
     elapsed: float  # seconds the preview took
 
@@ -356,30 +364,39 @@ async def preview_bulk_retry(
     *,
     limit: int = DEFAULT_LIMIT,
     sample_size: int = SAMPLE_SIZE,
+    error_sample: int = ERROR_SAMPLE,
 ) -> BulkPreview:
     """Plan a retry of every rejected task that matches `task_filter` (all of them, not a
     page; the newest `limit` when more match): counts by actor and by error, the tasks to skip
     because the same work is waiting or running, and a sample. Read-only: any role that may
     see tasks may preview. Raises UserFacingError on a database problem."""
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT:,}")
     started = time.monotonic()
     conn = session.conn
     queries = TaskQueries.for_layout(session.layout)
     where, params = task_filter.where_sql(queries)
-    params = {**params, "cap": COUNT_CAP + 1, "limit": limit, "active_states": list(q.ACTIVE_STATES)}
+    params = {
+        **params,
+        "cap": COUNT_CAP + 1,
+        "limit": limit,
+        "error_sample": error_sample,
+        "active_states": list(q.ACTIVE_STATES),
+    }
     try:
         # One snapshot for the count, the plan and the sample: they agree with each other.
         async with conn.transaction():
             await conn.execute(q.SNAPSHOT)
+            await conn.execute(q.PREVIEW_SETTINGS)
             matching = int(await db.fetch_value(conn, q.count_matching(queries, where), params) or 0)  # type: ignore[call-overload]
             rows = await (await conn.execute(q.plan(session.layout, queries, where), params)).fetchall()
             errors: dict[int, str] = {}
             for _, _, _, group, text in rows:
                 if text is not None:
                     errors[group] = text
+            # A group without text is the tasks beyond `error_sample` (error not looked up).
             tasks = tuple(
-                PlannedTask(message_id, actor, errors.get(group, ""), SkipReason(skip) if skip else None)
+                PlannedTask(message_id, actor, errors.get(group), SkipReason(skip) if skip else None)
                 for message_id, actor, skip, group, _ in rows
             )
             sample_ids = [t.message_id for t in tasks[:sample_size]]
@@ -398,7 +415,8 @@ async def preview_bulk_retry(
         limit=limit,
         tasks=tasks,
         by_actor=_groups(tasks, lambda t: t.actor_name),
-        by_error=_groups(tasks, lambda t: t.error),
+        by_error=_groups((t for t in tasks if t.error is not None), lambda t: t.error or ""),
+        errors_analysed=sum(t.error is not None for t in tasks),
         sample=sample,
         elapsed=time.monotonic() - started,
     )
@@ -561,19 +579,22 @@ async def run_bulk_retry(
             record(RetryOutcome(task.message_id, Outcome.SKIPPED, state="rejected", skip=task.skip))
     stopped: str | None = None
     attempted = 0
+    next_at = started
     try:
         for task in to_retry:
-            if rate and rate > 0:
-                # Paced from the start (not from the last task): a slow retry does not slow
-                # the whole run, and the rate never exceeds `rate` on average.
-                delay = started + attempted / rate - time.monotonic()
-                if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(abort.wait(), delay)
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(abort.wait(), delay)
             if abort.is_set():
                 break
             outcome = await retry_task(session, task.message_id, skip_if_twin=True)
             attempted += 1
+            if rate and rate > 0:
+                # On a schedule, so the time a retry takes does not lower the rate; but after a
+                # slow one (a lock wait) the schedule restarts from now rather than bursting
+                # to catch up: never more than `rate` retries in any second.
+                next_at = max(next_at + 1 / rate, time.monotonic())
             record(outcome)
             if on_progress is not None:
                 on_progress(BulkProgress(attempted, len(to_retry), dict(counts), outcome, time.monotonic() - started))
