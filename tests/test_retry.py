@@ -313,6 +313,28 @@ async def test_legacy_layout_moves_the_log_list(mirror_dsn: str) -> None:
     assert entry["attributes"] == {"delay": None} and entry["timestamp"].endswith("Z")
 
 
+async def test_layout_without_tenant_column(mirror_dsn: str, session: Session) -> None:
+    """A later authentik drops `tenant_id`: twins are then the same actor and uid anywhere."""
+    older = await reject(session.conn, ACTOR, uid="source-1")
+    newer = await reject(session.conn, ACTOR, uid="source-1")
+    twin_of = await reject(session.conn, ACTOR, uid="source-2")
+    tenant = await broker.default_tenant(session.conn)
+    await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="source-2")
+    execute(mirror_dsn, "ALTER TABLE authentik_tasks_task DROP COLUMN tenant_id CASCADE")
+    async with await open_session(db.Target.resolve(mirror_dsn)) as dropped:
+        assert not dropped.layout.has_tenant
+        preview = await preview_bulk_retry(dropped, TaskFilter())
+        assert {t.message_id: t.skip for t in preview.tasks} == {
+            newer: None,
+            older: SkipReason.OLDER_DUPLICATE,
+            twin_of: SkipReason.ACTIVE_TWIN,
+        }
+        summary = await run_bulk_retry(dropped, preview, rate=None)
+        assert (summary.retried, summary.skipped) == (1, 2)
+        skipped = await retry_task(dropped, twin_of, skip_if_twin=True)
+        assert skipped.outcome is Outcome.SKIPPED and skipped.twin_id is not None
+
+
 # ---------------------------------------------------------------------------------------------
 # Bulk: preview
 
