@@ -350,16 +350,26 @@ def server_settings(dsn: str) -> str:
 
 
 def print_table(results: dict[tuple[str, int], Cell], clients_list: list[int], seconds: int) -> None:
-    header = f"{'configuration':<26} {'clients':>7} {'tps (median)':>12} {'runs':<24} {'vs (a)':>6} {'Lock:object':>11}"
+    header = (
+        f"{'configuration':<26} {'clients':>7} {'tps (median)':>12}  {'runs':<18} {'vs (a)':>6} {'paired':>6}"
+        f" {'Lock:object':>11}"
+    )
     print(header)
     print("-" * len(header))
     for clients in clients_list:
-        base = results[("a", clients)].median
+        base = results[("a", clients)]
         for config, label in CONFIGS.items():
             cell = results[(config, clients)]
             runs = " ".join(f"{t:.0f}" for t in cell.tps)
+            # Runs of one round are minutes apart at most: their ratios cancel slow drift in the
+            # machine's load better than the ratio of the medians does.
+            paired = statistics.median(t / b for t, b in zip(cell.tps, base.tps, strict=True))
             share = "n/a" if cell.lock_share is None else f"{cell.lock_share:.0%}"
-            print(f"{label:<26} {clients:>7} {cell.median:>12.0f} {runs:<24} {cell.median / base:>6.2f} {share:>11}")
+            print(
+                f"{label:<26} {clients:>7} {cell.median:>12.0f}  {runs:<18} {cell.median / base.median:>6.2f}"
+                f" {paired:>6.2f} {share:>11}"
+            )
+    print("vs (a): ratio of the medians; paired: median of the ratios to (a) within each round")
     print()
     for clients in clients_list:
         cell = results[("c", clients)]
@@ -417,15 +427,19 @@ def run(args: argparse.Namespace, clients_list: list[int], admin_dsn: str, sourc
                 return run_python_writers(dsn, clients, args.seconds, args.rows)
 
         print(f"server:  {server_settings(dsn)} ({source})")
-        print(f"writers: {writer}, {args.seconds} s per run, {args.repeats} runs per cell, interleaved")
+        print(f"writers: {writer}, {args.seconds} s per run, {args.repeats} runs per cell, interleaved in rounds")
         print(f"table:   {args.rows:,} authentik-shaped tasks; each transaction: {UPDATE_SQL.format(id='<random>')}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         print(f"setup took {time.monotonic() - t0:.1f} s", flush=True)
 
         results = {(config, clients): Cell() for config in CONFIGS for clients in clients_list}
+        configs = list(CONFIGS)
         for repeat in range(args.repeats):
+            # Each configuration goes first in some round: no position in the round (just after
+            # a console's start, say) favours one of them.
+            order = configs[repeat % len(configs) :] + configs[: repeat % len(configs)]
             for clients in clients_list:
-                for config in CONFIGS:
+                for config in order:
                     run_cell(config, clients, dsn, write, results[(config, clients)])
             print(f"  round {repeat + 1}/{args.repeats} done at {time.monotonic() - t0:.0f} s", flush=True)
     print()
