@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 import uuid
@@ -145,11 +146,18 @@ def journal_lines(state_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _cli_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment tests.conftest.run_cli gives the CLI (no PG* or DATABASE_URL), plus `env`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"},
+        **env,
+    }
+
+
 def run_cli_stdin(*args: str, env: dict[str, str], tty_input: str | None = None, timeout: float = 60) -> CliResult:
     """Like tests.conftest.run_cli, with stdin fixed: /dev/null (not a terminal), or with
     `tty_input` a pseudo-terminal on which a person types that text."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
-    full_env.update(env)
+    full_env = _cli_env(env)
     command = [sys.executable, "-m", "tasktui", *args]
     if tty_input is None:
         proc = subprocess.run(
@@ -167,3 +175,26 @@ def run_cli_stdin(*args: str, env: dict[str, str], tty_input: str | None = None,
     finally:
         os.close(controller)
         os.close(terminal)
+
+
+def run_cli_interrupted(*args: str, env: dict[str, str], after: str, timeout: float = 60) -> CliResult:
+    """Run the CLI, press Ctrl-C (SIGINT) once a line of stderr starts with `after`, and
+    collect the rest; the returned stderr holds every line, `after`'s included."""
+    command = [sys.executable, "-m", "tasktui", *args]
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(env),
+    ) as running:
+        assert running.stderr is not None
+        seen = []
+        while not (seen and seen[-1].startswith(after)):
+            line = running.stderr.readline()
+            assert line, f"the CLI ended before printing {after!r}: {''.join(seen)}"
+            seen.append(line)
+        running.send_signal(signal.SIGINT)
+        stdout, stderr = running.communicate(timeout=timeout)
+    return CliResult(running.returncode, stdout, "".join(seen) + stderr)

@@ -11,7 +11,7 @@ from tasktui.core import db
 from tasktui.core.session import open_session
 from tasktui.demo import broker
 from tests.conftest import run_cli
-from tests.retry_helpers import journal_lines, reject, role, run_cli_stdin, states
+from tests.retry_helpers import journal_lines, reject, role, run_cli_interrupted, run_cli_stdin, states
 
 LDAP = "authentik.sources.ldap.tasks.ldap_sync"
 NOTIFY = "authentik.events.tasks.notify"
@@ -181,6 +181,21 @@ async def test_filter_limit(mirror_dsn: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert "matching rejected tasks: 3 (this run covers the newest 2: --limit)" in result.stdout
     assert [states(mirror_dsn)[m] for m in ids] == ["rejected", "queued", "queued"]
+
+
+async def test_ctrl_c_stops_a_run_between_tasks(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
+    ids = await _rejected(mirror_dsn, uids=("a", "b", "c", "d", "e"))
+    # Progress goes to stderr after the first task (then every 5 s): interrupt right after it.
+    args = ("retry", "--filter", "--yes", "--rate", "2", "--dsn", mirror_dsn)
+    result = run_cli_interrupted(*args, env=env, after="1/5 tried, 1 retried")
+    assert result.returncode == 130, result.stderr
+    _no_traceback(result.stdout, result.stderr)
+    assert "retried 1, skipped 0, already retried or changed 0, failed 0, not attempted 4 (aborted)" in result.stdout
+    assert sorted(states(mirror_dsn).values()) == ["queued", "rejected", "rejected", "rejected", "rejected"]
+    assert states(mirror_dsn)[ids[-1]] == "queued"  # the newest goes first
+    end = journal_lines(state_dir)[-1]
+    assert end["action"] == "bulk_retry_end" and end["aborted"] is True
+    assert end["counts"] == {"retried": 1, "not_attempted": 4}
 
 
 # ---------------------------------------------------------------------------------------------
