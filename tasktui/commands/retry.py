@@ -32,6 +32,13 @@ EXIT_REFUSED = 7  # not confirmed (declined, or no terminal to ask and no --yes)
 EXIT_PARTIAL = 8  # nothing failed, but not every task was retried (skipped, already retried, …)
 EXIT_ABORTED = 130  # Ctrl-C / SIGTERM stopped a filter run; the summary says what was done
 
+# Raw text (the exit status table needs its layout), so wrapped by hand.
+DESCRIPTION = """\
+Retry rejected tasks as authentik's own retry does: back to queued (retries kept),
+earlier logs marked previous, a 'Task will be retried' log, and authentik's enqueue
+NOTIFY wakes a worker. Only tasks still rejected at that moment are retried.
+"""
+
 EXIT_CODES = """\
 exit status:
   0    every task asked for was retried (or --dry-run; or no rejected task matched the filter)
@@ -63,11 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         "retry",
         parents=[common],
         help="retry rejected tasks: by message id, or every rejected task matching a filter",
-        description=(
-            "Retry rejected tasks as authentik's own retry does: back to queued (retries kept), earlier logs"
-            " marked previous, a 'Task will be retried' log, and authentik's enqueue NOTIFY wakes a worker."
-            " Only tasks still rejected at that moment are retried."
-        ),
+        description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
