@@ -8,6 +8,7 @@ a traceback is shown only with TASKTUI_DEBUG=1.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not os.environ.get("TASKTUI_DEBUG"):
+        # Library warnings (psycopg notes a query cancelled at exit) would land on the terminal
+        # the console just restored; tasktui reports what matters itself.
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "dsn"):
