@@ -19,11 +19,11 @@ from tasktui.commands._run import run_command
 from tasktui.core import retry
 from tasktui.core.db import Target
 from tasktui.core.filters import TaskFilter
-from tasktui.core.retry import BulkPreview, BulkProgress, BulkSummary, Outcome, RetryOutcome
+from tasktui.core.presentation import bulk_preview_text, bulk_summary_text, duration_text
+from tasktui.core.retry import BulkPreview, BulkProgress, Outcome, RetryOutcome
 from tasktui.core.session import open_session
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.text import escape_control
-from tasktui.core.timefmt import absolute_utc
 from tasktui.errors import MissingPrivilege, UserFacingError
 
 EXIT_OK = 0  # every task asked for was retried (a filter that matches nothing asks for nothing)
@@ -56,13 +56,6 @@ exit status:
 Every retry is appended to the audit journal $XDG_STATE_HOME/tasktui/retries.jsonl
 (default ~/.local/state/tasktui/retries.jsonl; $TASKTUI_STATE_DIR replaces the folder).
 """
-
-TOP_GROUPS = 10
-
-_SKIP_LABEL = {
-    retry.SkipReason.ACTIVE_TWIN: "already queued or running",
-    retry.SkipReason.OLDER_DUPLICATE: "older than another rejected one",
-}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -212,7 +205,7 @@ def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: 
     # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
     # plain "no") and no connection idles while a person reads the preview.
     preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))
-    print(render_preview(preview, rate))
+    print(bulk_preview_text(preview, rate))
     if not preview.tasks:
         return EXIT_OK
     if dry_run:
@@ -268,7 +261,7 @@ async def _run(target: Target, preview: BulkPreview, rate: float) -> int:
     async with await open_session(target) as session:
         summary = await retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
     progress.finish()
-    print(render_summary(summary))
+    print(bulk_summary_text(summary))
     if summary.journal_error:
         print(f"tasktui: warning: {summary.journal_error}", file=sys.stderr)
     return _exit_code(summary.outcomes, aborted=summary.aborted)
@@ -291,7 +284,7 @@ class _ProgressPrinter:
         left = progress.remaining_seconds
         text = (
             f"{progress.attempted:,}/{progress.total:,} tried, {progress.counts.get(Outcome.RETRIED, 0):,} retried"
-            f" ({progress.rate:.1f}/s{'' if left is None else ', about ' + _duration(left) + ' left'})"
+            f" ({progress.rate:.1f}/s{'' if left is None else ', about ' + duration_text(left) + ' left'})"
         )
         if self.tty:
             sys.stderr.write("\r\x1b[2K" + text)
@@ -304,64 +297,3 @@ class _ProgressPrinter:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 90:
-        return f"{seconds}s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def render_preview(preview: BulkPreview, rate: float) -> str:
-    lines = [f"Bulk retry on {preview.database}", f"  filter: {preview.task_filter.describe()}, state rejected"]
-    matching = f"  matching rejected tasks: {preview.describe_matching()}"
-    if preview.limited:
-        matching += f" (this run covers the newest {len(preview.tasks):,}: --limit)"
-    lines.append(matching)
-    if not preview.tasks:
-        lines.append("  nothing to retry")
-        return "\n".join(lines)
-    skipped = preview.skipped
-    skip_text = ""
-    if skipped:
-        parts = [f"{n:,} {_SKIP_LABEL[reason]}" for reason, n in sorted(skipped.items())]
-        skip_text = " (same actor and uid: " + ", ".join(parts) + ")"
-    lines.append(f"  to retry: {len(preview.to_retry):,}   skipped: {sum(skipped.values()):,}{skip_text}")
-    error_title = "By error"
-    if preview.errors_analysed < len(preview.tasks):
-        error_title += f" of the newest {preview.errors_analysed:,}"
-    for title, groups in (("By actor", preview.by_actor), (error_title, preview.by_error)):
-        lines.append(f"{title} (to retry / matching):")
-        for group in groups[:TOP_GROUPS]:
-            key = escape_control(group.key) if group.key else retry.NO_ERROR_LOGGED
-            lines.append(f"  {group.to_retry:>7,} / {group.planned:<7,} {key}")
-        if len(groups) > TOP_GROUPS:
-            lines.append(f"  … and {len(groups) - TOP_GROUPS:,} more")
-    lines.append("Newest:")
-    for item in preview.sample:
-        task = item.task
-        retries = "" if task.retries is None else f"  retries {task.retries}"
-        skip = f"  [skip: {retry.SKIP_TEXT[item.skip]}]" if item.skip else ""
-        uid = escape_control(task.display_uid)
-        lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
-        if item.error is not None:
-            lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
-    count = len(preview.to_retry)
-    if rate > 0 and count:
-        lines.append(f"At {rate:g}/s: about {_duration(count / rate)} for {count:,} tasks.")
-    return "\n".join(lines)
-
-
-def render_summary(summary: BulkSummary) -> str:
-    lines = [f"Done in {_duration(summary.elapsed)}: {summary.describe()}"]
-    noteworthy = [
-        o for o in summary.outcomes if o.outcome not in (Outcome.RETRIED, Outcome.SKIPPED, Outcome.NOT_ATTEMPTED)
-    ]
-    for outcome in noteworthy[:TOP_GROUPS]:
-        lines.append(f"  {outcome.message_id}  {outcome.describe()}")
-    if len(noteworthy) > TOP_GROUPS:
-        lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
-    return "\n".join(lines)

@@ -13,10 +13,12 @@ from typing import Any
 
 from rich.text import Text
 
-from tasktui.core import safe_pickle
+from tasktui.core import retry, safe_pickle
 from tasktui.core.detail import LogLine, TaskDetail, format_exception
+from tasktui.core.retry import BulkPreview, BulkSummary, Outcome
 from tasktui.core.status import status_of
-from tasktui.core.text import assemble, shorten
+from tasktui.core.text import assemble, escape_control, shorten
+from tasktui.core.timefmt import absolute_utc
 from tasktui.core.workers import Alarm, OrphanedTask, WorkerInfo, describe_age
 
 LABEL_STYLE = "bold"
@@ -182,3 +184,74 @@ def orphan_line(orphan: OrphanedTask) -> Text:
 
 def alarm_line(alarm: Alarm) -> Text:
     return assemble((f"{alarm.severity}: ", SEVERITY_STYLES[alarm.severity]), alarm.message)
+
+
+# -- bulk retry (the CLI prints these; the console shows them in its bulk retry screen) ---------
+
+TOP_GROUPS = 10
+
+_SKIP_LABEL = {
+    retry.SkipReason.ACTIVE_TWIN: "already queued or running",
+    retry.SkipReason.OLDER_DUPLICATE: "older than another rejected one",
+}
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
+    lines = [f"Bulk retry on {preview.database}", f"  filter: {preview.task_filter.describe()}, state rejected"]
+    matching = f"  matching rejected tasks: {preview.describe_matching()}"
+    if preview.limited:
+        matching += f" (this run covers the newest {len(preview.tasks):,}: --limit)"
+    lines.append(matching)
+    if not preview.tasks:
+        lines.append("  nothing to retry")
+        return "\n".join(lines)
+    skipped = preview.skipped
+    skip_text = ""
+    if skipped:
+        parts = [f"{n:,} {_SKIP_LABEL[reason]}" for reason, n in sorted(skipped.items())]
+        skip_text = " (same actor and uid: " + ", ".join(parts) + ")"
+    lines.append(f"  to retry: {len(preview.to_retry):,}   skipped: {sum(skipped.values()):,}{skip_text}")
+    error_title = "By error"
+    if preview.errors_analysed < len(preview.tasks):
+        error_title += f" of the newest {preview.errors_analysed:,}"
+    for title, groups in (("By actor", preview.by_actor), (error_title, preview.by_error)):
+        lines.append(f"{title} (to retry / matching):")
+        for group in groups[:TOP_GROUPS]:
+            key = escape_control(group.key) if group.key else retry.NO_ERROR_LOGGED
+            lines.append(f"  {group.to_retry:>7,} / {group.planned:<7,} {key}")
+        if len(groups) > TOP_GROUPS:
+            lines.append(f"  … and {len(groups) - TOP_GROUPS:,} more")
+    lines.append("Newest:")
+    for item in preview.sample:
+        task = item.task
+        retries = "" if task.retries is None else f"  retries {task.retries}"
+        skip = f"  [skip: {retry.SKIP_TEXT[item.skip]}]" if item.skip else ""
+        uid = escape_control(task.display_uid)
+        lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
+        if item.error is not None:
+            lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
+    count = len(preview.to_retry)
+    if rate > 0 and count:
+        lines.append(f"At {rate:g}/s: about {duration_text(count / rate)} for {count:,} tasks.")
+    return "\n".join(lines)
+
+
+def bulk_summary_text(summary: BulkSummary) -> str:
+    lines = [f"Done in {duration_text(summary.elapsed)}: {summary.describe()}"]
+    noteworthy = [
+        o for o in summary.outcomes if o.outcome not in (Outcome.RETRIED, Outcome.SKIPPED, Outcome.NOT_ATTEMPTED)
+    ]
+    for outcome in noteworthy[:TOP_GROUPS]:
+        lines.append(f"  {outcome.message_id}  {outcome.describe()}")
+    if len(noteworthy) > TOP_GROUPS:
+        lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
+    return "\n".join(lines)
