@@ -24,14 +24,19 @@ from textual.widgets import Footer, Input, Static
 from tasktui.core import db
 from tasktui.core.feed import FeedMode, FeedStatus, FeedUpdate, StatusCounts, TaskFeed
 from tasktui.core.filters import TaskFilter
+from tasktui.core.models import TaskRow
+from tasktui.core.retry import BulkSummary, retry_capability, retry_selected
 from tasktui.core.session import Session, open_session
+from tasktui.core.status import RETRYABLE_STATE
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey, TaskStore
+from tasktui.core.text import escape_control
 from tasktui.core.timefmt import utc_now
 from tasktui.core.workers import WorkerReport, load_workers
 from tasktui.ui import keys
 from tasktui.ui.messages import CountsUpdated, FeedStatusChanged, FeedUpdated, SideChangesArrived
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
+from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
@@ -101,7 +106,7 @@ class TaskTuiApp(App[int]):
         self.paused = False
         self.header_state = HeaderState(status=FeedStatus(FeedMode.CONNECTING, label=label or target.label))
         self._shown: tuple[int, TaskFilter, SortKey] | None = None
-        self._side_session: Session | None = None
+        self._sessions: dict[str, Session] = {}
         self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
         self._redraw_timer: Timer | None = None
@@ -125,6 +130,8 @@ class TaskTuiApp(App[int]):
         self.query_one(TaskRows).focus()
         self.run_feed()
         self.refresh_workers()
+        if not self.read_only:
+            self.check_write_access()
         # Worker ages and liveness change with time alone, not only with rows.
         self.set_interval(WORKER_REFRESH_SECONDS, self.refresh_workers)
         self.set_interval(1.0, self.tick)
@@ -173,13 +180,26 @@ class TaskTuiApp(App[int]):
     # -- the side session: workers, details, retries (never the feed's connections) --------------
 
     async def side_session(self) -> Session:
-        """A session for on-demand queries, opened lazily and reopened after a drop."""
-        if self._side_session is None or self._side_session.conn.closed:
-            self._side_session = await open_session(self.target)
-        return self._side_session
+        """A session for on-demand reads (workers, task details), opened lazily, reopened
+        after a drop."""
+        return await self._session("side")
+
+    async def retry_session(self) -> Session:
+        """Retries run transactions: they get a session of their own, so that no read of the
+        console ever runs inside one."""
+        return await self._session("retry")
+
+    async def _session(self, purpose: str) -> Session:
+        session = self._sessions.get(purpose)
+        if session is None or session.conn.closed:
+            session = self._sessions[purpose] = await open_session(self.target)
+        return session
 
     async def forget_side_session(self) -> None:
-        session, self._side_session = self._side_session, None
+        await self._forget("side")
+
+    async def _forget(self, purpose: str) -> None:
+        session = self._sessions.pop(purpose, None)
         if session is not None:
             with contextlib.suppress(Exception):
                 await session.close()
@@ -366,6 +386,57 @@ class TaskTuiApp(App[int]):
         self.notify(f"loaded {loaded:,} older finished tasks" if loaded else "no older finished tasks")
 
     # -- actions: acting -------------------------------------------------------------------------
+
+    @work(group="write-access", exclusive=True, exit_on_error=False, name="write-access")
+    async def check_write_access(self) -> None:
+        """Switch to read-only up front when this role may not retry, and say why."""
+        try:
+            allowed, reason = await retry_capability(await self.retry_session())
+        except Exception as exc:
+            await self._forget("retry")
+            allowed, reason = False, f"could not check privileges: {db.explain(exc, self.target)}"
+        if not allowed:
+            self.read_only, self.read_only_reason = True, reason
+            self.refresh_bindings()
+            self.redraw(force=True)
+            self.notify(f"read-only: {reason}", severity="warning", timeout=8)
+
+    def action_retry_task(self) -> None:
+        task = self.query_one(TaskRows).current
+        if task is None or self.read_only:
+            return
+        if task.state != RETRYABLE_STATE:
+            self.notify(f"only rejected tasks can be retried; this one is {task.state}", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.retry_one(task)
+
+        self.push_screen(ConfirmRetryModal(task), confirmed)
+
+    @work(group="retry", exit_on_error=False, name="retry-one", description="Retrying a task")
+    async def retry_one(self, task: TaskRow) -> None:
+        try:
+            result = await retry_selected(await self.retry_session(), [task.message_id])
+        except Exception as exc:
+            await self._forget("retry")
+            self.notify(f"retry failed: {db.explain(exc, self.target)}", severity="error")
+            return
+        outcome = result.outcomes[0]
+        self.notify(escape_control(outcome.describe()), severity="information" if outcome.retried else "warning")
+        if result.journal_error:
+            self.notify(f"audit journal: {result.journal_error}", severity="error")
+
+    def action_bulk_retry(self) -> None:
+        if self.read_only:
+            return
+
+        def finished(summary: BulkSummary | None) -> None:
+            if summary is not None:
+                self.notify(escape_control(summary.describe()), timeout=10)
+
+        self.push_screen(BulkRetryScreen(self.task_filter, self.retry_session), finished)
 
     def action_copy_message_id(self) -> None:
         task = self.query_one(TaskRows).current

@@ -1,0 +1,226 @@
+"""Retrying from the console: `R` on a rejected task, `B` for everything matching the filter.
+
+Both say what will happen before anything changes, do exactly what tasktui.core.retry does
+(authentik's own retry, guarded: only a task still rejected at that moment changes) and write
+the audit journal. The bulk screen previews first (counts by actor and by error, a sample, the
+duplicates it will skip), then runs throttled with a progress bar that can be aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, ProgressBar, Static
+
+from tasktui.core.filters import TaskFilter
+from tasktui.core.models import TaskRow
+from tasktui.core.presentation import bulk_preview_text, bulk_summary_text, duration_text
+from tasktui.core.retry import (
+    DEFAULT_RATE,
+    BulkPreview,
+    BulkProgress,
+    BulkSummary,
+    preview_bulk_retry,
+    run_bulk_retry,
+)
+from tasktui.core.session import Session
+from tasktui.core.text import safe_text
+
+SINGLE_RETRY_EXPLAINED = (
+    "In one transaction, as authentik's own retry does: its logs so far become a previous attempt, a "
+    "'Task will be retried' log is added, and the task goes back to queued with no eta (retries kept), so "
+    "authentik's enqueue notification wakes a worker at commit. Nothing changes unless the task is still "
+    "rejected at that moment (another console may have retried it)."
+)
+
+
+class ConfirmRetryModal(ModalScreen[bool]):
+    """Say what a single retry does; `y` or the button confirms, anything else cancels."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Retry", id="retry-confirm"),
+        Binding("escape,n,q", "cancel", "Cancel", id="retry-cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmRetryModal { align: center middle; }
+    ConfirmRetryModal > Vertical {
+        width: 90%; max-width: 100; height: auto; background: $panel; border: thick $error; padding: 1 2;
+    }
+    ConfirmRetryModal .title { text-style: bold; color: $error; }
+    ConfirmRetryModal Horizontal { height: auto; margin-top: 1; }
+    ConfirmRetryModal Button { margin-right: 2; }
+    """
+
+    def __init__(self, task: TaskRow) -> None:
+        super().__init__()
+        self.task_row = task
+
+    def compose(self) -> ComposeResult:
+        task = self.task_row
+        with Vertical():
+            yield Label("Retry this rejected task?", classes="title")
+            yield Static(
+                Text.assemble(
+                    safe_text(task.display_uid, "bold"),
+                    "\n",
+                    ("message id ", "dim"),
+                    task.message_id,
+                    "  ",
+                    ("retries so far ", "dim"),
+                    str(task.retries if task.retries is not None else "?"),
+                )
+            )
+            yield Static(SINGLE_RETRY_EXPLAINED)
+            with Horizontal():
+                yield Button("Retry (y)", id="confirm", variant="error")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # a stray Enter must not retry
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class BulkRetryScreen(ModalScreen[BulkSummary | None]):
+    """Preview, confirm, run (throttled, abortable), summarise."""
+
+    BINDINGS = [
+        Binding("y", "start", "Start", id="bulk-start"),
+        Binding("a", "abort", "Abort", id="bulk-abort"),
+        Binding("escape,q", "close", "Close / abort", id="bulk-close"),
+    ]
+
+    DEFAULT_CSS = """
+    BulkRetryScreen { align: center middle; }
+    BulkRetryScreen > Vertical {
+        width: 96%; height: 90%; background: $panel; border: thick $error; padding: 0 1;
+    }
+    BulkRetryScreen .title { text-style: bold; color: $error; }
+    BulkRetryScreen VerticalScroll { height: 1fr; }
+    BulkRetryScreen ProgressBar { margin: 1 0 0 0; }
+    BulkRetryScreen #bulk-status { height: auto; }
+    BulkRetryScreen Horizontal { height: auto; }
+    BulkRetryScreen Button { margin-right: 2; }
+    """
+
+    def __init__(
+        self,
+        task_filter: TaskFilter,
+        session: Callable[[], Awaitable[Session]],
+        *,
+        rate: float = DEFAULT_RATE,
+    ) -> None:
+        super().__init__()
+        self.task_filter = task_filter
+        self.session = session
+        self.rate = rate
+        self.preview: BulkPreview | None = None
+        self.summary: BulkSummary | None = None
+        self.abort_event = asyncio.Event()
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Bulk retry of rejected tasks matching: {self.task_filter.describe()}", classes="title")
+            with VerticalScroll():
+                yield Static("previewing… (nothing changes until you press y)", id="bulk-preview")
+            yield ProgressBar(total=None, show_eta=False, id="bulk-progress")
+            yield Static("", id="bulk-status")
+            with Horizontal():
+                yield Button("Start (y)", id="start", variant="error", disabled=True)
+                yield Button("Abort (a)", id="abort", disabled=True)
+                yield Button("Close (Esc)", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+        self.load_preview()
+
+    @work(group="bulk-preview", exclusive=True, exit_on_error=False, name="bulk-preview")
+    async def load_preview(self) -> None:
+        status = self.query_one("#bulk-status", Static)
+        try:
+            self.preview = await preview_bulk_retry(await self.session(), self.task_filter)
+        except Exception as exc:
+            status.update(safe_text(f"preview failed: {exc}", "bold"))
+            return
+        self.query_one("#bulk-preview", Static).update(
+            safe_text(bulk_preview_text(self.preview, self.rate), multiline=True)
+        )
+        count = len(self.preview.to_retry)
+        self.query_one("#start", Button).disabled = count == 0
+        if count:
+            took = duration_text(count / self.rate)
+            status.update(f"{count:,} task(s) to retry at {self.rate:g}/s (about {took}) — press y to start")
+        else:
+            status.update("nothing to retry")
+
+    def action_start(self) -> None:
+        if self.preview is None or self.running or self.summary is not None or not self.preview.to_retry:
+            return
+        self.running = True
+        self.query_one("#start", Button).disabled = True
+        self.query_one("#abort", Button).disabled = False
+        self.query_one("#abort", Button).focus()
+        self.query_one("#bulk-progress", ProgressBar).update(total=len(self.preview.to_retry), progress=0)
+        self.run_retries()
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @work(group="bulk-run", exclusive=True, exit_on_error=False, name="bulk-run")
+    async def run_retries(self) -> None:
+        assert self.preview is not None
+        status = self.query_one("#bulk-status", Static)
+        bar = self.query_one("#bulk-progress", ProgressBar)
+
+        def progress(update: BulkProgress) -> None:
+            bar.update(progress=update.attempted)
+            remaining = update.remaining_seconds
+            eta = f", about {duration_text(remaining)} left" if remaining is not None else ""
+            status.update(f"{update.attempted:,} of {update.total:,} tried ({update.rate:.1f}/s{eta}) — a aborts")
+
+        try:
+            self.summary = await run_bulk_retry(
+                await self.session(), self.preview, rate=self.rate, abort=self.abort_event, on_progress=progress
+            )
+        except Exception as exc:
+            status.update(safe_text(f"bulk retry failed: {exc}", "bold"))
+        else:
+            status.update(safe_text(bulk_summary_text(self.summary), multiline=True))
+            if self.summary.journal_error:
+                self.notify(f"audit journal: {self.summary.journal_error}", severity="error")
+        finally:
+            self.running = False
+            self.query_one("#abort", Button).disabled = True
+            self.query_one("#close", Button).focus()
+
+    def action_abort(self) -> None:
+        if self.running:
+            self.abort_event.set()
+            self.query_one("#bulk-status", Static).update("aborting after the task in flight…")
+
+    @on(Button.Pressed, "#abort")
+    def _abort_pressed(self) -> None:
+        self.action_abort()
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        if self.running:
+            self.action_abort()  # first Esc stops the run; the summary stays on screen
+            return
+        self.dismiss(self.summary)

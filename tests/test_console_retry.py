@@ -1,0 +1,174 @@
+"""Retrying from the console (R, B), read-only mode, and the audit journal — real Postgres, the
+real app driven by Pilot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tasktui.core.feed import FeedMode
+from tasktui.demo import broker
+from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
+from tasktui.ui.widgets.task_table import TaskRows
+from tests.ui_helpers import make_app, screen_text, wait_for
+
+
+@pytest.fixture(autouse=True)
+def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TASKTUI_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+async def writer(live_dsn: str):
+    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
+    yield conn
+    await conn.close()
+
+
+async def _rejected(conn: psycopg.AsyncConnection, actor: str, uid: str, error: str = "connection refused") -> str:
+    tenant = await broker.default_tenant(conn)
+    message_id = await broker.enqueue(conn, actor, tenant_id=tenant, uid=uid)
+    assert await broker.claim(conn, message_id)
+    await broker.start_processing(conn, message_id)
+    await broker.fail(conn, message_id, "LDAPException", error, retry_delay_ms=None, retries=5)
+    await broker.release(conn, message_id)
+    return message_id
+
+
+def _select(app, message_id: str) -> None:
+    rows = app.query_one(TaskRows)
+    rows.move_to(next(i for i, r in enumerate(rows.rows) if r.message_id == message_id))
+
+
+def _state(app, message_id: str) -> str | None:
+    row = app.store.rows.get(message_id)
+    return row.state if row else None
+
+
+async def test_retry_one_rejected_task_and_watch_it_run(live_dsn: str, writer, journal_dir: Path) -> None:
+    message_id = await _rejected(writer, "authentik.sources.ldap.tasks.ldap_sync", "corp")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and _state(app, message_id) == "rejected")
+        _select(app, message_id)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal), what="confirmation")
+        text = screen_text(app)
+        assert "Retry this rejected task?" in text and "still" in text and "rejected" in text
+        await pilot.press("y")
+        await wait_for(pilot, lambda: _state(app, message_id) == "queued", what="queued again, live")
+        # A worker picks it up: the console follows it without any refresh.
+        assert await broker.claim(writer, message_id)
+        await broker.start_processing(writer, message_id)
+        await wait_for(pilot, lambda: _state(app, message_id) == "running", what="running")
+        await broker.succeed(writer, message_id)
+        await wait_for(pilot, lambda: _state(app, message_id) == "done", what="done")
+    lines = [json.loads(line) for line in (journal_dir / "retries.jsonl").read_text().splitlines()]
+    assert any(message_id in json.dumps(line) and "retried" in json.dumps(line) for line in lines)
+
+
+async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) -> None:
+    tenant = await broker.default_tenant(writer)
+    queued = await broker.enqueue(writer, "authentik.core.tasks.clean_expired_models", tenant_id=tenant)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: _state(app, queued) == "queued")
+        _select(app, queued)
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmRetryModal)
+        assert "only rejected tasks can be retried" in screen_text(app)
+
+
+async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer) -> None:
+    message_id = await _rejected(writer, "authentik.x", "1")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
+        _select(app, message_id)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal))
+        await pilot.press("enter")  # focus is on Cancel: a stray Enter must not retry
+        await pilot.pause(0.3)
+    state = (await (await writer.execute(
+        "SELECT state FROM authentik_tasks_task WHERE message_id = %s", (message_id,)
+    )).fetchone())[0]  # fmt: skip
+    assert state == "rejected"
+
+
+async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writer, journal_dir: Path) -> None:
+    failing = [await _rejected(writer, "authentik.providers.scim.tasks.scim_sync", f"p{i}") for i in range(3)]
+    # Same actor and uid as a task already queued: the bulk run must skip it.
+    twin = await _rejected(writer, "authentik.outposts.tasks.outpost_controller", "k8s")
+    tenant = await broker.default_tenant(writer)
+    await broker.enqueue(writer, "authentik.outposts.tasks.outpost_controller", tenant_id=tenant, uid="k8s")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(pilot, lambda: all(_state(app, m) == "rejected" for m in [*failing, twin]))
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
+        text = screen_text(app)
+        assert "to retry: 3" in text and "skipped: 1" in text
+        assert "scim_sync" in text and "connection refused" in text
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen.summary is not None, within=20, what="bulk run finished")
+        assert "retried 3" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: all(_state(app, m) == "queued" for m in failing), what="queued live")
+        assert _state(app, twin) == "rejected"
+    assert (journal_dir / "retries.jsonl").exists()
+
+
+async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
+    for i in range(12):
+        await _rejected(writer, "authentik.events.tasks.notification_transport", f"hook{i}")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(pilot, lambda: len(app.store.rows) == 12)
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
+        screen = app.screen
+        screen.rate = 4.0  # slow enough to abort mid-run
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.query_one("#bulk-progress").progress >= 1, what="first retry")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.summary is not None, within=20, what="aborted run")
+        summary = screen.summary
+        assert summary.aborted and 1 <= summary.retried < 12
+        assert summary.not_attempted == 12 - summary.retried - summary.skipped
+        assert "aborted" in screen_text(app)
+
+
+async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writer, pg_server) -> None:
+    role = "tasktui_viewer"
+    await writer.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    await writer.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        for table in ("authentik_tasks_task", "authentik_tasks_tasklog", "authentik_tasks_workerstatus",
+                      "authentik_tenants_tenant", "django_content_type", "tasktui_console"):  # fmt: skip
+            await writer.execute(
+                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(role))
+            )
+        message_id = await _rejected(writer, "authentik.x", "1")
+        app = make_app(f"{live_dsn} user={role}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.read_only, what="automatic read-only")
+            assert "lacks UPDATE on authentik_tasks_task" in app.read_only_reason
+            await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
+            assert "Retry" not in screen_text(app).splitlines()[-1]
+            _select(app, message_id)
+            await pilot.press("R")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmRetryModal)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert "Retry this rejected task" not in screen_text(app)
+    finally:
+        await writer.execute(
+            sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role))
+        )
