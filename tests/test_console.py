@@ -284,3 +284,44 @@ async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers
         # Its session ends: the lock is gone, so authentik would no longer count it alive.
         app.refresh_workers()
         await wait_for(pilot, lambda: app.worker_report.alive == 0, what="worker no longer alive")
+
+
+async def test_facets_filter_by_status_and_queue(live_dsn: str, writer) -> None:
+    from tasktui.ui.screens.facets import FacetScreen
+
+    tenant = await broker.default_tenant(writer)
+    queued = await broker.enqueue(writer, "authentik.a", tenant_id=tenant, queue="default")
+    other_queue = await broker.enqueue(writer, "authentik.b", tenant_id=tenant, queue="slow")
+    rejected = await _rejected_task(writer, "authentik.c", "1")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: {queued, other_queue, rejected} <= set(_ids_on_screen(app)), what="loaded")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker")
+        app.screen.query_one("#facet-status").select("rejected")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: _ids_on_screen(app) == [rejected], what="status facet")
+        assert "status=rejected" in screen_text(app)
+        await pilot.press("c", "f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker again")
+        app.screen.query_one("#facet-queue").select("slow")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: _ids_on_screen(app) == [other_queue], what="queue facet")
+
+
+async def test_load_older_pages_in_finished_tasks_by_keyset(live_dsn: str, writer) -> None:
+    await writer.execute(
+        "INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _messages,"
+        " _previous_messages, aggregated_status, tenant_id, retries)"
+        " SELECT gen_random_uuid(), 'default', 'authentik.old.' || g, ''::bytea, 'done',"
+        " now() - g * interval '1 minute', '[]', '[]', '', (SELECT tenant_uuid FROM authentik_tenants_tenant), 0"
+        " FROM generate_series(1, 50) AS g"
+    )
+    app = make_app(live_dsn, window=20)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(app.store) == 20, what="bounded window")
+        newest = {r.actor_name for r in app.store.rows.values()}
+        assert newest == {f"authentik.old.{g}" for g in range(1, 21)}
+        await pilot.press("m")
+        await wait_for(pilot, lambda: len(app.store) == 50, what="older page")
+        assert "loaded 30 older finished tasks" in screen_text(app)
