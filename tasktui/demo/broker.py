@@ -10,13 +10,14 @@ import pickle
 import sys
 import types
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tasktui.core.locks import task_lock_key
+from tasktui.core.locks import task_lock_key, worker_lock_key
 from tasktui.core.sql import broker as q
 
 MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
@@ -103,6 +104,7 @@ async def enqueue(
     delay_ms: int | None = None,
     rel_obj: tuple[int, str] | None = None,
     message_id: str | None = None,
+    tenant_name: str = "Default",
 ) -> str:
     """Send a new message: one transaction with the task row and its "queued" log."""
     message_id = message_id or str(uuid.uuid4())
@@ -113,7 +115,9 @@ async def enqueue(
                 "message_id": message_id,
                 "queue": queue,
                 "actor": actor,
-                "message": encode_message(message_id, actor, args=args, kwargs=kwargs, queue=queue),
+                "message": encode_message(
+                    message_id, actor, args=args, kwargs=kwargs, queue=queue, tenant_name=tenant_name
+                ),
                 "rel_obj_id": rel_obj[1] if rel_obj else None,
                 "uid": uid,
                 "rel_obj_content_type_id": rel_obj[0] if rel_obj else None,
@@ -145,6 +149,41 @@ async def release(locks_conn: psycopg.AsyncConnection, message_id: str, queue: s
     await locks_conn.execute(q.UNLOCK, {"lock_key": task_lock_key(queue, message_id)})
 
 
+@dataclass(frozen=True)
+class ClaimedTask:
+    """What a consumer learns about a message it claimed (authentik decodes it from `message`)."""
+
+    message_id: str
+    actor_name: str
+    uid: str | None
+    retries: int
+    tenant_id: uuid.UUID
+
+    @property
+    def logger(self) -> str:
+        """The logger of the actor's own logs: the task uid, `actor_name[:_uid]`."""
+        return f"{self.actor_name}:{self.uid}" if self.uid else self.actor_name
+
+
+async def read_claimed(conn: psycopg.AsyncConnection, message_id: str) -> ClaimedTask | None:
+    row = await (await conn.execute(q.CLAIMED_TASK, {"message_id": message_id})).fetchone()
+    if row is None:
+        return None
+    actor_name, uid, retries, tenant_id = row
+    return ClaimedTask(message_id, actor_name, uid, int(retries), tenant_id)
+
+
+async def requeue(conn: psycopg.AsyncConnection, message_ids: list[str]) -> None:
+    """Worker shutdown: messages it held but did not finish go back to `queued`."""
+    if message_ids:
+        await conn.execute(q.REQUEUE, {"message_ids": message_ids})
+
+
+async def any_rejected(conn: psycopg.AsyncConnection) -> bool:
+    row = await (await conn.execute(q.ANY_REJECTED)).fetchone()
+    return bool(row and row[0])
+
+
 async def advance(conn: psycopg.AsyncConnection, message_id: str, from_state: str, to_state: str) -> None:
     await conn.execute(q.ADVANCE_STATE, {"message_id": message_id, "from_state": from_state, "to_state": to_state})
 
@@ -156,10 +195,16 @@ async def start_processing(conn: psycopg.AsyncConnection, message_id: str) -> No
     await advance(conn, message_id, "preprocess", "running")
 
 
+async def save_task_fields(conn: psycopg.AsyncConnection, message_id: str) -> None:
+    """CurrentTask's save of the non-broker fields: a write that changes nothing visible."""
+    await conn.execute(q.SAVE_TASK_FIELDS, {"message_id": message_id})
+
+
 async def succeed(conn: psycopg.AsyncConnection, message_id: str) -> None:
-    """running -> postprocess, success log, result stored, ack -> done (message emptied)."""
+    """running -> postprocess, success log, fields saved, result stored, ack -> done (message emptied)."""
     await advance(conn, message_id, "running", "postprocess")
     await log(conn, message_id, "Task finished processing without errors")
+    await save_task_fields(conn, message_id)
     await conn.execute(q.STORE_RESULT, {"message_id": message_id, "result": pickle.dumps(None)})
     await conn.execute(q.ACK, {"message_id": message_id})
 
@@ -193,10 +238,14 @@ async def fail(
     retries: int,
     actor: str = "",
     queue: str = "default",
+    frames: list[dict] | None = None,
 ) -> None:
     """running -> postprocess with an error log; then a retry with an eta, or reject."""
     await advance(conn, message_id, "running", "postprocess")
-    await log(conn, message_id, exc_message, level="error", attributes=exception_attributes(exc_type, exc_message))
+    await log(
+        conn, message_id, exc_message, level="error", attributes=exception_attributes(exc_type, exc_message, frames)
+    )
+    await save_task_fields(conn, message_id)
     if retry_delay_ms is not None:
         async with conn.transaction():
             await conn.execute(
@@ -228,3 +277,8 @@ async def register_worker(conn: psycopg.AsyncConnection, hostname: str, version:
 
 async def worker_heartbeat(conn: psycopg.AsyncConnection, worker_id: str) -> None:
     await conn.execute(q.WORKER_HEARTBEAT, {"id": worker_id})
+
+
+async def hold_worker_lock(locks_conn: psycopg.AsyncConnection, worker_id: str) -> None:
+    """The liveness proof: a session advisory lock held for the worker's whole life."""
+    await locks_conn.execute(q.ADVISORY_LOCK, {"lock_key": worker_lock_key(worker_id)})

@@ -37,11 +37,13 @@ WHERE message_id = %(message_id)s AND state <> ALL ('{done,rejected}')
 RETURNING message_id
 """
 
-# Pending work as the consumer's fallback poll sees it.
+# Pending work as the consumer's fallback poll sees it. Django writes `.exclude(eta__gte=…)` on
+# a nullable column as NOT (… AND eta IS NOT NULL): rows with no eta (new, requeued, orphaned
+# mid-run) are pending too.
 PENDING = """
 SELECT message_id FROM authentik_tasks_task
 WHERE queue_name = %(queue)s AND state <> ALL ('{done,rejected}')
-  AND NOT (eta >= now() + interval '30 seconds')
+  AND NOT (eta >= now() + interval '30 seconds' AND eta IS NOT NULL)
 ORDER BY eta ASC NULLS FIRST
 LIMIT %(limit)s
 """
@@ -87,3 +89,30 @@ VALUES (%(id)s, %(hostname)s, %(version)s, now())
 """
 WORKER_HEARTBEAT = "UPDATE authentik_tasks_workerstatus SET last_seen = now() WHERE id = %(id)s"
 ADVISORY_LOCK = "SELECT pg_advisory_lock(%(lock_key)s)"
+
+# The consumer reads what it claimed (authentik decodes the pickled `message`; the demo's
+# simulated workers need only these columns).
+CLAIMED_TASK = """
+SELECT actor_name, _uid, retries, tenant_id
+FROM authentik_tasks_task
+WHERE message_id = %(message_id)s
+"""
+
+# CurrentTask after postprocess: saves the non-broker fields, an UPDATE no viewer can see (§9).
+SAVE_TASK_FIELDS = """
+UPDATE authentik_tasks_task
+SET tenant_id = tenant_id, rel_obj_content_type_id = rel_obj_content_type_id, rel_obj_id = rel_obj_id,
+    _uid = _uid, _messages = _messages, _previous_messages = _previous_messages,
+    aggregated_status = aggregated_status
+WHERE message_id = %(message_id)s
+"""
+
+# Worker shutdown: prefetched (and interrupted) messages go back to the queue; mtime untouched.
+REQUEUE = "UPDATE authentik_tasks_task SET state = 'queued' WHERE message_id = ANY (%(message_ids)s::uuid[])"
+
+# Whether any task waits for a manual retry.
+ANY_REJECTED = "SELECT EXISTS (SELECT 1 FROM authentik_tasks_task WHERE state = 'rejected')"
+
+# Consumers wait for the enqueue NOTIFY on 'authentik.tasks.<queue>.enqueue' ({channel} is an
+# Identifier: the dots need quoting).
+LISTEN = "LISTEN {channel}"

