@@ -233,7 +233,9 @@ class EmbeddedDemo:
     def console(self) -> int:
         from tasktui.ui.app import run_console
 
-        return run_console(db.Target.resolve(self.dsn), read_only=False, channel=DEFAULT_CHANNEL)
+        return run_console(
+            db.Target.resolve(self.dsn), read_only=False, channel=DEFAULT_CHANNEL, label="demo (embedded PostgreSQL)"
+        )
 
     def stop(self) -> None:
         """Workload first (it holds connections and locks), then the server, then the folder."""

@@ -74,4 +74,7 @@ class WorkerPanel(VerticalScroll):
             parts.append(table)
         else:
             parts.append(Text("no worker rows in authentik_tasks_workerstatus", self._style("dim")))
+        for part in parts:
+            if isinstance(part, Text):
+                part.end = "\n"  # safe_text ends without a newline; each part is its own line
         body.update(Group(*parts))
