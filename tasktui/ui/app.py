@@ -301,7 +301,9 @@ class TaskTuiApp(App[int]):
         search = self.query_one("#search", Input)
         search.display = True
         search.value = self.task_filter.text
-        search.focus()
+        # Focus after this key is fully handled: focusing at once lets a real terminal's "/"
+        # land in the box as the first character of the search.
+        self.call_after_refresh(search.focus)
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
