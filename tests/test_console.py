@@ -30,7 +30,7 @@ async def _rejected_task(conn: psycopg.AsyncConnection, actor: str, uid: str) ->
 
 
 def _ids_on_screen(app) -> list[str]:
-    return [r.message_id for r in app.query_one(TaskRows).rows]
+    return [r.message_id for r in app.main_query(TaskRows).rows]
 
 
 async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str, writer) -> None:
@@ -325,3 +325,20 @@ async def test_load_older_pages_in_finished_tasks_by_keyset(live_dsn: str, write
         await pilot.press("m")
         await wait_for(pilot, lambda: len(app.store) == 50, what="older page")
         assert "loaded 30 older finished tasks" in screen_text(app)
+
+
+async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer) -> None:
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        from textual.screen import Screen
+
+        await app.push_screen(Screen())  # a full screen on top, as the task detail is
+        await pilot.pause()
+        tenant = await broker.default_tenant(writer)
+        message_id = await broker.enqueue(writer, "authentik.under.help", tenant_id=tenant)
+        await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="table updated underneath")
+        app.tick()
+        app.pop_screen()
+        await pilot.pause()
+        assert any("authentik.under.help" in line for line in row_texts(app))

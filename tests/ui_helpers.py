@@ -36,7 +36,7 @@ def screen_text(app: TaskTuiApp) -> str:
 
 def row_texts(app: TaskTuiApp) -> list[str]:
     """The table's visible rows as text, as drawn."""
-    rows = app.query_one(TaskRows)
+    rows = app.main_query(TaskRows)
     height = rows.scrollable_content_region.height
     lines = []
     for y in range(min(height, len(rows.rows) - int(rows.scroll_offset.y))):
@@ -46,7 +46,7 @@ def row_texts(app: TaskTuiApp) -> list[str]:
 
 def row_style(app: TaskTuiApp, message_id: str) -> Style:
     """The foreground style the table draws a task's row with (status cell excluded)."""
-    rows = app.query_one(TaskRows)
+    rows = app.main_query(TaskRows)
     index = next(i for i, r in enumerate(rows.rows) if r.message_id == message_id)
     y = index - int(rows.scroll_offset.y)
     segments = list(rows.render_line(y))

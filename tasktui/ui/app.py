@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tasktui.core import db
@@ -113,6 +115,12 @@ class TaskTuiApp(App[int]):
 
     # -- layout ----------------------------------------------------------------------------------
 
+    def main_query(self, selector: str | type[WidgetType], expect_type: type[WidgetType] | None = None) -> WidgetType:
+        """query_one on the console's own screen, whatever screen (detail, modal) is on top:
+        App.query_one would search the active screen, where the table is not."""
+        main = self.screen_stack[0] if self.screen_stack else self.screen
+        return main.query_one(selector, expect_type)  # type: ignore[arg-type, return-value]
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
         with Horizontal(id="filter-bar"):
@@ -125,9 +133,9 @@ class TaskTuiApp(App[int]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
-        self.query_one(WorkerPanel).display = False
-        self.query_one(TaskRows).focus()
+        self.main_query("#search", Input).display = False
+        self.main_query(WorkerPanel).display = False
+        self.main_query(TaskRows).focus()
         self.run_feed()
         self.refresh_workers()
         if not self.read_only:
@@ -206,7 +214,7 @@ class TaskTuiApp(App[int]):
 
     @work(group="workers", exclusive=True, exit_on_error=False, name="workers", description="Checking workers")
     async def refresh_workers(self) -> None:
-        panel = self.query_one(WorkerPanel)
+        panel = self.main_query(WorkerPanel)
         try:
             report = await load_workers(await self.side_session())
         except Exception as exc:  # the panel says what failed; the feed reports drops itself
@@ -235,7 +243,7 @@ class TaskTuiApp(App[int]):
         self._shown = key
         self._last_redraw = time.monotonic()
         rows = self.store.view(self.task_filter, self.sort)
-        self.query_one(TaskTable).show(rows, self.sort, self.clock())
+        self.main_query(TaskTable).show(rows, self.sort, self.clock())
         self.show_filter_info(len(rows))
 
     def tick(self) -> None:
@@ -244,45 +252,45 @@ class TaskTuiApp(App[int]):
         self.header_state.last_event_at = self.feed.last_event_at
         self.show_header()
         if not self.paused:
-            self.query_one(TaskTable).body.now = self.clock()
-            self.query_one(TaskRows).refresh()
+            self.main_query(TaskTable).body.now = self.clock()
+            self.main_query(TaskRows).refresh()
 
     def show_header(self) -> None:
         self.header_state.paused = self.paused
-        self.query_one(StatusHeader).show(self.header_state, self.clock().timestamp())
+        self.main_query(StatusHeader).show(self.header_state, self.clock().timestamp())
 
     def show_filter_info(self, shown: int) -> None:
         text = f"{shown:,} shown of {len(self.store):,} loaded · {self.task_filter.describe()}"
         text += f" · sort {self.sort.column} {'↓' if self.sort.descending else '↑'}"
         if self.read_only:
             text += f" · READ-ONLY ({self.read_only_reason})"
-        self.query_one("#filter-info", Static).update(text)
+        self.main_query("#filter-info", Static).update(text)
 
     # -- actions: navigation ---------------------------------------------------------------------
 
     def action_cursor_down(self) -> None:
-        self.query_one(TaskRows).move(1)
+        self.main_query(TaskRows).move(1)
 
     def action_cursor_up(self) -> None:
-        self.query_one(TaskRows).move(-1)
+        self.main_query(TaskRows).move(-1)
 
     def action_page_down(self) -> None:
-        rows = self.query_one(TaskRows)
+        rows = self.main_query(TaskRows)
         rows.move(rows.page)
 
     def action_page_up(self) -> None:
-        rows = self.query_one(TaskRows)
+        rows = self.main_query(TaskRows)
         rows.move(-rows.page)
 
     def action_cursor_first(self) -> None:
-        self.query_one(TaskRows).move_to(0)
+        self.main_query(TaskRows).move_to(0)
 
     def action_cursor_last(self) -> None:
-        rows = self.query_one(TaskRows)
+        rows = self.main_query(TaskRows)
         rows.move_to(len(rows.rows) - 1)
 
     def action_open_task(self) -> None:
-        task = self.query_one(TaskRows).current
+        task = self.main_query(TaskRows).current
         if task is not None:
             self.open_task(task.message_id)
 
@@ -315,16 +323,16 @@ class TaskTuiApp(App[int]):
         self._close_search(keep=True)
 
     def _close_search(self, *, keep: bool) -> None:
-        search = self.query_one("#search", Input)
+        search = self.main_query("#search", Input)
         if not keep:
             self.task_filter = self.task_filter.with_(text="")
             search.value = ""
         search.display = bool(self.task_filter.text)
-        self.query_one(TaskRows).focus()
+        self.main_query(TaskRows).focus()
         self.redraw(force=True)
 
     def key_escape(self) -> None:
-        if self.focused is self.query_one("#search", Input):
+        if self.focused is self.main_query("#search", Input):
             self._close_search(keep=False)
 
     def action_facets(self) -> None:
@@ -344,7 +352,7 @@ class TaskTuiApp(App[int]):
 
     def action_clear_filters(self) -> None:
         self.task_filter = TaskFilter(hide_successful=self.task_filter.hide_successful)
-        search = self.query_one("#search", Input)
+        search = self.main_query("#search", Input)
         search.value = ""
         search.display = False
         self.redraw(force=True)
@@ -369,11 +377,11 @@ class TaskTuiApp(App[int]):
         self.show_header()
 
     def action_toggle_legend(self) -> None:
-        legend = self.query_one(Legend)
+        legend = self.main_query(Legend)
         legend.display = not legend.display
 
     def action_toggle_workers(self) -> None:
-        panel = self.query_one(WorkerPanel)
+        panel = self.main_query(WorkerPanel)
         panel.display = not panel.display
         if panel.display:
             self.refresh_workers()
@@ -404,7 +412,7 @@ class TaskTuiApp(App[int]):
             self.notify(f"read-only: {reason}", severity="warning", timeout=8)
 
     def action_retry_task(self) -> None:
-        task = self.query_one(TaskRows).current
+        task = self.main_query(TaskRows).current
         if task is None or self.read_only:
             return
         if task.state != RETRYABLE_STATE:
@@ -441,7 +449,7 @@ class TaskTuiApp(App[int]):
         self.push_screen(BulkRetryScreen(self.task_filter, self.retry_session), finished)
 
     def action_copy_message_id(self) -> None:
-        task = self.query_one(TaskRows).current
+        task = self.main_query(TaskRows).current
         if task is not None:
             self.copy_to_clipboard(task.message_id)
             self.notify(f"copied {task.message_id}")

@@ -26,7 +26,7 @@ class Legend(Static):
         self.call_after_refresh(self.draw)
 
     def draw(self) -> None:
-        rows = self.app.query_one(TaskRows)
+        rows = self.screen.query_one(TaskRows)
         line = Text()
         for style_name, label in LEGEND:
             line.append("■ ", rows.get_component_rich_style(f"task-table--{style_name}"))
