@@ -446,7 +446,9 @@ class TaskTuiApp(App[int]):
             if summary is not None:
                 self.notify(escape_control(summary.describe()), timeout=10)
 
-        self.push_screen(BulkRetryScreen(self.task_filter, self.retry_session), finished)
+        # Rejected tasks are the target whatever the "hide successful" toggle says.
+        task_filter = self.task_filter.with_(hide_successful=False)
+        self.push_screen(BulkRetryScreen(task_filter, self.retry_session), finished)
 
     def action_copy_message_id(self) -> None:
         task = self.main_query(TaskRows).current

@@ -59,8 +59,8 @@ class StatusHeader(Static):
     DEFAULT_CSS = """
     StatusHeader { height: 2; background: $panel; color: $text; padding: 0 1; }
     StatusHeader > .status-header--title { text-style: bold; color: $accent; }
-    StatusHeader > .status-header--live { color: $success; text-style: bold; }
-    StatusHeader > .status-header--polling { color: $warning; text-style: bold; }
+    StatusHeader > .status-header--live { color: $success; text-style: bold reverse; }
+    StatusHeader > .status-header--polling { color: $warning; text-style: bold reverse; }
     StatusHeader > .status-header--down { color: $error; text-style: bold reverse; }
     StatusHeader > .status-header--paused { color: $warning; text-style: bold reverse; }
     StatusHeader > .status-header--group-running { color: $primary-lighten-2; }
@@ -86,7 +86,8 @@ class StatusHeader(Static):
             FeedMode.POLLING: "polling",
             FeedMode.CONNECTING: "polling",
         }.get(status.mode, "down")
-        first.append(f"● {status.mode.value}", self._style(mode_style))
+        # A reversed badge, not a ● bullet: ambiguous-width glyphs misalign some terminals.
+        first.append(f" {status.mode.value} ", self._style(mode_style))
         if status.mode in (FeedMode.RECONNECTING, FeedMode.FAILED) and status.blind_since:
             first.append(f" blind {_ago(now - status.blind_since)}", self._style("down"))
         if status.detail:

@@ -114,7 +114,10 @@ class TaskRows(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    TaskRows { height: 1fr; background: $surface; }
+    TaskRows {
+        height: 1fr; background: $surface; overflow-x: hidden;
+        scrollbar-size-vertical: 1; scrollbar-background: $surface; scrollbar-color: $panel-lighten-2;
+    }
     TaskRows > .task-table--queued { color: $text-muted; }
     TaskRows > .task-table--active { color: $primary-lighten-2; }
     TaskRows > .task-table--success { color: $success; }

@@ -58,9 +58,14 @@ class WorkerPanel(VerticalScroll):
         parts: list[Text | Table] = [summary]
         for alarm in report.alarms:
             parts.append(safe_text(f"⚠ {alarm.message}", self._style(alarm.severity)))
-        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, expand=False, header_style="bold")
-        for title in ("Host", "Version", "Last seen", "Liveness", "Why"):
-            table.add_column(title, no_wrap=True, overflow="ellipsis")
+        # The host and the reason shrink (with an ellipsis) on a narrow terminal; version, age
+        # and liveness never do.
+        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, expand=True, header_style="bold")
+        table.add_column("Host", no_wrap=True, overflow="ellipsis", ratio=2, min_width=12)
+        table.add_column("Version", no_wrap=True, min_width=8)
+        table.add_column("Last seen", no_wrap=True, min_width=9)
+        table.add_column("Liveness", no_wrap=True, min_width=8)
+        table.add_column("Why", no_wrap=True, overflow="ellipsis", ratio=3)
         order = {"alive": 0, "stale": 1, "dead": 2}
         for worker in sorted(report.workers, key=lambda w: (order[w.liveness], w.hostname)):
             table.add_row(
