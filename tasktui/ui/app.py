@@ -235,8 +235,8 @@ class TaskTuiApp(App[int]):
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the table if the rows, filter or sort changed (never while paused)."""
-        if self.paused and not force:
-            return
+        if (self.paused and not force) or not self.screen_stack:
+            return  # paused, or shutting down (a late timer after the screens are gone)
         key = (self.store.version, self.task_filter, self.sort)
         if key == self._shown and not force:
             return
@@ -248,6 +248,8 @@ class TaskTuiApp(App[int]):
 
     def tick(self) -> None:
         """Once a second: ages in the header and the relative times in the table."""
+        if not self.screen_stack:
+            return
         self.header_state.rate = self.feed.rate_snapshot()
         self.header_state.last_event_at = self.feed.last_event_at
         self.show_header()
@@ -256,6 +258,8 @@ class TaskTuiApp(App[int]):
             self.main_query(TaskRows).refresh()
 
     def show_header(self) -> None:
+        if not self.screen_stack:
+            return
         self.header_state.paused = self.paused
         self.main_query(StatusHeader).show(self.header_state, self.clock().timestamp())
 
