@@ -40,8 +40,10 @@ async def _rejected(conn: psycopg.AsyncConnection, actor: str, uid: str, error: 
     return message_id
 
 
-def _select(app, message_id: str) -> None:
-    rows = app.query_one(TaskRows)
+async def _select(pilot, message_id: str) -> None:
+    """Put the cursor on a task once the table shows it."""
+    rows = pilot.app.main_query(TaskRows)
+    await wait_for(pilot, lambda: any(r.message_id == message_id for r in rows.rows), what="task drawn")
     rows.move_to(next(i for i, r in enumerate(rows.rows) if r.message_id == message_id))
 
 
@@ -55,7 +57,7 @@ async def test_retry_one_rejected_task_and_watch_it_run(live_dsn: str, writer, j
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and _state(app, message_id) == "rejected")
-        _select(app, message_id)
+        await _select(pilot, message_id)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal), what="confirmation")
         text = screen_text(app)
@@ -78,7 +80,7 @@ async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) 
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await wait_for(pilot, lambda: _state(app, queued) == "queued")
-        _select(app, queued)
+        await _select(pilot, queued)
         await pilot.press("R")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmRetryModal)
@@ -90,7 +92,7 @@ async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
-        _select(app, message_id)
+        await _select(pilot, message_id)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal))
         await pilot.press("enter")  # focus is on Cancel: a stray Enter must not retry
@@ -161,7 +163,7 @@ async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writ
             assert "lacks UPDATE on authentik_tasks_task" in app.read_only_reason
             await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
             assert "Retry" not in screen_text(app).splitlines()[-1]
-            _select(app, message_id)
+            await _select(pilot, message_id)
             await pilot.press("R")
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmRetryModal)
