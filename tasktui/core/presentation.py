@@ -109,18 +109,32 @@ def blob_title(name: str, decoded: safe_pickle.Decoded) -> str:
     return f"{name} ({decoded.size} bytes)" if decoded.size else name
 
 
-def log_line(line: LogLine, *, attributes_chars: int = ATTRIBUTES_CHARS) -> Text:
+def log_line(
+    line: LogLine, *, attributes_chars: int = ATTRIBUTES_CHARS, time_only: bool = False, logger_chars: int = 0
+) -> Text:
     """One log line on one line: time, level, logger, event, then attributes (without the
-    exception, which `traceback_lines` shows) or their size when they were not fetched."""
-    when = format_time(line.timestamp) if line.timestamp else f"{line.timestamp_text or '?'} (unreadable)"
+    exception, which `traceback_lines` shows) or their size when they were not fetched.
+
+    For narrow displays (the console at 80 columns), `time_only` drops the date and zone from the
+    timestamp and `logger_chars` keeps only the end of a long logger name (its most specific
+    part), so that the event still fits on the row."""
+    if line.timestamp is None:
+        when = f"{line.timestamp_text or '?'} (unreadable)"
+    elif time_only:
+        when = line.timestamp.astimezone(UTC).strftime("%H:%M:%S.%f")
+    else:
+        when = format_time(line.timestamp)
     level = line.level.lower()
     event = line.event + (f" … ({line.event_bytes} bytes in all)" if line.event_truncated else "")
+    logger = line.logger
+    if 0 < logger_chars < len(logger):
+        logger = "…" + logger[len(logger) - logger_chars + 1 :]
     parts: list[str | tuple[object, str]] = [
         (when, "dim"),
         "  ",
         (f"{line.level.upper():<8}", LEVEL_STYLES.get(level, "")),
         " ",
-        (line.logger, "cyan"),
+        (logger, "cyan"),
         "  ",
         (event, "bold" if level in ERROR_LEVELS else ""),
     ]

@@ -39,6 +39,7 @@ from tasktui.ui.messages import CountsUpdated, FeedStatusChanged, FeedUpdated, S
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
+from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
@@ -184,6 +185,10 @@ class TaskTuiApp(App[int]):
     def _side_changes(self, message: SideChangesArrived) -> None:
         if message.workers_changed:
             self.refresh_workers()
+        # An open detail screen (even under help) appends its task's new log lines.
+        for screen in self.screen_stack:
+            if isinstance(screen, TaskDetailScreen) and screen.message_id in message.tasklog_task_ids:
+                screen.logs_changed()
 
     # -- the side session: workers, details, retries (never the feed's connections) --------------
 
@@ -303,8 +308,6 @@ class TaskTuiApp(App[int]):
         self.open_task(message.task.message_id)
 
     def open_task(self, message_id: str) -> None:
-        from tasktui.ui.screens.task_detail import TaskDetailScreen
-
         self.push_screen(TaskDetailScreen(self.target, message_id))
 
     # -- actions: what is shown ------------------------------------------------------------------

@@ -3,6 +3,7 @@ and the command palette, and read-only mode removes every write action from all 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from textual.binding import Binding
@@ -69,10 +70,11 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
 ACTIONS_BY_NAME = {k.action: k for k in KEY_ACTIONS}
 
 
-def bindings() -> list[Binding]:
+def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[Binding]:
+    """Textual bindings for the main screen's actions, or for a screen's own list of them."""
     return [
         Binding(k.keys, k.action, k.short or k.description, show=k.footer, id=k.id, key_display=k.display or None)
-        for k in KEY_ACTIONS
+        for k in actions
     ]
 
 

@@ -11,14 +11,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tasktui.ui.keys import available
+from tasktui.ui.screens.task_detail import DETAIL_KEYS
 
 
-def help_table(read_only: bool) -> Table:
+def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     group = None
-    for key in available(read_only):
+    # The detail screen's own keys (its BINDINGS come from the same list); first when asked
+    # from that screen.
+    keys = [*DETAIL_KEYS, *available(read_only)] if detail_first else [*available(read_only), *DETAIL_KEYS]
+    for key in keys:
         if key.group != group:
             if group is not None:
                 table.add_row("", "")
@@ -44,11 +48,12 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, read_only: bool) -> None:
+    def __init__(self, read_only: bool, *, detail_first: bool = False) -> None:
         super().__init__()
         self.read_only = read_only
+        self.detail_first = detail_first
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("tasktui — keys   (Esc to close)", style="bold"))
-            yield Static(help_table(self.read_only))
+            yield Static(help_table(self.read_only, detail_first=self.detail_first))

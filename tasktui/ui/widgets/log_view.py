@@ -1,0 +1,466 @@
+"""One attempt group's log lines (current or previous attempts) as a Line-API scroll view.
+
+A task may have 100,000 log lines; this view holds a bounded window of them (at most MAX_LINES,
+a few pages fetched with keyset cursors) and draws only the rows on screen. As the view nears
+either end of the window it asks for the next page (`NearEdge`); when the window grows past
+MAX_LINES, the far end is dropped and the view keeps showing the same lines.
+
+Each log line is a *block* of rows: the line itself (presentation.log_line, cropped to the width),
+its structlog exception as a traceback (always shown: that is what a reader came for), and when
+expanded its full event and attributes as indented JSON (large attributes are fetched on demand
+by the screen). Blocks are rendered once per width and cached; plain lines cost one row and no
+rendering until they are on screen.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tasktui.core import presentation
+from tasktui.core.detail import AttributesValue, LogCursor, LogLine
+from tasktui.core.text import assemble, safe_text
+from tasktui.ui.palette import palette_classes, palette_css, palette_styles, themed
+
+PAGE = 200  # lines per fetch: a few screens, one query
+MAX_LINES = 2_000  # lines held at once; pages beyond drop the far end
+INDENT = 6  # tracebacks and attributes sit under the event, past the time column's start
+WIDE = 120  # from this width a row shows the full timestamp (date and zone)
+LOGGER_CHARS = (24, 36)  # the end of a logger name kept on a row, narrow and wide
+
+Edge = Literal["before", "after"]
+
+
+@dataclass(eq=False)
+class LogEntry:
+    """A log line as shown: its exception (from inline attributes, or fetched for error lines
+    whose attributes were too large to come with the page) and what the user expanded."""
+
+    line: LogLine
+    exception: Any = None
+    expanded: bool = False
+    attributes: AttributesValue | None = None  # fetched on demand (line.attributes_inline is False)
+    attributes_error: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.line.level.lower() in presentation.ERROR_LEVELS
+
+    @property
+    def needs_attributes(self) -> bool:
+        """Expanded, but its attributes did not come with the page and are not fetched yet."""
+        return self.expanded and not self.line.attributes_inline and self.attributes is None
+
+
+class LogView(ScrollView, can_focus=True, inherit_bindings=False):
+    """The screen owns the keys (one registry); this widget owns drawing and the window."""
+
+    COMPONENT_CLASSES = {"log-view--cursor", "log-view--placeholder", *palette_classes("log-view")}
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; background: $surface; overflow-x: hidden; scrollbar-gutter: stable; }
+    LogView > .log-view--cursor { background: $primary 30%; }
+    LogView:focus > .log-view--cursor { background: $primary 50%; }
+    LogView > .log-view--placeholder { color: $text-muted; text-style: italic; }
+    """ + palette_css("LogView", "log-view")
+
+    class NearEdge(Message):
+        """The view is within a screen of the start or end of its window, and more lines lie
+        beyond it: the screen should fetch a page (the edge is marked loading until it does)."""
+
+        def __init__(self, view: LogView, edge: Edge) -> None:
+            super().__init__()
+            self.view = view
+            self.edge = edge
+
+    class Toggled(Message):
+        """A line was expanded with a click; the screen fetches large attributes."""
+
+        def __init__(self, view: LogView, entry: LogEntry) -> None:
+            super().__init__()
+            self.view = view
+            self.entry = entry
+
+    def __init__(self, *, previous: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.previous = previous
+        self.entries: list[LogEntry] = []
+        self.has_before = False  # lines exist before the window
+        self.has_after = False  # lines exist after the window (False: the window is the tail)
+        self.total: int | None = None  # lines in this attempt group, when counted
+        self.total_capped = False
+        self.cursor = 0
+        self.loaded = False  # a first page was shown
+        self.placeholder = "loading…"
+        self.loading: set[Edge] = set()
+        self.generation = 0  # bumped by reset(): pages asked for before it are dropped
+        self._starts: list[int] = []  # first row of each entry
+        self._rows = 0
+        self._width = 0
+        self._blocks: dict[LogCursor, list[Strip]] = {}  # a line's rows at self._width
+        self._reveal: tuple[int, bool] | None = None  # (entry, prefer its end) once there is a size
+
+    # -- the window ------------------------------------------------------------------------------
+
+    def reset(
+        self, entries: list[LogEntry], *, has_before: bool, has_after: bool, select: Literal["start", "end"] = "end"
+    ) -> None:
+        """Show a fresh window. `select`: "end" puts the cursor on the last error line (else the
+        last line) with its traceback in view; "start" on the first line."""
+        self.generation += 1
+        self.loading.clear()
+        self.entries = entries
+        self.has_before, self.has_after = has_before, has_after
+        self.loaded = True
+        self._blocks.clear()
+        if select == "start" or not entries:
+            index, prefer_end = 0, False
+        else:
+            errors = [i for i, entry in enumerate(entries) if entry.is_error]
+            index, prefer_end = (errors[-1], True) if errors else (len(entries) - 1, False)
+        self.cursor = index
+        self._relayout()
+        self._reveal = (index, prefer_end)
+        self._scroll(self.max_scroll_y if select == "end" else 0)
+        self._apply_reveal()
+
+    def prepend(self, entries: list[LogEntry], *, has_more: bool) -> None:
+        """Older lines before the window; the lines on screen stay where they are."""
+        if not entries:
+            self.has_before = has_more
+            return
+        added = sum(self._height(entry) for entry in entries)
+        self.entries[0:0] = entries
+        self.cursor += len(entries)
+        self.has_before = has_more
+        top = self.scroll_offset.y + added
+        if len(self.entries) > MAX_LINES:
+            self._forget(self.entries[MAX_LINES:])
+            del self.entries[MAX_LINES:]
+            self.has_after = True
+            self.cursor = min(self.cursor, len(self.entries) - 1)
+        self._relayout()
+        self._scroll(top)
+        self.refresh()
+
+    def append(self, entries: list[LogEntry], *, has_more: bool, follow: bool = False) -> None:
+        """Newer lines after the window. With `follow` (live lines), a cursor on the last line
+        moves on to the new last line, like `tail -f`."""
+        self.has_after = has_more
+        if not entries:
+            return
+        following = follow and self.entries and self.cursor == len(self.entries) - 1
+        self.entries.extend(entries)
+        top = self.scroll_offset.y
+        excess = len(self.entries) - MAX_LINES
+        if excess > 0:
+            top -= sum(self._height(entry) for entry in self.entries[:excess])
+            self._forget(self.entries[:excess])
+            del self.entries[:excess]
+            self.cursor = max(0, self.cursor - excess)
+            self.has_before = True
+        self._relayout()
+        self._scroll(max(0, top))
+        if following or (follow and len(self.entries) == len(entries)):
+            self.cursor = len(self.entries) - 1
+            self._scroll(self.max_scroll_y)
+        self.refresh()
+        self._check_edges()
+
+    def _forget(self, entries: list[LogEntry]) -> None:
+        for entry in entries:
+            self._blocks.pop(entry.line.cursor, None)
+
+    def entry_changed(self, entry: LogEntry) -> None:
+        """Its expansion, attributes or exception changed: re-render and re-measure."""
+        self._blocks.pop(entry.line.cursor, None)
+        self._relayout()
+        if self.current is entry:
+            self.reveal(self.cursor)
+        self.refresh()
+
+    @property
+    def current(self) -> LogEntry | None:
+        return self.entries[self.cursor] if 0 <= self.cursor < len(self.entries) else None
+
+    def describe(self) -> str:
+        """'200 of 100,002 lines loaded' (or '3 lines')."""
+        loaded = len(self.entries)
+        if not (self.has_before or self.has_after):  # the window is the whole group
+            return f"{loaded:,} line{'s' if loaded != 1 else ''}"
+        at_least = "≥" if self.total_capped else ""
+        return f"{loaded:,} of {at_least}{max(self.total or 0, loaded):,} lines loaded"
+
+    # -- moving ----------------------------------------------------------------------------------
+
+    def select(self, index: int) -> None:
+        if not self.entries:
+            return
+        self.cursor = max(0, min(index, len(self.entries) - 1))
+        self.reveal(self.cursor)
+        self.refresh()
+        self._check_edges()
+
+    def move(self, delta: int) -> None:
+        """Next / previous line; inside a block taller than the view, scroll through it first."""
+        if not self.entries:
+            return
+        top, height = int(self.scroll_offset.y), self._view_height()
+        start = self._starts[self.cursor] if self._starts else 0
+        end = start + self._height(self.entries[self.cursor])
+        if delta > 0 and end > top + height and start < top + height:
+            self._scroll(top + 1)
+        elif delta < 0 and start < top and end > top:
+            self._scroll(top - 1)
+        else:
+            self.select(self.cursor + delta)
+            return
+        self._check_edges()
+
+    def page(self, direction: int) -> None:
+        """A screen up or down; a cursor that leaves the view goes to the first line in view."""
+        if not self.entries:
+            return
+        height = max(1, self._view_height())
+        top = max(0, min(int(self.scroll_offset.y) + direction * max(1, height - 1), self.max_scroll_y))
+        self._scroll(top)
+        if direction > 0 and top >= self.max_scroll_y:
+            self.cursor = len(self.entries) - 1
+        elif direction < 0 and top <= 0:
+            self.cursor = 0
+        else:
+            first = self._entry_at(top)
+            if self._starts[first] < top and first + 1 < len(self.entries) and self._starts[first + 1] < top + height:
+                first += 1
+            last = self._entry_at(top + height - 1)
+            if not first <= self.cursor <= last:
+                self.cursor = first
+        self.refresh()
+        self._check_edges()
+
+    def reveal(self, index: int, *, prefer_end: bool = False) -> None:
+        """Scroll so that the block of entry `index` is in view (its end when it is taller than
+        the view and `prefer_end`: the exception at the bottom of a long traceback)."""
+        if not self._starts or not (0 <= index < len(self.entries)):
+            return
+        height = self._view_height()
+        if height <= 0:
+            self._reveal = (index, prefer_end)
+            return
+        top = int(self.scroll_offset.y)
+        start = self._starts[index]
+        end = start + self._height(self.entries[index])
+        if end - start > height:
+            top = end - height if prefer_end else start
+        elif start < top:
+            top = start
+        elif end > top + height:
+            top = end - height
+        self._scroll(top)
+
+    def _apply_reveal(self) -> None:
+        if self._reveal is None or self._view_height() <= 0 or self._width <= 0:
+            return
+        index, prefer_end = self._reveal
+        self._reveal = None
+        self.reveal(index, prefer_end=prefer_end)
+        self._check_edges()
+
+    def _scroll(self, y: float) -> None:
+        # Forced: right after the window changed, Textual has not yet decided whether a
+        # scrollbar is needed and would refuse an unforced scroll.
+        self.scroll_to(y=max(0, y), animate=False, force=True)
+
+    def _view_height(self) -> int:
+        return self.scrollable_content_region.height
+
+    def _entry_at(self, row: int) -> int:
+        return max(0, bisect_right(self._starts, row) - 1)
+
+    def _check_edges(self) -> None:
+        if not self.entries or not self.display:
+            return
+        top, height = int(self.scroll_offset.y), max(1, self._view_height())
+        if self.has_before and "before" not in self.loading and top < height:
+            self.loading.add("before")
+            self.post_message(self.NearEdge(self, "before"))
+        if self.has_after and "after" not in self.loading and top + 2 * height >= self._rows:
+            self.loading.add("after")
+            self.post_message(self.NearEdge(self, "after"))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._check_edges()
+
+    # -- layout and drawing ----------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            self._blocks.clear()
+            self._relayout()
+        if self._reveal is None and self.current is not None:
+            # Smaller (the fields above filled in, the terminal shrank): keep the cursor's line,
+            # and an error's traceback, in view.
+            self._reveal = (self.cursor, self.current.is_error)
+        self._apply_reveal()
+        self._check_edges()
+
+    def notify_style_update(self) -> None:
+        # A theme change: cached rows carry the old colours.
+        super().notify_style_update()
+        self._blocks.clear()
+
+    def _relayout(self) -> None:
+        starts = []
+        row = 0
+        for entry in self.entries:
+            starts.append(row)
+            row += self._height(entry)
+        self._starts, self._rows = starts, row
+        self.virtual_size = Size(self._width, max(row, 1))
+
+    def _height(self, entry: LogEntry) -> int:
+        # Most lines are one row: measured without rendering anything.
+        if not entry.expanded and not entry.exception:
+            return 1
+        return len(self._block(entry)) if self._width > 0 else 1
+
+    def _block(self, entry: LogEntry) -> list[Strip]:
+        block = self._blocks.get(entry.line.cursor)
+        if block is None:
+            block = self._blocks[entry.line.cursor] = self._render_block(entry, max(1, self._width))
+        return block
+
+    def _render_block(self, entry: LogEntry, width: int) -> list[Strip]:
+        styles = palette_styles(self, "log-view")
+        muted = styles["dim"]
+        console = self.app.console
+        marker = "▾ " if entry.expanded else "▸ "
+        header = Text(end="")
+        header.append(marker, muted)
+        wide = width >= WIDE
+        row = presentation.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
+        header.append_text(themed(row, styles))
+        rows = [Strip(list(header.render(console)))]
+
+        def add(text: Text, indent: int = INDENT) -> None:
+            for wrapped in text.wrap(console, max(8, width - indent), overflow="fold"):
+                rows.append(Strip([Segment(" " * indent), *wrapped.render(console)]))
+
+        for line in presentation.traceback_lines(entry.exception):
+            add(themed(line, styles))
+        if entry.expanded:
+            for text in self._details(entry, width, header.cell_len, muted):
+                add(themed(text, styles))
+        return rows
+
+    def _details(self, entry: LogEntry, width: int, header_width: int, muted: Style) -> list[Text]:
+        """What an expanded line adds: its whole event when the row could not show it, and its
+        attributes as indented JSON (the exception is the traceback above)."""
+        line = entry.line
+        texts: list[Text] = []
+        if line.timestamp is not None and (width < WIDE or len(line.logger) > LOGGER_CHARS[True]):
+            # The row shortened the time or the logger: here they are whole.
+            texts.append(
+                assemble(("time ", "dim"), presentation.format_time(line.timestamp), ("  logger ", "dim"), line.logger)
+            )
+        if header_width > width or "\n" in line.event or line.event_truncated:
+            texts.append(Text("event:", style=muted))
+            texts.extend(safe_text(part) for part in line.event.split("\n"))
+            if line.event_truncated:
+                texts.append(Text(f"… cut at {len(line.event):,} characters of {line.event_bytes:,} bytes", muted))
+        size = f"{line.attributes_size:,} bytes"
+        if line.attributes_inline:
+            attributes: Any = line.attributes_without_exception
+            if not attributes:
+                texts.append(Text("no attributes" if not entry.exception else "no other attributes", style=muted))
+                return texts
+            texts.append(Text(f"attributes ({size}):", style=muted))
+            texts.extend(_json_lines(attributes))
+        elif entry.attributes_error:
+            texts.append(safe_text(f"attributes ({size}) could not be loaded: {entry.attributes_error}", "bold"))
+        elif entry.attributes is None:
+            texts.append(Text(f"attributes ({size}): loading…", style=muted))
+        elif not entry.attributes.present:
+            texts.append(Text("no attributes", style=muted))
+        elif entry.attributes.complete:
+            value = entry.attributes.value
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k != "exception"}
+            texts.append(Text(f"attributes ({entry.attributes.size:,} bytes):", style=muted))
+            texts.extend(_json_lines(value))
+        else:
+            shown = len(entry.attributes.text)
+            texts.append(
+                Text(f"attributes: the first {shown:,} characters of {entry.attributes.size:,} bytes", style=muted)
+            )
+            texts.append(safe_text(entry.attributes.text))
+            texts.append(Text(f"… {entry.attributes.size - shown:,} more bytes not shown", style=muted))
+        return texts
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if width != self._width:
+            # Sized before the first Resize event reached us: measure at this width from now on.
+            self._width = width
+            self._blocks.clear()
+            self.call_after_refresh(self._relayout)
+        if not self.entries:
+            if y != 0:
+                return Strip.blank(width, base)
+            style = base + self.get_component_rich_style("log-view--placeholder", partial=True)
+            return Strip([Segment(self.placeholder, style)]).crop_extend(0, width, base)
+        row = int(self.scroll_offset.y) + y
+        if row >= self._rows:
+            return Strip.blank(width, base)
+        index = self._entry_at(row)
+        block = self._block(self.entries[index])
+        offset = row - self._starts[index]
+        strip = block[min(offset, len(block) - 1)].crop_extend(0, width, None).apply_style(base)
+        if index == self.cursor and offset == 0:
+            strip = Strip(Segment.apply_style(strip, post_style=self._cursor_style()), width)
+        return strip
+
+    def _cursor_style(self) -> Style:
+        style = self.get_component_rich_style("log-view--cursor")
+        return Style(bgcolor=style.bgcolor)
+
+    # -- mouse -----------------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        if not self.entries:
+            return
+        row = int(self.scroll_offset.y) + event.y
+        if row >= self._rows:
+            return
+        index = self._entry_at(row)
+        if event.chain >= 2 and index == self.cursor:
+            entry = self.entries[index]
+            entry.expanded = not entry.expanded
+            self.entry_changed(entry)
+            self.post_message(self.Toggled(self, entry))
+        else:
+            self.cursor = index
+            self.refresh()
+
+
+def _json_lines(value: Any) -> list[Text]:
+    """Readable JSON, one Text per line; every line goes through safe_text (JSON escapes C0
+    controls but not C1 or bidi characters)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return [safe_text(part) for part in text.split("\n")]
