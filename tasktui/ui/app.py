@@ -45,6 +45,7 @@ from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
 from tasktui.ui.widgets.worker_panel import WorkerPanel
 
+WidgetType = TypeVar("WidgetType", bound=Widget)
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
 WORKER_REFRESH_SECONDS = 10.0
 SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS]
@@ -313,7 +314,7 @@ class TaskTuiApp(App[int]):
     # -- actions: what is shown ------------------------------------------------------------------
 
     def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.main_query("#search", Input)
         search.display = True
         search.value = self.task_filter.text
         # Focus after this key is fully handled: focusing at once lets a real terminal's "/"
