@@ -1,0 +1,172 @@
+"""Make the README's screenshots: the real console on `tasktui demo` (fixed seed).
+
+    python scripts/screenshots.py [--out screenshots] [--seed 7] [--warmup 20]
+
+Starts `tasktui demo --no-console` (embedded PostgreSQL, seeded history, simulated workers),
+lets the workload run for `--warmup` seconds, then drives the console headless at 120×36 and
+80×24 and saves each screen as PNG, rendered by headless Chromium (Debian: `apt-get install
+chromium fonts-firacode`; rsvg-convert is the fallback) — Rich's SVG asks for Fira Code, and
+another font misaligns the columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tasktui.core import db
+from tasktui.core.feed import FeedMode
+from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.retry import BulkRetryScreen
+from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.widgets.task_table import TaskRows
+
+LABEL = "demo (embedded PostgreSQL)"
+Scene = Callable[[Pilot], Awaitable[None]]
+
+
+def start_demo(seed: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tasktui", "demo", "--no-console", "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.startswith("dsn: "):
+            return proc, line[len("dsn: ") :].strip()
+        if time.monotonic() > deadline:
+            break
+    proc.terminate()
+    raise SystemExit("the demo did not start")
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the console")
+        await pilot.pause(0.1)
+
+
+async def show_rejected_first(pilot: Pilot) -> None:
+    app = pilot.app
+    while app.sort.column != "status":
+        await pilot.press("o")
+    await pilot.press("g")
+
+
+async def open_rejected_task(pilot: Pilot) -> None:
+    await show_rejected_first(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, TaskDetailScreen))
+    await pilot.pause(2.0)
+
+
+async def bulk_preview(pilot: Pilot) -> None:
+    await pilot.press("B")
+    await until(pilot, lambda: isinstance(pilot.app.screen, BulkRetryScreen) and pilot.app.screen.preview is not None)
+    await pilot.pause(0.5)
+
+
+async def worker_panel(pilot: Pilot) -> None:
+    await pilot.press("w")
+    await pilot.pause(1.0)
+
+
+async def help_screen(pilot: Pilot) -> None:
+    await pilot.press("question_mark")
+    await pilot.pause(0.5)
+
+
+async def main_table(pilot: Pilot) -> None:
+    await pilot.pause(0.5)
+
+
+SCENES: list[tuple[str, Scene]] = [
+    ("console", main_table),
+    ("workers", worker_panel),
+    ("task-detail", open_rejected_task),
+    ("bulk-retry", bulk_preview),
+    ("help", help_screen),
+]
+
+
+async def shoot(
+    dsn: str, out: Path, size: tuple[int, int], name: str, scene: Callable[[Pilot], Awaitable[None]]
+) -> Path:
+    app = TaskTuiApp(db.Target.resolve(dsn), label=LABEL)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.feed.mode == FeedMode.LIVE and bool(app.query_one(TaskRows).rows))
+        await until(pilot, lambda: app.header_state.counts is not None and app.worker_report is not None)
+        await pilot.pause(2.5)  # a couple of seconds of live traffic for the sparkline
+        await scene(pilot)
+        svg = out / f"{name}-{size[0]}x{size[1]}.svg"
+        svg.write_text(app.export_screenshot(title=f"tasktui — {name}"))
+    return svg
+
+
+def to_png(svg: Path) -> Path | None:
+    """Render with headless Chromium (exact: it honours the SVG's per-span positions and the
+    Fira Code font), else rsvg-convert (close; it may crowd spans), else keep the SVG."""
+    png = svg.with_suffix(".png")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:
+        match = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg.read_text())
+        width, height = (math.ceil(float(v)) for v in match.groups()) if match else (1400, 900)
+        page = svg.with_suffix(".html")
+        page.write_text(f"<html><body style='margin:0;background:#000'>{svg.read_text()}</body></html>")
+        subprocess.run(
+            [
+                browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--disable-background-networking", "--no-first-run", "--force-device-scale-factor=1",
+                f"--window-size={width},{height}", f"--screenshot={png}", page.as_uri(),
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        page.unlink()
+        return png
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        print("no chromium or rsvg-convert: SVG only (apt-get install chromium fonts-firacode)", file=sys.stderr)
+        return None
+    subprocess.run([converter, "-w", "1400", str(svg), "-o", str(png)], check=True)
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warmup", type=float, default=20.0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    proc, dsn = start_demo(args.seed)
+    try:
+        time.sleep(args.warmup)
+        for size in ((120, 36), (80, 24)):
+            for name, scene in SCENES:
+                svg = asyncio.run(shoot(dsn, args.out, size, name, scene))
+                png = to_png(svg)
+                if png is not None:
+                    svg.unlink()
+                print(f"wrote {png or svg}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
