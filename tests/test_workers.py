@@ -102,7 +102,7 @@ async def test_stale_and_dead_heartbeats(session: Session) -> None:
         await locks.close()
     assert hosts["fine"].liveness == "alive"
     assert hosts["stuck"].liveness == "stale"
-    assert hosts["stuck"].reason == "lock held but no heartbeat for 10 min (heartbeat stuck?)"
+    assert hosts["stuck"].reason == "lock held but no heartbeat for 10m (heartbeat stuck?)"
     assert hosts["gone"].liveness == "dead"
     assert hosts["gone"].reason == "no heartbeat for 3 h, lock not held"
 

@@ -19,11 +19,12 @@ from tasktui.commands._run import run_command
 from tasktui.core import retry
 from tasktui.core.db import Target
 from tasktui.core.filters import TaskFilter
-from tasktui.core.presentation import bulk_preview_text, bulk_summary_text, duration_text
+from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
 from tasktui.core.retry import BulkPreview, BulkProgress, Outcome, RetryOutcome
 from tasktui.core.session import open_session
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.text import escape_control
+from tasktui.core.timefmt import duration
 from tasktui.errors import MissingPrivilege, UserFacingError
 
 EXIT_OK = 0  # every task asked for was retried (a filter that matches nothing asks for nothing)
@@ -284,7 +285,7 @@ class _ProgressPrinter:
         left = progress.remaining_seconds
         text = (
             f"{progress.attempted:,}/{progress.total:,} tried, {progress.counts.get(Outcome.RETRIED, 0):,} retried"
-            f" ({progress.rate:.1f}/s{'' if left is None else ', about ' + duration_text(left) + ' left'})"
+            f" ({progress.rate:.1f}/s{'' if left is None else ', about ' + duration(left) + ' left'})"
         )
         if self.tty:
             sys.stderr.write("\r\x1b[2K" + text)

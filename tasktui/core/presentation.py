@@ -18,7 +18,7 @@ from tasktui.core.detail import LogLine, TaskDetail, format_exception
 from tasktui.core.retry import BulkPreview, BulkSummary, Outcome
 from tasktui.core.status import status_of
 from tasktui.core.text import assemble, escape_control, shorten
-from tasktui.core.timefmt import absolute_utc
+from tasktui.core.timefmt import absolute_utc, duration
 from tasktui.core.workers import Alarm, OrphanedTask, WorkerInfo, describe_age
 
 LABEL_STYLE = "bold"
@@ -210,15 +210,6 @@ _SKIP_LABEL = {
 }
 
 
-def duration_text(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 90:
-        return f"{seconds}s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
     lines = [f"Bulk retry on {preview.database}", f"  filter: {preview.task_filter.describe()}, state rejected"]
     matching = f"  matching rejected tasks: {preview.describe_matching()}"
@@ -255,12 +246,12 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
             lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
     count = len(preview.to_retry)
     if rate > 0 and count:
-        lines.append(f"At {rate:g}/s: about {duration_text(count / rate)} for {count:,} tasks.")
+        lines.append(f"At {rate:g}/s: about {duration(count / rate)} for {count:,} tasks.")
     return "\n".join(lines)
 
 
 def bulk_summary_text(summary: BulkSummary) -> str:
-    lines = [f"Done in {duration_text(summary.elapsed)}: {summary.describe()}"]
+    lines = [f"Done in {duration(summary.elapsed)}: {summary.describe()}"]
     noteworthy = [
         o for o in summary.outcomes if o.outcome not in (Outcome.RETRIED, Outcome.SKIPPED, Outcome.NOT_ATTEMPTED)
     ]

@@ -5,22 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def duration(seconds: float) -> str:
+    """A span as an SRE says it: '42s', '3m', '5h', '2d' (rounded; never negative)."""
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
 def relative(moment: datetime | None, now: datetime) -> str:
     """'12s ago', '3m ago', '2h ago', '4d ago'; future times as 'in 12s'."""
     if moment is None:
         return ""
     seconds = (now - moment).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        amount = f"{int(seconds)}s"
-    elif seconds < 3600:
-        amount = f"{int(seconds // 60)}m"
-    elif seconds < 86400:
-        amount = f"{int(seconds // 3600)}h"
-    else:
-        amount = f"{int(seconds // 86400)}d"
-    return f"in {amount}" if future else f"{amount} ago"
+    return f"in {duration(seconds)}" if seconds < 0 else f"{duration(seconds)} ago"
 
 
 def absolute_utc(moment: datetime | None) -> str:

@@ -42,6 +42,7 @@ from typing import Literal
 from tasktui.core.locks import pg_locks_ids, task_lock_key, worker_lock_key
 from tasktui.core.session import Session
 from tasktui.core.sql import workers as q
+from tasktui.core.timefmt import duration
 
 HEARTBEAT_WINDOW = timedelta(minutes=2)  # authentik's "alive" window
 DEFAULT_QUEUED_MINUTES = 5  # well beyond the ~30-50 s a delayed task normally waits (§9)
@@ -139,19 +140,12 @@ def classify(seen_ago: timedelta, lock_held: bool) -> tuple[Liveness, str]:
 
 
 def describe_age(delta: timedelta, *, suffix: bool = True) -> str:
-    """'42 s ago', '3 min ago', '5 h ago', '2 d ago'; 'in the future' for clock skew."""
+    """'42s ago', '3m ago', '5h ago'; 'in the future' for clock skew (workers write last_seen
+    from their own clock)."""
     seconds = delta.total_seconds()
     if seconds < -1:
-        return "in the future (clock skew)" if suffix else "0 s (clock skew)"
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        text = f"{seconds:.0f} s"
-    elif seconds < 7200:
-        text = f"{seconds / 60:.0f} min"
-    elif seconds < 172800:
-        text = f"{seconds / 3600:.0f} h"
-    else:
-        text = f"{seconds / 86400:.0f} d"
+        return "in the future (clock skew)" if suffix else "0s (clock skew)"
+    text = duration(max(0.0, seconds))
     return f"{text} ago" if suffix else text
 
 

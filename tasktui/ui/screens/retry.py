@@ -21,7 +21,7 @@ from textual.widgets import Button, Label, ProgressBar, Static
 
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
-from tasktui.core.presentation import bulk_preview_text, bulk_summary_text, duration_text
+from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
 from tasktui.core.retry import (
     DEFAULT_RATE,
     BulkPreview,
@@ -32,6 +32,7 @@ from tasktui.core.retry import (
 )
 from tasktui.core.session import Session
 from tasktui.core.text import safe_text
+from tasktui.core.timefmt import duration
 
 SINGLE_RETRY_EXPLAINED = (
     "In one transaction, as authentik's own retry does: its logs so far become a previous attempt, a "
@@ -163,7 +164,7 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
         count = len(self.preview.to_retry)
         self.query_one("#start", Button).disabled = count == 0
         if count:
-            took = duration_text(count / self.rate)
+            took = duration(count / self.rate)
             status.update(f"{count:,} task(s) to retry at {self.rate:g}/s (about {took}) — press y to start")
         else:
             status.update("nothing to retry")
@@ -191,7 +192,7 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
         def progress(update: BulkProgress) -> None:
             bar.update(progress=update.attempted)
             remaining = update.remaining_seconds
-            eta = f", about {duration_text(remaining)} left" if remaining is not None else ""
+            eta = f", about {duration(remaining)} left" if remaining is not None else ""
             status.update(f"{update.attempted:,} of {update.total:,} tried ({update.rate:.1f}/s{eta}) — a aborts")
 
         try:
