@@ -104,7 +104,7 @@ async def test_stale_and_dead_heartbeats(session: Session) -> None:
     assert hosts["stuck"].liveness == "stale"
     assert hosts["stuck"].reason == "lock held but no heartbeat for 10m (heartbeat stuck?)"
     assert hosts["gone"].liveness == "dead"
-    assert hosts["gone"].reason == "no heartbeat for 3 h, lock not held"
+    assert hosts["gone"].reason == "no heartbeat for 3h, lock not held"
 
 
 def test_classification_at_the_two_minute_boundary() -> None:
