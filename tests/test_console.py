@@ -50,7 +50,7 @@ async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str,
         app.query_one(TaskRows).move_to(_ids_on_screen(app).index(queued))
         await pilot.pause()
         assert row_style(app, rejected).color == component_color(app, "error")
-        assert "LIVE" in screen_text(app)
+        await wait_for(pilot, lambda: "LIVE" in screen_text(app), what="LIVE")
 
 
 async def test_header_counts_follow_the_database(live_dsn: str, writer) -> None:
@@ -133,7 +133,7 @@ async def test_polling_fallback_without_the_trigger(mirror_dsn: str) -> None:
     app = make_app(mirror_dsn, poll_interval=0.3)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.POLLING, what="polling mode")
-        assert "tasktui trigger install" in screen_text(app)
+        await wait_for(pilot, lambda: "tasktui trigger install" in screen_text(app), what="tasktui trigger install")
         conn = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
         try:
             tenant = await broker.default_tenant(conn)
@@ -200,13 +200,13 @@ async def test_reconnects_after_the_backend_is_terminated_and_says_how_long_it_w
             " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
         )
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.RECONNECTING, what="reconnecting shown")
-        assert "RECONNECTING" in screen_text(app)
+        await wait_for(pilot, lambda: "RECONNECTING" in screen_text(app), what="RECONNECTING")
         # A change committed while the console is blind is picked up by the reload.
         tenant = await broker.default_tenant(writer)
         missed = await broker.enqueue(writer, "authentik.while.blind", tenant_id=tenant)
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=15, what="live again")
         await wait_for(pilot, lambda: missed in _ids_on_screen(app), what="change made while blind")
-        assert "blind; reloaded" in screen_text(app)
+        await wait_for(pilot, lambda: "blind; reloaded" in screen_text(app), what="blind; reloaded")
 
 
 @pytest.mark.parametrize(
@@ -324,7 +324,7 @@ async def test_load_older_pages_in_finished_tasks_by_keyset(live_dsn: str, write
         assert newest == {f"authentik.old.{g}" for g in range(1, 21)}
         await pilot.press("m")
         await wait_for(pilot, lambda: len(app.store) == 50, what="older page")
-        assert "loaded 30 older finished tasks" in screen_text(app)
+        await wait_for(pilot, lambda: "loaded 30 older finished tasks" in screen_text(app), what="notice")
 
 
 async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer) -> None:
