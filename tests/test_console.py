@@ -322,6 +322,10 @@ async def test_load_older_pages_in_finished_tasks_by_keyset(live_dsn: str, write
         await wait_for(pilot, lambda: len(app.store) == 20, what="bounded window")
         newest = {r.actor_name for r in app.store.rows.values()}
         assert newest == {f"authentik.old.{g}" for g in range(1, 21)}
+        # An old task changing live joins the window with its old mtime: the next page must
+        # still continue from the window's edge, not from that task.
+        await writer.execute("UPDATE authentik_tasks_task SET retries = 1 WHERE actor_name = 'authentik.old.50'")
+        await wait_for(pilot, lambda: len(app.store) == 21, what="old task arrives live")
         await pilot.press("m")
         await wait_for(pilot, lambda: len(app.store) == 50, what="older page")
         await wait_for(pilot, lambda: "loaded 30 older finished tasks" in screen_text(app), what="notice")
@@ -342,3 +346,20 @@ async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer
         app.pop_screen()
         await pilot.pause()
         assert any("authentik.under.help" in line for line in row_texts(app))
+
+
+async def test_window_stays_bounded_as_tasks_finish_live(live_dsn: str, writer) -> None:
+    app = make_app(live_dsn, window=10)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        tenant = await broker.default_tenant(writer)
+        for i in range(30):
+            message_id = await broker.enqueue(writer, f"authentik.burst.{i}", tenant_id=tenant)
+            assert await broker.claim(writer, message_id)
+            await broker.start_processing(writer, message_id)
+            await broker.succeed(writer, message_id)
+        await wait_for(pilot, lambda: app.store.rows and all(r.state == "done" for r in app.store.rows.values()))
+        await pilot.pause(0.3)
+        # 10 kept, up to a quarter more before the oldest are dropped.
+        assert 10 <= len(app.store) <= 12
+        assert "authentik.burst.29" in {r.actor_name for r in app.store.rows.values()}

@@ -145,6 +145,8 @@ class TaskFeed:
         self._rate_second = int(time.time())
         self._pending = _Pending()
         self._wake = asyncio.Event()
+        self._older_cursor: datetime | None = None  # where "load older" continues
+        self._finished_budget = window  # finished tasks kept in the store (grows with paging)
         self._status = FeedStatus(FeedMode.CONNECTING, label=target.label)
 
     # -- reporting -----------------------------------------------------------------------------
@@ -262,14 +264,21 @@ class TaskFeed:
         limits = [self.window if s in FINAL_STATES else UNFINISHED_CAP_PER_STATE for s in states]
         rows = await self._window(states, limits)
         self.store.replace_all(rows)
+        self._older_cursor = _oldest_finished(rows)
         self.sink.feed_updated(FeedUpdate(len(rows), True, 0, None))
 
     async def load_older(self, count: int = 1_000) -> int:
-        """Page in `count` more finished tasks older than the oldest one loaded (keyset)."""
-        before = self.store.oldest_finished_mtime()
+        """Page in `count` more finished tasks older than the last page loaded (keyset on mtime).
+
+        The cursor follows the pages, not the rows in the store: a task that changes live can
+        carry an mtime from hours ago, which must not make the next page skip everything newer."""
+        before = self._older_cursor
         rows = await self._window(list(FINAL_STATES), [count] * len(FINAL_STATES), before=before)
         rows.sort(key=lambda r: r.mtime, reverse=True)
         rows = rows[:count]
+        if rows:
+            self._older_cursor = rows[-1].mtime
+            self._finished_budget += len(rows)
         changed = self.store.apply(rows)
         self.sink.feed_updated(FeedUpdate(changed, False, 0, None))
         return len(rows)
@@ -314,9 +323,17 @@ class TaskFeed:
         if pending.task_ids:
             upserts, deleted = await self.fetch_by_ids(pending.task_ids)
             changed = self.store.apply(upserts, deleted)
+            self._keep_bounded()
         self.sink.feed_updated(FeedUpdate(changed, False, pending.notifications, pending.oldest_sent_at))
         if pending.tasklog_task_ids or pending.workers_changed:
             self.sink.feed_side_changes(frozenset(pending.tasklog_task_ids), pending.workers_changed)
+
+    def _keep_bounded(self) -> None:
+        """Tasks finishing live pile up in the window; past a quarter over budget, drop the
+        oldest finished ones (a console left open for days stays small). "Load older" then
+        continues from the oldest finished task kept."""
+        if self.store.prune_finished(self._finished_budget, slack=self._finished_budget // 4):
+            self._older_cursor = _oldest_finished(self.store.rows.values())
 
     # -- polling fallback ----------------------------------------------------------------------
 
@@ -338,6 +355,7 @@ class TaskFeed:
             vanished = self.store.unfinished_ids() - seen
             upserts, deleted = await self.fetch_by_ids(vanished) if vanished else ([], [])
             changed = self.store.apply([*unfinished, *finished, *upserts], deleted)
+            self._keep_bounded()
             self._count_rate(changed)
             self.sink.feed_updated(FeedUpdate(changed, False, changed, None))
             last_poll = started
@@ -371,6 +389,11 @@ class TaskFeed:
                 by_group[group] += n
             total += n
         return StatusCounts(by_group, by_status, total, (time.perf_counter() - started) * 1000)
+
+
+def _oldest_finished(rows: Iterable[TaskRow]) -> datetime | None:
+    finished = [row.mtime for row in rows if row.state in FINAL_STATES]
+    return min(finished) if finished else None
 
 
 async def _first_failure(*coroutines: Awaitable[None]) -> None:

@@ -71,16 +71,11 @@ class TaskStore:
     def unfinished_ids(self) -> set[str]:
         return {mid for mid, row in self.rows.items() if row.state not in FINAL_STATES}
 
-    def oldest_finished_mtime(self) -> datetime | None:
-        """Where "load older tasks" continues (keyset paging by mtime)."""
-        finished = [row.mtime for row in self.rows.values() if row.state in FINAL_STATES]
-        return min(finished) if finished else None
-
-    def prune_finished(self, keep: int) -> int:
-        """Drop the oldest finished rows beyond `keep`, so a console left open for days stays
-        small; unfinished rows always stay. Returns how many were dropped."""
+    def prune_finished(self, keep: int, *, slack: int = 0) -> int:
+        """Drop the oldest finished rows beyond `keep` once there are more than `keep + slack`
+        (unfinished rows always stay). Returns how many were dropped."""
         finished = [row for row in self.rows.values() if row.state in FINAL_STATES]
-        if len(finished) <= keep:
+        if len(finished) <= keep + slack:
             return 0
         finished.sort(key=lambda r: r.mtime, reverse=True)
         for row in finished[keep:]:

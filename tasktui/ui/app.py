@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -113,7 +112,7 @@ class TaskTuiApp(App[int]):
         self._sessions: dict[str, Session] = {}
         self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
-        self._redraw_timer: Timer | None = None
+        self._redraw_due = False
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -145,6 +144,7 @@ class TaskTuiApp(App[int]):
         # Worker ages and liveness change with time alone, not only with rows.
         self.set_interval(WORKER_REFRESH_SECONDS, self.refresh_workers)
         self.set_interval(1.0, self.tick)
+        self.set_interval(REDRAW_INTERVAL, self._redraw_tick)
         self.redraw(force=True)
 
     @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="Following task changes")
@@ -169,18 +169,18 @@ class TaskTuiApp(App[int]):
         self.schedule_redraw()
 
     def schedule_redraw(self) -> None:
-        """Redraw now if the last redraw is old enough, else once when it is (≤ 20/s)."""
-        if self._redraw_timer is not None:
-            return
-        wait = REDRAW_INTERVAL - (time.monotonic() - self._last_redraw)
-        if wait <= 0:
+        """Redraw now if the last redraw is old enough; otherwise the redraw tick picks it up
+        (at most 20 redraws a second). A steady interval, not one-shot timers: Textual drops a
+        one-shot timer whose deadline passed while the loop was busy, which froze the table."""
+        if time.monotonic() - self._last_redraw >= REDRAW_INTERVAL:
             self.redraw()
         else:
-            self._redraw_timer = self.set_timer(wait, self._redraw_from_timer)
+            self._redraw_due = True
 
-    def _redraw_from_timer(self) -> None:
-        self._redraw_timer = None
-        self.redraw()
+    def _redraw_tick(self) -> None:
+        if self._redraw_due:
+            self._redraw_due = False
+            self.redraw()
 
     @on(SideChangesArrived)
     def _side_changes(self, message: SideChangesArrived) -> None:
