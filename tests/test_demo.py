@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
+import pytest
 
 from tasktui.core.locks import pg_locks_ids, worker_lock_key
 from tasktui.demo.scenario import HOSTILE_TEXT, PERMANENT, TRANSIENT, WARNING, Scenario
@@ -262,7 +263,8 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-def test_demo_without_console_serves_and_cleans_up() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP-ssh-hangup"])
+def test_demo_without_console_serves_and_cleans_up(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tasktui", "demo", "--no-console", "--seed", "2", "--rate", "4", "--workers", "2"],
         stdout=subprocess.PIPE,
@@ -293,7 +295,7 @@ def test_demo_without_console_serves_and_cleans_up() -> None:
             _wait_for(workers_registered, 20, "the simulated workers to register")
         assert _processes_mentioning(str(folder))  # the server and the workload
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr

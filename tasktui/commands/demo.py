@@ -78,12 +78,12 @@ def _positive_int(text: str) -> int:
 
 
 class _Stopped(BaseException):
-    """SIGINT or SIGTERM arrived. A BaseException, so that nothing on the way (the console's
+    """SIGINT, SIGTERM or SIGHUP arrived. A BaseException, so that nothing on the way (the console's
     event loop included) mistakes it for an error to handle: it unwinds to our cleanup."""
 
 
 class _Signals:
-    """SIGINT and SIGTERM stop the demo — except inside a critical section (starting or stopping
+    """SIGINT, SIGTERM and SIGHUP stop the demo — except inside a critical section (starting or stopping
     the server), where they wait for its end: interrupting there would leak a server."""
 
     def __init__(self) -> None:
@@ -92,7 +92,8 @@ class _Signals:
         self._previous: dict[int, object] = {}
 
     def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: it is how an SSH session or a closed terminal ends the demo.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def restore(self) -> None:
@@ -233,6 +234,9 @@ class EmbeddedDemo:
     def console(self) -> int:
         from tasktui.ui.app import run_console
 
+        # Retries on demo data belong to the demo: their audit journal goes with its folder,
+        # not into the user's real journal.
+        os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
         return run_console(
             db.Target.resolve(self.dsn), read_only=False, channel=DEFAULT_CHANNEL, label="demo (embedded PostgreSQL)"
         )
