@@ -156,7 +156,8 @@ def test_wrong_password(mirror_dsn: str, make_role: MakeRole, password_required:
 def test_database_without_task_tables(empty_dsn: str) -> None:
     for args in (("trigger", "install"), ("trigger", "status"), ("tail",)):
         line = _fails(run_cli(*args, "--dsn", _with_password(empty_dsn)), 3)
-        assert line == f"tasktui: error: {NO_TABLES_MESSAGE}"
+        assert line.startswith(f"tasktui: error: {NO_TABLES_MESSAGE} (connected to ")
+        assert line.endswith("; is that the right database?)") and "hunter2" not in line
     assert NO_TABLES_MESSAGE == (
         "this database has no authentik task tables; run `tasktui schema apply` for a standalone setup"
     )

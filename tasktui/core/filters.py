@@ -41,7 +41,7 @@ class TaskFilter:
             parts.append(f"related={self.related}")
         if self.hide_successful:
             parts.append("hiding successful")
-        return " ".join(parts) or "all tasks"
+        return " · ".join(parts) or "all tasks"
 
     def matches(self, task: TaskRow) -> bool:
         if self.hide_successful and task.effective_status not in UNSUCCESSFUL:

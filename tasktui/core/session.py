@@ -82,7 +82,9 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
     except psycopg.errors.InsufficientPrivilege as exc:
         raise MissingPrivilege(f"cannot read the catalog: {exc}") from None
     if row is None:
-        raise MissingTables(NO_TABLES_MESSAGE)
+        # Name the database: a mistyped dbname must not read as "create the tables here".
+        where = db.connected_label(conn)
+        raise MissingTables(f"{NO_TABLES_MESSAGE} (connected to {where}; is that the right database?)")
     schema = row[0]
     tables = [TASK_TABLE, TASKLOG_TABLE, WORKERSTATUS_TABLE, TENANT_TABLE, CONTENT_TYPE_TABLE]
     columns: dict[str, set[str]] = {name: set() for name in tables}

@@ -340,7 +340,8 @@ class TaskTuiApp(App[int]):
         self.redraw(force=True)
 
     def key_escape(self) -> None:
-        if self.focused is self.main_query("#search", Input):
+        # Esc clears the search, from the box or from the table (k9s-style).
+        if self.task_filter.text or self.focused is self.main_query("#search", Input):
             self._close_search(keep=False)
 
     def action_facets(self) -> None:

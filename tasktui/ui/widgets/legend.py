@@ -9,7 +9,7 @@ from tasktui.ui.widgets.task_table import TaskRows
 
 LEGEND = (
     ("queued", "Waiting to run"),
-    ("active", "Consumed · Pre-/Post-processing · Running"),
+    ("active", "Running"),  # also Consumed, Pre-/Post-processing: authentik's "Running" group
     ("success", "Successful"),
     ("warning", "Warning"),
     ("error", "Error"),
@@ -30,6 +30,6 @@ class Legend(Static):
         line = Text()
         for style_name, label in LEGEND:
             line.append("■ ", rows.get_component_rich_style(f"task-table--{style_name}"))
-            line.append(label + "  ")
-        line.append("* logs say worse than authentik's stored status")
+            line.append(label + " ")
+        line.append("* worse in logs")
         self.update(line)

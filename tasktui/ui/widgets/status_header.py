@@ -80,7 +80,8 @@ class StatusHeader(Static):
         first.append("tasktui ", self._style("title"))
         if state.paused:
             first.append(" PAUSED ", self._style("paused"))
-            first.append(f" {state.buffered} change(s) buffered ", self._style("dim"))
+            changes = "change" if state.buffered == 1 else "changes"
+            first.append(f" {state.buffered:,} {changes} buffered · feed ", self._style("dim"))
         mode_style = {
             FeedMode.LIVE: "live",
             FeedMode.POLLING: "polling",
@@ -105,14 +106,14 @@ class StatusHeader(Static):
             for group in GROUPS:
                 second.append(f"{group} ", self._style(f"group-{group.lower()}"))
                 second.append(f"{state.counts.by_group.get(group, 0):,}  ")
+        if state.alarms:
+            # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
+            more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
+            second.append(f"⚠ {state.alarms[0]}{more}  ", self._style("alarm"))
         if state.rate:
             recent = state.rate[-20:]
             second.append(sparkline(recent), self._style("group-running"))
             second.append(f" {recent[-2] if len(recent) > 1 else 0}/s  ", self._style("dim"))
-        if state.alarms:
-            # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
-            more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
-            second.append(f"⚠ {state.alarms[0]}{more}", self._style("alarm"))
         both = Text("\n").join([first, second])
         both.no_wrap, both.overflow = True, "ellipsis"
         self.update(both)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -11,6 +13,16 @@ from textual.widgets import Static
 
 from tasktui.core.text import safe_text
 from tasktui.core.workers import WorkerReport, describe_age
+
+
+def shared_host_prefix(hostnames: list[str]) -> str:
+    """The prefix all hosts share, up to a separator (pods differ only at the end:
+    authentik-worker-7d9f8c6b5-6jpvy): shown once, so a narrow panel keeps what differs."""
+    if len(hostnames) < 2:
+        return ""
+    common = os.path.commonprefix(hostnames)  # noqa: RUF071 - characters, not path parts, on purpose
+    cut = max(common.rfind("-"), common.rfind("."))
+    return common[: cut + 1] if cut >= 5 else ""
 
 
 class WorkerPanel(VerticalScroll):
@@ -66,15 +78,18 @@ class WorkerPanel(VerticalScroll):
         table.add_column("Last seen", no_wrap=True, min_width=9)
         table.add_column("Liveness", no_wrap=True, min_width=8)
         table.add_column("Why", no_wrap=True, overflow="ellipsis", ratio=3)
+        prefix = shared_host_prefix([w.hostname for w in report.workers])
         order = {"alive": 0, "stale": 1, "dead": 2}
         for worker in sorted(report.workers, key=lambda w: (order[w.liveness], w.hostname)):
             table.add_row(
-                safe_text(worker.hostname),
+                safe_text("…" + worker.hostname[len(prefix) :] if prefix else worker.hostname),
                 safe_text(worker.version, self._style("mismatch") if worker.version_mismatch else ""),
                 describe_age(worker.seen_ago),
                 Text(worker.liveness.upper(), self._style(worker.liveness)),
                 safe_text(worker.reason, self._style("dim")),
             )
+        if prefix:
+            summary.append(f" · hosts {prefix}…", self._style("dim"))
         if report.workers:
             parts.append(table)
         else:
