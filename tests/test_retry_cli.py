@@ -101,7 +101,7 @@ async def _mixed(dsn: str) -> dict[str, list[str]]:
 async def test_filter_dry_run_shows_the_preview_only(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
     made = await _mixed(mirror_dsn)
     before = states(mirror_dsn)
-    result = run_cli("retry", "--filter", "--actor", "ldap_sync", "--dry-run", "--dsn", mirror_dsn, env=env)
+    result = run_cli("retry", "--filter", "--text", "ldap_sync", "--dry-run", "--dsn", mirror_dsn, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "filter: /ldap_sync, state rejected" in out
@@ -234,7 +234,6 @@ async def test_a_select_only_role_is_refused_and_nothing_changes(
         (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--filter"], "give message ids or --filter, not both"),
         (["retry", "--queue", "default"], "nothing to retry: give message ids, or --filter"),
         (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--queue", "x"], "filter options apply only with --filter"),
-        (["retry", "--filter", "--text", "a", "--actor", "b"], "--text and --actor are the same search"),
         (["retry", "not-a-uuid"], "not a message id (a UUID)"),
         (["retry", "--filter", "--rate", "-1"], "expected retries per second"),
         (["retry", "--filter", "--limit", "0"], "expected a number of tasks from 1 to 100,000"),
@@ -246,3 +245,12 @@ def test_usage_errors(args: list[str], message: str, env: dict[str, str]) -> Non
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert message in line
+
+
+async def test_actor_is_an_exact_name_not_a_substring(mirror_dsn: str, env: dict[str, str]) -> None:
+    await _rejected(mirror_dsn, LDAP, uids=("a",), exc_type="LDAPException", message="bind failed")
+    await _rejected(mirror_dsn, LDAP + "_page", uids=("b",), exc_type="LDAPException", message="bind failed")
+    result = run_cli("retry", "--filter", "--actor", LDAP, "--dry-run", "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"actor={LDAP}" in result.stdout
+    assert "matching rejected tasks: 1" in result.stdout

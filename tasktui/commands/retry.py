@@ -79,7 +79,13 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (for scripts)")
     facets = parser.add_argument_group("filter options (with --filter)")
     facets.add_argument("--text", default="", help="substring of the actor name, uid or message id (the console's /)")
-    facets.add_argument("--actor", default="", help="the same search as --text, by another name (actor names)")
+    facets.add_argument(
+        "--actor",
+        action="append",
+        default=[],
+        help="exact actor name, e.g. authentik.sources.ldap.tasks.ldap_sync (repeatable; unlike --text,"
+        " it never matches ldap_sync_page)",
+    )
     facets.add_argument("--queue", action="append", default=[], help="queue name (repeatable)")
     facets.add_argument("--tenant", action="append", default=[], help="tenant name or id (repeatable)")
     facets.add_argument("--related", default="", help="related object, 'app.model' or 'app.model:id' (substring)")
@@ -143,10 +149,9 @@ def run(args: argparse.Namespace) -> int:
         return run_command(_retry_ids(target, args.message_ids, dry_run=args.dry_run))
     if not args.by_filter:
         raise UsageError("nothing to retry: give message ids, or --filter (with filter options) for a bulk retry")
-    if args.text and args.actor:
-        raise UsageError("--text and --actor are the same search; give one")
     task_filter = TaskFilter(
-        text=args.text or args.actor,
+        text=args.text,
+        actors=frozenset(args.actor),
         queues=frozenset(args.queue),
         tenants=frozenset(args.tenant),
         related=args.related,

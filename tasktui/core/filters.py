@@ -15,6 +15,7 @@ from tasktui.core.status import UNSUCCESSFUL
 class TaskFilter:
     text: str = ""  # substring of actor, uid or message id (case-insensitive)
     statuses: frozenset[str] = field(default_factory=frozenset)  # effective status keys; empty = any
+    actors: frozenset[str] = field(default_factory=frozenset)  # exact actor names (bulk retry's --actor)
     queues: frozenset[str] = field(default_factory=frozenset)
     tenants: frozenset[str] = field(default_factory=frozenset)  # tenant names or ids
     related: str = ""  # "app.model" or "app.model:id" (substring)
@@ -33,6 +34,8 @@ class TaskFilter:
             parts.append(f"/{self.text}")
         if self.statuses:
             parts.append("status=" + ",".join(sorted(self.statuses)))
+        if self.actors:
+            parts.append("actor=" + ",".join(sorted(self.actors)))
         if self.queues:
             parts.append("queue=" + ",".join(sorted(self.queues)))
         if self.tenants:
@@ -47,6 +50,8 @@ class TaskFilter:
         if self.hide_successful and task.effective_status not in UNSUCCESSFUL:
             return False
         if self.statuses and task.effective_status not in self.statuses:
+            return False
+        if self.actors and task.actor_name not in self.actors:
             return False
         if self.queues and task.queue_name not in self.queues:
             return False
@@ -71,6 +76,9 @@ class TaskFilter:
         if self.statuses:
             clauses.append(f"({queries.effective_status}) = ANY (%(f_statuses)s)")
             params["f_statuses"] = sorted(self.statuses)
+        if self.actors:
+            clauses.append("t.actor_name = ANY (%(f_actors)s)")
+            params["f_actors"] = sorted(self.actors)
         if self.queues:
             clauses.append("t.queue_name = ANY (%(f_queues)s)")
             params["f_queues"] = sorted(self.queues)
