@@ -463,7 +463,7 @@ class TaskTuiApp(App[int]):
         task = self.main_query(TaskRows).current
         if task is not None:
             self.copy_to_clipboard(task.message_id)
-            self.notify(f"copied {task.message_id}")
+            self.notify(f"sent {task.message_id} to the clipboard (OSC 52; the terminal must allow it)")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.read_only))

@@ -124,6 +124,8 @@ def _normalised(expression: str) -> str:
     text = expression
     text = f"regexp_replace({text}, '[0-9a-fA-F]{{8}}(-[0-9a-fA-F]{{4}}){{3}}-[0-9a-fA-F]{{12}}', '<id>', 'g')"
     text = f"regexp_replace({text}, '\\m[0-9a-fA-F]{{16,}}\\M', '<id>', 'g')"
+    # E-mail addresses: one bounced recipient per task must not make one group per task.
+    text = f"regexp_replace({text}, '[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{{2,}}', '<email>', 'g')"
     # Numbers, but not digits inside names (ldap3, utf8, sha256): those are part of the error.
     text = f"regexp_replace({text}, '(^|[^A-Za-z_])[0-9]+', '\\1<n>', 'g')"
     text = f"regexp_replace({text}, '\\s+', ' ', 'g')"

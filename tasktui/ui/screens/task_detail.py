@@ -575,7 +575,7 @@ class TaskDetailScreen(ModalScreen[None]):
 
     def action_copy_message_id(self) -> None:
         self.app.copy_to_clipboard(self.message_id)
-        self.notify(f"copied {self.message_id}")
+        self.notify(f"sent {self.message_id} to the clipboard (OSC 52; the terminal must allow it)")
 
     def action_reload(self) -> None:
         for view in (self.view(False), self.view(True)):
