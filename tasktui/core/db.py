@@ -131,8 +131,9 @@ def explain(exc: BaseException, target: Target) -> UserFacingError:
     """Turn a driver error into one line a person can act on (never echoing a password)."""
     if isinstance(exc, UserFacingError):
         return exc
-    message = " ".join(str(exc).split())
-    message = redact(message, target.conninfo)
+    # libpq puts its hint on a line of its own: keep the sentence break when joining lines.
+    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    message = redact(". ".join(line.rstrip(".") for line in lines), target.conninfo)
     lowered = message.lower()
     where = target.label
     if isinstance(exc, pg_errors.InsufficientPrivilege):
