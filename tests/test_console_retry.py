@@ -174,3 +174,19 @@ async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writ
         await writer.execute(
             sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role))
         )
+
+
+async def test_retry_from_the_task_detail(live_dsn: str, writer) -> None:
+    from tasktui.ui.screens.task_detail import TaskDetailScreen
+
+    message_id = await _rejected(writer, "authentik.providers.scim.tasks.scim_sync", "okta")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
+        await _select(pilot, message_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="detail")
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal), what="confirmation over the detail")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: _state(app, message_id) == "queued", what="retried from the detail")

@@ -422,7 +422,12 @@ class TaskTuiApp(App[int]):
 
     def action_retry_task(self) -> None:
         task = self.main_query(TaskRows).current
-        if task is None or self.read_only:
+        if task is not None:
+            self.confirm_retry(task)
+
+    def confirm_retry(self, task: TaskRow) -> None:
+        """R, from the table or a task's detail: say what a retry does, then do it if confirmed."""
+        if self.read_only:
             return
         if task.state != RETRYABLE_STATE:
             self.notify(f"only rejected tasks can be retried; this one is {task.state}", severity="warning")

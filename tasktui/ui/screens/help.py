@@ -21,7 +21,8 @@ def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     group = None
     # The detail screen's own keys (its BINDINGS come from the same list); first when asked
     # from that screen.
-    keys = [*DETAIL_KEYS, *available(read_only)] if detail_first else [*available(read_only), *DETAIL_KEYS]
+    detail = [k for k in DETAIL_KEYS if not (read_only and k.write)]
+    keys = [*detail, *available(read_only)] if detail_first else [*available(read_only), *detail]
     for key in keys:
         if key.group != group:
             if group is not None:

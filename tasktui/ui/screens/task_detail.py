@@ -90,6 +90,16 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
         short="Copy id",
     ),
     KeyAction("detail-reload", "r", "reload", "Reload the task and its logs", DETAIL_GROUP, short="Reload"),
+    KeyAction(
+        "detail-retry",
+        "R",
+        "retry_task",
+        "Retry this rejected task",
+        DETAIL_GROUP,
+        footer=True,
+        write=True,
+        short="Retry",
+    ),
     KeyAction("detail-help", "question_mark", "help", "Help: every key", DETAIL_GROUP, display="?", short="Help"),
     KeyAction(
         "detail-back",
@@ -115,9 +125,10 @@ EXCEPTIONS_PER_PAGE = 20  # error lines with large attributes whose exception is
 TIME_LABELS = ("eta", "last change", "result expiry")
 
 
-def help_line() -> Text:
+def help_line(read_only: bool) -> Text:
     """Every key of the screen on one line (cut at the width), from DETAIL_KEYS."""
-    return Text("  ·  ".join(f"{key.shown_keys} {key.short or key.description}" for key in DETAIL_KEYS), end="")
+    shown = [key for key in DETAIL_KEYS if not (read_only and key.write)]
+    return Text("  ·  ".join(f"{key.shown_keys} {key.short or key.description}" for key in shown), end="")
 
 
 class TaskDetailScreen(ModalScreen[None]):
@@ -175,7 +186,7 @@ class TaskDetailScreen(ModalScreen[None]):
         yield LogView(previous=False, id="log-current")
         yield LogView(previous=True, id="log-previous")
         yield Static(id="detail-error")
-        yield Static(help_line(), id="detail-help")
+        yield Static(help_line(getattr(self.app, "read_only", False)), id="detail-help")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -474,8 +485,17 @@ class TaskDetailScreen(ModalScreen[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry_task" and getattr(self.app, "read_only", False):
+            return False  # hidden and refused in read-only mode, as on the table
         # With the fields maximised, the log keys would act on lines nobody sees.
         return not (self.fields_full and action in _LOG_ACTIONS)
+
+    def action_retry_task(self) -> None:
+        task = self.app.store.rows.get(self.message_id)  # type: ignore[attr-defined]
+        if task is None:
+            self.notify("this task is not in the console's window; retry it from the table", severity="warning")
+            return
+        self.app.confirm_retry(task)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self._select_in_table()
