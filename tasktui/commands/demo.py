@@ -28,6 +28,7 @@ from tasktui.core import db
 from tasktui.core.localpg import LocalServerError, WheelServer
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import DEFAULT_CHANNEL, install
+from tasktui.demo.workload import positive
 from tasktui.errors import UserFacingError
 
 HISTORY_TASKS = 3000
@@ -47,34 +48,14 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         " run simulated workers and open the console on them. Everything is removed on exit.",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default: 1)")
-    parser.add_argument("--rate", type=_positive_float, default=6.0, help="new tasks per second (default: 6)")
-    parser.add_argument("--workers", type=_positive_int, default=3, help="live simulated workers (default: 3)")
+    parser.add_argument("--rate", type=positive(float), default=6.0, help="new tasks per second (default: 6)")
+    parser.add_argument("--workers", type=positive(int), default=3, help="live simulated workers (default: 3)")
     parser.add_argument(
         "--no-console",
         action="store_true",
         help="start everything, print the connection string and run until Ctrl-C (for scripts and screenshots)",
     )
     parser.set_defaults(handler=run)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
 
 
 class _Stopped(BaseException):

@@ -500,7 +500,9 @@ async def _main(config: WorkloadConfig) -> int:
     return 0
 
 
-def _positive(kind: type) -> object:
+def positive(kind: type) -> object:
+    """An argparse type: a number of `kind` greater than 0 (shared with `tasktui demo`)."""
+
     def parse(text: str) -> object:
         try:
             value = kind(text)
@@ -520,22 +522,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dsn", help="libpq connection string or URL (default: $DATABASE_URL, else PG* variables)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    parser.add_argument("--rate", type=_positive(float), default=6.0, help="new tasks per second (default: 6)")
-    parser.add_argument("--workers", type=_positive(int), default=3, help="live workers (default: 3)")
+    parser.add_argument("--rate", type=positive(float), default=6.0, help="new tasks per second (default: 6)")
+    parser.add_argument("--workers", type=positive(int), default=3, help="live workers (default: 3)")
     parser.add_argument(
         "--history", type=int, default=3000, help="finished tasks to seed into an empty table (default: 3000)"
     )
-    parser.add_argument("--heartbeat", type=_positive(float), default=30.0, help="seconds between heartbeats")
+    parser.add_argument("--heartbeat", type=positive(float), default=30.0, help="seconds between heartbeats")
     parser.add_argument(
-        "--listen-timeout", type=_positive(float), default=5.0, help="seconds a consumer waits for a NOTIFY"
+        "--listen-timeout", type=positive(float), default=5.0, help="seconds a consumer waits for a NOTIFY"
     )
-    parser.add_argument("--wave-period", type=_positive(float), default=30.0, help="seconds per traffic wave")
-    parser.add_argument("--schedule-period", type=_positive(float), default=60.0, help="seconds per scheduler cycle")
+    parser.add_argument("--wave-period", type=positive(float), default=30.0, help="seconds per traffic wave")
+    parser.add_argument("--schedule-period", type=positive(float), default=60.0, help="seconds per scheduler cycle")
     parser.add_argument(
         "--die-after", type=float, default=75.0, help="seconds until the extra worker dies (0: none dies)"
     )
     parser.add_argument(
-        "--time-scale", type=_positive(float), default=1.0, help="multiplies task durations and retry backoff"
+        "--time-scale", type=positive(float), default=1.0, help="multiplies task durations and retry backoff"
     )
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     return parser
