@@ -9,7 +9,11 @@ import pytest
 from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.widgets.task_table import TaskRows
+from tests.retry_helpers import reject
 from tests.ui_helpers import component_color, make_app, row_style, row_texts, screen_text, wait_for
+
+# How the tests' rejected tasks failed (what the preview groups by).
+REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
 
 
 @pytest.fixture
@@ -17,16 +21,6 @@ async def writer(live_dsn: str):
     conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
     yield conn
     await conn.close()
-
-
-async def _rejected_task(conn: psycopg.AsyncConnection, actor: str, uid: str) -> str:
-    tenant = await broker.default_tenant(conn)
-    message_id = await broker.enqueue(conn, actor, tenant_id=tenant, uid=uid)
-    assert await broker.claim(conn, message_id)
-    await broker.start_processing(conn, message_id)
-    await broker.fail(conn, message_id, "LDAPException", "connection refused", retry_delay_ms=None, retries=5)
-    await broker.release(conn, message_id)
-    return message_id
 
 
 def _ids_on_screen(app) -> list[str]:
@@ -42,7 +36,13 @@ async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str,
         await wait_for(pilot, lambda: queued in _ids_on_screen(app), what="queued task on screen")
         assert any("Waiting to run" in line and "ldap_sync:corp" in line for line in row_texts(app))
         # Move the cursor away so the row shows its own colour, not the cursor's.
-        rejected = await _rejected_task(writer, "authentik.outposts.tasks.outpost_controller", "k8s")
+        rejected = await reject(
+            writer,
+            "authentik.outposts.tasks.outpost_controller",
+            uid="k8s",
+            exc_type="LDAPException",
+            message="connection refused",
+        )
         await wait_for(pilot, lambda: rejected in _ids_on_screen(app), what="rejected task")
         app.query_one(TaskRows).move_to(_ids_on_screen(app).index(rejected))
         await pilot.pause()
@@ -57,8 +57,8 @@ async def test_header_counts_follow_the_database(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
-        await _rejected_task(writer, "authentik.x.fails", "1")
-        await _rejected_task(writer, "authentik.x.fails", "2")
+        await reject(writer, "authentik.x.fails", uid="1", **REFUSED)
+        await reject(writer, "authentik.x.fails", uid="2", **REFUSED)
         await wait_for(
             pilot,
             lambda: app.header_state.counts is not None and app.header_state.counts.by_group["Error"] == 2,
@@ -292,7 +292,7 @@ async def test_facets_filter_by_status_and_queue(live_dsn: str, writer) -> None:
     tenant = await broker.default_tenant(writer)
     queued = await broker.enqueue(writer, "authentik.a", tenant_id=tenant, queue="default")
     other_queue = await broker.enqueue(writer, "authentik.b", tenant_id=tenant, queue="slow")
-    rejected = await _rejected_task(writer, "authentik.c", "1")
+    rejected = await reject(writer, "authentik.c", uid="1", **REFUSED)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: {queued, other_queue, rejected} <= set(_ids_on_screen(app)), what="loaded")

@@ -14,7 +14,11 @@ from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.widgets.task_table import TaskRows
+from tests.retry_helpers import reject
 from tests.ui_helpers import make_app, screen_text, wait_for
+
+# How the tests' rejected tasks failed (what the preview groups by).
+REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
 
 
 @pytest.fixture(autouse=True)
@@ -30,16 +34,6 @@ async def writer(live_dsn: str):
     await conn.close()
 
 
-async def _rejected(conn: psycopg.AsyncConnection, actor: str, uid: str, error: str = "connection refused") -> str:
-    tenant = await broker.default_tenant(conn)
-    message_id = await broker.enqueue(conn, actor, tenant_id=tenant, uid=uid)
-    assert await broker.claim(conn, message_id)
-    await broker.start_processing(conn, message_id)
-    await broker.fail(conn, message_id, "LDAPException", error, retry_delay_ms=None, retries=5)
-    await broker.release(conn, message_id)
-    return message_id
-
-
 async def _select(pilot, message_id: str) -> None:
     """Put the cursor on a task once the table shows it."""
     rows = pilot.app.main_query(TaskRows)
@@ -53,7 +47,13 @@ def _state(app, message_id: str) -> str | None:
 
 
 async def test_retry_one_rejected_task_and_watch_it_run(live_dsn: str, writer, journal_dir: Path) -> None:
-    message_id = await _rejected(writer, "authentik.sources.ldap.tasks.ldap_sync", "corp")
+    message_id = await reject(
+        writer,
+        "authentik.sources.ldap.tasks.ldap_sync",
+        uid="corp",
+        exc_type="LDAPException",
+        message="connection refused",
+    )
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and _state(app, message_id) == "rejected")
@@ -88,7 +88,7 @@ async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) 
 
 
 async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer) -> None:
-    message_id = await _rejected(writer, "authentik.x", "1")
+    message_id = await reject(writer, "authentik.x", uid="1", **REFUSED)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
@@ -104,9 +104,24 @@ async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer
 
 
 async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writer, journal_dir: Path) -> None:
-    failing = [await _rejected(writer, "authentik.providers.scim.tasks.scim_sync", f"p{i}") for i in range(3)]
+    failing = [
+        await reject(
+            writer,
+            "authentik.providers.scim.tasks.scim_sync",
+            uid=f"p{i}",
+            exc_type="LDAPException",
+            message="connection refused",
+        )
+        for i in range(3)
+    ]
     # Same actor and uid as a task already queued: the bulk run must skip it.
-    twin = await _rejected(writer, "authentik.outposts.tasks.outpost_controller", "k8s")
+    twin = await reject(
+        writer,
+        "authentik.outposts.tasks.outpost_controller",
+        uid="k8s",
+        exc_type="LDAPException",
+        message="connection refused",
+    )
     tenant = await broker.default_tenant(writer)
     await broker.enqueue(writer, "authentik.outposts.tasks.outpost_controller", tenant_id=tenant, uid="k8s")
     app = make_app(live_dsn)
@@ -128,7 +143,13 @@ async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writ
 
 async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
     for i in range(12):
-        await _rejected(writer, "authentik.events.tasks.notification_transport", f"hook{i}")
+        await reject(
+            writer,
+            "authentik.events.tasks.notification_transport",
+            uid=f"hook{i}",
+            exc_type="LDAPException",
+            message="connection refused",
+        )
     app = make_app(live_dsn)
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for(pilot, lambda: len(app.store.rows) == 12)
@@ -156,7 +177,9 @@ async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writ
             await writer.execute(
                 sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(role))
             )
-        message_id = await _rejected(writer, "authentik.x", "1")
+        message_id = await reject(
+            writer, "authentik.x", uid="1", exc_type="LDAPException", message="connection refused"
+        )
         app = make_app(f"{live_dsn} user={role}")
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.read_only, what="automatic read-only")
@@ -179,7 +202,13 @@ async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writ
 async def test_retry_from_the_task_detail(live_dsn: str, writer) -> None:
     from tasktui.ui.screens.task_detail import TaskDetailScreen
 
-    message_id = await _rejected(writer, "authentik.providers.scim.tasks.scim_sync", "okta")
+    message_id = await reject(
+        writer,
+        "authentik.providers.scim.tasks.scim_sync",
+        uid="okta",
+        exc_type="LDAPException",
+        message="connection refused",
+    )
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
