@@ -198,3 +198,28 @@ def run_cli_interrupted(*args: str, env: dict[str, str], after: str, timeout: fl
         running.send_signal(signal.SIGINT)
         stdout, stderr = running.communicate(timeout=timeout)
     return CliResult(running.returncode, stdout, "".join(seen) + stderr)
+
+
+LDAP_SYNC = "authentik.sources.ldap.tasks.ldap_sync"
+
+
+async def rejected_after_a_retry(conn: psycopg.AsyncConnection, *, first_error: str = "first try timed out") -> str:
+    """An LDAP sync linked to its source: the first attempt fails with `first_error` and is
+    retried; the second fails for good (rejected) — so it has current and previous logs."""
+    row = await (
+        await conn.execute(
+            "INSERT INTO django_content_type (app_label, model) VALUES ('authentik_sources_ldap', 'ldapsource')"
+            " ON CONFLICT (app_label, model) DO UPDATE SET model = EXCLUDED.model RETURNING id"
+        )
+    ).fetchone()
+    assert row is not None
+    tenant = await broker.default_tenant(conn)
+    mid = await broker.enqueue(conn, LDAP_SYNC, tenant_id=tenant, uid="corp-ldap", args=(7,), rel_obj=(row[0], "42"))
+    for attempt, (exc_type, message, delay) in enumerate(
+        (("TimeoutError", first_error, 0), ("LDAPException", "server down", None))
+    ):
+        assert await broker.claim(conn, mid)
+        await broker.start_processing(conn, mid)
+        await broker.fail(conn, mid, exc_type, message, retry_delay_ms=delay, retries=attempt, actor=LDAP_SYNC)
+        await broker.release(conn, mid)
+    return mid

@@ -27,8 +27,9 @@ from tasktui.core.detail import (
 from tasktui.core.safe_pickle import EMPTY_MESSAGE_NOTE
 from tasktui.core.session import Session, open_session
 from tasktui.demo import broker
+from tests.retry_helpers import LDAP_SYNC, rejected_after_a_retry
 
-ACTOR = "authentik.sources.ldap.tasks.ldap_sync"
+ACTOR = LDAP_SYNC
 
 
 @pytest.fixture
@@ -43,26 +44,7 @@ async def _reopen(session: Session) -> Session:
 
 
 async def rejected_task(session: Session) -> str:
-    """Two attempts: the first fails and is retried, the second fails for good (rejected)."""
-    conn = session.conn
-    tenant = await broker.default_tenant(conn)
-    row = await (
-        await conn.execute(
-            "INSERT INTO django_content_type (app_label, model) VALUES ('authentik_sources_ldap', 'ldapsource')"
-            " RETURNING id"
-        )
-    ).fetchone()
-    assert row is not None
-    mid = await broker.enqueue(conn, ACTOR, tenant_id=tenant, uid="corp-ldap", args=(7,), rel_obj=(row[0], "42"))
-    assert await broker.claim(conn, mid)
-    await broker.start_processing(conn, mid)
-    await broker.fail(conn, mid, "TimeoutError", "first try", retry_delay_ms=0, retries=0, actor=ACTOR)
-    await broker.release(conn, mid)
-    assert await broker.claim(conn, mid)
-    await broker.start_processing(conn, mid)
-    await broker.fail(conn, mid, "LDAPException", "server down", retry_delay_ms=None, retries=1, actor=ACTOR)
-    await broker.release(conn, mid)
-    return mid
+    return await rejected_after_a_retry(session.conn, first_error="first try")
 
 
 async def test_load_detail_has_every_field(session: Session) -> None:

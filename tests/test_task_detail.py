@@ -25,9 +25,10 @@ from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.log_view import MAX_LINES, PAGE
 from tasktui.ui.widgets.task_table import TaskRows
+from tests.retry_helpers import LDAP_SYNC, rejected_after_a_retry
 from tests.ui_helpers import make_app, screen_text, wait_for
 
-ACTOR = "authentik.sources.ldap.tasks.ldap_sync"
+ACTOR = LDAP_SYNC
 
 
 @pytest.fixture
@@ -35,34 +36,6 @@ async def writer(live_dsn: str):
     conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
     yield conn
     await conn.close()
-
-
-async def _content_type(conn: psycopg.AsyncConnection) -> int:
-    row = await (
-        await conn.execute(
-            "INSERT INTO django_content_type (app_label, model) VALUES ('authentik_sources_ldap', 'ldapsource')"
-            " RETURNING id"
-        )
-    ).fetchone()
-    assert row is not None
-    return row[0]
-
-
-async def rejected_after_a_retry(conn: psycopg.AsyncConnection) -> str:
-    """First attempt fails and is retried; the second fails for good (rejected)."""
-    tenant = await broker.default_tenant(conn)
-    mid = await broker.enqueue(
-        conn, ACTOR, tenant_id=tenant, uid="corp-ldap", args=(7,), rel_obj=(await _content_type(conn), "42")
-    )
-    assert await broker.claim(conn, mid)
-    await broker.start_processing(conn, mid)
-    await broker.fail(conn, mid, "TimeoutError", "first try timed out", retry_delay_ms=0, retries=0, actor=ACTOR)
-    await broker.release(conn, mid)
-    assert await broker.claim(conn, mid)
-    await broker.start_processing(conn, mid)
-    await broker.fail(conn, mid, "LDAPException", "server down", retry_delay_ms=None, retries=1, actor=ACTOR)
-    await broker.release(conn, mid)
-    return mid
 
 
 def _ids(app: TaskTuiApp) -> list[str]:
