@@ -62,9 +62,6 @@ class FeedStatus:
 @dataclass(frozen=True)
 class FeedUpdate:
     changed: int  # rows that actually changed in the store
-    full_reload: bool
-    notifications: int  # notifications (or polled rows) behind this update
-    oldest_sent_at: float | None  # server time of the oldest notification applied (latency)
 
 
 @dataclass(frozen=True)
@@ -93,13 +90,8 @@ class _Pending:
     task_ids: set[str] = field(default_factory=set)
     tasklog_task_ids: set[str] = field(default_factory=set)
     workers_changed: bool = False
-    notifications: int = 0
-    oldest_sent_at: float | None = None
 
     def add(self, change: Change) -> None:
-        self.notifications += 1
-        if change.sent_at is not None and (self.oldest_sent_at is None or change.sent_at < self.oldest_sent_at):
-            self.oldest_sent_at = change.sent_at
         if change.table == "task" and change.id:
             self.task_ids.add(change.id)
         elif change.table == "tasklog" and change.task_id:
@@ -189,7 +181,7 @@ class TaskFeed:
                 await self._connected(blind_since)
             except asyncio.CancelledError:
                 raise
-            except (psycopg.OperationalError, psycopg.errors.AdminShutdown, ConnectionFailed, OSError) as exc:
+            except (psycopg.OperationalError, ConnectionFailed, OSError) as exc:
                 blind_since = blind_since or time.time()
                 self._report(FeedMode.RECONNECTING, _one_line(exc), blind_since=blind_since)
             except UserFacingError as exc:
@@ -265,7 +257,7 @@ class TaskFeed:
         rows = await self._window(states, limits)
         self.store.replace_all(rows)
         self._older_cursor = _oldest_finished(rows)
-        self.sink.feed_updated(FeedUpdate(len(rows), True, 0, None))
+        self.sink.feed_updated(FeedUpdate(len(rows)))
 
     async def load_older(self, count: int = 1_000) -> int:
         """Page in `count` more finished tasks older than the last page loaded (keyset on mtime).
@@ -280,7 +272,7 @@ class TaskFeed:
             self._older_cursor = rows[-1].mtime
             self._finished_budget += len(rows)
         changed = self.store.apply(rows)
-        self.sink.feed_updated(FeedUpdate(changed, False, 0, None))
+        self.sink.feed_updated(FeedUpdate(changed))
         return len(rows)
 
     async def fetch_by_ids(self, ids: Iterable[str]) -> tuple[list[TaskRow], list[str]]:
@@ -324,7 +316,7 @@ class TaskFeed:
             upserts, deleted = await self.fetch_by_ids(pending.task_ids)
             changed = self.store.apply(upserts, deleted)
             self._keep_bounded()
-        self.sink.feed_updated(FeedUpdate(changed, False, pending.notifications, pending.oldest_sent_at))
+        self.sink.feed_updated(FeedUpdate(changed))
         if pending.tasklog_task_ids or pending.workers_changed:
             self.sink.feed_side_changes(frozenset(pending.tasklog_task_ids), pending.workers_changed)
 
@@ -357,7 +349,7 @@ class TaskFeed:
             changed = self.store.apply([*unfinished, *finished, *upserts], deleted)
             self._keep_bounded()
             self._count_rate(changed)
-            self.sink.feed_updated(FeedUpdate(changed, False, changed, None))
+            self.sink.feed_updated(FeedUpdate(changed))
             last_poll = started
 
     # -- counts --------------------------------------------------------------------------------

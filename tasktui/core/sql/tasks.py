@@ -33,9 +33,6 @@ COUNTS = """
 SELECT state, aggregated_status, count(*) FROM authentik_tasks_task GROUP BY state, aggregated_status
 """
 
-# The planner's row estimate, for "about N tasks" on very large tables.
-ESTIMATED_ROWS = "SELECT reltuples::bigint FROM pg_class WHERE oid = 'authentik_tasks_task'::regclass"
-
 _SEVERITY = (
     "CASE lower(l.log_level) WHEN 'error' THEN 3 WHEN 'critical' THEN 3 WHEN 'exception' THEN 3"
     " WHEN 'warning' THEN 2 WHEN 'warn' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
