@@ -65,7 +65,7 @@ async def test_header_counts_follow_the_database(live_dsn: str, writer) -> None:
             within=15,
             what="Error count 2",
         )
-        assert "Error 2" in screen_text(app)
+        await wait_for(pilot, lambda: "Error 2" in screen_text(app), what="Error 2")
 
 
 async def test_search_facets_and_hide_successful(live_dsn: str, writer) -> None:
@@ -85,7 +85,7 @@ async def test_search_facets_and_hide_successful(live_dsn: str, writer) -> None:
         await pilot.press("slash", *"scim")
         await wait_for(pilot, lambda: _ids_on_screen(app) == [scim], what="search narrows to scim")
         await pilot.press("enter")
-        assert "/scim" in screen_text(app)
+        await wait_for(pilot, lambda: "/scim" in screen_text(app), what="/scim")
         await pilot.press("c")
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 3, what="filters cleared")
         # Searching by message id works too.
@@ -105,7 +105,7 @@ async def test_sort_by_column_and_invert(live_dsn: str, writer) -> None:
             await pilot.press("o")
         actors = [r.actor_name for r in app.query_one(TaskRows).rows]
         assert actors == ["a.actor", "b.actor", "c.actor"]
-        assert "Actor:uid ▲" in screen_text(app)
+        await wait_for(pilot, lambda: "Actor:uid ▲" in screen_text(app), what="Actor:uid ▲")
         await pilot.press("i")
         await pilot.pause()
         assert [r.actor_name for r in app.query_one(TaskRows).rows] == ["c.actor", "b.actor", "a.actor"]
@@ -117,7 +117,7 @@ async def test_pause_buffers_and_resume_applies_everything(live_dsn: str, writer
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
         await pilot.press("space")
-        assert "PAUSED" in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED" in screen_text(app), what="PAUSED")
         first = await broker.enqueue(writer, "authentik.paused.one", tenant_id=tenant)
         second = await broker.enqueue(writer, "authentik.paused.two", tenant_id=tenant)
         await wait_for(pilot, lambda: {first, second} <= set(app.store.rows), what="feed keeps buffering")
@@ -126,7 +126,7 @@ async def test_pause_buffers_and_resume_applies_everything(live_dsn: str, writer
         assert app.header_state.buffered >= 2
         await pilot.press("space")
         await wait_for(pilot, lambda: {first, second} <= set(_ids_on_screen(app)), what="resume applies")
-        assert "PAUSED" not in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED" not in screen_text(app), what="no " + "PAUSED")
 
 
 async def test_polling_fallback_without_the_trigger(mirror_dsn: str) -> None:
@@ -263,7 +263,7 @@ async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
-        assert "No workers connected" in screen_text(app)
+        await wait_for(pilot, lambda: "No workers connected" in screen_text(app), what="No workers connected")
         # A worker boots: its row plus the session advisory lock it holds for its life.
         locks = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
         try:
@@ -301,7 +301,7 @@ async def test_facets_filter_by_status_and_queue(live_dsn: str, writer) -> None:
         app.screen.query_one("#facet-status").select("rejected")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: _ids_on_screen(app) == [rejected], what="status facet")
-        assert "status=rejected" in screen_text(app)
+        await wait_for(pilot, lambda: "status=rejected" in screen_text(app), what="status=rejected")
         await pilot.press("c", "f")
         await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker again")
         app.screen.query_one("#facet-queue").select("slow")

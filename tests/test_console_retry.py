@@ -84,7 +84,7 @@ async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) 
         await pilot.press("R")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmRetryModal)
-        assert "only rejected tasks can be retried" in screen_text(app)
+        await wait_for(pilot, lambda: "only rejected tasks can be retried" in screen_text(app), what="refusal")
 
 
 async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer) -> None:
@@ -134,7 +134,7 @@ async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writ
         assert "scim_sync" in text and "connection refused" in text
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen.summary is not None, within=20, what="bulk run finished")
-        assert "retried 3" in screen_text(app)
+        await wait_for(pilot, lambda: "retried 3" in screen_text(app), what="retried 3")
         await pilot.press("escape")
         await wait_for(pilot, lambda: all(_state(app, m) == "queued" for m in failing), what="queued live")
         assert _state(app, twin) == "rejected"
@@ -164,7 +164,7 @@ async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
         summary = screen.summary
         assert summary.aborted and 1 <= summary.retried < 12
         assert summary.not_attempted == 12 - summary.retried - summary.skipped
-        assert "aborted" in screen_text(app)
+        await wait_for(pilot, lambda: "aborted" in screen_text(app), what="aborted")
 
 
 async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writer, pg_server) -> None:

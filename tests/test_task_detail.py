@@ -84,7 +84,7 @@ async def test_two_keys_from_a_red_row_to_the_exception_and_the_previous_attempt
         assert "first try timed out" in text and "Task has been queued" in text
         await pilot.press("p")
         await pilot.pause()
-        assert "LDAPException: server down" in screen_text(app)
+        await wait_for(pilot, lambda: "LDAPException: server down" in screen_text(app), what="the exception")
 
 
 async def test_every_field_and_the_decoded_message_and_result(live_dsn: str, writer) -> None:
@@ -339,7 +339,7 @@ async def test_new_log_lines_and_state_changes_appear_live(live_dsn: str, writer
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
         screen = await open_detail(pilot, mid)
-        assert "Running" in screen_text(app)
+        await wait_for(pilot, lambda: "Running" in screen_text(app), what="Running")
         await broker.log(writer, mid, "sending to webhook (live)", logger="authentik.events")
         await wait_for(pilot, lambda: "sending to webhook (live)" in screen_text(app), what="live log line")
         assert screen.current_view.current.line.event == "sending to webhook (live)"  # the cursor follows
@@ -388,7 +388,7 @@ async def test_a_dropped_connection_is_one_line_and_r_retries(live_dsn: str, wri
         await pilot.press("r")
         await wait_for(pilot, lambda: "could not" not in screen_text(app), what="recovered")
         await wait_for(pilot, lambda: screen.current_view.loaded, what="logs again")
-        assert "LDAPException: server down" in screen_text(app)
+        await wait_for(pilot, lambda: "LDAPException: server down" in screen_text(app), what="the exception")
 
 
 async def test_a_deleted_task_is_said_so(live_dsn: str, writer) -> None:
