@@ -310,11 +310,19 @@ class SimulatedWorker:
     async def _consume_one(self, message_id: str) -> ClaimedTask | None:
         if message_id in self.in_processing:
             return None
+        # Held from before the claim: a shutdown that cancels the claim mid-flight (the server may
+        # have committed it) still puts the message back. The requeue touches only tasks in a
+        # running state, so holding one that another worker claimed does no harm.
+        self.in_processing.add(message_id)
         if not await broker.claim(self.locks, message_id, QUEUE):
+            self.in_processing.discard(message_id)
             # As authentik does: the lock may have been taken for a row that then did not match.
             await broker.release(self.locks, message_id, QUEUE)
             return None
-        return await broker.read_claimed(self.locks, message_id)
+        claimed = await broker.read_claimed(self.locks, message_id)
+        if claimed is None:
+            self.in_processing.discard(message_id)
+        return claimed
 
     async def _purge_locks(self) -> None:
         while self.to_unlock:
@@ -343,8 +351,11 @@ class SimulatedWorker:
                 async with asyncio.timeout(DEATH_GRACE_SECONDS):
                     await self.task_started.wait()
         orphans = sorted(self.running)
+        prefetched = sorted(self.in_processing - self.running)
         self.dead = True
         what = f"leaving {', '.join(orphans)} running with no lock" if orphans else "while idle"
+        if prefetched:
+            what += f" and {', '.join(prefetched)} claimed but not started"
         print(f"worker {self.hostname} died, {what}", flush=True)
         raise _WorkerDied
 

@@ -108,7 +108,10 @@ WHERE message_id = %(message_id)s
 """
 
 # Worker shutdown: prefetched (and interrupted) messages go back to the queue; mtime untouched.
-REQUEUE = "UPDATE authentik_tasks_task SET state = 'queued' WHERE message_id = ANY (%(message_ids)s::uuid[])"
+REQUEUE = """
+UPDATE authentik_tasks_task SET state = 'queued'
+WHERE message_id = ANY (%(message_ids)s::uuid[]) AND state = ANY ('{consumed,preprocess,running,postprocess}')
+"""
 
 # Whether any task waits for a manual retry.
 ANY_REJECTED = "SELECT EXISTS (SELECT 1 FROM authentik_tasks_task WHERE state = 'rejected')"
