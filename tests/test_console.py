@@ -299,6 +299,13 @@ async def test_facets_filter_by_status_and_queue(live_dsn: str, writer) -> None:
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker")
         app.screen.query_one("#facet-status").select("rejected")
+
+        def marked(key: str) -> bool:
+            (line,) = [line for line in screen_text(app).splitlines() if f"({key})" in line]
+            return "✓" in line
+
+        # The selection shows as a tick, not only as a colour.
+        await wait_for(pilot, lambda: marked("rejected") and not marked("done"), what="a tick on rejected only")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: _ids_on_screen(app) == [rejected], what="status facet")
         await wait_for(pilot, lambda: "status=rejected" in screen_text(app), what="status=rejected")

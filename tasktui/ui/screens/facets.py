@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, SelectionList
+from textual.strip import Strip
+from textual.widgets import Checkbox, Input, Label, SelectionList
+from textual.widgets.option_list import OptionDoesNotExist
 
 from tasktui.core.filters import TaskFilter
 from tasktui.core.status import STATUSES
+
+SELECTED_MARK = "✓"
+
+
+class MarkedSelectionList(SelectionList[str]):
+    """A SelectionList whose toggle shows a tick when selected and nothing when not: Textual's
+    draws the same "X" in both states and tells them apart by colour only, which a monochrome
+    terminal, NO_COLOR or a colour-blind reader loses. (The toggle's glyphs are Checkbox's: both
+    come from Textual's ToggleButton.)"""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        try:
+            selection = self.get_option_at_index(int(self.scroll_offset.y) + y)
+        except OptionDoesNotExist:
+            return strip
+        segments = list(strip)
+        if len(segments) < 2 or segments[1].text != Checkbox.BUTTON_INNER:
+            return strip  # not a line with a toggle (Textual drew something else)
+        _, style, control = segments[1]
+        mark = SELECTED_MARK if selection.value in self.selected else " "
+        segments[1] = Segment(mark, style, control)
+        return Strip(segments, strip.cell_length)
 
 
 class FacetScreen(ModalScreen[TaskFilter | None]):
@@ -41,15 +67,15 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
         with Vertical():
             yield Label("Filter — Space toggles · Tab moves · ctrl+s (or Enter in the text box) applies · Esc cancels")
             with Horizontal():
-                yield SelectionList[str](
+                yield MarkedSelectionList(
                     *[
                         (f"{s.label} ({key})", key, key in self.current.statuses)
                         for key, s in sorted(STATUSES.items(), key=lambda kv: kv[1].order)
                     ],
                     id="facet-status",
                 )
-                yield SelectionList[str](*[(q, q, q in self.current.queues) for q in self.queues], id="facet-queue")
-                yield SelectionList[str](*[(t, t, t in self.current.tenants) for t in self.tenants], id="facet-tenant")
+                yield MarkedSelectionList(*[(q, q, q in self.current.queues) for q in self.queues], id="facet-queue")
+                yield MarkedSelectionList(*[(t, t, t in self.current.tenants) for t in self.tenants], id="facet-tenant")
             yield Label("Related object (app.model or app.model:id, substring)")
             yield Input(self.current.related, placeholder="e.g. authentik_sources_ldap.ldapsource", id="facet-related")
 
