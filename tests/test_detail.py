@@ -24,8 +24,10 @@ from tasktui.core.detail import (
     load_detail,
     parse_message_id,
 )
+from tasktui.core.filters import TaskFilter
 from tasktui.core.safe_pickle import EMPTY_MESSAGE_NOTE
 from tasktui.core.session import Session, open_session
+from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.demo import broker
 from tests.retry_helpers import LDAP_SYNC, rejected_after_a_retry
 
@@ -237,6 +239,54 @@ async def test_layout_without_tenant_column(session: Session) -> None:
         assert detail is not None
         assert detail.tenant is None
         assert detail.result.is_exception
+
+
+async def test_related_objects_are_named_from_the_tasks_tenant_schema(session: Session) -> None:
+    conn = session.conn
+    ldap, user = [
+        row[0]
+        for (app, model) in (("authentik_sources_ldap", "ldapsource"), ("authentik_core", "user"))
+        for row in [
+            await (
+                await conn.execute(
+                    "INSERT INTO django_content_type (app_label, model) VALUES (%s, %s) RETURNING id", (app, model)
+                )
+            ).fetchone()
+        ]
+    ]
+    # A tenant whose schema numbered its content types the other way round (migrated at another
+    # release), and one whose schema agrees with the task schema's (it changes nothing).
+    for schema_name, pairs in (
+        ("t_acme", [(ldap, "authentik_core", "user"), (user, "authentik_sources_ldap", "ldapsource")]),
+        ("t_same", [(ldap, "authentik_sources_ldap", "ldapsource"), (user, "authentik_core", "user")]),
+    ):
+        await conn.execute(f"CREATE SCHEMA {schema_name}")
+        await conn.execute(f"CREATE TABLE {schema_name}.django_content_type (LIKE django_content_type INCLUDING ALL)")
+        for pair in pairs:
+            await conn.execute(
+                f"INSERT INTO {schema_name}.django_content_type (id, app_label, model) VALUES (%s, %s, %s)", pair
+            )
+    acme = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO authentik_tenants_tenant (tenant_uuid, schema_name, name, ready) VALUES"
+        " (%s, 't_acme', 'Acme', true), (%s, 't_same', 'Same', true)",
+        (acme, uuid.uuid4()),
+    )
+    default = await broker.default_tenant(conn)
+    acme_task = await broker.enqueue(conn, "authentik.core.tasks.x", tenant_id=acme, rel_obj=(ldap, "7"))
+    default_task = await broker.enqueue(conn, "authentik.core.tasks.x", tenant_id=default, rel_obj=(ldap, "8"))
+    async with await _reopen(session) as later:
+        assert later.layout.tenant_content_types == ((str(acme), "t_acme"),)
+        acme_detail = await load_detail(later, acme_task)
+        default_detail = await load_detail(later, default_task)
+        assert acme_detail is not None and default_detail is not None
+        assert acme_detail.related == "authentik_core.user:7"
+        assert default_detail.related == "authentik_sources_ldap.ldapsource:8"
+        # The related-object filter (facets, bulk retry) names them the same way.
+        queries = TaskQueries.for_layout(later.layout)
+        where, params = TaskFilter(related="authentik_core.user").where_sql(queries)
+        rows = await (await later.conn.execute(f"{queries.select} WHERE {where}", params)).fetchall()
+        assert [read_task(row).message_id for row in rows] == [acme_task]
 
 
 async def test_unknown_and_malformed_ids(session: Session) -> None:

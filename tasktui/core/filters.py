@@ -83,20 +83,18 @@ class TaskFilter:
             clauses.append("t.queue_name = ANY (%(f_queues)s)")
             params["f_queues"] = sorted(self.queues)
         if self.tenants:
-            tenant_name = "tn.name" if "tn.name" in queries.select else "NULL"
-            tenant_id = "t.tenant_id::text" if "t.tenant_id" in queries.select else "NULL"
-            clauses.append(f"({tenant_name} = ANY (%(f_tenants)s) OR {tenant_id} = ANY (%(f_tenants)s))")
+            clauses.append(
+                f"({queries.tenant_name} = ANY (%(f_tenants)s) OR {queries.tenant_id} = ANY (%(f_tenants)s))"
+            )
             params["f_tenants"] = sorted(self.tenants)
         if self.related:
-            related = "COALESCE(ct.app_label || '.' || ct.model, t.rel_obj_content_type_id::text, '?')"
-            if "ct.app_label" not in queries.select:
-                related = "COALESCE(t.rel_obj_content_type_id::text, '?')"
+            related = f"COALESCE({queries.related_type}, '?')"
             clauses.append(f"({related} || ':' || COALESCE(t.rel_obj_id, '?')) ILIKE %(f_related)s")
             params["f_related"] = f"%{_escape_like(self.related)}%"
         if self.text:
-            uid = "t._uid" if "t._uid" in queries.select else "NULL"
             clauses.append(
-                f"(t.actor_name ILIKE %(f_text)s OR {uid} ILIKE %(f_text)s OR t.message_id::text ILIKE %(f_text)s)"
+                f"(t.actor_name ILIKE %(f_text)s OR {queries.uid} ILIKE %(f_text)s"
+                " OR t.message_id::text ILIKE %(f_text)s)"
             )
             params["f_text"] = f"%{_escape_like(self.text)}%"
         return (" AND ".join(clauses) or "true"), params

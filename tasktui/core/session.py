@@ -7,9 +7,10 @@ connection and adapts its queries to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
+from psycopg import sql
 
 from tasktui.core import db
 from tasktui.core.sql import catalog
@@ -20,6 +21,9 @@ TASKLOG_TABLE = "authentik_tasks_tasklog"
 WORKERSTATUS_TABLE = "authentik_tasks_workerstatus"
 TENANT_TABLE = "authentik_tenants_tenant"
 CONTENT_TYPE_TABLE = "django_content_type"
+
+# At most this many tenant schemas are compared (and joined) for content types.
+MAX_TENANT_SCHEMAS = 100
 
 NO_TABLES_MESSAGE = "this database has no authentik task tables; run `tasktui schema apply` for a standalone setup"
 
@@ -35,6 +39,9 @@ class Layout:
     has_tenant_table: bool
     has_content_type_table: bool
     migrations: tuple[str, ...] = ()
+    # (tenant uuid, schema name) of tenants whose schema's content types differ from the task
+    # schema's: their tasks' related objects are named from their own schema.
+    tenant_content_types: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_tasklog(self) -> bool:
@@ -92,14 +99,14 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
     for table, column in await cursor.fetchall():
         columns[table].add(column)
     migrations: tuple[str, ...] = ()
-    await conn.execute(catalog.SET_SEARCH_PATH, {"path": _quote_ident(schema)})
+    await conn.execute(catalog.SET_SEARCH_PATH, {"path": quote_ident(schema)})
     if (await (await conn.execute(catalog.DJANGO_MIGRATIONS_EXISTS)).fetchone())[0]:
         try:
             cursor = await conn.execute(catalog.TASK_MIGRATIONS)
             migrations = tuple(name for (name,) in await cursor.fetchall())
         except psycopg.errors.InsufficientPrivilege:
             migrations = ()
-    return Layout(
+    layout = Layout(
         schema=schema,
         task_columns=frozenset(columns[TASK_TABLE]),
         tasklog_columns=frozenset(columns[TASKLOG_TABLE]),
@@ -108,9 +115,29 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
         has_content_type_table="app_label" in columns[CONTENT_TYPE_TABLE],
         migrations=migrations,
     )
+    if layout.has_tenant and layout.has_tenant_table and layout.has_content_type_table:
+        layout = replace(layout, tenant_content_types=await _tenant_content_types(conn, schema))
+    return layout
 
 
-def _quote_ident(name: str) -> str:
+async def _tenant_content_types(conn: psycopg.AsyncConnection, schema: str) -> tuple[tuple[str, str], ...]:
+    """Tenants whose schema names content types differently from the task schema (see Layout)."""
+    try:
+        cursor = await conn.execute(
+            catalog.TENANT_CONTENT_TYPE_SCHEMAS, {"schema": schema, "limit": MAX_TENANT_SCHEMAS}
+        )
+        differing = []
+        for tenant_uuid, schema_name in await cursor.fetchall():
+            query = sql.SQL(catalog.CONTENT_TYPES_DIFFER).format(schema=sql.Identifier(schema_name))
+            if (await (await conn.execute(query)).fetchone())[0]:
+                differing.append((tenant_uuid, schema_name))
+    except psycopg.errors.InsufficientPrivilege:
+        return ()  # the task schema's names, as before: better than no console
+    return tuple(differing)
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier, quoted as Postgres's quote_ident would (for SQL built without a connection)."""
     return '"' + name.replace('"', '""') + '"'
 
 

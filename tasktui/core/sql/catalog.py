@@ -28,6 +28,28 @@ SELECT name FROM django_migrations WHERE app = 'authentik_tasks' ORDER BY id
 
 DJANGO_MIGRATIONS_EXISTS = "SELECT to_regclass('django_migrations') IS NOT NULL"
 
+# Tenants whose own schema holds a content type table we may read (authentik keeps one per tenant
+# schema and records a task's rel_obj_content_type_id as looked up there; the task's tenant's
+# table is the one that names it). Bounded: a console reads at most %(limit)s of them.
+TENANT_CONTENT_TYPE_SCHEMAS = """
+SELECT tn.tenant_uuid::text, tn.schema_name
+FROM authentik_tenants_tenant AS tn
+WHERE tn.schema_name <> %(schema)s
+  AND to_regclass(format('%%I.django_content_type', tn.schema_name)) IS NOT NULL
+  AND has_table_privilege(to_regclass(format('%%I.django_content_type', tn.schema_name)), 'SELECT')
+ORDER BY tn.schema_name
+LIMIT %(limit)s
+"""
+
+# Whether a tenant schema's content types name any id differently from the task schema's ({schema}
+# is an Identifier). Most installations: identical, and the plain join stays.
+CONTENT_TYPES_DIFFER = """
+SELECT EXISTS (
+    SELECT id, app_label, model FROM {schema}.django_content_type
+    EXCEPT SELECT id, app_label, model FROM django_content_type
+)
+"""
+
 SET_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', %(path)s, false)"
 
 # Table privileges of the current role, for the tables a feature touches.

@@ -8,12 +8,13 @@ a million tasks, with no index of ours on the watched database.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Layout
+from tasktui.core.session import Layout, quote_ident
 from tasktui.core.status import effective_status
 
 # Distinct states by a loose index scan (recursive skip over the state index): milliseconds
@@ -40,16 +41,49 @@ _SEVERITY = (
 _LEVEL_BY_SEVERITY = {1: "info", 2: "warning", 3: "error"}
 
 
+_NIL_TENANT = "00000000-0000-0000-0000-000000000000"
+
+
+def _content_type_join(layout: Layout) -> str:
+    """`ct.label` ("app.model") for the task's related object. authentik looks the content type up
+    in the task's tenant schema; where a tenant's schema names ids differently from the task
+    schema's (Layout.tenant_content_types), its tasks are joined to their own schema's table."""
+    label = "app_label || '.' || model"
+    if not layout.tenant_content_types:
+        return (
+            f"LEFT JOIN (SELECT id, {label} AS label FROM django_content_type) AS ct"
+            " ON ct.id = t.rel_obj_content_type_id"
+        )
+    branches = [f"SELECT '{_NIL_TENANT}'::uuid AS tenant_key, id, {label} AS label FROM django_content_type"]
+    for tenant_uuid, schema_name in layout.tenant_content_types:
+        # The select is run with parameters: a "%" in a schema name must not read as one.
+        schema = quote_ident(schema_name).replace("%", "%%")
+        branches.append(f"SELECT '{uuid.UUID(tenant_uuid)}'::uuid, id, {label} FROM {schema}.django_content_type")
+    tenants = ",".join(str(uuid.UUID(tenant)) for tenant, _ in layout.tenant_content_types)
+    key = f"CASE WHEN t.tenant_id = ANY ('{{{tenants}}}'::uuid[]) THEN t.tenant_id ELSE '{_NIL_TENANT}'::uuid END"
+    return (
+        "LEFT JOIN (" + " UNION ALL ".join(branches) + ") AS ct"
+        f" ON ct.tenant_key = {key} AND ct.id = t.rel_obj_content_type_id"
+    )
+
+
 @dataclass(frozen=True)
 class TaskQueries:
     """The task queries for one layout (columns that older releases lack become NULLs)."""
 
     select: str  # SELECT … FROM task t [joins]: the row shape read by `read_task`
     effective_status: str  # SQL expression of the effective status (see tasktui.core.status)
+    related_type: str  # SQL expression: the related object's "app.model", else its content type id
+    tenant_name: str  # SQL expression: the tenant's name (NULL when unknown)
+    tenant_id: str  # SQL expression: the tenant's uuid as text (NULL when tasks have none)
+    uid: str  # SQL expression: the task's _uid (NULL in layouts without it)
 
     @classmethod
     def for_layout(cls, layout: Layout) -> TaskQueries:
         has_tenant_join = layout.has_tenant and layout.has_tenant_table
+        tenant_id = "t.tenant_id::text" if layout.has_tenant else "NULL::text"
+        tenant_name = "tn.name" if has_tenant_join else "NULL::text"
+        uid = "t._uid" if "_uid" in layout.task_columns else "NULL::text"
         worst = (
             f"CASE WHEN t.state = 'done' THEN (SELECT max({_SEVERITY}) FROM authentik_tasks_tasklog AS l"
             " WHERE l.task_id = t.message_id AND NOT l.previous) END"
@@ -60,13 +94,13 @@ class TaskQueries:
             "t.message_id::text",
             "t.queue_name",
             "t.actor_name",
-            "t._uid" if "_uid" in layout.task_columns else "NULL::text",
+            uid,
             "t.state",
             "t.aggregated_status",
             worst,
-            "t.tenant_id::text" if layout.has_tenant else "NULL::text",
-            "tn.name" if has_tenant_join else "NULL::text",
-            "ct.app_label || '.' || ct.model" if layout.has_content_type_table else "NULL::text",
+            tenant_id,
+            tenant_name,
+            "ct.label" if layout.has_content_type_table else "NULL::text",
             "t.rel_obj_content_type_id",
             "t.rel_obj_id",
             "t.retries" if layout.has_retries else "NULL::bigint",
@@ -78,7 +112,7 @@ class TaskQueries:
         if has_tenant_join:
             joins.append("LEFT JOIN authentik_tenants_tenant AS tn ON tn.tenant_uuid = t.tenant_id")
         if layout.has_content_type_table:
-            joins.append("LEFT JOIN django_content_type AS ct ON ct.id = t.rel_obj_content_type_id")
+            joins.append(_content_type_join(layout))
         select = "SELECT " + ", ".join(columns) + " FROM authentik_tasks_task AS t " + " ".join(joins)
         rank = "CASE t.aggregated_status WHEN 'error' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
         effective = (
@@ -86,7 +120,19 @@ class TaskQueries:
             f" (CASE GREATEST({rank}, COALESCE({worst}, 0)) WHEN 3 THEN 'error' WHEN 2 THEN 'warning'"
             " WHEN 1 THEN 'info' ELSE 'done' END) END"
         )
-        return cls(select=select, effective_status=effective)
+        related_type = (
+            "COALESCE(ct.label, t.rel_obj_content_type_id::text)"
+            if layout.has_content_type_table
+            else "t.rel_obj_content_type_id::text"
+        )
+        return cls(
+            select=select,
+            effective_status=effective,
+            related_type=related_type,
+            tenant_name=tenant_name,
+            tenant_id=tenant_id,
+            uid=uid,
+        )
 
     @property
     def recent_by_state(self) -> str:
