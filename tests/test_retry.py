@@ -148,6 +148,22 @@ async def test_two_consoles_retrying_at_once_retry_once(mirror_dsn: str) -> None
             assert sorted(n.payload for n in listener.collect()) == sorted(ids)
 
 
+async def test_two_consoles_bulk_retrying_twins_at_once_queue_the_work_once(mirror_dsn: str) -> None:
+    """Two rejected runs of the same work (actor and uid), each retried by another console's bulk
+    run at the same moment: one is queued, the other skipped as its twin."""
+    target = db.Target.resolve(mirror_dsn)
+    async with await open_session(target) as one, await open_session(target) as two:
+        for i in range(5):
+            first, second = [await reject(one.conn, uid=f"twin-{i}") for _ in range(2)]
+            outcomes = await asyncio.gather(
+                retry_task(one, first, skip_if_twin=True), retry_task(two, second, skip_if_twin=True)
+            )
+            assert sorted(o.outcome for o in outcomes) == [Outcome.RETRIED, Outcome.SKIPPED]
+            skipped = next(o for o in outcomes if not o.retried)
+            assert skipped.skip is SkipReason.ACTIVE_TWIN
+            assert skipped.twin_id == next(o.message_id for o in outcomes if o.retried)
+
+
 async def test_outcomes_for_tasks_that_cannot_be_retried(mirror_dsn: str, session: Session) -> None:
     tenant = await broker.default_tenant(session.conn)
     queued = await broker.enqueue(session.conn, ACTOR, tenant_id=tenant)

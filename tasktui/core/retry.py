@@ -190,6 +190,9 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
     try:
         async with conn.transaction():
             await conn.execute(q.RETRY_LOCK_TIMEOUT)
+            twin_lock = q.twin_lock(layout) if skip_if_twin else None
+            if twin_lock is not None:
+                await conn.execute(twin_lock, params)
             cursor = await conn.execute(q.guarded_retry(layout, skip_if_twin=skip_if_twin), params)
             matched = await cursor.fetchone() is not None
             if not matched:

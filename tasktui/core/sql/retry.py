@@ -54,6 +54,23 @@ def _twin_condition(layout: Layout, task: str) -> str:
     )
 
 
+def twin_lock(layout: Layout) -> str | None:
+    """Serialises twin-checked retries of the same work (actor, uid, tenant) across consoles for
+    the rest of the transaction. Without it two consoles bulk-retrying two rejected twins at the
+    same moment would each see the other still rejected and both queue the work. The statement
+    after it reads a new snapshot (READ COMMITTED), so it sees a twin the other just queued.
+    The two-key form lives apart from authentik's one-key task and worker locks."""
+    if "_uid" not in layout.task_columns:
+        return None
+    tenant = " || ':' || coalesce(t.tenant_id::text, '')" if layout.has_tenant else ""
+    return (
+        "SELECT pg_advisory_xact_lock(hashtext('tasktui.retry'), hashtext(t.actor_name || ':' || t._uid"
+        + tenant
+        + ")) FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s AND t._uid IS NOT NULL"
+        " AND t.state = 'rejected'"
+    )
+
+
 def guarded_retry(layout: Layout, *, skip_if_twin: bool) -> str:
     """The task row's half of a retry: %(message_id)s back to queued only if still rejected
     (and, for bulk runs, only if no twin is waiting or running). RETURNING queue_name."""
