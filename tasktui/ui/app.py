@@ -29,7 +29,7 @@ from tasktui.core.models import TaskRow
 from tasktui.core.retry import BulkSummary, retry_capability, retry_selected
 from tasktui.core.session import Session, open_session
 from tasktui.core.status import RETRYABLE_STATE
-from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey, TaskStore
+from tasktui.core.store import DEFAULT_SORT, SortKey, TaskStore
 from tasktui.core.text import escape_control
 from tasktui.core.timefmt import utc_now
 from tasktui.core.workers import WorkerReport, load_workers
@@ -41,13 +41,12 @@ from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
-from tasktui.ui.widgets.task_table import COLUMNS, TaskRows, TaskTable
+from tasktui.ui.widgets.task_table import TaskRows, TaskTable, sort_label
 from tasktui.ui.widgets.worker_panel import WorkerPanel
 
 WidgetType = TypeVar("WidgetType", bound=Widget)
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
 WORKER_REFRESH_SECONDS = 10.0
-SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS]
 
 
 class _MessageSink:
@@ -134,7 +133,7 @@ class TaskTuiApp(App[int]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.main_query("#search", Input).display = False
+        self._show_search(False)
         self.main_query(WorkerPanel).display = False
         self.main_query(TaskRows).focus()
         self.run_feed()
@@ -270,8 +269,10 @@ class TaskTuiApp(App[int]):
         self.main_query(StatusHeader).show(self.header_state, self.clock().timestamp())
 
     def show_filter_info(self, shown: int) -> None:
-        text = f"{shown:,} shown of {len(self.store):,} loaded · {self.task_filter.describe()}"
-        text += f" · sort {self.sort.column} {'↓' if self.sort.descending else '↑'}"
+        # The sort comes before the filters, which can be long: it is the only place that names a
+        # sort column the current width does not show.
+        sort = f"sorted by {sort_label(self.sort.column)} {'↓' if self.sort.descending else '↑'}"
+        text = f"{shown:,} shown of {len(self.store):,} loaded · {sort} · {self.task_filter.describe()}"
         if self.read_only:
             text += f" · READ-ONLY ({self.read_only_reason})"
         self.main_query("#filter-info", Static).update(text)
@@ -313,9 +314,17 @@ class TaskTuiApp(App[int]):
 
     # -- actions: what is shown ------------------------------------------------------------------
 
-    def action_search(self) -> None:
+    def _show_search(self, shown: bool) -> Input:
+        """Show or hide the search box. A hidden box is also disabled: Textual can hand focus to a
+        hidden widget (closing a modal when nothing was focused), and every key would then be
+        typed into a search the user cannot see."""
         search = self.main_query("#search", Input)
-        search.display = True
+        search.display = shown
+        search.disabled = not shown
+        return search
+
+    def action_search(self) -> None:
+        search = self._show_search(True)
         search.value = self.task_filter.text
         # Focus after this key is fully handled: focusing at once lets a real terminal's "/"
         # land in the box as the first character of the search.
@@ -335,7 +344,7 @@ class TaskTuiApp(App[int]):
         if not keep:
             self.task_filter = self.task_filter.with_(text="")
             search.value = ""
-        search.display = bool(self.task_filter.text)
+        self._show_search(bool(self.task_filter.text))
         self.main_query(TaskRows).focus()
         self.redraw(force=True)
 
@@ -352,7 +361,8 @@ class TaskTuiApp(App[int]):
 
         queues = self.store.facet_values(lambda t: t.queue_name)
         tenants = self.store.facet_values(lambda t: t.tenant_name or t.tenant_id)
-        self.push_screen(FacetScreen(self.task_filter, queues, tenants), chosen)
+        actors = self.store.facet_counts(lambda t: t.actor_name)
+        self.push_screen(FacetScreen(self.task_filter, queues, tenants, actors), chosen)
 
     def action_toggle_successful(self) -> None:
         self.task_filter = self.task_filter.with_(hide_successful=not self.task_filter.hide_successful)
@@ -363,12 +373,14 @@ class TaskTuiApp(App[int]):
         self.task_filter = TaskFilter(hide_successful=self.task_filter.hide_successful)
         search = self.main_query("#search", Input)
         search.value = ""
-        search.display = False
+        self._show_search(False)
         self.redraw(force=True)
 
     def action_cycle_sort(self) -> None:
-        index = (SORTABLE.index(self.sort.column) + 1) % len(SORTABLE) if self.sort.column in SORTABLE else 0
-        column = SORTABLE[index]
+        # Like k9s, only the columns on screen: a sort by a hidden column would look random.
+        shown = self.main_query(TaskRows).sortable_keys
+        index = (shown.index(self.sort.column) + 1) % len(shown) if self.sort.column in shown else 0
+        column = shown[index]
         # Times and retries read best newest/highest first; names alphabetically.
         self.sort = SortKey(column, descending=column in ("mtime", "eta", "retries"))
         self.redraw(force=True)
@@ -394,6 +406,10 @@ class TaskTuiApp(App[int]):
         panel.display = not panel.display
         if panel.display:
             self.refresh_workers()
+        else:
+            # Hiding the focused panel would leave focus nowhere, and the next screen to close
+            # would hand it to whatever Textual finds first.
+            self.main_query(TaskRows).focus()
 
     @work(group="paging", exclusive=True, exit_on_error=False, name="load-older")
     async def action_load_older(self) -> None:

@@ -1,0 +1,47 @@
+"""Keys always reach the table after panels and modals come and go: focus never lands in a
+hidden widget (where every key would be typed into an invisible search box)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tasktui.demo import broker
+from tasktui.ui.widgets.task_table import TaskRows
+from tests.retry_helpers import reject
+from tests.ui_helpers import make_app, wait_for
+
+
+@pytest.fixture
+async def writer(live_dsn: str):
+    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
+    yield conn
+    await conn.close()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("w", "tab", "down", "w", "question_mark", "escape"),
+        ("w", "tab", "w"),
+        ("w", "tab", "down", "w", "f", "escape"),
+    ],
+)
+async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn: str, writer, keys) -> None:
+    tenant = await broker.default_tenant(writer)
+    await broker.enqueue(writer, "authentik.a", tenant_id=tenant)
+    await reject(writer, "authentik.b", uid="1")
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        rows = app.main_query(TaskRows)
+        await wait_for(pilot, lambda: len(rows.rows) >= 2, what="loaded")
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await wait_for(pilot, lambda: app.focused is rows, what=f"the table focused after {keys}")
+        # And the keys act on it: the cursor moves, nothing is typed into a search.
+        await pilot.press("g")
+        await wait_for(pilot, lambda: rows.cursor == 0, what="cursor on the first row")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: rows.cursor == 1, what="cursor on the second row")
+        assert app.task_filter.text == ""
