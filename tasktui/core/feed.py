@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,8 +137,10 @@ class TaskFeed:
         self._rate_second = int(time.time())
         self._pending = _Pending()
         self._wake = asyncio.Event()
-        self._older_cursor: datetime | None = None  # where "load older" continues
-        self._finished_budget = window  # finished tasks kept in the store (grows with paging)
+        # Where "load older" continues, per final state (each state's window is its own keyset).
+        self._older_cursor: dict[str, datetime | None] = {}
+        # Finished tasks kept in the store, per final state as the window loads them (grows with paging).
+        self._finished_budget: Counter[str] = Counter(dict.fromkeys(FINAL_STATES, window))
         self._status = FeedStatus(FeedMode.CONNECTING, label=target.label)
 
     # -- reporting -----------------------------------------------------------------------------
@@ -260,17 +262,19 @@ class TaskFeed:
         self.sink.feed_updated(FeedUpdate(len(rows)))
 
     async def load_older(self, count: int = 1_000) -> int:
-        """Page in `count` more finished tasks older than the last page loaded (keyset on mtime).
+        """Page in `count` more finished tasks older than the last page loaded (keyset on mtime,
+        per final state: rejected tasks are few and reach further back than successful ones).
 
-        The cursor follows the pages, not the rows in the store: a task that changes live can
+        The cursors follow the pages, not the rows in the store: a task that changes live can
         carry an mtime from hours ago, which must not make the next page skip everything newer."""
-        before = self._older_cursor
-        rows = await self._window(list(FINAL_STATES), [count] * len(FINAL_STATES), before=before)
+        rows: list[TaskRow] = []
+        for state in FINAL_STATES:
+            rows += await self._window([state], [count], before=self._older_cursor.get(state))
         rows.sort(key=lambda r: r.mtime, reverse=True)
         rows = rows[:count]
-        if rows:
-            self._older_cursor = rows[-1].mtime
-            self._finished_budget += len(rows)
+        for state, oldest in _oldest_finished(rows).items():
+            self._older_cursor[state] = oldest
+        self._finished_budget.update(row.state for row in rows)
         changed = self.store.apply(rows)
         self.sink.feed_updated(FeedUpdate(changed))
         return len(rows)
@@ -324,7 +328,7 @@ class TaskFeed:
         """Tasks finishing live pile up in the window; past a quarter over budget, drop the
         oldest finished ones (a console left open for days stays small). "Load older" then
         continues from the oldest finished task kept."""
-        if self.store.prune_finished(self._finished_budget, slack=self._finished_budget // 4):
+        if self.store.prune_finished(self._finished_budget):
             self._older_cursor = _oldest_finished(self.store.rows.values())
 
     # -- polling fallback ----------------------------------------------------------------------
@@ -383,9 +387,13 @@ class TaskFeed:
         return StatusCounts(by_group, by_status, total, (time.perf_counter() - started) * 1000)
 
 
-def _oldest_finished(rows: Iterable[TaskRow]) -> datetime | None:
-    finished = [row.mtime for row in rows if row.state in FINAL_STATES]
-    return min(finished) if finished else None
+def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
+    """The oldest change of each final state among `rows` (a state without rows: absent)."""
+    oldest: dict[str, datetime] = {}
+    for row in rows:
+        if row.state in FINAL_STATES and (row.state not in oldest or row.mtime < oldest[row.state]):
+            oldest[row.state] = row.mtime
+    return oldest
 
 
 async def _first_failure(*coroutines: Awaitable[None]) -> None:

@@ -7,7 +7,8 @@ view settings change, so redrawing costs nothing between updates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,17 +72,27 @@ class TaskStore:
     def unfinished_ids(self) -> set[str]:
         return {mid for mid, row in self.rows.items() if row.state not in FINAL_STATES}
 
-    def prune_finished(self, keep: int, *, slack: int = 0) -> int:
-        """Drop the oldest finished rows beyond `keep` once there are more than `keep + slack`
-        (unfinished rows always stay). Returns how many were dropped."""
-        finished = [row for row in self.rows.values() if row.state in FINAL_STATES]
-        if len(finished) <= keep + slack:
-            return 0
-        finished.sort(key=lambda r: r.mtime, reverse=True)
-        for row in finished[keep:]:
-            del self.rows[row.message_id]
-        self.version += 1
-        return len(finished) - keep
+    def prune_finished(self, keep: Mapping[str, int]) -> int:
+        """Drop the oldest finished rows of each final state beyond `keep[state]` once that state
+        has a quarter more (unfinished rows always stay). Per state, as the window is loaded: a
+        stream of successful tasks must not push out the few rejected ones an SRE is looking
+        at. Returns how many were dropped."""
+        by_state: dict[str, list[TaskRow]] = {}
+        for row in self.rows.values():
+            if row.state in FINAL_STATES:
+                by_state.setdefault(row.state, []).append(row)
+        dropped = 0
+        for state, finished in by_state.items():
+            budget = keep.get(state, 0)
+            if len(finished) <= budget + budget // 4:
+                continue
+            finished.sort(key=lambda r: r.mtime, reverse=True)
+            for row in finished[budget:]:
+                del self.rows[row.message_id]
+            dropped += len(finished) - budget
+        if dropped:
+            self.version += 1
+        return dropped
 
     def view(self, task_filter: TaskFilter, sort: SortKey = DEFAULT_SORT) -> list[TaskRow]:
         key = (self.version, task_filter, sort)
@@ -99,3 +110,8 @@ class TaskStore:
     def facet_values(self, attribute: Callable[[TaskRow], str | None]) -> list[str]:
         """Distinct values of an attribute in the window, for facet pickers."""
         return sorted({value for row in self.rows.values() if (value := attribute(row))})
+
+    def facet_counts(self, attribute: Callable[[TaskRow], str | None]) -> list[tuple[str, int]]:
+        """Distinct values of an attribute in the window with how many tasks have each, sorted
+        by value, for facet pickers (one pass over the window, when the picker opens)."""
+        return sorted(Counter(value for row in self.rows.values() if (value := attribute(row))).items())
