@@ -346,3 +346,13 @@ def test_demo_takes_no_dsn() -> None:
     assert proc.returncode != 0
     assert "runs its own embedded PostgreSQL" in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+async def test_the_demo_console_says_where_its_database_is(live_dsn: str) -> None:
+    from tasktui.commands.demo import demo_notice
+    from tests.ui_helpers import make_app, screen_text, wait_for
+
+    app = make_app(live_dsn, notice=demo_notice(live_dsn))
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await wait_for(pilot, lambda: "From another terminal: tasktui workers --dsn" in screen_text(app), what="notice")
+        assert "Demo database, until this demo exits" in screen_text(app)

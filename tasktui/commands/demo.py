@@ -222,7 +222,11 @@ class EmbeddedDemo:
         # not into the user's real journal.
         os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
         return run_console(
-            db.Target.resolve(self.dsn), read_only=False, channel=DEFAULT_CHANNEL, label="demo (embedded PostgreSQL)"
+            db.Target.resolve(self.dsn),
+            read_only=False,
+            channel=DEFAULT_CHANNEL,
+            label="demo (embedded PostgreSQL)",
+            notice=demo_notice(self.dsn),
         )
 
     def stop(self) -> None:
@@ -240,6 +244,15 @@ class EmbeddedDemo:
                 self._workload_log.close()
                 self._workload_log = None
             self.server.stop()
+
+
+def demo_notice(dsn: str) -> str:
+    """What the console says first: where the demo's database is, for a second terminal (the
+    embedded server trusts local connections: there is no password to hide), and that it goes."""
+    return (
+        f"Demo database, until this demo exits (with its retry journal): {dsn}\n"
+        f"From another terminal: tasktui workers --dsn '{dsn}'"
+    )
 
 
 def _start_server(server: WheelServer) -> str:

@@ -47,6 +47,7 @@ from tasktui.ui.widgets.worker_panel import WorkerPanel
 WidgetType = TypeVar("WidgetType", bound=Widget)
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
 WORKER_REFRESH_SECONDS = 10.0
+NOTICE_SECONDS = 30.0  # an opening notice stays long enough to be read and copied
 
 
 class _MessageSink:
@@ -84,8 +85,11 @@ class TaskTuiApp(App[int]):
         poll_interval: float = 2.0,
         clock: Callable[[], datetime] = utc_now,
         label: str | None = None,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
+        # Said once when the console opens (the demo tells where its database is).
+        self.notice = notice
         # Injected so that snapshot tests can freeze every relative time on screen.
         self.clock = clock
         # How the header names the database (default: the connection's user@host:port/db).
@@ -136,6 +140,8 @@ class TaskTuiApp(App[int]):
         self._show_search(False)
         self.main_query(WorkerPanel).display = False
         self.main_query(TaskRows).focus()
+        if self.notice:
+            self.notify(self.notice, timeout=NOTICE_SECONDS)
         self.run_feed()
         self.refresh_workers()
         if not self.read_only:
@@ -238,10 +244,16 @@ class TaskTuiApp(App[int]):
 
     # -- drawing ---------------------------------------------------------------------------------
 
+    @property
+    def drawable(self) -> bool:
+        """False once shutting down: a feed message or a timer that arrives after the screens, or
+        their widgets, are gone must not draw (and raise) on the way out."""
+        return self.is_running and bool(self.screen_stack)
+
     def redraw(self, force: bool = False) -> None:
         """Redraw the table if the rows, filter or sort changed (never while paused)."""
-        if (self.paused and not force) or not self.screen_stack:
-            return  # paused, or shutting down (a late timer after the screens are gone)
+        if (self.paused and not force) or not self.drawable:
+            return
         key = (self.store.version, self.task_filter, self.sort)
         if key == self._shown and not force:
             return
@@ -253,7 +265,7 @@ class TaskTuiApp(App[int]):
 
     def tick(self) -> None:
         """Once a second: ages in the header and the relative times in the table."""
-        if not self.screen_stack:
+        if not self.drawable:
             return
         self.header_state.rate = self.feed.rate_snapshot()
         self.header_state.last_event_at = self.feed.last_event_at
@@ -263,7 +275,7 @@ class TaskTuiApp(App[int]):
             self.main_query(TaskRows).refresh()
 
     def show_header(self) -> None:
-        if not self.screen_stack:
+        if not self.drawable:
             return
         self.header_state.paused = self.paused
         self.main_query(StatusHeader).show(self.header_state, self.clock().timestamp())
@@ -514,8 +526,10 @@ def preflight(target: db.Target) -> None:
     asyncio.run(check())
 
 
-def run_console(target: db.Target, *, read_only: bool, channel: str, label: str | None = None) -> int:
+def run_console(
+    target: db.Target, *, read_only: bool, channel: str, label: str | None = None, notice: str | None = None
+) -> int:
     preflight(target)
-    app = TaskTuiApp(target, read_only=read_only, channel=channel, label=label)
+    app = TaskTuiApp(target, read_only=read_only, channel=channel, label=label, notice=notice)
     result = app.run()
     return result or 0
