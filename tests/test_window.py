@@ -14,7 +14,8 @@ from tests.ui_helpers import make_app, wait_for
 OLD_TASKS = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _messages,
     _previous_messages, aggregated_status, tenant_id, retries)
-SELECT gen_random_uuid(), 'default', %(prefix)s || g, ''::bytea, %(state)s::text, now() - %(age)s::interval - g * interval '1 minute',
+SELECT gen_random_uuid(), 'default', %(prefix)s || g, ''::bytea, %(state)s::text,
+       now() - %(age)s::interval - g * interval '1 minute',
        '[]', '[]', %(state)s::text, (SELECT tenant_uuid FROM authentik_tenants_tenant), 0
 FROM generate_series(1, %(n)s) AS g
 """

@@ -7,6 +7,11 @@ The UI and `tasktui show` call only this module:
   log counts; no log lines (a task may have 100,000 of them);
 * `fetch_logs(session, message_id, previous=…, cursor=…, backward=…, limit=…) -> LogPage` — one
   keyset page ordered by timestamp, merged from the task log table and 2025.8's JSON lists;
+* `find_problem(session, message_id, previous=…, cursor=…, backward=…) -> LogLine | None` — the
+  next (or previous) error or warning line past a cursor, with one LIMIT 1 keyset query per
+  source, however long the log;
+* `fetch_around(session, message_id, line, previous=…) -> LogWindow` — the pages on both sides of
+  one line, to show it in context;
 * `load_attributes(session, line, name=None) -> AttributesValue` — one line's attributes (or one
   key of them, e.g. "exception") on demand, when they were too large to come with the page;
 * `format_exception(value) -> list[str]` — structlog's exception dicts as traceback lines.
@@ -27,6 +32,7 @@ from tasktui.core.models import TaskRow
 from tasktui.core.session import Layout, Session
 from tasktui.core.sql import detail as q
 from tasktui.core.sql.tasks import TaskQueries, read_task
+from tasktui.core.status import LEVEL_SEVERITY
 from tasktui.errors import UserFacingError
 
 # Page sizes: a screenful to a few screens. Larger requests are clamped.
@@ -42,6 +48,9 @@ ATTRIBUTES_INLINE = 16384
 ATTRIBUTES_ON_DEMAND = 1_000_000
 # Counting stops here: a count is exact below it, "at least" at it.
 COUNT_CAP = 1_000_000
+# Levels a jump stops at: warnings and worse, as the status severity ranks them (so a jump finds
+# exactly the lines that make a finished task show Warning or Error).
+PROBLEM_LEVELS = frozenset(level for level, severity in LEVEL_SEVERITY.items() if severity >= 2)
 
 
 class InvalidMessageId(UserFacingError):
@@ -251,6 +260,11 @@ class LogLine:
         return self.attributes is not None
 
     @property
+    def is_problem(self) -> bool:
+        """An error or a warning: a line that find_problem stops at."""
+        return self.level.lower() in PROBLEM_LEVELS
+
+    @property
     def attributes_size(self) -> int:
         """Best known size in bytes: exact when measured, else the stored size."""
         return self.attributes_bytes if self.attributes_bytes is not None else self.attributes_stored_bytes
@@ -297,33 +311,98 @@ async def fetch_logs(
     before `cursor` (or the last page). Lines are always returned oldest first."""
     message_id = parse_message_id(message_id)
     limit = max(1, min(limit, MAX_PAGE))
+    # One extra line tells whether there is more.
+    lines = await _fetch_lines(session, message_id, previous, cursor, backward, limit + 1)
+    has_more = len(lines) > limit
+    lines = lines[:limit]
+    if backward:
+        lines.reverse()
+    return LogPage(lines=lines, has_more=has_more, backward=backward)
+
+
+async def _fetch_lines(
+    session: Session,
+    message_id: str,
+    previous: bool | None,
+    cursor: LogCursor | None,
+    backward: bool,
+    limit: int,
+    *,
+    problems: bool = False,
+) -> list[LogLine]:
+    """The first `limit` lines past `cursor` in the direction asked for (nearest first), from
+    every source of the layout; with `problems`, only errors and warnings."""
     params: dict[str, Any] = {
         "message_id": message_id,
-        "limit": limit + 1,  # one extra tells whether there is more
+        "limit": limit,
         "event_chars": EVENT_CHARS,
         "gate": ATTRIBUTES_GATE,
         "inline": ATTRIBUTES_INLINE,
+        "levels": sorted(PROBLEM_LEVELS),
         **(cursor.params() if cursor else _NO_CURSOR),
     }
     layout = session.layout
     statements = []
     if layout.has_tasklog:
-        statements.append(q.tasklog_page(previous=previous, descending=backward))
-    legacy = q.legacy_page(layout, previous=previous, descending=backward)
+        statements.append(q.tasklog_page(previous=previous, descending=backward, problems=problems))
+    legacy = q.legacy_page(layout, previous=previous, descending=backward, problems=problems)
     if legacy is not None:
         statements.append(legacy)
     lines: list[LogLine] = []
     for statement in statements:
         rows = await (await session.conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
         lines.extend(_read_line(message_id, row) for row in rows)
-    # Each source gave its first limit+1 lines past the cursor; merged, the first limit+1 of the
+    # Each source gave its first `limit` lines past the cursor; merged, the first `limit` of the
     # union are exactly the union's next lines (a keyset merge).
     lines.sort(key=lambda line: line.cursor, reverse=backward)
-    has_more = len(lines) > limit
-    lines = lines[:limit]
-    if backward:
-        lines.reverse()
-    return LogPage(lines=lines, has_more=has_more, backward=backward)
+    return lines[:limit]
+
+
+async def find_problem(
+    session: Session,
+    message_id: str,
+    *,
+    previous: bool | None = False,
+    cursor: LogCursor | None = None,
+    backward: bool = False,
+) -> LogLine | None:
+    """The first error or warning line after `cursor` (with `backward`, the last one before it;
+    without a cursor, from the start or the end), or None when there is none. One keyset query
+    with LIMIT 1 per source, ordered by the pages' key, so the line found can be paged around."""
+    lines = await _fetch_lines(session, parse_message_id(message_id), previous, cursor, backward, 1, problems=True)
+    return lines[0] if lines else None
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """Consecutive lines in log order around one of them (`lines[index]`), and whether more lines
+    lie before and after them."""
+
+    lines: list[LogLine]
+    index: int
+    has_before: bool
+    has_after: bool
+
+
+async def fetch_around(
+    session: Session,
+    message_id: str,
+    line: LogLine,
+    *,
+    previous: bool | None = False,
+    limit: int = DEFAULT_PAGE,
+) -> LogWindow:
+    """About `limit` lines (at least 3) with `line` in the middle: a page back from it and a page
+    on from it (the same keyset pages as scrolling fetches, so the window joins up with them)."""
+    half = max(1, (min(limit, MAX_PAGE) - 1) // 2)
+    before = await fetch_logs(session, message_id, previous=previous, cursor=line.cursor, backward=True, limit=half)
+    after = await fetch_logs(session, message_id, previous=previous, cursor=line.cursor, limit=half)
+    return LogWindow(
+        lines=[*before.lines, line, *after.lines],
+        index=len(before.lines),
+        has_before=before.has_more,
+        has_after=after.has_more,
+    )
 
 
 def _read_line(task_id: str, row: tuple[Any, ...]) -> LogLine:

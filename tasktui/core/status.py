@@ -15,7 +15,15 @@ FINAL_STATES = ("done", "rejected")
 RETRYABLE_STATE = "rejected"
 
 # Log levels by severity; structlog's `critical`/`exception` count as errors.
-LEVEL_SEVERITY = {"debug": 0, "info": 1, "warning": 2, "warn": 2, "error": 3, "critical": 3, "exception": 3}
+# Log levels as structlog and Python's logging spell them (lower case), ranked: 2 and up make a
+# finished task show Warning, 3 Error. The SQL that ranks levels is generated from this table.
+LEVEL_SEVERITY = {
+    "debug": 0, "info": 1, "warning": 2, "warn": 2, "error": 3, "critical": 3, "exception": 3, "fatal": 3,
+}  # fmt: skip
+
+
+def levels_at_least(severity: int) -> tuple[str, ...]:
+    return tuple(level for level, rank in LEVEL_SEVERITY.items() if rank >= severity)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ array holding every log line. So:
 Every page is ordered by the key (timestamp, source, id, ordinal), where source 0 is the task
 log table, 1 the legacy `_messages` and 2 the legacy `_previous_messages`; timestamps that cannot
 be read sort first. The same key drives keyset paging (`after` / `before`).
+
+The same page queries, with `problems` and a limit of 1, find the next (or previous) error or
+warning line past a cursor. authentik indexes the task log only by (task_id, previous), not by
+time or level, so that costs what a page costs: the attempt group's rows are read through that
+index and only the matching keys are sorted (a top-1 sort, no row beyond the one found is joined).
 """
 
 from __future__ import annotations
@@ -88,12 +93,19 @@ def _attributes_columns(expr: str) -> str:
     )
 
 
+def _level_filter(level: str, problems: bool) -> str:
+    """With `problems`, only lines whose level is in %(levels)s. Compared lowercased, as the
+    Python side compares them (LogLine.is_problem): authentik lowercases structlog's levels, but
+    nothing stops a captured log from writing "ERROR"."""
+    return f"lower({level}) = ANY(%(levels)s::text[])" if problems else "true"
+
+
 # Row shape shared by both page queries (read by tasktui.core.detail):
 # ts, src, tid, ord, previous, ts_text, level, logger, event, event_bytes,
 # attributes_text, attributes_bytes, attributes_stored_bytes
-def tasklog_page(*, previous: bool | None, descending: bool) -> str:
+def tasklog_page(*, previous: bool | None, descending: bool, problems: bool = False) -> str:
     """One page of task log rows: %(message_id)s, %(limit)s, cursor (see _keyset), %(event_chars)s,
-    %(gate)s and %(inline)s."""
+    %(gate)s and %(inline)s; with `problems`, only the lines at %(levels)s."""
     order = "DESC" if descending else "ASC"
     key = f'(l."timestamp", {SOURCE_TASKLOG}, l.id, 0::bigint)'
     return f"""
@@ -104,6 +116,7 @@ SELECT l."timestamp", {SOURCE_TASKLOG}, l.id, 0::bigint, l.previous, NULL::text,
 FROM (
     SELECT l.id FROM authentik_tasks_tasklog AS l
     WHERE l.task_id = %(message_id)s AND {_previous_filter("l.previous", previous)} AND {_keyset(key, descending)}
+      AND {_level_filter("l.log_level", problems)}
     ORDER BY l."timestamp" {order}, l.id {order}
     LIMIT %(limit)s
 ) AS page
@@ -121,8 +134,10 @@ _LEGACY_TS = (
 )
 
 
-def legacy_page(layout: Layout, *, previous: bool | None, descending: bool) -> str | None:
-    """One page of 2025.8's JSON log lists (None when the layout has neither column)."""
+def legacy_page(layout: Layout, *, previous: bool | None, descending: bool, problems: bool = False) -> str | None:
+    """One page of 2025.8's JSON log lists (None when the layout has neither column); with
+    `problems`, only the lines at %(levels)s. The lists live in one task row and are unnested
+    whole either way, so the level is filtered here, in SQL, like everything else."""
     arms = []
     for column, source, is_previous in (
         ("_messages", SOURCE_LEGACY_CURRENT, False),
@@ -143,19 +158,20 @@ def legacy_page(layout: Layout, *, previous: bool | None, descending: bool) -> s
     key = f"(COALESCE(p.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
     attributes = "(e.elem -> 'attributes')"
     text_field = "CASE jsonb_typeof(e.elem) WHEN 'object' THEN e.elem ->> {name} END"
+    level = "COALESCE(" + text_field.format(name="'log_level'") + ", '')"
     event = (
         "COALESCE(" + text_field.format(name="'event'") + ","
         " CASE WHEN jsonb_typeof(e.elem) <> 'object' THEN e.elem #>> '{}' END, '')"
     )
     return f"""
 SELECT p.ts, e.src, '{NIL_UUID}'::uuid, e.ord, e.prev, left(e.elem ->> 'timestamp', 100),
-       left(COALESCE({text_field.format(name="'log_level'")}, ''), 40),
+       left({level}, 40),
        left(COALESCE({text_field.format(name="'logger'")}, ''), 300),
        left({event}, %(event_chars)s), octet_length({event}),
        {_attributes_columns(attributes)}
 FROM ({" UNION ALL ".join(arms)}) AS e
 CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(e.elem) WHEN 'object' THEN {_LEGACY_TS} END AS ts) AS p
-WHERE {_keyset(key, descending)}
+WHERE {_keyset(key, descending)} AND {_level_filter(level, problems)}
 ORDER BY COALESCE(p.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
 LIMIT %(limit)s
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Layout, quote_ident
-from tasktui.core.status import effective_status
+from tasktui.core.status import LEVEL_SEVERITY, effective_status
 
 # Distinct states by a loose index scan (recursive skip over the state index): milliseconds
 # on any table size, where SELECT DISTINCT would read every row.
@@ -35,8 +35,9 @@ SELECT state, aggregated_status, count(*) FROM authentik_tasks_task GROUP BY sta
 """
 
 _SEVERITY = (
-    "CASE lower(l.log_level) WHEN 'error' THEN 3 WHEN 'critical' THEN 3 WHEN 'exception' THEN 3"
-    " WHEN 'warning' THEN 2 WHEN 'warn' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
+    "CASE lower(l.log_level) "
+    + " ".join(f"WHEN '{level}' THEN {rank}" for level, rank in LEVEL_SEVERITY.items() if rank > 0)
+    + " ELSE 0 END"
 )
 _LEVEL_BY_SEVERITY = {1: "info", 2: "warning", 3: "error"}
 

@@ -3,12 +3,15 @@ and previous attempts — live.
 
 From a red row to why it failed in two keys: Enter opens this screen on the *end* of the current
 attempt's log (where a task's outcome is) with the cursor on its last error line and that line's
-traceback in view; `p` switches to the previous attempts, the failures that led to retries.
+traceback in view; `p` switches to the previous attempts, the failures that led to retries; `e` /
+`E` jump to the next / previous error or warning line, however far away in a 100,000-line log.
 
 Nothing here loads a whole log: each attempt group is a LogView holding a bounded window of pages
 fetched with keyset cursors (tasktui.core.detail.fetch_logs), paged in as the user scrolls; large
-attributes are fetched only when a line is expanded. Every query runs on the app's side session,
-one at a time (a lock), so paging, live updates and expansions never interleave their results.
+attributes are fetched only when a line is expanded. A jump searches the window first, and only
+past it asks the database for the one line it stops at (find_problem), then loads the pages around
+that line in place of the window. Every query runs on the app's side session, one at a time (a
+lock), so paging, live updates, jumps and expansions never interleave their results.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tasktui.core import db, presentation
-from tasktui.core.detail import TaskDetail, exception_of, fetch_logs, load_attributes, load_detail
+from tasktui.core.detail import (
+    LogLine,
+    TaskDetail,
+    exception_of,
+    fetch_around,
+    fetch_logs,
+    find_problem,
+    load_attributes,
+    load_detail,
+)
 from tasktui.core.feed import FeedMode
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
@@ -89,6 +101,22 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
         footer=True,
         short="Copy id",
     ),
+    KeyAction(
+        "detail-next-problem",
+        "e",
+        "next_problem",
+        "Next error or warning line after the cursor",
+        DETAIL_GROUP,
+        short="Next problem",
+    ),
+    KeyAction(
+        "detail-previous-problem",
+        "E",
+        "previous_problem",
+        "Previous error or warning line before the cursor",
+        DETAIL_GROUP,
+        short="Previous problem",
+    ),
     KeyAction("detail-reload", "r", "reload", "Reload the task and its logs", DETAIL_GROUP, short="Reload"),
     KeyAction(
         "detail-retry",
@@ -115,7 +143,19 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
     KeyAction("detail-page-down", "pagedown,ctrl+d", "page_down", "Page down", DETAIL_GROUP, display="PgDn / ctrl+d"),
     KeyAction("detail-page-up", "pageup,ctrl+u", "page_up", "Page up", DETAIL_GROUP, display="PgUp / ctrl+u"),
 )
-_LOG_ACTIONS = frozenset(("toggle_line", "last_page", "first_page", "line_down", "line_up", "page_down", "page_up"))
+_LOG_ACTIONS = frozenset(
+    (
+        "toggle_line",
+        "last_page",
+        "first_page",
+        "line_down",
+        "line_up",
+        "page_down",
+        "page_up",
+        "next_problem",
+        "previous_problem",
+    )
+)
 
 REFRESH_INTERVAL = 0.5  # live refreshes at most twice a second, however fast the task logs
 POLL_SECONDS = 2.0  # without live notifications, an unfinished task is re-read this often
@@ -243,13 +283,16 @@ class TaskDetailScreen(ModalScreen[None]):
         page = await fetch_logs(
             session, self.message_id, previous=view.previous, cursor=cursor, backward=backward, limit=PAGE
         )
-        entries = [LogEntry(line, exception=line.exception) for line in page.lines]
+        return await self._entries(session, page.lines), page.has_more
+
+    async def _entries(self, session: Session, lines: list[LogLine]) -> list[LogEntry]:
+        entries = [LogEntry(line, exception=line.exception) for line in lines]
         # Error lines whose attributes were too large to come with the page: fetch just their
         # exception (a bounded number per page, nearest the end), so their traceback shows too.
         wanted = [e for e in entries if not e.line.attributes_inline and presentation.wants_exception(e.line)]
         for entry in wanted[-EXCEPTIONS_PER_PAGE:]:
             entry.exception = await exception_of(session, entry.line)
-        return entries, page.has_more
+        return entries
 
     async def _load_everything(self, session: Session) -> None:
         """The task, then the tail of the current attempt, then that of the previous ones."""
@@ -324,6 +367,35 @@ class TaskDetailScreen(ModalScreen[None]):
             if view.generation == generation:
                 view.loading.discard(edge)
             self._show_bar()
+
+    async def _jump(self, session: Session, view: LogView, backward: bool) -> None:
+        """The next error or warning line past the window's edge, and the pages around it. The
+        window is searched again first: pages or live lines may have arrived while this waited
+        for the session."""
+        index = view.problem_index(backward=backward)
+        if index is not None:
+            view.jump(index)
+            return
+        # The window is contiguous and was searched from the cursor to its edge: ask past it.
+        edge = (view.entries[0] if backward else view.entries[-1]) if view.entries else None
+        line = await find_problem(
+            session,
+            self.message_id,
+            previous=view.previous,
+            cursor=edge.line.cursor if edge else None,
+            backward=backward,
+        )
+        if line is None:
+            self.notify(f"no {'earlier' if backward else 'later'} error or warning", timeout=3)
+            return
+        window = await fetch_around(session, self.message_id, line, previous=view.previous, limit=PAGE)
+        view.reset(
+            await self._entries(session, window.lines),
+            has_before=window.has_before,
+            has_after=window.has_after,
+            select=window.index,
+        )
+        self._show_bar()
 
     async def _load_attributes(self, session: Session, view: LogView, entry: LogEntry) -> None:
         try:
@@ -555,6 +627,20 @@ class TaskDetailScreen(ModalScreen[None]):
 
     def action_page_up(self) -> None:
         self.current_view.page(-1)
+
+    def action_next_problem(self) -> None:
+        self._jump_to_problem(backward=False)
+
+    def action_previous_problem(self) -> None:
+        self._jump_to_problem(backward=True)
+
+    def _jump_to_problem(self, *, backward: bool) -> None:
+        view = self.current_view
+        index = view.problem_index(backward=backward) if view.loaded else None
+        if index is not None:  # in the window: no query, no waiting for the session
+            view.jump(index)
+            return
+        self._run(lambda session: self._jump(session, view, backward), "find an error or warning line")
 
     def action_first_page(self) -> None:
         view = self.current_view

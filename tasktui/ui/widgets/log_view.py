@@ -58,6 +58,11 @@ class LogEntry:
         return self.line.level.lower() in presentation.ERROR_LEVELS
 
     @property
+    def is_problem(self) -> bool:
+        """An error or a warning: where `e` / `E` stop."""
+        return self.line.is_problem
+
+    @property
     def needs_attributes(self) -> bool:
         """Expanded, but its attributes did not come with the page and are not fetched yet."""
         return self.expanded and not self.line.attributes_inline and self.attributes is None
@@ -109,15 +114,22 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = 0
         self._width = 0
         self._blocks: dict[LogCursor, list[Strip]] = {}  # a line's rows at self._width
-        self._reveal: tuple[int, bool] | None = None  # (entry, prefer its end) once there is a size
+        # (entry, prefer its end, centre it) to reveal once there is a size
+        self._reveal: tuple[int, bool, bool] | None = None
 
     # -- the window ------------------------------------------------------------------------------
 
     def reset(
-        self, entries: list[LogEntry], *, has_before: bool, has_after: bool, select: Literal["start", "end"] = "end"
+        self,
+        entries: list[LogEntry],
+        *,
+        has_before: bool,
+        has_after: bool,
+        select: Literal["start", "end"] | int = "end",
     ) -> None:
         """Show a fresh window. `select`: "end" puts the cursor on the last error line (else the
-        last line) with its traceback in view; "start" on the first line."""
+        last line) with its traceback in view; "start" on the first line; an index on that entry,
+        in the middle of the view (a jump's target, with the lines around it)."""
         self.generation += 1
         self.loading.clear()
         self.entries = entries
@@ -126,14 +138,25 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._blocks.clear()
         if select == "start" or not entries:
             index, prefer_end = 0, False
+        elif isinstance(select, int):
+            index, prefer_end = max(0, min(select, len(entries) - 1)), False
         else:
             errors = [i for i, entry in enumerate(entries) if entry.is_error]
             index, prefer_end = (errors[-1], True) if errors else (len(entries) - 1, False)
         self.cursor = index
         self._relayout()
-        self._reveal = (index, prefer_end)
-        self._scroll(self.max_scroll_y if select == "end" else 0)
+        centre = isinstance(select, int)
+        self._reveal = (index, prefer_end, centre)
+        if centre:
+            # Straight to the target's row in the middle: a detour via the top would ask for the
+            # page before the window (NearEdge) that the user never scrolls to.
+            self._scroll(self._starts[index] - self._view_height() // 2)
+        else:
+            self._scroll(self.max_scroll_y if select == "end" else 0)
         self._apply_reveal()
+        # New lines at the same size and offset as the old ones (one jump's window to the next)
+        # change neither, and so would not repaint by themselves.
+        self.refresh()
 
     def prepend(self, entries: list[LogEntry], *, has_more: bool) -> None:
         """Older lines before the window; the lines on screen stay where they are."""
@@ -212,6 +235,22 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
         self._check_edges()
 
+    def problem_index(self, *, backward: bool = False) -> int | None:
+        """The nearest error or warning entry after the cursor (before it, with `backward`) in
+        the window, or None: the window is searched first, so most jumps cost no query."""
+        indices = range(self.cursor - 1, -1, -1) if backward else range(self.cursor + 1, len(self.entries))
+        return next((i for i in indices if self.entries[i].is_problem), None)
+
+    def jump(self, index: int) -> None:
+        """The cursor on entry `index`; a line out of view is scrolled to the middle of it, as
+        vim's n does, so that what led to it shows too."""
+        if not 0 <= index < len(self.entries):
+            return
+        self.cursor = index
+        self.reveal(index, center=True)
+        self.refresh()
+        self._check_edges()
+
     def move(self, delta: int) -> None:
         """Next / previous line; inside a block taller than the view, scroll through it first."""
         if not self.entries:
@@ -249,20 +288,23 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
         self._check_edges()
 
-    def reveal(self, index: int, *, prefer_end: bool = False) -> None:
+    def reveal(self, index: int, *, prefer_end: bool = False, center: bool = False) -> None:
         """Scroll so that the block of entry `index` is in view (its end when it is taller than
-        the view and `prefer_end`: the exception at the bottom of a long traceback)."""
+        the view and `prefer_end`: the exception at the bottom of a long traceback). With
+        `center`, a block that is not wholly in view is brought to the middle of it."""
         if not self._starts or not (0 <= index < len(self.entries)):
             return
         height = self._view_height()
         if height <= 0:
-            self._reveal = (index, prefer_end)
+            self._reveal = (index, prefer_end, center)
             return
         top = int(self.scroll_offset.y)
         start = self._starts[index]
         end = start + self._height(self.entries[index])
         if end - start > height:
             top = end - height if prefer_end else start
+        elif center and (start < top or end > top + height):
+            top = start - (height - (end - start)) // 2
         elif start < top:
             top = start
         elif end > top + height:
@@ -272,9 +314,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     def _apply_reveal(self) -> None:
         if self._reveal is None or self._view_height() <= 0 or self._width <= 0:
             return
-        index, prefer_end = self._reveal
+        index, prefer_end, center = self._reveal
         self._reveal = None
-        self.reveal(index, prefer_end=prefer_end)
+        self.reveal(index, prefer_end=prefer_end, center=center)
         self._check_edges()
 
     def _scroll(self, y: float) -> None:
@@ -315,7 +357,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if self._reveal is None and self.current is not None:
             # Smaller (the fields above filled in, the terminal shrank): keep the cursor's line,
             # and an error's traceback, in view.
-            self._reveal = (self.cursor, self.current.is_error)
+            self._reveal = (self.cursor, self.current.is_error, False)
         self._apply_reveal()
         self._check_edges()
 
