@@ -110,6 +110,31 @@ async def test_unknown_and_malformed_ids_are_one_line_errors(mirror_dsn: str) ->
     assert "not a task message id: 'not-a-uuid'" in bad.stderr
 
 
+async def test_a_message_id_prefix_names_the_one_task_it_starts(mirror_dsn: str) -> None:
+    """The console's table shows ids by their first 8 digits: `show` takes those (as git does)."""
+    ids = ["2b8ff588-0000-4000-8000-000000000001", "2b8ff588-0000-4000-8000-000000000002", "7c1d0e9a-1111-4000-8000-0"]
+    ids[2] += "0" * (36 - len(ids[2]))
+    async with await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True) as conn:
+        tenant = await broker.default_tenant(conn)
+        for message_id in ids:
+            await broker.enqueue(conn, ACTOR, tenant_id=tenant, message_id=message_id)
+    unique = run_cli("show", "7C1D0E9A", "--dsn", mirror_dsn, "--json")
+    assert unique.returncode == 0, unique.stderr
+    assert json.loads(unique.stdout)["message_id"] == ids[2]
+    ambiguous = run_cli("show", "2b8ff588", "--dsn", mirror_dsn)
+    assert ambiguous.returncode == 2
+    assert ambiguous.stderr.count("\n") == 1
+    assert "several tasks' message ids start with 2b8ff588" in ambiguous.stderr
+    assert ids[0] in ambiguous.stderr and ids[1] in ambiguous.stderr
+    assert run_cli("show", "2b8ff588-0000-4000-8000-0000000000", "--dsn", mirror_dsn).returncode == 2  # still two
+    none = run_cli("show", "deadbeef", "--dsn", mirror_dsn)
+    assert none.returncode == 1
+    assert "no task whose message id starts with deadbeef" in none.stderr
+    short = run_cli("show", "2b8f", "--dsn", mirror_dsn)
+    assert short.returncode == 2
+    assert "needs at least 8 hex digits" in short.stderr
+
+
 async def test_a_malicious_message_pickle_is_shown_as_a_placeholder(mirror_dsn: str, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     # {"actor_name": …, "args": (os.system("touch …"),)} written by hand: loading it for real

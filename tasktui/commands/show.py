@@ -23,6 +23,7 @@ from tasktui.core import presentation, safe_pickle
 from tasktui.core.db import Target, explain
 from tasktui.core.detail import (
     MAX_PAGE,
+    MIN_PREFIX,
     InvalidMessageId,
     LogLine,
     TaskDetail,
@@ -31,7 +32,8 @@ from tasktui.core.detail import (
     fetch_logs,
     format_exception,
     load_detail,
-    parse_message_id,
+    parse_id_or_prefix,
+    resolve_message_id,
 )
 from tasktui.core.session import Session, open_session
 from tasktui.core.text import assemble
@@ -52,7 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
             " and escape sequences appear as visible escapes. Exit status 1 when no task has this id."
         ),
     )
-    parser.add_argument("message_id", metavar="MESSAGE_ID", type=_message_id, help="the task's message id (a UUID)")
+    parser.add_argument(
+        "message_id",
+        metavar="MESSAGE_ID",
+        type=_message_id,
+        help=f"the task's message id (a UUID), or its first {MIN_PREFIX}+ hex digits as the console's table shows them",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument(
         "--max-logs",
@@ -66,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def _message_id(value: str) -> str:
     try:
-        return parse_message_id(value)
+        return parse_id_or_prefix(value)
     except InvalidMessageId as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
 async def _show(target: Target, message_id: str, *, as_json: bool, max_logs: int) -> int:
     async with await open_session(target) as session:
         try:
+            message_id = await resolve_message_id(session, message_id)
             detail = await load_detail(session, message_id)
             if detail is None:
                 raise TaskNotFound(f"no task with message id {message_id} on {session.label}")

@@ -63,6 +63,51 @@ class TaskNotFound(UserFacingError):
     """No task has this message id."""
 
 
+class AmbiguousMessageId(UserFacingError):
+    """Several tasks' message ids start with the prefix given."""
+
+    exit_code = 2
+
+
+# A message id may be given by its first characters (as the table shows them), from this many.
+MIN_PREFIX = 8
+PREFIX_MATCHES_SHOWN = 5
+
+
+def parse_id_or_prefix(text: str) -> str:
+    """A whole message id in canonical form, or the lower-case hex digits of a prefix of one
+    (at least MIN_PREFIX of them; hyphens ignored). Raises InvalidMessageId for anything else."""
+    cleaned = text.strip()
+    digits = cleaned.replace("-", "").lower()
+    if len(digits) < 32 and all(c in "0123456789abcdef" for c in digits):
+        if len(digits) >= MIN_PREFIX:
+            return digits
+        raise InvalidMessageId(
+            f"a message id prefix needs at least {MIN_PREFIX} hex digits: {cleaned!r} has {len(digits)}"
+        )
+    return parse_message_id(cleaned)
+
+
+async def resolve_message_id(session: Session, text: str) -> str:
+    """The message id that `text` names: a whole id as it is (it may not exist), a prefix the one
+    task whose id starts with it. Raises TaskNotFound for a prefix no id starts with, and
+    AmbiguousMessageId, listing some, when several do. One primary-key range scan, LIMIT-bounded."""
+    given = parse_id_or_prefix(text)
+    if len(given) == 36:
+        return given
+    low = str(uuid.UUID(given.ljust(32, "0")))
+    high = str(uuid.UUID(given.ljust(32, "f")))
+    params = {"low": low, "high": high, "limit": PREFIX_MATCHES_SHOWN + 1}
+    rows = await (await session.conn.execute(q.MESSAGE_IDS_IN_RANGE, params)).fetchall()
+    if not rows:
+        raise TaskNotFound(f"no task whose message id starts with {given} on {session.label}")
+    if len(rows) > 1:
+        shown = ", ".join(f"{mid} ({actor})" for mid, actor in rows[:PREFIX_MATCHES_SHOWN])
+        more = " and more" if len(rows) > PREFIX_MATCHES_SHOWN else ""
+        raise AmbiguousMessageId(f"several tasks' message ids start with {given}: {shown}{more}; give more digits")
+    return str(rows[0][0])
+
+
 def parse_message_id(text: str) -> str:
     """The canonical form of a message id (a UUID, with or without hyphens or braces)."""
     cleaned = text.strip()

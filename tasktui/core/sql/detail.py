@@ -33,6 +33,15 @@ SOURCE_LEGACY_CURRENT = 1
 SOURCE_LEGACY_PREVIOUS = 2
 
 # Blobs withheld from a query beyond this many bytes (mirrors safe_pickle.MAX_BLOB_BYTES).
+# Tasks whose message id lies in [low, high] (the ids a prefix stands for): a range scan of the
+# primary key.
+MESSAGE_IDS_IN_RANGE = """
+SELECT message_id::text, actor_name FROM authentik_tasks_task
+WHERE message_id BETWEEN %(low)s::uuid AND %(high)s::uuid
+ORDER BY message_id
+LIMIT %(limit)s
+"""
+
 TASK_BLOBS = """
 SELECT octet_length(t.message),
        CASE WHEN octet_length(t.message) <= %(max_blob)s THEN t.message END,
