@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -325,3 +326,52 @@ def test_guarded_system_cluster_stopped_leaves_no_guardian(private_tmp: Path, mo
     assert not Path(f"/proc/{guardians[0]}").exists()
     assert _processes_of(root) == {}
     assert os.listdir(private_tmp) == []
+
+
+@pytest.mark.slow
+def test_console_demo_whose_terminal_goes_away_leaves_nothing(private_tmp: Path) -> None:
+    """An SSH session that drops: the terminal closes under the console, the kernel hangs up its
+    session (SIGHUP) and nothing can be drawn any more. The demo must still end, and leave nothing."""
+    pid, terminal = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(
+                sys.executable,
+                [sys.executable, "-m", "tasktui", "demo", "--seed", "6", "--rate", "4", "--workers", "2"],
+                {**_demo_env(private_tmp), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
+            )
+        finally:
+            os._exit(127)
+    screen = bytearray()
+    folders: list[Path] = []
+    try:
+
+        def console_up() -> bool:
+            # Read what it draws as a terminal does (a full terminal would block the console).
+            while select.select([terminal], [], [], 0.05)[0]:
+                try:
+                    chunk = os.read(terminal, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen.extend(chunk)
+            folders[:] = list(private_tmp.glob("tasktui-embedded-*"))
+            return bool(folders) and b"embedded PostgreSQL)" in screen
+
+        _wait_for(console_up, 60, "the console on the demo")
+        os.close(terminal)  # the terminal goes away
+        terminal = -1
+
+        def exited() -> bool:
+            return os.waitpid(pid, os.WNOHANG) != (0, 0)
+
+        _wait_for(exited, CLEANUP_TIMEOUT, "the demo to end once its terminal is gone")
+        _assert_cleaned_up_after_kill(None, folders[0], private_tmp)
+        assert b"Traceback" not in screen
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        if terminal >= 0:
+            os.close(terminal)

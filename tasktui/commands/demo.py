@@ -20,11 +20,11 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, NoReturn
 
 from tasktui.core import db
 from tasktui.core.localpg import LocalServerError, WheelServer
@@ -73,6 +73,8 @@ class _Signals:
         self._critical = 0
         self._pending: int | None = None
         self._previous: dict[int, object] = {}
+        # Set while the console owns the terminal: see _on_signal.
+        self.on_hangup: Callable[[], NoReturn] | None = None
 
     def install(self) -> None:
         # SIGHUP too: it is how an SSH session or a closed terminal ends the demo.
@@ -84,6 +86,10 @@ class _Signals:
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP and self.on_hangup is not None:
+            # The terminal is gone (a dropped SSH session): unwinding through the console would
+            # have Textual restore a terminal nobody reads, which can block for ever.
+            self.on_hangup()
         if self._critical:
             self._pending = signum
             return
@@ -215,9 +221,19 @@ class EmbeddedDemo:
         self.workload.wait()
         raise UserFacingError(f"the simulated workload stopped: {self._last_log_line()}")
 
+    def abandon(self) -> NoReturn:
+        """Exit at once, leaving the cleanup to others: the workload goes when its parent does
+        (and is told now), the server's guardian stops the server and removes the folder."""
+        workload = self.workload
+        if workload is not None:
+            with suppress(OSError):
+                workload.terminate()
+        os._exit(128 + signal.SIGHUP)
+
     def console(self) -> int:
         from tasktui.ui.app import run_console
 
+        self.signals.on_hangup = self.abandon
         # Retries on demo data belong to the demo: their audit journal goes with its folder,
         # not into the user's real journal.
         os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
