@@ -41,7 +41,9 @@ def snapshot_dsn(live_dsn: str) -> str:
     with psycopg.connect(live_dsn, autocommit=True) as conn:
         tenant = conn.execute("SELECT tenant_uuid FROM authentik_tenants_tenant").fetchone()[0]
         for index, (actor, uid, state, ago, retries, eta, level) in enumerate(TASKS):
-            message_id = uuid.UUID(int=index + 1)
+            # 11111111-1111-…, 22222222-2222-…: distinct prefixes for the short id column, and
+            # in the same order as the index (ties in mtime are broken by message id).
+            message_id = uuid.UUID(int=(index + 1) * int("1" * 32, 16))
             mtime = FROZEN_NOW - timedelta(minutes=ago)
             conn.execute(
                 "INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime,"

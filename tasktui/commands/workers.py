@@ -103,7 +103,8 @@ def _lines(report: WorkerReport) -> list[Text]:
     lines = [assemble((f"Workers: {counts}{reference}", "bold"))]
     host_width = max((len(escape_control(w.hostname)) for w in report.workers), default=0)
     version_width = max((len(escape_control(w.version)) for w in report.workers), default=0)
-    for worker in report.workers:
+    # The console's order: what needs a look first.
+    for worker in presentation.workers_by_urgency(report.workers):
         lines.append(
             Text("  ").append_text(presentation.worker_line(worker, host_width=host_width, version_width=version_width))
         )

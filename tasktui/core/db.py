@@ -155,6 +155,15 @@ def explain(exc: BaseException, target: Target) -> UserFacingError:
     return UserFacingError(f"database error on {where}: {_server_detail(message)}")
 
 
+def without_target(message: str, label: str) -> str:
+    """An `explain` message without the database it names ("cannot reach the server at
+    user@host:5432/db: …" → "cannot reach the server: …"), for a display that names the
+    database already and needs the room for the reason."""
+    if not label:
+        return message
+    return re.sub(rf" (?:at |on |for )?{re.escape(label)}(?=:)", "", message, count=1)
+
+
 def _server_detail(message: str) -> str:
     """The useful tail of a libpq message ('... failed: FATAL:  xyz' -> 'xyz')."""
     for marker in ("FATAL:", "ERROR:"):

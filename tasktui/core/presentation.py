@@ -8,9 +8,12 @@ plain Rich style strings; the UI may restyle by span if its theme wants to.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from tasktui.core import retry, safe_pickle
@@ -184,6 +187,63 @@ def worker_line(worker: WorkerInfo, *, host_width: int = 0, version_width: int =
     return text
 
 
+# Stale first: a process that lives but stopped heartbeating, or one that exited minutes ago,
+# needs a look now. Dead rows follow, most recently seen first: they linger a day after every
+# restart, so old ones would otherwise bury the one that died today. Alive last (the summary
+# counts them).
+_URGENCY = {"stale": 0, "dead": 1, "alive": 2}
+
+
+def workers_by_urgency(workers: Iterable[WorkerInfo]) -> list[WorkerInfo]:
+    """Workers in the order an SRE wants to read them: stale, then dead, then alive."""
+
+    def key(worker: WorkerInfo) -> tuple[int, timedelta, str]:
+        recency = worker.seen_ago if worker.liveness == "dead" else timedelta(0)
+        return _URGENCY[worker.liveness], recency, worker.hostname
+
+    return sorted(workers, key=key)
+
+
+def shared_host_prefix(hostnames: Sequence[str]) -> str:
+    """The prefix all hosts share, up to a separator (pods differ only at the end:
+    authentik-worker-7d9f8c6b5-6jpvy): said once, so a narrow column keeps what differs."""
+    if len(hostnames) < 2:
+        return ""
+    common = os.path.commonprefix(list(hostnames))  # noqa: RUF071 - characters, not path parts, on purpose
+    cut = max(common.rfind("-"), common.rfind("."))
+    return common[: cut + 1] if cut >= 5 else ""
+
+
+def short_hostname(hostname: str, prefix: str = "", width: int = 0) -> str:
+    """`hostname` (already escaped) for a column `width` wide: without the shared `prefix`
+    (marked by a leading "…"), then, if still too long, cut in the middle — the end is what tells
+    pods apart, so it keeps two thirds of the room."""
+    text = "…" + hostname[len(prefix) :] if prefix and hostname.startswith(prefix) else hostname
+    if width > 2 and len(text) > width:
+        tail = (width - 1) * 2 // 3
+        head = width - 1 - tail
+        text = text[:head] + "…" + text[len(text) - tail :]
+    return text
+
+
+def flow(pieces: Sequence[Text], width: int, separator: str = "  ") -> list[Text]:
+    """`pieces` laid out in lines of at most `width` cells, broken only between pieces (a legend
+    entry or a summary item never splits mid-phrase). A piece wider than `width` gets a line of
+    its own, where the widget may still wrap or crop it."""
+    lines: list[Text] = []
+    line = Text(end="")
+    for piece in pieces:
+        if line.plain and width > 0 and cell_len(line.plain) + len(separator) + cell_len(piece.plain) > width:
+            lines.append(line)
+            line = Text(end="")
+        if line.plain:
+            line.append(separator)
+        line.append_text(piece)
+    if line.plain or not lines:
+        lines.append(line)
+    return lines
+
+
 def orphan_line(orphan: OrphanedTask) -> Text:
     return assemble(
         orphan.message_id,
@@ -251,12 +311,29 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
 
 
 def bulk_summary_text(summary: BulkSummary) -> str:
-    lines = [f"Done in {duration(summary.elapsed)}: {summary.describe()}"]
-    noteworthy = [
-        o for o in summary.outcomes if o.outcome not in (Outcome.RETRIED, Outcome.SKIPPED, Outcome.NOT_ATTEMPTED)
-    ]
+    """How the run ended, the four counts as the sum they make (planned = retried + skipped +
+    failed + not attempted), every skip by reason (marking those the preview did not show,
+    found when the run re-checked the task), and the tasks worth a look."""
+    lines = [f"{summary.headline()}: {summary.tally()}"]
+    if summary.stopped:
+        lines.append(f"  stopped by: {escape_control(summary.stopped)}")
+    if summary.skipped:
+        lines.append(f"  skipped {summary.skipped:,}, by reason:")
+        by_reason = summary.skipped_by_reason
+        rechecked = summary.skipped_when_rechecked
+        for reason in retry.SkipReason:
+            seen_before = by_reason[reason] - rechecked[reason]
+            if seen_before:
+                lines.append(f"    {seen_before:>7,}  {retry.SKIP_TEXT[reason]}")
+            if rechecked[reason]:
+                lines.append(f"    {rechecked[reason]:>7,}  {retry.SKIP_TEXT[reason]} (found when re-checked)")
+    if summary.not_attempted:
+        why = "the run stopped" if summary.stopped else "aborted" if summary.aborted else "the run ended"
+        lines.append(f"  not attempted {summary.not_attempted:,}: {why} before their turn")
+    # What the preview did not show: failures, and tasks that changed before their turn.
+    noteworthy = [o for o in summary.outcomes if o.outcome is Outcome.FAILED or o.rechecked]
     for outcome in noteworthy[:TOP_GROUPS]:
-        lines.append(f"  {outcome.message_id}  {outcome.describe()}")
+        lines.append(f"  {outcome.message_id}  {escape_control(outcome.describe())}")
     if len(noteworthy) > TOP_GROUPS:
         lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
     return "\n".join(lines)

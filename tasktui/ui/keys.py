@@ -40,7 +40,13 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         "search", "slash", "search", "Search actor, uid or message id", "View", footer=True, display="/", short="Search"
     ),
     KeyAction(
-        "facets", "f", "facets", "Filter by status, queue, tenant, related object", "View", footer=True, short="Filter"
+        "facets",
+        "f",
+        "facets",
+        "Filter by status, actor, queue, tenant, related object",
+        "View",
+        footer=True,
+        short="Filter",
     ),
     KeyAction(
         "hide-successful",
@@ -55,7 +61,16 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("sort-order", "i", "invert_sort", "Invert the sort order", "View"),
     KeyAction("pause", "space", "toggle_pause", "Pause / resume live updates", "View", footer=True, short="Pause"),
     KeyAction("older", "m", "load_older", "Load 1,000 older finished tasks", "View"),
-    KeyAction("workers", "w", "toggle_workers", "Show / hide the worker panel", "View", footer=True, short="Workers"),
+    # The panel scrolls only once focused: help says how (problem workers are listed first).
+    KeyAction(
+        "workers",
+        "w",
+        "toggle_workers",
+        "Show / hide the worker panel (Tab focuses it, then ↑ ↓ PgUp PgDn scroll it)",
+        "View",
+        footer=True,
+        short="Workers",
+    ),
     KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),

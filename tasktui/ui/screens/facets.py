@@ -1,11 +1,16 @@
-"""`f`: filter by status, queue, tenant and related object (k9s-style facets)."""
+"""`f`: filter by status, actor, queue, tenant and related object (k9s-style facets)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 from rich.segment import Segment
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.widgets import Checkbox, Input, Label, SelectionList
@@ -13,8 +18,15 @@ from textual.widgets.option_list import OptionDoesNotExist
 
 from tasktui.core.filters import TaskFilter
 from tasktui.core.status import STATUSES
+from tasktui.core.text import escape_control
 
 SELECTED_MARK = "✓"
+HINT = "Space toggles · Tab moves · ctrl+s applies · Esc cancels"
+WIDE_FROM = 100  # terminal columns from which the status list has room for "Label (key)"
+
+# authentik gives two statuses the same label ("Error", "Successful"): those keep their key even
+# where the list is narrow, or the two entries could not be told apart.
+_SHARED_LABELS = {label for label, n in Counter(s.label for s in STATUSES.values()).items() if n > 1}
 
 
 class MarkedSelectionList(SelectionList[str]):
@@ -38,6 +50,56 @@ class MarkedSelectionList(SelectionList[str]):
         return Strip(segments, strip.cell_length)
 
 
+class FittedSelectionList(MarkedSelectionList):
+    """A MarkedSelectionList whose prompts are made for the width the list is given (again after
+    every resize): the list can say the most that fits instead of ending in an ellipsis."""
+
+    def __init__(self, entries: list[tuple[str, bool]], prompt: Callable[[str, int], str], *, id: str) -> None:
+        self._values = [value for value, _ in entries]
+        self._prompt = prompt
+        # Plain Content, never markup: values are names from the database. Until the list has a
+        # width (its first resize), the prompts are the plain values.
+        super().__init__(*[(Content(prompt(value, 0)), value, on) for value, on in entries], id=id)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        width = self.scrollable_content_region.width - self._get_left_gutter_width()
+        if width <= 0:
+            return
+        for index, value in enumerate(self._values):
+            self.replace_option_prompt_at_index(index, Content(self._prompt(value, width)))
+
+
+def status_prompt(key: str, width: int) -> str:
+    """The label, with the key (what the filter line shows) where it says something the label
+    does not and fits — and always where another status shares the label."""
+    label = STATUSES[key].label
+    full = f"{label} ({key})"
+    if label in _SHARED_LABELS or (key != label.lower() and len(full) <= width):
+        return full
+    return label
+
+
+def counted_prompt(counts: dict[str, int]) -> Callable[[str, int], str]:
+    """Prompts "name … count", the count right-aligned; a long name loses its start, not its
+    end (actor paths differ at their end, like in the table)."""
+
+    def prompt(value: str, width: int) -> str:
+        name = escape_control(value)
+        tally = f"{counts.get(value, 0):,}"
+        room = width - len(tally) - 1
+        if room < 8:
+            return name  # too narrow to line counts up: the list cuts the name
+        if len(name) > room:
+            name = "…" + name[len(name) - room + 1 :]
+        return f"{name:<{room}} {tally}"
+
+    return prompt
+
+
+def plain_prompt(value: str, _width: int) -> str:
+    return escape_control(value)
+
+
 class FacetScreen(ModalScreen[TaskFilter | None]):
     """Pick facets; ctrl+s applies, Esc cancels."""
 
@@ -45,44 +107,69 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "apply", "Apply"),
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
 
+    # Status and actor side by side (actor names need the width), queue and tenant below; the
+    # box scrolls rather than cutting the related-object box off on a short terminal.
     DEFAULT_CSS = """
     FacetScreen { align: center middle; }
-    FacetScreen > Vertical {
+    FacetScreen > VerticalScroll {
         width: 96%; max-width: 120; height: auto; max-height: 90%;
         background: $panel; border: round $accent; padding: 0 1;
     }
-    FacetScreen Horizontal { height: auto; max-height: 16; }
-    FacetScreen SelectionList { width: 1fr; height: auto; max-height: 14; }
-    FacetScreen Label { color: $text-muted; }
+    FacetScreen Horizontal { height: auto; }
+    FacetScreen SelectionList { width: 1fr; height: auto; max-height: 12; }
+    FacetScreen #facet-status { width: 38; }
+    FacetScreen.-narrow #facet-status { width: 26; }
+    FacetScreen #facet-queue, FacetScreen #facet-tenant { max-height: 7; }
+    FacetScreen Label { width: 1fr; color: $text-muted; }
+    FacetScreen #facet-related { margin: 0 0 0 1; }
     """
 
-    def __init__(self, current: TaskFilter, queues: list[str], tenants: list[str]) -> None:
+    def __init__(
+        self,
+        current: TaskFilter,
+        queues: list[str],
+        tenants: list[str],
+        actors: list[tuple[str, int]] | None = None,
+    ) -> None:
         super().__init__()
         self.current = current
-        self.queues = queues
-        self.tenants = tenants
+        # A value the filter holds but the window no longer has stays listed (an actor with a
+        # count of 0), or applying would silently drop it.
+        self.queues = sorted(set(queues) | current.queues)
+        self.tenants = sorted(set(tenants) | current.tenants)
+        self.actor_counts = dict(actors or [])
+        self.actors = sorted(set(self.actor_counts) | current.actors)
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Filter — Space toggles · Tab moves · ctrl+s (or Enter in the text box) applies · Esc cancels")
+        current = self.current
+        with VerticalScroll():
+            yield Label(HINT, id="facet-hint")
             with Horizontal():
-                yield MarkedSelectionList(
-                    *[
-                        (f"{s.label} ({key})", key, key in self.current.statuses)
-                        for key, s in sorted(STATUSES.items(), key=lambda kv: kv[1].order)
-                    ],
+                yield FittedSelectionList(
+                    [(key, key in current.statuses) for key, _ in sorted(STATUSES.items(), key=lambda kv: kv[1].order)],
+                    status_prompt,
                     id="facet-status",
                 )
-                yield MarkedSelectionList(*[(q, q, q in self.current.queues) for q in self.queues], id="facet-queue")
-                yield MarkedSelectionList(*[(t, t, t in self.current.tenants) for t in self.tenants], id="facet-tenant")
-            yield Label("Related object (app.model or app.model:id, substring)")
-            yield Input(self.current.related, placeholder="e.g. authentik_sources_ldap.ldapsource", id="facet-related")
+                yield FittedSelectionList(
+                    [(a, a in current.actors) for a in self.actors], counted_prompt(self.actor_counts), id="facet-actor"
+                )
+            with Horizontal():
+                yield FittedSelectionList(
+                    [(q, q in current.queues) for q in self.queues], plain_prompt, id="facet-queue"
+                )
+                yield FittedSelectionList(
+                    [(t, t in current.tenants) for t in self.tenants], plain_prompt, id="facet-tenant"
+                )
+            yield Label("Related object — app.model or app.model:id, substring; Enter applies")
+            yield Input(
+                current.related, placeholder="e.g. authentik_sources_ldap.ldapsource", id="facet-related", compact=True
+            )
 
     def on_mount(self) -> None:
-        self.query_one("#facet-status", SelectionList).border_title = "Status"
-        self.query_one("#facet-queue", SelectionList).border_title = "Queue"
-        self.query_one("#facet-tenant", SelectionList).border_title = "Tenant"
+        for name in ("status", "actor", "queue", "tenant"):
+            self.query_one(f"#facet-{name}", SelectionList).border_title = name.capitalize()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_apply()
@@ -94,6 +181,7 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
         self.dismiss(
             self.current.with_(
                 statuses=selected("#facet-status"),
+                actors=selected("#facet-actor"),
                 queues=selected("#facet-queue"),
                 tenants=selected("#facet-tenant"),
                 related=self.query_one("#facet-related", Input).value.strip(),

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
 
+from tasktui.core.db import without_target
 from tasktui.core.feed import FeedMode, FeedStatus, StatusCounts
 from tasktui.core.status import GROUPS
+from tasktui.core.text import safe_text
 
 SPARK = "▁▂▃▄▅▆▇█"
+SPARK_SECONDS = 20  # the sparkline's seconds when there is room
+MIN_SPARK = 6  # fewer seconds than this say nothing: only the rate is shown
+REASON_LINES = 3  # libpq's longest (refused, with its hint) takes three at 80 columns
 
 
 def sparkline(values: list[int]) -> str:
@@ -42,11 +50,16 @@ class HeaderState:
 
 
 class StatusHeader(Static):
+    """One line for the feed, the reason on lines of its own while the console is blind (it is
+    what the reader needs then, and it is long), then the counts — kept, marked as last known,
+    while they cannot be refreshed."""
+
     COMPONENT_CLASSES = {
         "status-header--title",
         "status-header--live",
         "status-header--polling",
         "status-header--down",
+        "status-header--reason",
         "status-header--paused",
         "status-header--group-running",
         "status-header--group-queued",
@@ -56,12 +69,18 @@ class StatusHeader(Static):
         "status-header--dim",
     }
 
+    # Every line is built to be one line: cut with an ellipsis, never wrapped into the next one
+    # (a wrapped first line pushed the counts out of the header).
     DEFAULT_CSS = """
-    StatusHeader { height: 2; background: $panel; color: $text; padding: 0 1; }
+    StatusHeader {
+        height: auto; background: $panel; color: $text; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     StatusHeader > .status-header--title { text-style: bold; color: $accent; }
     StatusHeader > .status-header--live { color: $success; text-style: bold reverse; }
     StatusHeader > .status-header--polling { color: $warning; text-style: bold reverse; }
     StatusHeader > .status-header--down { color: $error; text-style: bold reverse; }
+    StatusHeader > .status-header--reason { color: $text-error; }
     StatusHeader > .status-header--paused { color: $warning; text-style: bold reverse; }
     StatusHeader > .status-header--group-running { color: $primary-lighten-2; }
     StatusHeader > .status-header--group-queued { color: $text-muted; }
@@ -71,12 +90,28 @@ class StatusHeader(Static):
     StatusHeader > .status-header--dim { color: $text-muted; }
     """
 
-    def _style(self, name: str):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[HeaderState, float] | None = None
+
+    def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status-header--{name}")
 
+    def _width(self) -> int:
+        width = self.content_region.width
+        return width if width > 0 else max(20, self.app.size.width - 2)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The reason is wrapped and the sparkline sized for the width: lay them out again.
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, state: HeaderState, now: float) -> None:
+        self._shown = (state, now)
+        width = self._width()
         status = state.status
-        first = Text(no_wrap=True, overflow="ellipsis")
+        down = status.mode in (FeedMode.RECONNECTING, FeedMode.FAILED)
+        first = Text()
         first.append("tasktui ", self._style("title"))
         if state.paused:
             first.append(" PAUSED ", self._style("paused"))
@@ -89,31 +124,69 @@ class StatusHeader(Static):
         }.get(status.mode, "down")
         # A reversed badge, not a ● bullet: ambiguous-width glyphs misalign some terminals.
         first.append(f" {status.mode.value} ", self._style(mode_style))
-        if status.mode in (FeedMode.RECONNECTING, FeedMode.FAILED) and status.blind_since:
+        if down and status.blind_since:
             first.append(f" blind {_ago(now - status.blind_since)}", self._style("down"))
-        if status.detail:
+        if status.detail and not down:
             detail_style = "polling" if status.mode == FeedMode.POLLING else "dim"
             first.append(f" — {status.detail}", self._style(detail_style))
-        if state.last_event_at is not None:
+        # While blind no event can arrive: the blind time is the one that counts.
+        if state.last_event_at is not None and not down:
             first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("dim"))
         first.append("  ")
         first.append(status.label, self._style("dim"))
 
-        second = Text(no_wrap=True, overflow="ellipsis")
+        lines = [first]
+        if down and status.detail:
+            lines += self._reason(without_target(status.detail, status.label), width)
+        lines.append(self._counts_line(state, stale=down, width=width))
+        both = Text("\n").join(lines)
+        both.no_wrap, both.overflow = True, "ellipsis"
+        self.update(both)
+
+    def _reason(self, reason: str, width: int) -> list[Text]:
+        """Why the console is blind, wrapped at words onto at most REASON_LINES lines (the
+        database is named on the first line, so the reason has the room)."""
+        wrapped = list(safe_text(reason, self._style("reason")).wrap(self.app.console, max(10, width)))
+        if len(wrapped) > REASON_LINES:
+            last = wrapped[REASON_LINES - 1]
+            last.rstrip()
+            last.truncate(max(0, width - 2))
+            last.append(" …")
+            wrapped = wrapped[:REASON_LINES]
+        for line in wrapped:
+            line.rstrip()
+            line.end = ""
+        return wrapped
+
+    def _counts_line(self, state: HeaderState, *, stale: bool, width: int) -> Text:
+        second = Text()
         if state.counts is None:
             second.append("counting…  ", self._style("dim"))
         else:
+            if stale:
+                # The counts cannot be refreshed while blind: keep them, but say so.
+                second.append("last known: ", self._style("reason"))
+            number_style = self._style("dim") if stale else None
             for group in GROUPS:
                 second.append(f"{group} ", self._style(f"group-{group.lower()}"))
-                second.append(f"{state.counts.by_group.get(group, 0):,}  ")
+                second.append(f"{state.counts.by_group.get(group, 0):,}  ", number_style)
         if state.alarms:
             # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
             more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
             second.append(f"⚠ {state.alarms[0]}{more}  ", self._style("alarm"))
         if state.rate:
-            recent = state.rate[-20:]
-            second.append(sparkline(recent), self._style("group-running"))
-            second.append(f" {recent[-2] if len(recent) > 1 else 0}/s  ", self._style("dim"))
-        both = Text("\n").join([first, second])
-        both.no_wrap, both.overflow = True, "ellipsis"
-        self.update(both)
+            self._append_rate(second, state.rate, width)
+        return second
+
+    def _append_rate(self, line: Text, rate: list[int], width: int) -> None:
+        """The sparkline and the last full second's rate, labelled: it counts change
+        notifications (a task changes state several times), not tasks. The sparkline gives way
+        to the label when the line is full."""
+        room = width - cell_len(line.plain)
+        label = f"{rate[-2] if len(rate) > 1 else 0:,} changes/s"
+        spark = min(SPARK_SECONDS, room - len(label) - 1)
+        if spark >= MIN_SPARK:
+            line.append(sparkline(rate[-spark:]), self._style("group-running"))
+            line.append(" ")
+        if room >= len(label):
+            line.append(label, self._style("dim"))

@@ -4,13 +4,14 @@ Textual's DataTable re-measures every cell of every row after each change (secon
 this view keeps the rows as a plain list and renders the ~40 visible lines per frame, so a
 window of 100k tasks scrolls and updates as fast as one of 100. Columns have fixed widths and
 a priority: on a narrow terminal the least important ones are dropped (the detail screen shows
-everything), and the actor column takes the remaining width.
+everything), and the actor column takes the remaining width. The message id narrows to a prefix
+before it is dropped, so that an id to paste into `tasktui show` is on screen from ~95 columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.segment import Segment
@@ -27,11 +28,22 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from tasktui.core.models import TaskRow
-from tasktui.core.store import DEFAULT_SORT, SortKey
+from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey
 from tasktui.core.text import escape_control
 from tasktui.core.timefmt import absolute_utc, relative, utc_now
 
 STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
+SHORT_ID_LENGTH = 8  # the shortest message id prefix `tasktui show` accepts
+
+
+@dataclass(frozen=True)
+class Narrow:
+    """A narrower form of a column, shown before the column is dropped altogether."""
+
+    title: str
+    width: int
+    priority: int  # when the narrow form is dropped (the full form narrows at the column's priority)
+    render: Callable[[TaskRow, datetime], str]
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,15 @@ class Column:
     min_width: int = 0
     right: bool = False
     keep_end: bool = False  # cut the start, not the end (actor paths differ at their end)
+    name: str = ""  # how the status line names the column as a sort (default: the title)
+    narrow: Narrow | None = None  # if set, `priority` is when the column narrows to this form
+
+    def narrowed(self) -> Column:
+        assert self.narrow is not None
+        narrow = self.narrow
+        return replace(
+            self, title=narrow.title, width=narrow.width, priority=narrow.priority, render=narrow.render, narrow=None
+        )
 
 
 def _status_cell(task: TaskRow, _now: datetime) -> str:
@@ -55,17 +76,37 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", 16, 0, _status_cell),
     Column("actor", "Actor:uid", 0, 0, lambda t, _: t.display_uid, min_width=40, keep_end=True),
     Column("mtime", "Changed", 9, 1, lambda t, now: relative(t.mtime, now)),
-    Column("retries", "Try", 3, 2, lambda t, _: "" if t.retries is None else str(t.retries), right=True),
+    Column(
+        "retries", "Try", 3, 2, lambda t, _: "" if t.retries is None else str(t.retries), right=True, name="retries"
+    ),
     Column("tenant", "Tenant", 12, 3, lambda t, _: t.tenant_name or t.tenant_id or ""),
-    Column("eta", "ETA", 8, 4, lambda t, now: relative(t.eta, now)),
-    Column("queue", "Queue", 9, 5, lambda t, _: t.queue_name),
-    Column("changed_utc", "Changed (UTC)", 23, 6, lambda t, _: absolute_utc(t.mtime)),
-    Column("message_id", "Message id", 36, 7, lambda t, _: t.message_id),
+    Column("eta", "ETA", 8, 5, lambda t, now: relative(t.eta, now)),
+    Column("queue", "Queue", 9, 6, lambda t, _: t.queue_name),
+    Column("changed_utc", "Changed (UTC)", 23, 7, lambda t, _: absolute_utc(t.mtime)),
+    Column(
+        "message_id",
+        "Message id",
+        36,
+        8,
+        lambda t, _: t.message_id,
+        # Ranked above ETA and queue: without an id on screen there is nothing to copy into
+        # `tasktui show`, and a prefix of 8 is what it accepts (random UUIDs rarely share one).
+        narrow=Narrow("Msg id", SHORT_ID_LENGTH, 4, lambda t, _: t.message_id[:SHORT_ID_LENGTH]),
+    ),
 )
 
+ARROWS = {False: "▲", True: "▼"}  # by SortKey.descending
 
-def layout_columns(width: int) -> list[tuple[Column, int]]:
-    """The columns that fit in `width` cells, in display order, with their widths."""
+
+def sort_label(key: str) -> str:
+    """How the status line names a sort column ("changed", "retries", "message id")."""
+    column = next((c for c in COLUMNS if c.key == key), None)
+    return (column.name or column.title).lower() if column else key
+
+
+def layout_columns(width: int, sort_column: str | None = None) -> list[tuple[Column, int]]:
+    """The columns that fit in `width` cells, in display order, with their widths. The sorted
+    column gets room for its arrow (from the flexible column), so that the sort is never cut."""
     chosen = list(COLUMNS)
     while True:
         fixed = sum(c.width for c in chosen if c.width) + len(chosen)  # one space after each
@@ -73,9 +114,23 @@ def layout_columns(width: int) -> list[tuple[Column, int]]:
         spare = width - fixed
         if all(spare >= c.min_width for c in flexible) or len(chosen) <= 2:
             break
-        chosen.remove(max(chosen, key=lambda c: c.priority))
+        index = max(range(len(chosen)), key=lambda i: chosen[i].priority)
+        if chosen[index].narrow is not None:
+            chosen[index] = chosen[index].narrowed()
+        else:
+            del chosen[index]
     flex_width = max(max((c.min_width for c in chosen if not c.width), default=0), width - fixed)
-    return [(c, c.width or flex_width) for c in chosen]
+    widths = [c.width or flex_width for c in chosen]
+    sorted_index = next((i for i, c in enumerate(chosen) if c.key == sort_column), None)
+    flex_index = next((i for i, c in enumerate(chosen) if not c.width), None)
+    if sorted_index is not None and flex_index is not None and sorted_index != flex_index:
+        # Two cells at most (only "Try" is narrower than its title and arrow): taken even from an
+        # actor column at its minimum, as a cut actor still reads and a cut arrow does not.
+        missing = len(chosen[sorted_index].title) + 2 - widths[sorted_index]
+        borrowed = max(0, min(missing, widths[flex_index] - 1))
+        widths[sorted_index] += borrowed
+        widths[flex_index] -= borrowed
+    return list(zip(chosen, widths, strict=True))
 
 
 def _fit(text: str, width: int, right: bool, keep_end: bool = False) -> str:
@@ -98,7 +153,9 @@ class TaskTableHeader(Static):
         for column, width in columns:
             title = column.title
             if column.key == sort.column:
-                title += " ▼" if sort.descending else " ▲"
+                # Cut the title, never the arrow: the arrow is what says the table is sorted.
+                arrow = ARROWS[sort.descending]
+                title = (_fit(title, width - 2, False).rstrip() + " " + arrow) if width > 2 else arrow
             line.append(_fit(title, width, column.right) + " ")
         self.update(line)
 
@@ -150,6 +207,7 @@ class TaskRows(ScrollView, can_focus=True):
         self.rows: list[TaskRow] = []
         self.columns: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
+        self._sort_column = DEFAULT_SORT.column
         self.selected_id: str | None = None
         self.now = utc_now()
 
@@ -195,6 +253,18 @@ class TaskRows(ScrollView, can_focus=True):
     def move_to(self, index: int) -> None:
         self._move_to(index)
 
+    def sort_by(self, column: str) -> None:
+        """Lay the columns out again for a new sort column (it gets room for its arrow)."""
+        if column != self._sort_column:
+            self._sort_column = column
+            self._relayout(self._layout_width)
+            self.refresh()
+
+    @property
+    def sortable_keys(self) -> list[str]:
+        """The sort keys of the columns shown at the current width, in display order."""
+        return [column.key for column, _ in self.columns if column.key in SORT_KEYS]
+
     @property
     def page(self) -> int:
         return max(1, (self.scrollable_content_region.height or 2) - 1)
@@ -209,9 +279,7 @@ class TaskRows(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width != self._layout_width:
             # Lay columns out for the width rows are really drawn at (without the scrollbar).
-            self._layout_width = width
-            self.columns = layout_columns(width)
-            self.post_message(self.ColumnsChanged())
+            self._relayout(width)
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         task = self.rows[index]
@@ -225,6 +293,13 @@ class TaskRows(ScrollView, can_focus=True):
             cell_style = style + Style(bold=True) if column.key == "status" else style
             segments.append(Segment(cell + " ", cell_style))
         return Strip(segments).crop(0, width).extend_cell_length(width, style)
+
+    def _relayout(self, width: int) -> None:
+        self._layout_width = width
+        columns = layout_columns(width, self._sort_column)
+        if columns != self.columns:
+            self.columns = columns
+            self.post_message(self.ColumnsChanged())
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -257,6 +332,7 @@ class TaskTable(Vertical):
         self._sort = sort
         body = self.body
         body.now = now
+        body.sort_by(sort.column)
         body.set_rows(rows)
         self.query_one(TaskTableHeader).show(body.columns, sort)
 

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tasktui.core.text import safe_text
+from tasktui.core.presentation import flow, shared_host_prefix, short_hostname, workers_by_urgency
+from tasktui.core.text import escape_control, safe_text
 from tasktui.core.workers import WorkerReport, describe_age
 
-
-def shared_host_prefix(hostnames: list[str]) -> str:
-    """The prefix all hosts share, up to a separator (pods differ only at the end:
-    authentik-worker-7d9f8c6b5-6jpvy): shown once, so a narrow panel keeps what differs."""
-    if len(hostnames) < 2:
-        return ""
-    common = os.path.commonprefix(hostnames)  # noqa: RUF071 - characters, not path parts, on purpose
-    cut = max(common.rfind("-"), common.rfind("."))
-    return common[: cut + 1] if cut >= 5 else ""
+# From this many columns of content the table has a header row and a "Last seen" column; below
+# it every row is one line of liveness, host, version and reason (which says the age too), so
+# that at 80x24 the workers that need a look fit in the panel without scrolling.
+WIDE = 100
+SCROLL_HINT = "more: Tab, then ↑ ↓ PgUp PgDn"
 
 
 class WorkerPanel(VerticalScroll):
@@ -36,9 +32,13 @@ class WorkerPanel(VerticalScroll):
         "worker-panel--dim",
     }
 
+    # A stable, thin gutter: the width the rows are laid out for does not change when the
+    # content starts to overflow.
     DEFAULT_CSS = """
     WorkerPanel {
         height: auto; max-height: 40%; border-top: solid $accent; background: $panel; padding: 0 1;
+        scrollbar-gutter: stable; scrollbar-size-vertical: 1;
+        border-title-align: right; border-title-color: $text-muted;
     }
     WorkerPanel > .worker-panel--alive { color: $success; text-style: bold; }
     WorkerPanel > .worker-panel--stale { color: $warning; text-style: bold; }
@@ -49,52 +49,95 @@ class WorkerPanel(VerticalScroll):
     WorkerPanel > .worker-panel--dim { color: $text-muted; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._report: WorkerReport | None = None
+        self._error = ""
+        self._laid_out_for = -1  # the content width the shown report was laid out for
+
     def compose(self) -> ComposeResult:
         yield Static(Text("workers: loading…"), id="worker-report")
 
     def _style(self, name: str) -> str:
         return str(self.get_component_rich_style(f"worker-panel--{name}"))
 
+    def _width(self) -> int:
+        """Columns for the rows: the panel's own once laid out, else the screen's (a hidden
+        panel has no size; it is laid out again when shown)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else max(20, self.app.size.width - 3)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._width() != self._laid_out_for:
+            self._draw()
+        self._show_scroll_hint()
+
     def show(self, report: WorkerReport | None, error: str = "") -> None:
+        self._report, self._error = report, error
+        self._draw()
+
+    def _show_scroll_hint(self) -> None:
+        # Without focus the panel does not scroll; the border says how to reach what is below.
+        self.border_title = SCROLL_HINT if self.max_scroll_y > 0 else None
+
+    def _draw(self) -> None:
         body = self.query_one("#worker-report", Static)
+        width = self._width()
+        self._laid_out_for = width
+        report = self._report
+        self.call_after_refresh(self._show_scroll_hint)
         if report is None:
+            error = self._error
             body.update(safe_text(f"workers: {error or 'not loaded yet'}", self._style("error" if error else "dim")))
             return
-        summary = Text()
-        summary.append("Workers ", "bold")
-        summary.append(f"{report.alive} alive", self._style("alive"))
-        summary.append(f" · {report.stale} stale", self._style("stale") if report.stale else self._style("dim"))
-        summary.append(f" · {report.dead} dead", self._style("dim"))
-        if report.reference_version:
-            summary.append(f" · version {report.reference_version}", self._style("dim"))
-        parts: list[Text | Table] = [summary]
+        hosts = [escape_control(w.hostname) for w in report.workers]
+        prefix = shared_host_prefix(hosts)
+        parts: list[Text | Table] = [*self._summary(report, prefix, width)]
         for alarm in report.alarms:
             parts.append(safe_text(f"⚠ {alarm.message}", self._style(alarm.severity)))
-        # The host and the reason shrink (with an ellipsis) on a narrow terminal; version, age
-        # and liveness never do.
-        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, expand=True, header_style="bold")
-        table.add_column("Host", no_wrap=True, overflow="ellipsis", ratio=2, min_width=12)
-        table.add_column("Version", no_wrap=True, min_width=8)
-        table.add_column("Last seen", no_wrap=True, min_width=9)
-        table.add_column("Liveness", no_wrap=True, min_width=8)
-        table.add_column("Why", no_wrap=True, overflow="ellipsis", ratio=3)
-        prefix = shared_host_prefix([w.hostname for w in report.workers])
-        order = {"alive": 0, "stale": 1, "dead": 2}
-        for worker in sorted(report.workers, key=lambda w: (order[w.liveness], w.hostname)):
-            table.add_row(
-                safe_text("…" + worker.hostname[len(prefix) :] if prefix else worker.hostname),
-                safe_text(worker.version, self._style("mismatch") if worker.version_mismatch else ""),
-                describe_age(worker.seen_ago),
-                Text(worker.liveness.upper(), self._style(worker.liveness)),
-                safe_text(worker.reason, self._style("dim")),
-            )
-        if prefix:
-            summary.append(f" · hosts {prefix}…", self._style("dim"))
         if report.workers:
-            parts.append(table)
+            parts.append(self._table(report, prefix, width))
         else:
             parts.append(Text("no worker rows in authentik_tasks_workerstatus", self._style("dim")))
         for part in parts:
             if isinstance(part, Text):
                 part.end = "\n"  # safe_text ends without a newline; each part is its own line
         body.update(Group(*parts))
+
+    def _summary(self, report: WorkerReport, prefix: str, width: int) -> list[Text]:
+        pieces = [
+            Text.assemble(("Workers ", "bold"), (f"{report.alive} alive", self._style("alive"))),
+            Text(f"{report.stale} stale", self._style("stale") if report.stale else self._style("dim")),
+            Text(f"{report.dead} dead", self._style("dim")),  # normal after a restart: not an alarm
+        ]
+        if report.reference_version:
+            pieces.append(safe_text(f"version {report.reference_version}", self._style("dim")))
+        if prefix:
+            # What the "…" that starts every host name stands for.
+            pieces.append(Text(f'host "…" = {prefix}', self._style("dim")))
+        return flow(pieces, width, " · ")
+
+    def _table(self, report: WorkerReport, prefix: str, width: int) -> Table:
+        wide = width >= WIDE
+        host_width = max(16, width // (4 if wide else 5))
+        table = Table(
+            box=None, padding=(0, 2, 0, 0), show_edge=False, expand=True, header_style="bold", show_header=wide
+        )
+        table.add_column("Liveness", no_wrap=True)
+        table.add_column("Host", no_wrap=True, overflow="ellipsis", max_width=host_width)
+        table.add_column("Version", no_wrap=True)
+        if wide:
+            table.add_column("Last seen", no_wrap=True)
+        # The reason takes what is left and wraps rather than being cut: it is the point of the row.
+        table.add_column("Why", ratio=1, overflow="fold")
+        for worker in workers_by_urgency(report.workers):
+            cells: list[Text | str] = [
+                Text(worker.liveness.upper(), self._style(worker.liveness)),
+                Text(short_hostname(escape_control(worker.hostname), prefix, host_width)),
+                safe_text(worker.version, self._style("mismatch") if worker.version_mismatch else ""),
+            ]
+            if wide:
+                cells.append(describe_age(worker.seen_ago))
+            cells.append(safe_text(worker.reason, self._style("dim")))
+            table.add_row(*cells)
+        return table
