@@ -4,11 +4,13 @@ real app driven by Pilot."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from textual.widgets import Button, ProgressBar
 
 from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
@@ -134,7 +136,8 @@ async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writ
         assert "scim_sync" in text and "connection refused" in text
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen.summary is not None, within=20, what="bulk run finished")
-        await wait_for(pilot, lambda: "retried 3" in screen_text(app), what="retried 3")
+        tally = "4 planned = 3 retried + 1 skipped + 0 failed + 0 not attempted"
+        await wait_for(pilot, lambda: tally in screen_text(app), what=tally)
         await pilot.press("escape")
         await wait_for(pilot, lambda: all(_state(app, m) == "queued" for m in failing), what="queued live")
         assert _state(app, twin) == "rejected"
@@ -164,7 +167,66 @@ async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
         summary = screen.summary
         assert summary.aborted and 1 <= summary.retried < 12
         assert summary.not_attempted == 12 - summary.retried - summary.skipped
-        await wait_for(pilot, lambda: "aborted" in screen_text(app), what="aborted")
+        await wait_for(pilot, lambda: "Aborted after" in screen_text(app), what="aborted")
+
+
+def _buttons(screen: BulkRetryScreen) -> dict[str, bool]:
+    """Which of the bulk screen's buttons are shown."""
+    return {name: screen.query_one(f"#{name}", Button).display for name in ("start", "abort", "close")}
+
+
+async def test_an_aborted_bulk_run_says_so_and_leaves_only_close(live_dsn: str, writer, journal_dir: Path) -> None:
+    """The trial: y then a at once, while the newest task's work had been queued again since the
+    preview. The summary says "Aborted", adds up, and gives the reason of every skip; after the
+    run only Close is left, y does nothing, Esc closes."""
+    hooks = "authentik.events.tasks.notification_transport"
+    ldap = "authentik.sources.ldap.tasks.ldap_sync"
+    await reject(writer, ldap, uid="corp", **REFUSED)
+    await reject(writer, ldap, uid="corp", **REFUSED)  # the older one is a duplicate
+    plain = [await reject(writer, hooks, uid=f"hook{i}", **REFUSED) for i in range(4)]
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app.store.rows) == 6 and all(_state(app, m) == "rejected" for m in plain))
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
+        screen = app.screen
+        assert "to retry: 5   skipped: 1" in screen_text(app)
+        await wait_for(pilot, lambda: _buttons(screen) == {"start": True, "abort": False, "close": True})
+        assert not screen.query_one("#start", Button).disabled
+        # Meanwhile the newest task's work is queued again (authentik's schedule, another console).
+        tenant = await broker.default_tenant(writer)
+        requeued = await broker.enqueue(writer, hooks, tenant_id=tenant, uid="hook3")
+        screen.rate = 0.5  # the second task would wait 2 s: time to abort after the first
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.query_one("#bulk-progress", ProgressBar).progress >= 1, what="first")
+        assert _buttons(screen) == {"start": False, "abort": True, "close": False}
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.summary is not None, within=20, what="aborted run")
+
+        tally = "6 planned = 0 retried + 2 skipped + 0 failed + 4 not attempted"
+        await wait_for(pilot, lambda: tally in screen_text(app), what=tally)
+        text = screen_text(app)
+        assert re.search(r"Aborted after (<0\.1|\d\.\d)s: " + re.escape(tally), text), text
+        assert "Done" not in text
+        assert "the same actor and uid is already queued or running (found when re-checked)" in text
+        assert "a newer rejected task of the same actor and uid is retried instead" in text
+        assert "not attempted 4: aborted before their turn" in text
+        assert f"{plain[-1]}  skipped when re-checked" in text and requeued in text
+        # Only Close is left, and it has the focus.
+        await wait_for(pilot, lambda: _buttons(screen) == {"start": False, "abort": False, "close": True})
+        assert "Start (y)" not in text and "Abort (a" not in text and "Close (Esc)" in text
+        assert app.focused is screen.query_one("#close", Button)
+        await pilot.press("y")  # nothing to start: no second run, the summary stays
+        await pilot.pause(0.3)
+        assert app.screen is screen and tally in screen_text(app)
+        assert screen.query_one("#bulk-progress", ProgressBar).progress == 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, BulkRetryScreen), what="closed")
+        assert all(_state(app, m) == "rejected" for m in plain)
+    lines = [json.loads(line) for line in (journal_dir / "retries.jsonl").read_text().splitlines()]
+    skipped = [e for line in lines if line["action"] == "bulk_retry_tasks" for e in line["tasks"] if "skip" in e]
+    assert {(e["skip"], e["skipped_at"]) for e in skipped} == {("older_duplicate", "preview"), ("active_twin", "run")}
+    assert lines[-1]["skipped"] == {"active_twin": 1, "older_duplicate": 1} and lines[-1]["aborted"] is True
 
 
 async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writer, pg_server) -> None:

@@ -5,6 +5,7 @@ failure, the bulk preview and throttled run, and the audit journal."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest
 from tasktui.core import db
 from tasktui.core.audit import Journal
 from tasktui.core.filters import TaskFilter
+from tasktui.core.presentation import bulk_summary_text
 from tasktui.core.retry import (
     BulkProgress,
     Outcome,
@@ -438,6 +440,56 @@ async def test_a_task_without_error_logs_has_an_empty_error(mirror_dsn: str, ses
     assert [(t.message_id, t.error) for t in preview.tasks] == [(message_id, "")]
 
 
+async def test_preview_groups_real_errors_whole(session: Session) -> None:
+    """Messages from authentik's real failures: names with digits stay, closing brackets stay,
+    and tasks whose errors differ only in ids and ports share a group."""
+    ldap = "80090308: LdapErr: DSID-0C0903E8, comment: AcceptSecurityContext error, data 52e, v4563"
+    docker = (
+        "Failed to connect to Docker: Error while fetching server API version:"
+        " ('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+    )
+    for i in range(2):
+        await reject(session.conn, ACTOR, uid=f"ldap-{i}", exc_type="LDAPException", message=ldap)
+        await reject(
+            session.conn,
+            "authentik.outposts.tasks.outpost_controller",
+            uid=f"docker-{i}",
+            exc_type="authentik.outposts.controllers.base.ControllerException",
+            message=docker,
+        )
+    for task, port in (("3fa85f64-5717-4562-b3fc-2c963f66afa6", 443), ("0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", 8443)):
+        await reject(
+            session.conn,
+            "authentik.events.tasks.notify",
+            exc_type="ConnectTimeout",
+            message=f"task {task}: HTTPSConnectionPool(host='hooks.example.com', port={port}) timed out",
+        )
+    huge = await reject(session.conn, uid="huge", message="(" + "detail " * 300 + ")")
+
+    preview = await preview_bulk_retry(session, TaskFilter())
+
+    groups = {g.key: g.planned for g in preview.by_error}
+    assert (
+        groups.pop("LDAPException: <n>: LdapErr: DSID-0C0903E8, comment: AcceptSecurityContext error, data 52e, v4563")
+        == 2
+    )
+    assert (
+        groups.pop(
+            "authentik.outposts.controllers.base.ControllerException: Failed to connect to Docker: Error while"
+            " fetching server API version: ('Connection aborted.', FileNotFoundError(<n>, 'No such file or"
+            " directory'))"
+        )
+        == 2
+    )
+    assert (
+        groups.pop("ConnectTimeout: task <id>: HTTPSConnectionPool(host='hooks.example.com', port=<n>) timed out") == 2
+    )
+    ((long_key, count),) = groups.items()  # the 2,100-character error: cut, and it says so
+    assert count == 1 and len(long_key) == 500 and long_key.startswith("ValueError: (detail detail")
+    assert long_key.endswith("…")
+    assert next(t.error for t in preview.tasks if t.message_id == huge) == long_key
+
+
 # ---------------------------------------------------------------------------------------------
 # Bulk: the run
 
@@ -457,7 +509,8 @@ async def test_bulk_run_retries_throttled_and_journals(mirror_dsn: str, session:
     assert [p.attempted for p in progress] == [1, 2, 3, 4] and progress[-1].total == 4
     assert summary.elapsed >= 3 / 20 * 0.9  # 4 tasks at 20/s: 3 gaps of 50 ms at least
     assert summary.complete is False  # two were skipped
-    assert (summary.retried, summary.skipped, summary.changed, summary.failed, summary.not_attempted) == (4, 2, 0, 0, 0)
+    assert (summary.retried, summary.skipped, summary.failed, summary.not_attempted) == (4, 2, 0, 0)
+    assert summary.planned == 6 and summary.skipped_when_rechecked == Counter()
     assert sorted(woken) == sorted(to_retry)
     now = states(mirror_dsn)
     assert {now[m] for m in to_retry} == {"queued"}
@@ -475,7 +528,11 @@ async def test_bulk_run_retries_throttled_and_journals(mirror_dsn: str, session:
     assert start["skipped"] == {"older_duplicate": 1, "active_twin": 1}
     outcomes = {entry["id"]: entry["outcome"] for entry in tasks["tasks"]}
     assert outcomes == {t.message_id: ("retried" if t.skip is None else "skipped") for t in preview.tasks}
+    skips = {entry["id"]: (entry["skip"], entry["skipped_at"]) for entry in tasks["tasks"] if "skip" in entry}
+    assert skips == {made["older"][0]: ("older_duplicate", "preview"), made["twin"][0]: ("active_twin", "preview")}
     assert end["counts"] == {"retried": 4, "skipped": 2} and end["aborted"] is False
+    assert end["planned"] == 6 and end["skipped"] == {"active_twin": 1, "older_duplicate": 1}
+    assert end["skipped_when_rechecked"] == {}
 
 
 async def test_the_throttle_does_not_burst_after_a_slow_retry(mirror_dsn: str, session: Session) -> None:
@@ -509,10 +566,19 @@ async def test_bulk_run_rechecks_each_task(mirror_dsn: str, session: Session) ->
     summary = await run_bulk_retry(session, preview, rate=None)
 
     by_id = {o.message_id: o for o in summary.outcomes}
-    assert by_id[retried_meanwhile].outcome is Outcome.ALREADY_RETRIED
+    # Changed since the preview: skipped, with the reason and the fact that the re-check found it.
+    assert by_id[retried_meanwhile].outcome is Outcome.SKIPPED and by_id[retried_meanwhile].rechecked
+    assert by_id[retried_meanwhile].skip is SkipReason.ALREADY_RETRIED
+    assert by_id[retried_meanwhile].describe() == (
+        "skipped when re-checked (changed meanwhile: already retried by someone else, now queued)"
+    )
     assert by_id[gets_a_twin].outcome is Outcome.SKIPPED and by_id[gets_a_twin].twin_id == twin
-    assert by_id[gets_a_twin].skip is SkipReason.ACTIVE_TWIN
-    assert (summary.retried, summary.skipped, summary.changed) == (2, 3, 1)
+    assert by_id[gets_a_twin].skip is SkipReason.ACTIVE_TWIN and by_id[gets_a_twin].rechecked
+    assert (summary.retried, summary.skipped, summary.failed, summary.not_attempted) == (2, 4, 0, 0)
+    assert summary.skipped_by_reason == Counter(
+        {SkipReason.ACTIVE_TWIN: 2, SkipReason.OLDER_DUPLICATE: 1, SkipReason.ALREADY_RETRIED: 1}
+    )
+    assert summary.skipped_when_rechecked == Counter({SkipReason.ACTIVE_TWIN: 1, SkipReason.ALREADY_RETRIED: 1})
     assert task_row(mirror_dsn, gets_a_twin)["state"] == "rejected"
 
 
@@ -536,6 +602,126 @@ async def test_abort_mid_run_leaves_a_correct_count(mirror_dsn: str, session: Se
     end = journal_lines(state_dir)[-1]
     assert end["action"] == "bulk_retry_end" and end["aborted"] is True
     assert end["counts"] == {"retried": 3, "not_attempted": 5}
+
+
+async def test_an_aborted_run_adds_up_and_says_why_each_task_was_skipped(
+    mirror_dsn: str, session: Session, state_dir: Path
+) -> None:
+    """The trial: the preview said "to retry 5, skipped 2"; y then a at once; the newest task's
+    work had been queued again meanwhile. The summary says "Aborted", adds up, and names the
+    reason of every skip — the re-check's as such — and so does the journal."""
+    older = await reject(session.conn, ACTOR, uid="source-1")
+    await reject(session.conn, ACTOR, uid="source-1")  # a newer rejected one: the older is skipped
+    twin_of = await reject(session.conn, ACTOR, uid="source-2")
+    tenant = await broker.default_tenant(session.conn)
+    await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="source-2")  # its work is already queued
+    plain = [await reject(session.conn, uid=f"u{i}") for i in range(4)]
+    preview = await preview_bulk_retry(session, TaskFilter())
+    assert (len(preview.tasks), len(preview.to_retry)) == (7, 5)
+    assert preview.to_retry[0].message_id == plain[-1]  # the newest goes first
+    requeued = await broker.enqueue(session.conn, "authentik.test.sync", tenant_id=tenant, uid="u3")
+    abort = asyncio.Event()
+
+    summary = await run_bulk_retry(session, preview, rate=1, abort=abort, on_progress=lambda _: abort.set())
+
+    assert summary.aborted and summary.stopped is None
+    assert (summary.planned, summary.retried, summary.skipped, summary.failed, summary.not_attempted) == (7, 0, 3, 0, 4)
+    assert summary.planned == summary.retried + summary.skipped + summary.failed + summary.not_attempted
+    first = summary.outcomes[0]
+    assert (first.message_id, first.skip, first.twin_id, first.rechecked) == (
+        plain[-1],
+        SkipReason.ACTIVE_TWIN,
+        requeued,
+        True,
+    )
+    headline, *rest = bulk_summary_text(summary).splitlines()
+    assert re.fullmatch(
+        r"Aborted after (<0\.1|\d\.\d)s: 7 planned = 0 retried \+ 3 skipped \+ 0 failed \+ 4 not attempted", headline
+    ), headline
+    assert rest == [
+        "  skipped 3, by reason:",
+        "          1  the same actor and uid is already queued or running",
+        "          1  the same actor and uid is already queued or running (found when re-checked)",
+        "          1  a newer rejected task of the same actor and uid is retried instead",
+        "  not attempted 4: aborted before their turn",
+        f"  {plain[-1]}  skipped when re-checked (the same actor and uid is already queued or running: {requeued})",
+    ]
+    assert summary.describe() == headline
+
+    lines = journal_lines(state_dir)
+    entries = {entry["id"]: entry for line in lines if line["action"] == "bulk_retry_tasks" for entry in line["tasks"]}
+    assert entries[plain[-1]] == {
+        "id": plain[-1],
+        "outcome": "skipped",
+        "state": "rejected",
+        "skip": "active_twin",
+        "twin": requeued,
+        "skipped_at": "run",
+    }
+    assert entries[older] == {
+        "id": older,
+        "outcome": "skipped",
+        "state": "rejected",
+        "skip": "older_duplicate",
+        "skipped_at": "preview",
+    }
+    assert (entries[twin_of]["skip"], entries[twin_of]["skipped_at"]) == ("active_twin", "preview")
+    assert {entries[m]["outcome"] for m in plain[:-1]} == {"not_attempted"}
+    end = lines[-1]
+    assert end["action"] == "bulk_retry_end" and end["aborted"] is True and end["planned"] == 7
+    assert end["counts"] == {"skipped": 3, "not_attempted": 4} and sum(end["counts"].values()) == 7
+    assert end["skipped"] == {"active_twin": 2, "older_duplicate": 1}
+    assert end["skipped_when_rechecked"] == {"active_twin": 1}
+    assert set(states(mirror_dsn).values()) == {"rejected", "queued"}
+    assert states(mirror_dsn)[plain[-1]] == "rejected"
+
+
+async def test_tasks_that_changed_since_the_preview_are_skipped_with_the_reason(
+    mirror_dsn: str, session: Session, state_dir: Path
+) -> None:
+    retried, finished, deleted, untouched = [await reject(session.conn, uid=f"u{i}") for i in range(4)]
+    preview = await preview_bulk_retry(session, TaskFilter())
+    assert (await retry_task(session, retried)).retried  # another console got there first
+    execute(mirror_dsn, "UPDATE authentik_tasks_task SET state = 'done' WHERE message_id = %s", (finished,))
+    # authentik's clean-up of expired tasks (Django deletes the logs with the task)
+    execute(mirror_dsn, "DELETE FROM authentik_tasks_tasklog WHERE task_id = %s", (deleted,))
+    execute(mirror_dsn, "DELETE FROM authentik_tasks_task WHERE message_id = %s", (deleted,))
+
+    summary = await run_bulk_retry(session, preview, rate=None)
+
+    assert (summary.planned, summary.retried, summary.skipped, summary.failed, summary.not_attempted) == (4, 1, 3, 0, 0)
+    assert summary.skipped_when_rechecked == Counter(
+        {SkipReason.ALREADY_RETRIED: 1, SkipReason.NO_LONGER_REJECTED: 1, SkipReason.NOT_FOUND: 1}
+    )
+    headline, *rest = bulk_summary_text(summary).splitlines()
+    assert headline.startswith("Done in ") and headline.endswith(
+        ": 4 planned = 1 retried + 3 skipped + 0 failed + 0 not attempted"
+    )
+    assert rest[:4] == [
+        "  skipped 3, by reason:",
+        "          1  changed meanwhile: already retried by someone else (found when re-checked)",
+        "          1  changed meanwhile: no longer rejected (found when re-checked)",
+        "          1  changed meanwhile: not found (deleted) (found when re-checked)",
+    ]
+    assert sorted(rest[4:]) == sorted(
+        [
+            f"  {retried}  skipped when re-checked (changed meanwhile: already retried by someone else, now queued)",
+            f"  {finished}  skipped when re-checked (changed meanwhile: no longer rejected, now done)",
+            f"  {deleted}  skipped when re-checked (changed meanwhile: not found (deleted))",
+        ]
+    )
+    entries = {e["id"]: e for line in journal_lines(state_dir) if "tasks" in line for e in line["tasks"]}
+    assert {m: (entries[m]["outcome"], entries[m].get("skip"), entries[m].get("skipped_at")) for m in entries} == {
+        retried: ("skipped", "already_retried", "run"),
+        finished: ("skipped", "no_longer_rejected", "run"),
+        deleted: ("skipped", "not_found", "run"),
+        untouched: ("retried", None, None),
+    }
+    assert journal_lines(state_dir)[-1]["skipped_when_rechecked"] == {
+        "already_retried": 1,
+        "no_longer_rejected": 1,
+        "not_found": 1,
+    }
 
 
 async def test_abort_wakes_a_slow_throttle_at_once(session: Session) -> None:
@@ -564,7 +750,13 @@ async def test_a_fatal_failure_stops_the_run(mirror_dsn: str) -> None:
             summary = await run_bulk_retry(viewer, preview, rate=None)
     assert (summary.failed, summary.not_attempted) == (1, 3)
     assert summary.stopped and "permission denied" in summary.stopped
-    assert "stopped: permission denied" in summary.describe()
+    assert summary.describe().startswith("Stopped after ")
+    assert "4 planned = 0 retried + 0 skipped + 1 failed + 3 not attempted (stopped: permission denied" in (
+        summary.describe()
+    )
+    text = bulk_summary_text(summary)
+    assert "  stopped by: permission denied" in text
+    assert "  not attempted 3: the run stopped before their turn" in text
     assert set(states(mirror_dsn).values()) == {"rejected"}
 
 
@@ -612,6 +804,13 @@ async def test_an_unwritable_journal_is_reported_and_the_retry_still_happens(
     assert result.all_retried
     assert result.journal_error and "not written" in result.journal_error
     assert task_row(mirror_dsn, message_id)["state"] == "queued"
+
+
+def test_elapsed_time_is_precise_under_ten_seconds() -> None:
+    """A run aborted at once took 0.4s, not "0s"."""
+    from tasktui.core.timefmt import elapsed
+
+    assert [elapsed(s) for s in (0.01, 0.4, 0.449, 9.94, 12.4, 150)] == ["<0.1s", "0.4s", "0.4s", "9.9s", "12s", "2m"]
 
 
 def test_active_states_are_the_unfinished_states() -> None:

@@ -3,6 +3,7 @@ exit statuses, the read-only refusal and the audit journal."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,35 @@ async def test_retry_by_id(mirror_dsn: str, env: dict[str, str], state_dir: Path
     assert states(mirror_dsn) == {first: "queued", second: "queued"}
     (line,) = journal_lines(state_dir)
     assert line["action"] == "retry" and [t["outcome"] for t in line["tasks"]] == ["retried", "retried"]
+
+
+async def test_ids_retry_at_once_without_a_terminal_but_a_filter_refuses(
+    mirror_dsn: str, env: dict[str, str], state_dir: Path
+) -> None:
+    """The asymmetry is on purpose (ids are explicit) — and both the help and the README say so."""
+    by_id, by_filter = await _rejected(mirror_dsn, uids=("a", "b"))
+    named = run_cli_stdin("retry", by_id, "--dsn", mirror_dsn, env=env)  # stdin is /dev/null: no terminal
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.splitlines() == [f"{by_id}  retried"] and "confirm" not in named.stderr
+    filtered = run_cli_stdin("retry", "--filter", "--dsn", mirror_dsn, env=env)
+    assert filtered.returncode == 7 and "refusing to retry 1 tasks without confirmation" in filtered.stderr
+    assert states(mirror_dsn) == {by_id: "queued", by_filter: "rejected"}
+
+    help_text = " ".join(run_cli("retry", "--help", env=env).stdout.split())
+    assert (
+        "tasktui retry ID... retries the tasks named at once, with no preview and no question, on a terminal or not"
+        in help_text
+    )
+    assert "with no terminal (scripts, cron, pipes) it refuses and changes nothing (exit 7) unless --yes" in help_text
+    assert (
+        "--yes, -y with --filter: do not ask for confirmation, needed without a terminal (message ids never ask)"
+        in (help_text)
+    )
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "`tasktui retry ID...` retries them at once, with no preview and no question, on a terminal or not" in readme
+    assert (
+        "without a terminal (a script, cron, a pipe) it refuses and changes nothing (exit 7) unless `--yes`" in readme
+    )
 
 
 async def test_retry_by_id_reports_what_was_not_retried(mirror_dsn: str, env: dict[str, str]) -> None:
@@ -137,7 +167,9 @@ async def test_filter_asks_on_a_terminal(mirror_dsn: str, env: dict[str, str], s
 
     confirmed = run_cli_stdin("retry", "--filter", "--text", "notify", "--dsn", mirror_dsn, env=env, tty_input="yes\n")
     assert confirmed.returncode == 0, confirmed.stderr
-    assert "retried 1, skipped 0, already retried or changed 0, failed 0, not attempted 0" in confirmed.stdout
+    assert re.search(
+        r"^Done in \S+: 1 planned = 1 retried \+ 0 skipped \+ 0 failed \+ 0 not attempted$", confirmed.stdout, re.M
+    ), confirmed.stdout
     assert states(mirror_dsn)[made["notify"][0]] == "queued"
     assert [line["action"] for line in journal_lines(state_dir)] == [
         "bulk_retry_start",
@@ -153,7 +185,12 @@ async def test_filter_yes_retries_and_exit_status_counts_the_skipped(
     result = run_cli("retry", "--filter", "--yes", "--rate", "0", "--dsn", mirror_dsn, env=env)
     _no_traceback(result.stdout, result.stderr)
     assert result.returncode == 8, result.stderr  # one older duplicate was skipped, not retried
-    assert "retried 3, skipped 1, already retried or changed 0, failed 0, not attempted 0" in result.stdout
+    summary = result.stdout[result.stdout.index("Done in ") :].splitlines()
+    assert summary[0].endswith(": 4 planned = 3 retried + 1 skipped + 0 failed + 0 not attempted"), summary
+    assert summary[1:] == [
+        "  skipped 1, by reason:",
+        "          1  a newer rejected task of the same actor and uid is retried instead",
+    ]
     now = states(mirror_dsn)
     assert now[made["older"][0]] == "rejected"
     assert {now[m] for kind in ("newer", "other", "notify") for m in made[kind]} == {"queued"}
@@ -190,7 +227,9 @@ async def test_ctrl_c_stops_a_run_between_tasks(mirror_dsn: str, env: dict[str, 
     result = run_cli_interrupted(*args, env=env, after="1/5 tried, 1 retried")
     assert result.returncode == 130, result.stderr
     _no_traceback(result.stdout, result.stderr)
-    assert "retried 1, skipped 0, already retried or changed 0, failed 0, not attempted 4 (aborted)" in result.stdout
+    summary = result.stdout[result.stdout.index("Aborted after ") :].splitlines()
+    assert summary[0].endswith(": 5 planned = 1 retried + 0 skipped + 0 failed + 4 not attempted"), summary
+    assert summary[1:] == ["  not attempted 4: aborted before their turn"]
     assert sorted(states(mirror_dsn).values()) == ["queued", "rejected", "rejected", "rejected", "rejected"]
     assert states(mirror_dsn)[ids[-1]] == "queued"  # the newest goes first
     end = journal_lines(state_dir)[-1]

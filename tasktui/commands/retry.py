@@ -38,6 +38,19 @@ DESCRIPTION = """\
 Retry rejected tasks as authentik's own retry does: back to queued (retries kept),
 earlier logs marked previous, a 'Task will be retried' log, and authentik's enqueue
 NOTIFY wakes a worker. Only tasks still rejected at that moment are retried.
+
+Confirmation differs on purpose:
+  tasktui retry ID...     retries the tasks named at once, with no preview and no
+                          question, on a terminal or not (the ids are the confirmation;
+                          --dry-run shows what it would do)
+  tasktui retry --filter  previews every matching task, then asks on a terminal; with
+                          no terminal (scripts, cron, pipes) it refuses and changes
+                          nothing (exit 7) unless --yes is given
+
+A --filter run ends with a summary in which planned = retried + skipped + failed +
+not attempted, skipped broken down by reason (the same actor and uid already queued
+or running, an older duplicate, or changed since the preview: already retried by
+someone else, no longer rejected, not found).
 """
 
 EXIT_CODES = """\
@@ -68,7 +81,13 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID", type=_message_id, help="tasks to retry")
+    parser.add_argument(
+        "message_ids",
+        nargs="*",
+        metavar="MESSAGE_ID",
+        type=_message_id,
+        help="tasks to retry, at once: no preview, no question (see above)",
+    )
     parser.add_argument(
         "--filter",
         dest="by_filter",
@@ -76,7 +95,12 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help="retry every rejected task matching the filter options below (all rejected tasks if none)",
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would be retried; change nothing")
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (for scripts)")
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="with --filter: do not ask for confirmation, needed without a terminal (message ids never ask)",
+    )
     facets = parser.add_argument_group("filter options (with --filter)")
     facets.add_argument("--text", default="", help="substring of the actor name, uid or message id (the console's /)")
     facets.add_argument(

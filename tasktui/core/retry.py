@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -35,8 +35,9 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db
+from tasktui.core import db, timefmt
 from tasktui.core.audit import Journal
+from tasktui.core.error_groups import error_key
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
 from tasktui.core.session import TASK_TABLE, TASKLOG_TABLE, Session, has_table_privilege
@@ -56,8 +57,8 @@ COUNT_CAP = 1_000_000
 # task is work that lands on the same few workers at once.
 DEFAULT_RATE = 10.0
 SAMPLE_SIZE = 10
-# Errors are grouped over the newest this many planned tasks (masking ids costs ~25 µs a task),
-# which keeps a preview of 100k tasks within the session's statement timeout.
+# Errors are grouped over the newest this many planned tasks: looking up each task's last error
+# and sending its text keeps a preview of 100k tasks within the session's statement timeout.
 ERROR_SAMPLE = 10_000
 # A bulk run appends its per-task outcomes to the journal in batches: at most this many tasks
 # or this many seconds per line (one fsync each), so a crash loses at most one batch.
@@ -67,22 +68,38 @@ JOURNAL_INTERVAL_S = 2.0
 
 class Outcome(StrEnum):
     RETRIED = "retried"
+    # Explicit tasks only (a bulk run reports these three as SKIPPED, with a SkipReason):
     NOT_FOUND = "not_found"
     NOT_RETRYABLE = "not_retryable"  # never rejected in its current attempt (running, done, …)
     ALREADY_RETRIED = "already_retried"  # someone (another console, authentik) retried it first
-    SKIPPED = "skipped"  # bulk only: the same work is already waiting or running, or planned
+    SKIPPED = "skipped"  # bulk only: left alone on purpose; `skip` says why
     FAILED = "failed"  # nothing changed (unless `uncertain`)
     NOT_ATTEMPTED = "not_attempted"  # a bulk run was aborted or stopped before this task
 
 
 class SkipReason(StrEnum):
+    # Known at the preview, or found when the run re-checks the task:
     ACTIVE_TWIN = "active_twin"  # a task with the same actor, uid and tenant is queued or running
     OLDER_DUPLICATE = "older_duplicate"  # a newer rejected task of the same actor and uid is retried instead
+    # The task changed between the preview and the run (found when re-checked):
+    ALREADY_RETRIED = "already_retried"  # someone (another console, authentik) retried it first
+    NO_LONGER_REJECTED = "no_longer_rejected"  # in another state now, not through a retry
+    NOT_FOUND = "not_found"  # deleted meanwhile
 
 
 SKIP_TEXT = {
     SkipReason.ACTIVE_TWIN: "the same actor and uid is already queued or running",
     SkipReason.OLDER_DUPLICATE: "a newer rejected task of the same actor and uid is retried instead",
+    SkipReason.ALREADY_RETRIED: "changed meanwhile: already retried by someone else",
+    SkipReason.NO_LONGER_REJECTED: "changed meanwhile: no longer rejected",
+    SkipReason.NOT_FOUND: "changed meanwhile: not found (deleted)",
+}
+
+# What a re-check found, for a task the preview planned to retry.
+_CHANGED = {
+    Outcome.ALREADY_RETRIED: SkipReason.ALREADY_RETRIED,
+    Outcome.NOT_RETRYABLE: SkipReason.NO_LONGER_REJECTED,
+    Outcome.NOT_FOUND: SkipReason.NOT_FOUND,
 }
 
 
@@ -96,6 +113,7 @@ class RetryOutcome:
     uncertain: bool = False  # FAILED while committing: the retry may have been applied
     skip: SkipReason | None = None
     twin_id: str | None = None  # SKIPPED for ACTIVE_TWIN: the task already waiting or running
+    rechecked: bool = False  # SKIPPED: found when the run re-checked the task (not in the preview)
 
     @property
     def retried(self) -> bool:
@@ -113,17 +131,22 @@ class RetryOutcome:
         if self.outcome is Outcome.SKIPPED:
             reason = SKIP_TEXT[self.skip] if self.skip else "skipped"
             twin = f": {self.twin_id}" if self.twin_id else ""
-            return f"skipped ({reason}{twin})"
+            now = f", now {self.state}" if self.state and self.skip in _CHANGED.values() else ""
+            when = " when re-checked" if self.rechecked else ""
+            return f"skipped{when} ({reason}{twin}{now})"
         if self.outcome is Outcome.NOT_ATTEMPTED:
             return "not attempted"
         return f"failed: {self.error}"
 
     def record(self) -> dict[str, Any]:
-        """The journal's entry for this task (no empty fields)."""
+        """The journal's entry for this task (no empty fields): its outcome and, when skipped,
+        why and when (`skipped_at`: "preview", or "run" when the re-check found it)."""
         entry: dict[str, Any] = {"id": self.message_id, "outcome": self.outcome.value}
         for key, value in (("state", self.state), ("error", self.error), ("skip", self.skip), ("twin", self.twin_id)):
             if value is not None:
                 entry[key] = str(value)
+        if self.outcome is Outcome.SKIPPED:
+            entry["skipped_at"] = "run" if self.rechecked else "preview"
         if self.uncertain:
             entry["uncertain"] = True
         return entry
@@ -384,6 +407,7 @@ async def preview_bulk_retry(
         "cap": COUNT_CAP + 1,
         "limit": limit,
         "error_sample": error_sample,
+        "error_chars": q.ERROR_TEXT_CHARS + 1,
         "active_states": list(q.ACTIVE_STATES),
     }
     try:
@@ -393,19 +417,17 @@ async def preview_bulk_retry(
             await conn.execute(q.PREVIEW_SETTINGS)
             matching = int(await db.fetch_value(conn, q.count_matching(queries, where), params) or 0)  # type: ignore[call-overload]
             rows = await (await conn.execute(q.plan(session.layout, queries, where), params)).fetchall()
-            errors: dict[int, str] = {}
-            for _, _, _, group, text in rows:
-                if text is not None:
-                    errors[group] = text
-            # A group without text is the tasks beyond `error_sample` (error not looked up).
-            tasks = tuple(
-                PlannedTask(message_id, actor, errors.get(group), SkipReason(skip) if skip else None)
-                for message_id, actor, skip, group, _ in rows
-            )
-            sample_ids = [t.message_id for t in tasks[:sample_size]]
+            sample_ids = [row[0] for row in rows[:sample_size]]
             sample_rows = await (await conn.execute(queries.by_ids, {"ids": sample_ids})).fetchall()
     except psycopg.Error as exc:
         raise db.explain(exc, session.target) from None
+    # Masked here, after the snapshot is released, not in SQL: see tasktui.core.error_groups.
+    errors = await _error_keys({group: text for _, _, _, group, text in rows if text is not None})
+    # A group without text is the tasks beyond `error_sample` (error not looked up).
+    tasks = tuple(
+        PlannedTask(message_id, actor, errors.get(group), SkipReason(skip) if skip else None)
+        for message_id, actor, skip, group, _ in rows
+    )
     by_id = {row.message_id: row for row in map(read_task, sample_rows)}
     sample = tuple(
         SampleTask(by_id[t.message_id], t.error, t.skip) for t in tasks[:sample_size] if t.message_id in by_id
@@ -423,6 +445,18 @@ async def preview_bulk_retry(
         sample=sample,
         elapsed=time.monotonic() - started,
     )
+
+
+async def _error_keys(texts: Mapping[int, str]) -> dict[int, str]:
+    """Each error group's key. 10,000 distinct texts take ~0.4 s of CPU, so this yields to the
+    event loop now and then (the console keeps drawing)."""
+    keys: dict[int, str] = {}
+    for count, (group, text) in enumerate(texts.items()):
+        if count and count % 500 == 0:
+            await asyncio.sleep(0)
+        # One character more than ERROR_TEXT_CHARS says the error went on.
+        keys[group] = error_key(text[: q.ERROR_TEXT_CHARS], truncated=len(text) > q.ERROR_TEXT_CHARS)
+    return keys
 
 
 def _groups(tasks: Iterable[PlannedTask], key: Callable[[PlannedTask], str]) -> tuple[GroupCount, ...]:
@@ -461,6 +495,9 @@ class BulkProgress:
 
 @dataclass(frozen=True)
 class BulkSummary:
+    """How a bulk run ended. Every planned task is in exactly one of four counts, so that
+    planned = retried + skipped + failed + not attempted."""
+
     run_id: str
     outcomes: tuple[RetryOutcome, ...]  # one per planned task, in plan order
     aborted: bool  # the abort event stopped it
@@ -470,18 +507,27 @@ class BulkSummary:
     counts: Counter[Outcome] = field(default_factory=Counter)
 
     @property
+    def planned(self) -> int:
+        return len(self.outcomes)
+
+    @property
     def retried(self) -> int:
         return self.counts[Outcome.RETRIED]
 
     @property
     def skipped(self) -> int:
+        """Left alone on purpose, whether the preview said so or the re-check found it."""
         return self.counts[Outcome.SKIPPED]
 
     @property
-    def changed(self) -> int:
-        """Already retried by someone else, or changed meanwhile (no longer retryable, gone)."""
-        return (
-            self.counts[Outcome.ALREADY_RETRIED] + self.counts[Outcome.NOT_RETRYABLE] + self.counts[Outcome.NOT_FOUND]
+    def skipped_by_reason(self) -> Counter[SkipReason]:
+        return Counter(o.skip for o in self.outcomes if o.outcome is Outcome.SKIPPED and o.skip is not None)
+
+    @property
+    def skipped_when_rechecked(self) -> Counter[SkipReason]:
+        """Skips the preview did not show: what changed between the preview and the run."""
+        return Counter(
+            o.skip for o in self.outcomes if o.outcome is Outcome.SKIPPED and o.rechecked and o.skip is not None
         )
 
     @property
@@ -497,13 +543,25 @@ class BulkSummary:
         """Every planned task was retried."""
         return self.retried == len(self.outcomes)
 
-    def describe(self) -> str:
-        text = (
-            f"retried {self.retried:,}, skipped {self.skipped:,}, already retried or changed {self.changed:,},"
-            f" failed {self.failed:,}, not attempted {self.not_attempted:,}"
-        )
+    def headline(self) -> str:
+        """How the run ended and how long it took: "Done in 3.4s", "Aborted after 0.4s"…"""
+        took = timefmt.elapsed(self.elapsed)
+        if self.stopped:
+            return f"Stopped after {took} by a failure"
         if self.aborted:
-            text += " (aborted)"
+            return f"Aborted after {took}"
+        return f"Done in {took}"
+
+    def tally(self) -> str:
+        """The four counts, as the sum they make."""
+        return (
+            f"{self.planned:,} planned = {self.retried:,} retried + {self.skipped:,} skipped"
+            f" + {self.failed:,} failed + {self.not_attempted:,} not attempted"
+        )
+
+    def describe(self) -> str:
+        """One line: the headline, the tally and what stopped the run."""
+        text = f"{self.headline()}: {self.tally()}"
         if self.stopped:
             text += f" (stopped: {self.stopped})"
         return text
@@ -591,7 +649,7 @@ async def run_bulk_retry(
                     await asyncio.wait_for(abort.wait(), delay)
             if abort.is_set():
                 break
-            outcome = await retry_task(session, task.message_id, skip_if_twin=True)
+            outcome = _rechecked(await retry_task(session, task.message_id, skip_if_twin=True))
             attempted += 1
             if rate and rate > 0:
                 # On a schedule, so the time a retry takes does not lower the rate; but after a
@@ -614,18 +672,24 @@ async def run_bulk_retry(
             if task.message_id not in outcomes:
                 record(RetryOutcome(task.message_id, Outcome.NOT_ATTEMPTED))
         flush(force=True)
-        elapsed = time.monotonic() - started
+        took = time.monotonic() - started
         aborted = abort.is_set() and stopped is None
+        skipped = Counter(o.skip for o in outcomes.values() if o.outcome is Outcome.SKIPPED and o.skip is not None)
+        rechecked = Counter(o.skip for o in outcomes.values() if o.rechecked and o.skip is not None)
         note(
             journal.append(
                 {
                     "action": "bulk_retry_end",
                     "run": run_id,
                     **_where(session),
+                    "planned": len(preview.tasks),
                     "counts": {k.value: v for k, v in counts.items()},
+                    # Every skip by reason, and of those the ones the preview did not show.
+                    "skipped": {reason.value: n for reason, n in sorted(skipped.items())},
+                    "skipped_when_rechecked": {reason.value: n for reason, n in sorted(rechecked.items())},
                     "aborted": aborted,
                     "stopped": stopped,
-                    "seconds": round(elapsed, 3),
+                    "seconds": round(took, 3),
                 }
             )
         )
@@ -634,10 +698,21 @@ async def run_bulk_retry(
         outcomes=tuple(outcomes[t.message_id] for t in preview.tasks),
         aborted=aborted,
         stopped=stopped,
-        elapsed=elapsed,
+        elapsed=took,
         journal_error=journal_errors[0] if journal_errors else None,
         counts=counts,
     )
+
+
+def _rechecked(outcome: RetryOutcome) -> RetryOutcome:
+    """A bulk run's view of a re-checked task: anything that is neither retried nor failed was
+    left alone for a reason (SKIPPED with a SkipReason), found only now."""
+    if outcome.outcome is Outcome.SKIPPED:
+        return replace(outcome, rechecked=True)
+    changed = _CHANGED.get(outcome.outcome)
+    if changed is None:
+        return outcome
+    return replace(outcome, outcome=Outcome.SKIPPED, skip=changed, error=None, rechecked=True)
 
 
 def _filter_record(task_filter: TaskFilter) -> dict[str, Any]:

@@ -17,6 +17,15 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
+def elapsed(seconds: float) -> str:
+    """How long something took: tenths under 10 s ('<0.1s', '0.4s', '9.5s'), else as
+    `duration`. A run aborted at once took 0.4s, not "0s"."""
+    seconds = abs(seconds)
+    if seconds < 0.05:
+        return "<0.1s"
+    return f"{seconds:.1f}s" if seconds < 9.95 else duration(seconds)
+
+
 def relative(moment: datetime | None, now: datetime) -> str:
     """'12s ago', '3m ago', '2h ago', '4d ago'; future times as 'in 12s'."""
     if moment is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from tasktui.core.session import Layout
 from tasktui.core.sql.tasks import TaskQueries
+from tasktui.core.status import levels_at_least
 
 MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
 RETRY_EVENT = "Task will be retried"
@@ -28,7 +29,7 @@ ACTIVE_STATES = ("queued", "consumed", "preprocess", "running", "postprocess")
 RETRY_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '1s'"
 
 # Log levels that mark a log as an error (authentik's Task.error and structlog's levels).
-_ERROR_LEVELS = "('error', 'critical', 'exception', 'fatal')"
+_ERROR_LEVELS = "(" + ", ".join(f"'{level}'" for level in levels_at_least(3)) + ")"
 
 # Legacy (2025.8) log entry, shaped like authentik's LogEvent dict with sanitize_item's
 # ISO timestamp ("…Z").
@@ -136,17 +137,9 @@ PREVIEW_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
 SERVER_READ_ONLY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
 
 
-def _normalised(expression: str) -> str:
-    """SQL: an error text with ids and numbers masked, so one failure makes one group."""
-    text = expression
-    text = f"regexp_replace({text}, '[0-9a-fA-F]{{8}}(-[0-9a-fA-F]{{4}}){{3}}-[0-9a-fA-F]{{12}}', '<id>', 'g')"
-    text = f"regexp_replace({text}, '\\m[0-9a-fA-F]{{16,}}\\M', '<id>', 'g')"
-    # E-mail addresses: one bounced recipient per task must not make one group per task.
-    text = f"regexp_replace({text}, '[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{{2,}}', '<email>', 'g')"
-    # Numbers, but not digits inside names (ldap3, utf8, sha256): those are part of the error.
-    text = f"regexp_replace({text}, '(^|[^A-Za-z_])[0-9]+', '\\1<n>', 'g')"
-    text = f"regexp_replace({text}, '\\s+', ' ', 'g')"
-    return f"left(btrim({text}), 200)"
+# The plan sends at most this many characters of an error text (one more: the text was longer,
+# and its group key ends in "…"); tasktui.core.error_groups masks and groups them.
+ERROR_TEXT_CHARS = 1000
 
 
 def _error_of(layout: Layout, task: str) -> str:
@@ -188,9 +181,9 @@ def count_matching(queries: TaskQueries, where: str) -> str:
 def plan(layout: Layout, queries: TaskQueries, where: str) -> str:
     """The newest %(limit)s matching rejected tasks, newest first, one row each: message id,
     actor, skip reason ('active_twin' | 'older_duplicate' | NULL), error group number, and the
-    group's normalised error text on the group's first row only (so a plan of 100k tasks
-    carries each distinct error once). Errors are looked up for the newest %(error_sample)s
-    tasks only (NULL beyond): masking ids in the text costs ~25 µs a task."""
+    group's error text (its first %(error_chars)s characters) on the group's first row only, so
+    a plan of 100k tasks carries each distinct error once. Errors are looked up for the newest
+    %(error_sample)s tasks only (NULL beyond), which bounds the lookups and the texts sent."""
     matching = _matching(queries, where, limit="limit", newest_first=True)
     if "_uid" not in layout.task_columns:
         keys = "NULL::text AS uid, ''::text AS tenant_key"
@@ -225,7 +218,7 @@ classified AS (
             WHEN row_number() OVER (PARTITION BY c.actor_name COLLATE "C", c.uid COLLATE "C", c.tenant_key
                                     ORDER BY c.mtime DESC, c.message_id) > 1 THEN 'older_duplicate'
         END AS skip,
-        CASE WHEN c.position <= %(error_sample)s THEN {_normalised(_error_of(layout, "c"))} END AS error
+        CASE WHEN c.position <= %(error_sample)s THEN left({_error_of(layout, "c")}, %(error_chars)s) END AS error
     FROM matching AS c
 )
 SELECT k.message_id::text, k.actor_name, k.skip,

@@ -97,7 +97,12 @@ class ConfirmRetryModal(ModalScreen[bool]):
 
 
 class BulkRetryScreen(ModalScreen[BulkSummary | None]):
-    """Preview, confirm, run (throttled, abortable), summarise."""
+    """Preview, confirm, run (throttled, abortable), summarise.
+
+    The buttons (and the keys the footer offers) follow the state: Start and Close while
+    previewing (Start enabled once there is something to retry), Abort alone while running
+    (Esc aborts too), and Close alone once the run is over or when there is nothing to retry —
+    a run is never started twice."""
 
     BINDINGS = [
         Binding("y", "start", "Start", id="bulk-start"),
@@ -133,6 +138,7 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
         self.summary: BulkSummary | None = None
         self.abort_event = asyncio.Event()
         self.running = False
+        self.run_failed = False  # the run raised: the status line says why
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -143,12 +149,41 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             yield Static("", id="bulk-status")
             with Horizontal():
                 yield Button("Start (y)", id="start", variant="error", disabled=True)
-                yield Button("Abort (a)", id="abort", disabled=True)
+                yield Button("Abort (a / Esc)", id="abort")
                 yield Button("Close (Esc)", id="close")
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        self._show_buttons()
         self.load_preview()
+
+    @property
+    def finished(self) -> bool:
+        """A run happened (or failed to): nothing is left to start."""
+        return self.summary is not None or self.run_failed
+
+    def _startable(self) -> bool:
+        return self.preview is not None and bool(self.preview.to_retry) and not self.running and not self.finished
+
+    def _show_buttons(self) -> None:
+        """Buttons and footer keys for the current state; focus on the one that is safe."""
+        start = self.query_one("#start", Button)
+        abort = self.query_one("#abort", Button)
+        close = self.query_one("#close", Button)
+        # Shown (disabled) while previewing; gone when there is nothing to retry or it has run.
+        nothing = self.preview is not None and not self.preview.to_retry
+        start.display = not self.running and not self.finished and not nothing
+        start.disabled = not self._startable()
+        abort.display = self.running
+        close.display = not self.running
+        (abort if self.running else close).focus()  # never Start: a stray Enter must not start a run
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start":
+            return self._startable()
+        if action == "abort":
+            return self.running
+        return True
 
     @work(group="bulk-preview", exclusive=True, exit_on_error=False, name="bulk-preview")
     async def load_preview(self) -> None:
@@ -162,7 +197,7 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             safe_text(bulk_preview_text(self.preview, self.rate), multiline=True)
         )
         count = len(self.preview.to_retry)
-        self.query_one("#start", Button).disabled = count == 0
+        self._show_buttons()
         if count:
             took = duration(count / self.rate)
             status.update(f"{count:,} task(s) to retry at {self.rate:g}/s (about {took}) — press y to start")
@@ -170,12 +205,11 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             status.update("nothing to retry")
 
     def action_start(self) -> None:
-        if self.preview is None or self.running or self.summary is not None or not self.preview.to_retry:
+        if not self._startable():
             return
+        assert self.preview is not None
         self.running = True
-        self.query_one("#start", Button).disabled = True
-        self.query_one("#abort", Button).disabled = False
-        self.query_one("#abort", Button).focus()
+        self._show_buttons()
         self.query_one("#bulk-progress", ProgressBar).update(total=len(self.preview.to_retry), progress=0)
         self.run_retries()
 
@@ -200,15 +234,27 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
                 await self.session(), self.preview, rate=self.rate, abort=self.abort_event, on_progress=progress
             )
         except Exception as exc:
+            self.run_failed = True
             status.update(safe_text(f"bulk retry failed: {exc}", "bold"))
         else:
-            status.update(safe_text(bulk_summary_text(self.summary), multiline=True))
+            # The status line keeps the headline and the sum; the whole summary (skips by
+            # reason, tasks that changed or failed) goes on top of the scrollable preview, which
+            # has room for it even at 80x24.
+            status.update(safe_text(self.summary.describe()))
+            text = "\n\n".join(
+                (
+                    bulk_summary_text(self.summary),
+                    "The preview, before the run:",
+                    bulk_preview_text(self.preview, self.rate),
+                )
+            )
+            self.query_one("#bulk-preview", Static).update(safe_text(text, multiline=True))
+            self.query_one(VerticalScroll).scroll_home(animate=False)
             if self.summary.journal_error:
                 self.notify(f"audit journal: {self.summary.journal_error}", severity="error")
         finally:
             self.running = False
-            self.query_one("#abort", Button).disabled = True
-            self.query_one("#close", Button).focus()
+            self._show_buttons()
 
     def action_abort(self) -> None:
         if self.running:
