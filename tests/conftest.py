@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -141,6 +141,14 @@ def mirror_dsn(pg_server: PgServer) -> Iterator[str]:
 def live_dsn(pg_server: PgServer) -> Iterator[str]:
     """A fresh database with the mirror and tasktui's notify trigger installed."""
     yield from _database(pg_server, "live")
+
+
+@pytest.fixture
+async def writer(live_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A second connection to the live database, for tests that write while a console watches."""
+    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
+    yield conn
+    await conn.close()
 
 
 @dataclass

@@ -16,13 +16,6 @@ from tests.ui_helpers import component_color, make_app, row_style, row_texts, sc
 REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
 
 
-@pytest.fixture
-async def writer(live_dsn: str):
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
-
-
 def _ids_on_screen(app) -> list[str]:
     return [r.message_id for r in app.main_query(TaskRows).rows]
 

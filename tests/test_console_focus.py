@@ -3,20 +3,12 @@ hidden widget (where every key would be typed into an invisible search box)."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from tasktui.demo import broker
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.retry_helpers import reject
 from tests.ui_helpers import make_app, wait_for
-
-
-@pytest.fixture
-async def writer(live_dsn: str):
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
 
 
 @pytest.mark.parametrize(

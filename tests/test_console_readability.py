@@ -37,13 +37,6 @@ STALE_REASON = "but its lock is not held (exited or reconnecting)"
 
 
 @pytest.fixture
-async def writer(live_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
 async def fleet(live_dsn: str, writer: psycopg.AsyncConnection) -> AsyncIterator[None]:
     """A deployment mid-incident: five workers alive (one on the old release), one that has just
     exited (stale) and one dead for ten minutes — the SQL order puts the two last."""

@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 from textual.widgets import Button, ProgressBar
@@ -27,13 +26,6 @@ REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
 def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TASKTUI_STATE_DIR", str(tmp_path))
     return tmp_path
-
-
-@pytest.fixture
-async def writer(live_dsn: str):
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
 
 
 async def _select(pilot, message_id: str) -> None:

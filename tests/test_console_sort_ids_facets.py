@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from tasktui.demo import broker
@@ -13,13 +12,6 @@ from tests.ui_helpers import make_app, row_texts, screen_text, wait_for
 
 SIZES = [(80, 24), (120, 36)]
 SIZE_IDS = ["80x24", "120x36"]
-
-
-@pytest.fixture
-async def writer(live_dsn: str):
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
 
 
 def _ids_on_screen(app) -> list[str]:

@@ -176,19 +176,26 @@ def test_killed_demo_leaves_nothing(private_tmp: Path, target: str) -> None:
             proc.communicate(timeout=30)
 
 
-@pytest.mark.slow
-def test_killed_console_demo_leaves_nothing(private_tmp: Path) -> None:
-    """The console on a real terminal (its own session, the terminal its controlling one), killed."""
+def _console_demo_in_pty(private_tmp: Path, *, seed: int) -> tuple[int, int]:
+    """`tasktui demo` with its console, in a new session whose controlling terminal is a
+    pseudo-terminal: (its pid, the terminal's side of it)."""
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: a new session whose controlling terminal is the pseudo-terminal
+    if pid == 0:
         try:
             os.execve(
                 sys.executable,
-                [sys.executable, "-m", "tasktui", "demo", "--seed", "5", "--rate", "4", "--workers", "2"],
+                [sys.executable, "-m", "tasktui", "demo", "--seed", str(seed), "--rate", "4", "--workers", "2"],
                 {**_demo_env(private_tmp), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
             )
         finally:
             os._exit(127)  # never back into pytest, whatever happened
+    return pid, terminal
+
+
+@pytest.mark.slow
+def test_killed_console_demo_leaves_nothing(private_tmp: Path) -> None:
+    """The console on a real terminal (its own session, the terminal its controlling one), killed."""
+    pid, terminal = _console_demo_in_pty(private_tmp, seed=5)
     screen = bytearray()
 
     def drain() -> None:
@@ -332,16 +339,7 @@ def test_guarded_system_cluster_stopped_leaves_no_guardian(private_tmp: Path, mo
 def test_console_demo_whose_terminal_goes_away_leaves_nothing(private_tmp: Path) -> None:
     """An SSH session that drops: the terminal closes under the console, the kernel hangs up its
     session (SIGHUP) and nothing can be drawn any more. The demo must still end, and leave nothing."""
-    pid, terminal = pty.fork()
-    if pid == 0:
-        try:
-            os.execve(
-                sys.executable,
-                [sys.executable, "-m", "tasktui", "demo", "--seed", "6", "--rate", "4", "--workers", "2"],
-                {**_demo_env(private_tmp), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
-            )
-        finally:
-            os._exit(127)
+    pid, terminal = _console_demo_in_pty(private_tmp, seed=6)
     screen = bytearray()
     folders: list[Path] = []
     try:

@@ -65,13 +65,6 @@ async def legacy_list(conn: psycopg.AsyncConnection, count: int, problems: dict[
     return Jsonb((await (await conn.execute(LEGACY_LIST, params)).fetchone())[0])
 
 
-@pytest.fixture
-async def writer(live_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
-
-
 def cursor_row(view: LogView) -> str:
     """The text of the row the cursor is drawn on; fails unless that row is in view."""
     top, height = int(view.scroll_offset.y), view.scrollable_content_region.height

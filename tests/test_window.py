@@ -4,9 +4,6 @@ each state back on its own keyset."""
 
 from __future__ import annotations
 
-import psycopg
-import pytest
-
 from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
 from tests.ui_helpers import make_app, wait_for
@@ -19,13 +16,6 @@ SELECT gen_random_uuid(), 'default', %(prefix)s || g, ''::bytea, %(state)s::text
        '[]', '[]', %(state)s::text, (SELECT tenant_uuid FROM authentik_tenants_tenant), 0
 FROM generate_series(1, %(n)s) AS g
 """
-
-
-@pytest.fixture
-async def writer(live_dsn: str):
-    conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    yield conn
-    await conn.close()
 
 
 async def _old(writer, prefix: str, state: str, n: int, age: str) -> None:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,7 @@ def _read_line(stream: IO[bytes], timeout: float) -> bytes:
     return data
 
 
-class _LocalServer:
+class _LocalServer(ABC):
     """What both servers share: a private folder, the one way to remove it, an optional guardian."""
 
     def __init__(self, *, guarded: bool) -> None:
@@ -215,9 +216,9 @@ class _LocalServer:
         self.root: Path | None = None
         self._guardian: Guardian | None = None
 
+    @abstractmethod
     def teardown(self) -> Teardown | None:
         """How to remove this server (None: no server process can exist yet)."""
-        raise NotImplementedError
 
     def _guard(self) -> None:
         """Before the server starts: a kill during initdb or pg_ctl start is covered too."""
