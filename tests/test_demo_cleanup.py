@@ -373,3 +373,53 @@ def test_console_demo_whose_terminal_goes_away_leaves_nothing(private_tmp: Path)
             os.waitpid(pid, 0)
         if terminal >= 0:
             os.close(terminal)
+
+
+@pytest.mark.slow
+def test_console_demo_stops_on_sigterm_and_leaves_nothing(private_tmp: Path) -> None:
+    """SIGTERM to the demo while its console runs: it quits as `q` does and removes everything
+    itself (no guardian needed), with exit status 0."""
+    pid, terminal = _console_demo_in_pty(private_tmp, seed=7)
+    screen = bytearray()
+    folders: list[Path] = []
+
+    def read_screen() -> None:
+        while select.select([terminal], [], [], 0.05)[0]:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    try:
+
+        def console_up() -> bool:
+            read_screen()
+            folders[:] = list(private_tmp.glob("tasktui-embedded-*"))
+            return bool(folders) and b"embedded PostgreSQL)" in screen
+
+        _wait_for(console_up, 60, "the console on the demo")
+        os.kill(pid, signal.SIGTERM)
+        status: list[int] = []
+
+        def exited() -> bool:
+            read_screen()  # the console restores the terminal on its way out
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status.append(code)
+            return bool(done)
+
+        _wait_for(exited, CLEANUP_TIMEOUT, "the demo to quit on SIGTERM")
+        assert os.waitstatus_to_exitcode(status[0]) == 0
+        read_screen()
+        assert b"demo stopped" in screen
+        assert b"Traceback" not in screen
+        assert not folders[0].exists()
+        _wait_for(lambda: not _processes_of(folders[0]), 10, "nothing of the demo left")
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)

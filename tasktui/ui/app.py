@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -47,7 +48,9 @@ from tasktui.ui.widgets.worker_panel import WorkerPanel
 WidgetType = TypeVar("WidgetType", bound=Widget)
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
 WORKER_REFRESH_SECONDS = 10.0
-NOTICE_SECONDS = 30.0  # an opening notice stays long enough to be read and copied
+NOTICE_SECONDS = 30.0
+# Quit like `q` on these (Ctrl-C is a key in the console; a SIGINT comes only from outside).
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # an opening notice stays long enough to be read and copied
 
 
 class _MessageSink:
@@ -90,6 +93,9 @@ class TaskTuiApp(App[int]):
         super().__init__()
         # Said once when the console opens (the demo tells where its database is).
         self.notice = notice
+        # Set by run_console: a real run quits on SIGTERM (tests leave the process's signals alone).
+        self.exit_on_signals = False
+        self._previous_handlers: dict[int, object] = {}
         # Injected so that snapshot tests can freeze every relative time on screen.
         self.clock = clock
         # How the header names the database (default: the connection's user@host:port/db).
@@ -117,6 +123,25 @@ class TaskTuiApp(App[int]):
         self._last_redraw = 0.0
         self._redraw_due = False
 
+    # -- signals ---------------------------------------------------------------------------------
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM quits as `q` does, through the event loop. A Python-level handler raising in the
+        middle of the loop lands in whatever task runs (the feed, say) and leaves a console that
+        says LIVE while nothing reads the database any more, and that no longer quits."""
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_SIGNALS:
+            self._previous_handlers[signum] = signal.getsignal(signum)
+            loop.add_signal_handler(signum, self.exit)
+
+    def on_unmount(self) -> None:
+        # Back to the caller's handlers (the demo's: a signal while it stops the server waits).
+        loop = asyncio.get_running_loop()
+        for signum, handler in self._previous_handlers.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
+
     # -- layout ----------------------------------------------------------------------------------
 
     def main_query(self, selector: str | type[WidgetType], expect_type: type[WidgetType] | None = None) -> WidgetType:
@@ -137,6 +162,8 @@ class TaskTuiApp(App[int]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        if self.exit_on_signals:
+            self._quit_on_signals()
         self._show_search(False)
         self.main_query(WorkerPanel).display = False
         self.main_query(TaskRows).focus()
@@ -531,5 +558,6 @@ def run_console(
 ) -> int:
     preflight(target)
     app = TaskTuiApp(target, read_only=read_only, channel=channel, label=label, notice=notice)
+    app.exit_on_signals = True
     result = app.run()
     return result or 0
