@@ -37,3 +37,18 @@ async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn:
         await pilot.press("j")
         await wait_for(pilot, lambda: rows.cursor == 1, what="cursor on the second row")
         assert app.task_filter.text == ""
+
+
+async def test_the_facet_picker_toggles_with_space_at_once(live_dsn: str, writer) -> None:
+    from tasktui.ui.screens.facets import FacetScreen
+
+    tenant = await broker.default_tenant(writer)
+    await broker.enqueue(writer, "authentik.a", tenant_id=tenant)
+    app = make_app(live_dsn)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: len(app.main_query(TaskRows).rows) >= 1, what="loaded")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker")
+        await pilot.press("space")
+        status = app.screen.query_one("#facet-status")
+        await wait_for(pilot, lambda: len(status.selected) == 1, what="the first status selected by Space")

@@ -170,6 +170,11 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
     def on_mount(self) -> None:
         for name in ("status", "actor", "queue", "tenant"):
             self.query_one(f"#facet-{name}", SelectionList).border_title = name.capitalize()
+        # "Space toggles" from the first key: the status list has focus and its first entry the cursor
+        # (the scrollable box around the lists would otherwise take focus, with nothing to toggle).
+        status = self.query_one("#facet-status", SelectionList)
+        status.highlighted = 0
+        status.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_apply()
