@@ -192,6 +192,31 @@ def _console_demo_in_pty(private_tmp: Path, *, seed: int) -> tuple[int, int]:
     return pid, terminal
 
 
+def _read_screen(terminal: int, screen: bytearray) -> None:
+    """Read what the console drew so far, as a terminal does (a full terminal would block it)."""
+    while select.select([terminal], [], [], 0.05)[0]:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO once the console's side is closed
+            return
+        if not chunk:
+            return
+        screen.extend(chunk)
+
+
+def _wait_for_console(terminal: int, screen: bytearray, private_tmp: Path) -> Path:
+    """Wait until the demo's console is on the terminal; its server's folder."""
+    folders: list[Path] = []
+
+    def console_up() -> bool:
+        _read_screen(terminal, screen)
+        folders[:] = list(private_tmp.glob("tasktui-embedded-*"))
+        return bool(folders) and b"embedded PostgreSQL)" in screen
+
+    _wait_for(console_up, 60, "the console on the demo")
+    return folders[0]
+
+
 @pytest.mark.slow
 def test_killed_console_demo_leaves_nothing(private_tmp: Path) -> None:
     """The console on a real terminal (its own session, the terminal its controlling one), killed."""
@@ -341,23 +366,8 @@ def test_console_demo_whose_terminal_goes_away_leaves_nothing(private_tmp: Path)
     session (SIGHUP) and nothing can be drawn any more. The demo must still end, and leave nothing."""
     pid, terminal = _console_demo_in_pty(private_tmp, seed=6)
     screen = bytearray()
-    folders: list[Path] = []
     try:
-
-        def console_up() -> bool:
-            # Read what it draws as a terminal does (a full terminal would block the console).
-            while select.select([terminal], [], [], 0.05)[0]:
-                try:
-                    chunk = os.read(terminal, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                screen.extend(chunk)
-            folders[:] = list(private_tmp.glob("tasktui-embedded-*"))
-            return bool(folders) and b"embedded PostgreSQL)" in screen
-
-        _wait_for(console_up, 60, "the console on the demo")
+        folder = _wait_for_console(terminal, screen, private_tmp)
         os.close(terminal)  # the terminal goes away
         terminal = -1
 
@@ -365,7 +375,7 @@ def test_console_demo_whose_terminal_goes_away_leaves_nothing(private_tmp: Path)
             return os.waitpid(pid, os.WNOHANG) != (0, 0)
 
         _wait_for(exited, CLEANUP_TIMEOUT, "the demo to end once its terminal is gone")
-        _assert_cleaned_up_after_kill(None, folders[0], private_tmp)
+        _assert_cleaned_up_after_kill(None, folder, private_tmp)
         assert b"Traceback" not in screen
     finally:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
@@ -381,31 +391,13 @@ def test_console_demo_stops_on_sigterm_and_leaves_nothing(private_tmp: Path) -> 
     itself (no guardian needed), with exit status 0."""
     pid, terminal = _console_demo_in_pty(private_tmp, seed=7)
     screen = bytearray()
-    folders: list[Path] = []
-
-    def read_screen() -> None:
-        while select.select([terminal], [], [], 0.05)[0]:
-            try:
-                chunk = os.read(terminal, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
     try:
-
-        def console_up() -> bool:
-            read_screen()
-            folders[:] = list(private_tmp.glob("tasktui-embedded-*"))
-            return bool(folders) and b"embedded PostgreSQL)" in screen
-
-        _wait_for(console_up, 60, "the console on the demo")
+        folder = _wait_for_console(terminal, screen, private_tmp)
         os.kill(pid, signal.SIGTERM)
         status: list[int] = []
 
         def exited() -> bool:
-            read_screen()  # the console restores the terminal on its way out
+            _read_screen(terminal, screen)  # the console restores the terminal on its way out
             done, code = os.waitpid(pid, os.WNOHANG)
             if done:
                 status.append(code)
@@ -413,11 +405,11 @@ def test_console_demo_stops_on_sigterm_and_leaves_nothing(private_tmp: Path) -> 
 
         _wait_for(exited, CLEANUP_TIMEOUT, "the demo to quit on SIGTERM")
         assert os.waitstatus_to_exitcode(status[0]) == 0
-        read_screen()
+        _read_screen(terminal, screen)
         assert b"demo stopped" in screen
         assert b"Traceback" not in screen
-        assert not folders[0].exists()
-        _wait_for(lambda: not _processes_of(folders[0]), 10, "nothing of the demo left")
+        assert not folder.exists()
+        _wait_for(lambda: not _processes_of(folder), 10, "nothing of the demo left")
     finally:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGKILL)
