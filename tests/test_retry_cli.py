@@ -57,6 +57,21 @@ async def test_retry_by_id(mirror_dsn: str, env: dict[str, str], state_dir: Path
     assert line["action"] == "retry" and [t["outcome"] for t in line["tasks"]] == ["retried", "retried"]
 
 
+async def test_retry_by_id_prefix(mirror_dsn: str, env: dict[str, str]) -> None:
+    """The 8-digit ids the console's table shows. Every prefix is resolved before anything is
+    retried: one that names no task stops the command with nothing changed."""
+    first, second = await _rejected(mirror_dsn, uids=("a", "b"))
+    unknown = "ffffffff" if not first.startswith("ffffffff") else "00000000"
+    none = run_cli("retry", first[:8], unknown, "--dsn", mirror_dsn, env=env)
+    assert none.returncode == 1
+    assert f"no task whose message id starts with {unknown}" in none.stderr
+    assert states(mirror_dsn) == {first: "rejected", second: "rejected"}
+    result = run_cli("retry", first[:8].upper(), "--dsn", mirror_dsn, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{first}  retried"]
+    assert states(mirror_dsn) == {first: "queued", second: "rejected"}
+
+
 async def test_ids_retry_at_once_without_a_terminal_but_a_filter_refuses(
     mirror_dsn: str, env: dict[str, str], state_dir: Path
 ) -> None:
@@ -273,7 +288,8 @@ async def test_a_select_only_role_is_refused_and_nothing_changes(
         (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--filter"], "give message ids or --filter, not both"),
         (["retry", "--queue", "default"], "nothing to retry: give message ids, or --filter"),
         (["retry", "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11", "--queue", "x"], "filter options apply only with --filter"),
-        (["retry", "not-a-uuid"], "not a message id (a UUID)"),
+        (["retry", "not-a-uuid"], "not a task message id: 'not-a-uuid'"),
+        (["retry", "0b6f1a4"], "a message id prefix needs at least 8 hex digits"),
         (["retry", "--filter", "--rate", "-1"], "expected retries per second"),
         (["retry", "--filter", "--limit", "0"], "expected a number of tasks from 1 to 100,000"),
         (["retry", "--filter", "--limit", "100001"], "expected a number of tasks from 1 to 100,000"),

@@ -12,12 +12,14 @@ import asyncio
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Sequence
+
+import psycopg
 
 from tasktui.commands._run import run_command
 from tasktui.core import retry
-from tasktui.core.db import Target
+from tasktui.core.db import Target, explain
+from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.filters import TaskFilter
 from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
 from tasktui.core.retry import BulkPreview, BulkProgress, Outcome, RetryOutcome
@@ -86,7 +88,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         nargs="*",
         metavar="MESSAGE_ID",
         type=_message_id,
-        help="tasks to retry, at once: no preview, no question (see above)",
+        help="tasks to retry (ids, or their first 8+ hex digits), at once: no preview, no question (see above)",
     )
     parser.add_argument(
         "--filter",
@@ -131,9 +133,9 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def _message_id(value: str) -> str:
     try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a message id (a UUID): {value!r}") from None
+        return parse_id_or_prefix(value)
+    except InvalidMessageId as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limit(value: str) -> int:
@@ -191,6 +193,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
     async with await open_session(target) as session:
+        # Prefixes first, all of them: one that names no task or several stops the command before
+        # anything is retried.
+        try:
+            message_ids = [await resolve_message_id(session, given) for given in message_ids]
+        except psycopg.Error as exc:
+            raise explain(exc, target) from None
         if dry_run:
             queries = TaskQueries.for_layout(session.layout)
             rows = await (await session.conn.execute(queries.by_ids, {"ids": list(message_ids)})).fetchall()
