@@ -20,6 +20,11 @@ class ConnectionFailed(UserFacingError):
     exit_code = 2
 
 
+class LinkHung(ConnectionFailed):
+    """The server stopped answering on an open connection: a hung server or a cut network,
+    which otherwise look like a quiet task system for as long as TCP takes to give up."""
+
+
 class MissingTables(UserFacingError):
     """The database has no authentik task tables."""
 

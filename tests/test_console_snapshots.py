@@ -70,7 +70,11 @@ async def _loaded(pilot) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
     await wait_for(pilot, lambda: len(app.query_one(TaskRows).rows) == 9, what="rows")
-    await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
+    await wait_for(
+        pilot,
+        lambda: app.header_state.counts is not None and app.header_state.counts.finished_counted_at is not None,
+        what="finished tasks counted",
+    )
     await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
     app.header_state.rate = [0] * 60
     app.header_state.last_event_at = None

@@ -26,11 +26,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, NoReturn
 
+from tasktui.argtypes import positive
 from tasktui.core import db
 from tasktui.core.localpg import LocalServerError, WheelServer
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import DEFAULT_CHANNEL, install
-from tasktui.demo.workload import positive
 from tasktui.errors import UserFacingError
 
 HISTORY_TASKS = 3000

@@ -7,7 +7,7 @@ import sys
 
 from tasktui.commands._run import run_command
 from tasktui.core import db
-from tasktui.core.listener import ChangeListener
+from tasktui.core.listener import TABLES, ChangeListener
 from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
 
 
@@ -37,6 +37,8 @@ async def _tail(target: db.Target, channel: str) -> int:
         print(f"listening on {channel!r} at {target.label}", file=sys.stderr, flush=True)
         try:
             async for change in listener.changes():
+                if change.table not in TABLES:
+                    continue  # not from tasktui's trigger: any role may NOTIFY any channel
                 sys.stdout.write(change.payload + "\n")
                 sys.stdout.flush()
         except OSError:

@@ -7,15 +7,20 @@ never idles inside a transaction — tasktui must never hurt the database it wat
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tasktui.errors import ConnectionFailed, MissingPrivilege, UserFacingError
+from tasktui.errors import ConnectionFailed, LinkHung, MissingPrivilege, UserFacingError
+
+T = TypeVar("T")
 
 APPLICATION_NAME = "tasktui"
 
@@ -32,6 +37,9 @@ _DEFAULT_PARAMS = {
     "keepalives_idle": "10",
     "keepalives_interval": "5",
     "keepalives_count": "3",
+    # Data sent and never acknowledged (a cut network) drops the connection after this long
+    # instead of TCP's retransmission timeout (~15 minutes). Where the platform has it.
+    "tcp_user_timeout": "10000",
 }
 
 
@@ -170,6 +178,33 @@ def _server_detail(message: str) -> str:
         if marker in message:
             message = message.rsplit(marker, 1)[1]
     return message.strip() or "unknown error"
+
+
+async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
+    """Await `awaitable`, but raise LinkHung if it has not finished within `seconds`.
+
+    A hung server never answers and never closes, so a query on it waits for ever; and
+    cancelling a psycopg query sends the server a cancel request first, which waits too (up to
+    10 s). So the operation runs as a task of its own that is abandoned, not awaited, when time
+    is up: the caller learns at once, and the abandoned task winds down in the background."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_forget_outcome)
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_forget_outcome)
+    raise LinkHung(f"the server did not answer ({what}) within {seconds:g}s")
+
+
+def _forget_outcome(task: asyncio.Future[object]) -> None:
+    """An abandoned operation's error is expected (its connection is being dropped)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def fetch_value(conn: psycopg.AsyncConnection, query: str, params: object = None) -> object:

@@ -1,18 +1,29 @@
-"""The live feed: keep a TaskStore in step with the database, pushed by LISTEN/NOTIFY.
+"""The live feed: keep a TaskStore in step with the database, pushed by LISTEN/NOTIFY, checked by
+a re-read of the window, and honest about the link.
 
 Life of a feed (`TaskFeed.run`, cancelled to stop):
 
 1. Connect a query session, then a ChangeListener (registers the console, LISTENs) — in that
    order nothing committed after the initial load can be missed.
 2. Load the window: every unfinished task plus the newest finished ones.
-3. Collect notifications into a set of changed ids (coalesced: a burst of thousands of changes
-   to a few hundred tasks is a few hundred ids) and re-read them in batches at most
-   `1 / flush_interval` times a second. Rows are keyed by id and later state wins, so folded or
-   duplicated notifications are harmless.
+3. Run four loops side by side, each failing on its own terms:
+   * the listener collects notifications into a set of changed ids (a burst of thousands of
+     changes to a few hundred tasks is a few hundred ids) and heartbeats with a bounded round
+     trip, so a hung server or a cut network is noticed within `link_timeout` of a heartbeat;
+   * the flush re-reads those ids in batches, at most `1 / flush_interval` times a second; rows
+     are keyed by id and later state wins, so folded or duplicated notifications are harmless;
+   * the reconciliation re-reads the window every `reconcile_interval` seconds and heals what
+     differs (notifications can be lost outside tasktui's control); what it had to heal is drift,
+     counted in the feed's health (tasktui.core.health);
+   * the counts (tasktui.core.counts) run on a connection of their own: a slow or failing count
+     marks the counts stale or estimated and never touches the rest.
+   Losing the link in the listener, the flush or the reconciliation is losing the feed: it says
+   so at once (RECONNECTING, with the reason) and the others stop.
 4. Without the trigger (not installed, or no right to register), poll instead: unfinished tasks
    and recently changed finished ones every `poll_interval` seconds.
-5. When a connection drops, say so at once, reconnect with capped backoff and reload the window
-   (notifications sent while we were away are gone for good), then report how long we were blind.
+5. Reconnect with capped backoff and reload the window (notifications sent while we were away are
+   gone for good), then report how long we were blind — counted from the last proof that the
+   link worked. Each outage is its own: blind time and backoff start afresh after a reload.
 
 The feed reports through a FeedSink (the UI turns those calls into messages); it never imports
 Textual.
@@ -22,24 +33,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import psycopg
 
 from tasktui.core import db
-from tasktui.core.listener import Change, ChangeListener
+from tasktui.core.counts import FinishedCounts, StatusCounts, combine, count_finished
+from tasktui.core.health import DriftLedger, FeedHealth
+from tasktui.core.listener import LINK_TIMEOUT, SENTINEL, Change, ChangeListener
 from tasktui.core.models import TaskRow
+from tasktui.core.reconcile import Recheck
 from tasktui.core.session import Session, open_session
 from tasktui.core.sql import tasks as q
-from tasktui.core.status import FINAL_STATES, GROUPS, status_of
+from tasktui.core.sql import trigger as trigger_sql
+from tasktui.core.status import FINAL_STATES
 from tasktui.core.store import TaskStore
-from tasktui.errors import ConnectionFailed, MissingPrivilege, TriggerNotInstalled, UserFacingError
+from tasktui.core.trigger import HEARTBEAT_SECONDS
+from tasktui.errors import ConnectionFailed, LinkHung, MissingPrivilege, TriggerNotInstalled, UserFacingError
+
+log = logging.getLogger(__name__)
 
 
 class FeedMode(Enum):
@@ -56,7 +77,9 @@ class FeedStatus:
     detail: str = ""  # why polling / what failed / blind time after a reconnect
     label: str = ""  # the database, as user@host:port/db
     layout: str = ""  # what the task tables look like (older releases)
-    blind_since: float | None = None  # wall clock when the connection was lost
+    blind_since: float | None = None  # wall clock of the last proof that the link worked
+    at: float = field(default_factory=time.time)  # wall clock of this report
+    fades: bool = False  # the detail is news ("reconnected after …"): shown for a while only
 
 
 @dataclass(frozen=True)
@@ -64,25 +87,26 @@ class FeedUpdate:
     changed: int  # rows that actually changed in the store
 
 
-@dataclass(frozen=True)
-class StatusCounts:
-    by_group: dict[str, int]  # authentik's summary groups: Running, Queued, Successful, Error
-    by_status: dict[str, int]  # stored aggregated_status -> count
-    total: int
-    elapsed_ms: float
-
-
 class FeedSink(Protocol):
     def feed_status(self, status: FeedStatus) -> None: ...
     def feed_updated(self, update: FeedUpdate) -> None: ...
     def feed_counts(self, counts: StatusCounts) -> None: ...
     def feed_side_changes(self, tasklog_task_ids: frozenset[str], workers_changed: bool) -> None: ...
+    def feed_health(self, health: FeedHealth) -> None: ...
 
 
 # Unfinished tasks are all loaded, up to this many per state (a backlog beyond that is an
 # incident in itself and the counts say how big it is).
 UNFINISHED_CAP_PER_STATE = 20_000
 FETCH_BATCH = 500
+MIN_BACKOFF, MAX_BACKOFF, FAILED_RETRY = 0.5, 10.0, 10.0
+RECONCILE_INTERVAL = 5.0
+RECONCILE_DUTY = 0.05  # the re-check never takes more than this share of the time
+COUNTS_TIMEOUT_MS = 2_000
+COUNTS_STALE_AFTER = 120.0
+ESTIMATE_INTERVAL = 10.0  # counts that are too slow to be exact: the estimate's refresh
+EXACT_RETRY = 300.0  # and how often an exact count is tried again
+CLEANUP_WAIT = 1.0  # how long a failing feed waits for its loops to stop before moving on
 
 
 @dataclass
@@ -92,7 +116,7 @@ class _Pending:
     workers_changed: bool = False
 
     def add(self, change: Change) -> None:
-        if change.table == "task" and change.id:
+        if change.table == "task":
             self.task_ids.add(change.id)
         elif change.table == "tasklog" and change.task_id:
             # A new log line can change a finished task's effective status.
@@ -100,6 +124,11 @@ class _Pending:
             self.tasklog_task_ids.add(change.task_id)
         elif change.table == "workerstatus":
             self.workers_changed = True
+
+    def merge(self, other: _Pending) -> None:
+        self.task_ids |= other.task_ids
+        self.tasklog_task_ids |= other.tasklog_task_ids
+        self.workers_changed |= other.workers_changed
 
     def __bool__(self) -> bool:
         return bool(self.task_ids or self.tasklog_task_ids or self.workers_changed)
@@ -116,7 +145,10 @@ class TaskFeed:
         window: int = 2_000,
         flush_interval: float = 0.05,
         poll_interval: float = 2.0,
-        counts_interval: float = 10.0,
+        reconcile_interval: float = RECONCILE_INTERVAL,
+        counts_timeout_ms: int = COUNTS_TIMEOUT_MS,
+        link_timeout: float = LINK_TIMEOUT,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
         use_trigger: bool = True,
     ) -> None:
         self.target = target
@@ -126,7 +158,10 @@ class TaskFeed:
         self.window = window
         self.flush_interval = flush_interval
         self.poll_interval = poll_interval
-        self.counts_interval = counts_interval
+        self.reconcile_interval = reconcile_interval
+        self.counts_timeout_ms = counts_timeout_ms
+        self.link_timeout = link_timeout
+        self.heartbeat_seconds = heartbeat_seconds
         self.use_trigger = use_trigger
         self.session: Session | None = None
         self.queries: q.TaskQueries | None = None
@@ -137,25 +172,89 @@ class TaskFeed:
         self._rate_second = int(time.time())
         self._pending = _Pending()
         self._wake = asyncio.Event()
+        self._reconcile_now = asyncio.Event()
+        # Reads and writes of the store happen one at a time (flush, re-check, paging): a re-read
+        # applied after a newer one would put old data back.
+        self._store_lock = asyncio.Lock()
+        self._listener: ChangeListener | None = None
         # Where "load older" continues, per final state (each state's window is its own keyset).
-        self._older_cursor: dict[str, datetime | None] = {}
+        self._older_cursor: dict[str, datetime] = {}
         # Finished tasks kept in the store, per final state as the window loads them (grows with paging).
         self._finished_budget: Counter[str] = Counter(dict.fromkeys(FINAL_STATES, window))
         self._status = FeedStatus(FeedMode.CONNECTING, label=target.label)
+        # Bookkeeping of outages: when the link last worked, and whether this connection reloaded.
+        self._alive_at = time.time()
+        self._blind_since: float | None = None
+        self._reloaded = False
+        # Health
+        self._drift = DriftLedger()
+        self._ignored = 0
+        self._reconnects = 0
+        self._reconcile_every = reconcile_interval
+        self._reconcile_ms: float | None = None
+        self._last_reconcile_at: float | None = None
+        self._reconcile_error = ""
+        self._recheck = Recheck(
+            self._fetchall,
+            store,
+            self._store_lock,
+            window=window,
+            cap_per_state=UNFINISHED_CAP_PER_STATE,
+            pending=lambda: self._pending.task_ids,
+            fetch_rows=self.fetch_by_ids,
+        )
+        # Counts
+        self._finished: FinishedCounts | None = None
+        self._counts_error = ""
 
     # -- reporting -----------------------------------------------------------------------------
 
-    def _report(self, mode: FeedMode, detail: str = "", *, blind_since: float | None = None) -> None:
+    @property
+    def listen_channel(self) -> str:
+        """The channel this console listens on now."""
+        return self._listener.channel if self._listener is not None else self.channel
+
+    def _report(self, mode: FeedMode, detail: str = "", *, fades: bool = False) -> None:
         self.mode = mode
         session = self.session
+        down = mode in (FeedMode.RECONNECTING, FeedMode.FAILED)
         self._status = FeedStatus(
             mode=mode,
             detail=detail,
             label=session.label if session else self.target.label,
             layout=session.layout.describe() if session else "",
-            blind_since=blind_since,
+            blind_since=self._blind_since if down else None,
+            fades=fades,
         )
         self.sink.feed_status(self._status)
+
+    def health(self) -> FeedHealth:
+        return FeedHealth(
+            drift_last_hour=self._drift.last_hour(),
+            drift_total=self._drift.total,
+            last_drift_at=self._drift.last_at,
+            last_drift_ids=self._drift.last_ids,
+            ignored_payloads=self._ignored,
+            reconcile_interval=self._reconcile_every,
+            last_reconcile_at=self._last_reconcile_at,
+            reconcile_ms=self._reconcile_ms,
+            reconcile_error=self._reconcile_error,
+            reconnects=self._reconnects,
+            gaps=self._listener.gaps if self._listener is not None else 0,
+        )
+
+    def _report_health(self) -> None:
+        self.sink.feed_health(self.health())
+
+    def counts(self) -> StatusCounts:
+        """The header's counts from the store as it is now (see tasktui.core.counts)."""
+        return combine(
+            self.store.tally(),
+            self._finished,
+            error=self._counts_error,
+            stale_after=COUNTS_STALE_AFTER,
+            now=time.time(),
+        )
 
     def rate_snapshot(self) -> list[int]:
         """Changes per second over the last minute, oldest first (the last one still filling)."""
@@ -176,90 +275,137 @@ class TaskFeed:
 
     async def run(self) -> None:
         """Run until cancelled: connect, load, follow changes; reconnect after any drop."""
-        backoff = 0.5
-        blind_since: float | None = None
+        backoff = MIN_BACKOFF
         while True:
+            self._reloaded = False
+            retry_in = backoff
             try:
-                await self._connected(blind_since)
+                await self._connected()
             except asyncio.CancelledError:
                 raise
-            except (psycopg.OperationalError, ConnectionFailed, OSError) as exc:
-                blind_since = blind_since or time.time()
-                self._report(FeedMode.RECONNECTING, _one_line(exc), blind_since=blind_since)
+            except LinkHung as exc:
+                # Nothing came back for a while before we noticed: blind since the last answer.
+                self._lost(FeedMode.RECONNECTING, str(exc), since_last_answer=True)
             except UserFacingError as exc:
-                # Missing tables or privileges: nothing to follow; try again later in case an
-                # operator fixes it while the console is open.
-                blind_since = blind_since or time.time()
-                self._report(FeedMode.FAILED, str(exc), blind_since=blind_since)
-                backoff = 10.0
-            except psycopg.Error as exc:
-                blind_since = blind_since or time.time()
-                self._report(FeedMode.RECONNECTING, _one_line(exc), blind_since=blind_since)
-            else:
-                blind_since = None
-            await self._close()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+                if isinstance(exc, ConnectionFailed):
+                    self._lost(FeedMode.RECONNECTING, str(exc))
+                else:
+                    # Missing tables or privileges: nothing to follow; try again later in case
+                    # an operator fixes it while the console is open.
+                    self._lost(FeedMode.FAILED, str(exc))
+                    retry_in = FAILED_RETRY
+            except (psycopg.Error, OSError) as exc:
+                # A dropped connection fails at once (the socket closes): blind from now.
+                self._lost(FeedMode.RECONNECTING, _one_line(exc))
+            except Exception as exc:
+                # A bug must not leave a console that says LIVE and reads nothing: say so, start over.
+                log.exception("the feed failed")
+                self._lost(FeedMode.RECONNECTING, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+            finally:
+                await self._disconnect()
+            # A connection that reloaded worked: the next outage is a new one.
+            backoff = MIN_BACKOFF if self._reloaded else min(backoff * 2, MAX_BACKOFF)
+            if self._reloaded:
+                retry_in = min(retry_in, MIN_BACKOFF)
+            await asyncio.sleep(retry_in)
 
-    async def _close(self) -> None:
+    def _lost(self, mode: FeedMode, reason: str, *, since_last_answer: bool = False) -> None:
+        """Say at once that the console is blind, and since when: from now for a drop, which is
+        noticed as it happens; from the last answer for a link that stopped answering."""
+        if self._blind_since is None:
+            if since_last_answer:
+                alive = self._listener.alive_at if self._listener is not None else self._alive_at
+                self._blind_since = max(alive, self._alive_at)
+            else:
+                self._blind_since = time.time()
+        self._report(mode, reason)
+
+    async def _disconnect(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.__aexit__(None, None, None)
         session, self.session = self.session, None
         if session is not None:
             with contextlib.suppress(Exception):
                 await session.close()
 
-    async def _connected(self, blind_since: float | None) -> None:
+    async def _connected(self) -> None:
         self.session = await open_session(self.target)
         self.queries = q.TaskQueries.for_layout(self.session.layout)
-        listener: ChangeListener | None = None
         polling_reason = ""
         if self.use_trigger:
-            listener = ChangeListener(self.target, self.channel)
+            listener = ChangeListener(
+                self.target,
+                self.channel,
+                heartbeat_seconds=self.heartbeat_seconds,
+                link_timeout=self.link_timeout,
+                on_gap=self._reconcile_now.set,
+            )
             try:
                 await listener.__aenter__()
+                self._listener = listener
             except TriggerNotInstalled:
-                listener, polling_reason = None, "run `tasktui trigger install` for live updates"
+                polling_reason = "run `tasktui trigger install` for live updates"
             except MissingPrivilege as exc:
-                listener, polling_reason = None, f"cannot register for live updates ({exc})"
+                polling_reason = f"cannot register for live updates ({exc})"
         else:
             polling_reason = "live updates switched off"
-        try:
-            await self.reload()
-            detail = ""
-            if blind_since is not None:
-                detail = f"reconnected after {time.time() - blind_since:.1f}s blind; reloaded"
-            if listener is not None:
-                self._report(FeedMode.LIVE, detail)
-                await _first_failure(self._consume(listener), self._flush_loop(), self._counts_loop())
-            else:
-                self._report(FeedMode.POLLING, polling_reason if not detail else f"{polling_reason}; {detail}")
-                await _first_failure(self._poll_loop(), self._counts_loop())
-        finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.__aexit__(None, None, None)
+        await self.reload()
+        self._reloaded = True
+        detail = ""
+        if self._blind_since is not None:
+            detail = f"reconnected after {time.time() - self._blind_since:.1f}s blind; reloaded"
+            self._blind_since = None
+            self._reconnects += 1
+        if self._listener is not None:
+            self._report(FeedMode.LIVE, detail, fades=bool(detail))
+            self._report_health()
+            await _until_one_fails(
+                self._consume(self._listener), self._flush_loop(), self._reconcile_loop(), self._counts_loop()
+            )
+        else:
+            self._report(FeedMode.POLLING, f"{polling_reason}; {detail}" if detail else polling_reason)
+            await _until_one_fails(self._poll_loop(), self._counts_loop())
 
-    # -- loading -------------------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _fetchall(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        """One query on the feed's session, bounded on the client too: a hung server would never
+        enforce its own statement timeout."""
+        assert self.session is not None
+        conn = self.session.conn
+
+        async def run() -> list[tuple[Any, ...]]:
+            return await (await conn.execute(query, params)).fetchall()
+
+        rows = await db.bounded(run(), db.STATEMENT_TIMEOUT_MS / 1000 + self.link_timeout, "reading tasks")
+        self._alive_at = time.time()
+        return rows
 
     async def _states(self) -> list[str]:
-        assert self.session is not None
-        rows = await (await self.session.conn.execute(q.DISTINCT_STATES)).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in await self._fetchall(q.DISTINCT_STATES)]
 
     async def _window(self, states: list[str], limits: list[int], **kw: datetime | None) -> list[TaskRow]:
-        assert self.session is not None and self.queries is not None
+        assert self.queries is not None
         if not states:
             return []
-        cursor = await self.session.conn.execute(self.queries.recent_by_state, q.window_params(states, limits, **kw))
-        return [q.read_task(r) for r in await cursor.fetchall()]
+        rows = await self._fetchall(self.queries.recent_by_state, q.window_params(states, limits, **kw))
+        return [q.read_task(r) for r in rows]
 
     async def reload(self) -> None:
         """Load the window afresh: all unfinished tasks plus the newest finished ones."""
-        states = await self._states()
-        limits = [self.window if s in FINAL_STATES else UNFINISHED_CAP_PER_STATE for s in states]
-        rows = await self._window(states, limits)
-        self.store.replace_all(rows)
-        self._older_cursor = _oldest_finished(rows)
+        async with self._store_lock:
+            states = await self._states()
+            limits = [self.window if s in FINAL_STATES else UNFINISHED_CAP_PER_STATE for s in states]
+            rows = await self._window(states, limits)
+            self.store.replace_all(rows)
+            self._older_cursor = _oldest_finished(rows)
+            self._pending = _Pending()
+            self._drift.forget_suspects()
+            self._recheck.forget()
         self.sink.feed_updated(FeedUpdate(len(rows)))
+        self.sink.feed_counts(self.counts())
 
     async def load_older(self, count: int = 1_000) -> int:
         """Page in `count` more finished tasks older than the last page loaded (keyset on mtime,
@@ -267,27 +413,27 @@ class TaskFeed:
 
         The cursors follow the pages, not the rows in the store: a task that changes live can
         carry an mtime from hours ago, which must not make the next page skip everything newer."""
-        rows: list[TaskRow] = []
-        for state in FINAL_STATES:
-            rows += await self._window([state], [count], before=self._older_cursor.get(state))
-        rows.sort(key=lambda r: r.mtime, reverse=True)
-        rows = rows[:count]
-        for state, oldest in _oldest_finished(rows).items():
-            self._older_cursor[state] = oldest
-        self._finished_budget.update(row.state for row in rows)
-        changed = self.store.apply(rows)
+        async with self._store_lock:
+            rows: list[TaskRow] = []
+            for state in FINAL_STATES:
+                rows += await self._window([state], [count], before=self._older_cursor.get(state))
+            rows.sort(key=lambda r: r.mtime, reverse=True)
+            rows = rows[:count]
+            for state, oldest in _oldest_finished(rows).items():
+                self._older_cursor[state] = oldest
+            self._finished_budget.update(row.state for row in rows)
+            changed = self.store.apply(rows)
         self.sink.feed_updated(FeedUpdate(changed))
         return len(rows)
 
     async def fetch_by_ids(self, ids: Iterable[str]) -> tuple[list[TaskRow], list[str]]:
         """Re-read rows by id in batches; ids that no longer exist come back as deleted."""
-        assert self.session is not None and self.queries is not None
+        assert self.queries is not None
         wanted = list(ids)
         found: list[TaskRow] = []
         for start in range(0, len(wanted), FETCH_BATCH):
             chunk = wanted[start : start + FETCH_BATCH]
-            cursor = await self.session.conn.execute(self.queries.by_ids, {"ids": chunk})
-            found.extend(q.read_task(r) for r in await cursor.fetchall())
+            found.extend(q.read_task(r) for r in await self._fetchall(self.queries.by_ids, {"ids": chunk}))
         present = {row.message_id for row in found}
         return found, [mid for mid in wanted if mid not in present]
 
@@ -295,6 +441,19 @@ class TaskFeed:
 
     async def _consume(self, listener: ChangeListener) -> None:
         async for change in listener.changes():
+            if change.table == SENTINEL:
+                if self._drift.settle(change.id):
+                    self._report_health()
+                continue
+            if not change.valid:
+                # Any role may NOTIFY any channel: not ours, not trusted, only counted.
+                self._ignored += 1
+                self._report_health()
+                continue
+            if change.table == "task":
+                self._drift.notified(change.id)
+            elif change.table == "tasklog" and change.task_id:
+                self._drift.notified(change.task_id)
             self._pending.add(change)
             self._count_rate(1)
             self._wake.set()
@@ -310,17 +469,31 @@ class TaskFeed:
                 await asyncio.sleep(wait)
             self._wake.clear()
             last_flush = time.monotonic()
-            pending, self._pending = self._pending, _Pending()
-            if pending:
-                await self._apply(pending)
+            try:
+                await self._apply_pending()
+            except psycopg.errors.QueryCanceled:
+                # A re-read that took too long (a huge batch on a busy server): try again shortly.
+                self._wake.set()
+                await asyncio.sleep(1.0)
 
-    async def _apply(self, pending: _Pending) -> None:
+    async def _apply_pending(self) -> None:
         changed = 0
-        if pending.task_ids:
-            upserts, deleted = await self.fetch_by_ids(pending.task_ids)
-            changed = self.store.apply(upserts, deleted)
-            self._keep_bounded()
+        async with self._store_lock:
+            # Taken under the lock: a re-check running meanwhile sees these ids as pending.
+            pending, self._pending = self._pending, _Pending()
+            if not pending:
+                return
+            try:
+                if pending.task_ids:
+                    upserts, deleted = await self.fetch_by_ids(pending.task_ids)
+                    changed = self.store.apply(upserts, deleted)
+                    self._keep_bounded()
+            except BaseException:
+                self._pending.merge(pending)
+                raise
         self.sink.feed_updated(FeedUpdate(changed))
+        if changed:
+            self.sink.feed_counts(self.counts())
         if pending.tasklog_task_ids or pending.workers_changed:
             self.sink.feed_side_changes(frozenset(pending.tasklog_task_ids), pending.workers_changed)
 
@@ -330,6 +503,50 @@ class TaskFeed:
         continues from the oldest finished task kept."""
         if self.store.prune_finished(self._finished_budget):
             self._older_cursor = _oldest_finished(self.store.rows.values())
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), timeout=self._reconcile_every)
+            self._reconcile_now.clear()
+            try:
+                await self.reconcile()
+                self._reconcile_error = ""
+            except (psycopg.OperationalError, ConnectionFailed):
+                raise  # the link is gone: the feed reconnects
+            except psycopg.Error as exc:  # a timeout on a busy server: the next round tries again
+                self._reconcile_error = _one_line(exc)
+            except Exception as exc:
+                log.exception("re-checking the window failed")
+                self._reconcile_error = f"internal error: {type(exc).__name__}"
+            self._drift.settle_overdue()
+            self._report_health()
+
+    async def reconcile(self) -> int:
+        """Re-check the window against the database and heal what differs (see
+        tasktui.core.reconcile); returns how many rows were corrected. Corrections that no
+        notification in hand explains are suspected drift, settled by a sentinel notification."""
+        assert self.queries is not None
+        result = await self._recheck.round(self.queries)
+        self._reconcile_ms = result.elapsed * 1000
+        self._last_reconcile_at = time.time()
+        self._reconcile_every = max(self.reconcile_interval, result.elapsed / RECONCILE_DUTY)
+        if result.corrected:
+            self._keep_bounded()
+            self.sink.feed_updated(FeedUpdate(len(result.corrected)))
+            self.sink.feed_counts(self.counts())
+        if result.suspects:
+            token = uuid.uuid4().hex
+            self._drift.suspect(token, set(result.suspects))
+            # Delivered after every notification committed before it: once it is back, a suspect
+            # that no notification explained is drift (tasktui.core.health).
+            await self._fetchall(
+                trigger_sql.SEND_SENTINEL,
+                {"channel": self.listen_channel, "payload": json.dumps({"table": SENTINEL, "token": token})},
+            )
+        return len(result.corrected)
 
     # -- polling fallback ----------------------------------------------------------------------
 
@@ -341,50 +558,70 @@ class TaskFeed:
         while True:
             await asyncio.sleep(self.poll_interval)
             started = datetime.now().astimezone()
-            states = await self._states()
-            unfinished_states = [s for s in states if s not in FINAL_STATES]
-            unfinished = await self._window(unfinished_states, [UNFINISHED_CAP_PER_STATE] * len(unfinished_states))
-            finished_states = [s for s in states if s in FINAL_STATES]
-            since = last_poll - timedelta(seconds=30)
-            finished = await self._window(finished_states, [self.window] * len(finished_states), since=since)
-            seen = {row.message_id for row in unfinished} | {row.message_id for row in finished}
-            vanished = self.store.unfinished_ids() - seen
-            upserts, deleted = await self.fetch_by_ids(vanished) if vanished else ([], [])
-            changed = self.store.apply([*unfinished, *finished, *upserts], deleted)
-            self._keep_bounded()
+            async with self._store_lock:
+                states = await self._states()
+                unfinished_states = [s for s in states if s not in FINAL_STATES]
+                unfinished = await self._window(unfinished_states, [UNFINISHED_CAP_PER_STATE] * len(unfinished_states))
+                finished_states = [s for s in states if s in FINAL_STATES]
+                since = last_poll - timedelta(seconds=30)
+                finished = await self._window(finished_states, [self.window] * len(finished_states), since=since)
+                seen = {row.message_id for row in unfinished} | {row.message_id for row in finished}
+                vanished = self.store.unfinished_ids() - seen
+                upserts, deleted = await self.fetch_by_ids(vanished) if vanished else ([], [])
+                changed = self.store.apply([*unfinished, *finished, *upserts], deleted)
+                self._keep_bounded()
             self._count_rate(changed)
             self.sink.feed_updated(FeedUpdate(changed))
+            if changed:
+                self.sink.feed_counts(self.counts())
             last_poll = started
 
     # -- counts --------------------------------------------------------------------------------
 
     async def _counts_loop(self) -> None:
-        while True:
-            counts = await self.counts()
-            self.sink.feed_counts(counts)
-            # Counting reads the whole table: cheap ones often, expensive ones rarely.
-            if counts.elapsed_ms < 50:
-                interval = min(2.0, self.counts_interval)
-            elif counts.elapsed_ms < 1_000:
-                interval = self.counts_interval
-            else:
-                interval = max(60.0, self.counts_interval)
-            await asyncio.sleep(interval)
-
-    async def counts(self) -> StatusCounts:
-        assert self.session is not None
-        started = time.perf_counter()
-        rows = await (await self.session.conn.execute(q.COUNTS)).fetchall()
-        by_group = dict.fromkeys(GROUPS, 0)
-        by_status: dict[str, int] = {}
-        total = 0
-        for _state, aggregated, n in rows:
-            by_status[aggregated] = by_status.get(aggregated, 0) + n
-            group = status_of(aggregated).group
-            if group in by_group:
-                by_group[group] += n
-            total += n
-        return StatusCounts(by_group, by_status, total, (time.perf_counter() - started) * 1000)
+        """Finished tasks counted on a connection of their own, never failing the feed. Counting
+        reads much of the table: cheap counts run often, expensive ones rarely; where an exact
+        count does not fit its timeout, the planner's estimate is refreshed instead and the exact
+        count tried again only now and then."""
+        session: Session | None = None
+        next_exact = 0.0
+        try:
+            while True:
+                interval = ESTIMATE_INTERVAL
+                try:
+                    if session is None or session.conn.closed:
+                        session = await open_session(self.target)
+                    queries = q.TaskQueries.for_layout(session.layout)
+                    exact = time.monotonic() >= next_exact
+                    finished = await db.bounded(
+                        count_finished(session.conn, queries, timeout_ms=self.counts_timeout_ms, exact=exact),
+                        self.counts_timeout_ms / 1000 + self.link_timeout,
+                        "counting",
+                    )
+                    self._finished, self._counts_error = finished, ""
+                    if finished.estimated:
+                        if exact:
+                            next_exact = time.monotonic() + EXACT_RETRY
+                    elif finished.elapsed_ms < 50:
+                        interval = 2.0
+                    elif finished.elapsed_ms >= 1_000:
+                        interval = 60.0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # whatever it is, it must not stop the feed: logged, shown stale
+                    if not isinstance(exc, psycopg.Error | UserFacingError | OSError):
+                        log.exception("counting finished tasks failed")
+                    self._counts_error = _one_line(exc)
+                    if session is not None:
+                        with contextlib.suppress(Exception):
+                            await session.close()
+                        session = None
+                self.sink.feed_counts(self.counts())
+                await asyncio.sleep(interval)
+        finally:
+            if session is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
 
 
 def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
@@ -396,8 +633,9 @@ def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
     return oldest
 
 
-async def _first_failure(*coroutines: Awaitable[None]) -> None:
-    """Run loops side by side; the first to fail (or finish) stops the others and re-raises."""
+async def _until_one_fails(*coroutines: Awaitable[None]) -> None:
+    """Run loops side by side; the first to fail (or finish) stops the others and re-raises at
+    once — the others get a moment to stop, not a wait on a server that may not answer."""
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -406,7 +644,14 @@ async def _first_failure(*coroutines: Awaitable[None]) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=CLEANUP_WAIT)
+        for task in tasks:
+            task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tasktui.core.status import Status, status_of
+
+# What can change of a task row, compared by the re-check before it reads a row whole:
+# (state, aggregated status, effective status, mtime, eta, retries, related id, uid, actor, queue).
+Fingerprint = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,21 @@ class TaskRow:
     eta: datetime | None
     mtime: datetime
     result_expiry: datetime | None
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return (
+            self.state,
+            self.aggregated_status,
+            self.effective_status,
+            self.mtime,
+            self.eta,
+            self.retries,
+            self.rel_obj_id,
+            self.uid,
+            self.actor_name,
+            self.queue_name,
+        )
 
     @property
     def status(self) -> Status:

@@ -46,31 +46,59 @@ class TaskStore:
         self.version = 0
         self._view_key: tuple[int, TaskFilter, SortKey] | None = None
         self._view: list[TaskRow] = []
+        # Rows by (state, effective status), kept as rows come and go: the header counts what the
+        # table holds without a pass over the window on every flush.
+        self._tally: Counter[tuple[str, str]] = Counter()
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    def tally(self) -> Counter[tuple[str, str]]:
+        """How many rows of each (state, effective status) the window holds."""
+        return Counter({key: n for key, n in self._tally.items() if n})
+
+    def _put(self, row: TaskRow) -> None:
+        old = self.rows.get(row.message_id)
+        if old is not None:
+            self._tally[(old.state, old.effective_status)] -= 1
+        self.rows[row.message_id] = row
+        self._tally[(row.state, row.effective_status)] += 1
+
+    def _drop(self, message_id: str) -> TaskRow | None:
+        old = self.rows.pop(message_id, None)
+        if old is not None:
+            self._tally[(old.state, old.effective_status)] -= 1
+        return old
+
     def replace_all(self, rows: Iterable[TaskRow]) -> None:
         """A full reload (start, reconnect): the database's answer is the whole truth."""
         self.rows = {row.message_id: row for row in rows}
+        self._tally = Counter((row.state, row.effective_status) for row in self.rows.values())
         self.version += 1
 
     def apply(self, upserts: Iterable[TaskRow], deleted: Iterable[str] = ()) -> int:
         """Merge re-read rows and deletions; returns how many rows actually changed."""
-        changed = 0
+        return len(self.apply_changes(upserts, deleted))
+
+    def apply_changes(self, upserts: Iterable[TaskRow], deleted: Iterable[str] = ()) -> set[str]:
+        """Merge re-read rows (later ones win) and deletions; returns the ids that changed."""
+        changed: set[str] = set()
         for row in upserts:
             if self.rows.get(row.message_id) != row:
-                self.rows[row.message_id] = row
-                changed += 1
+                self._put(row)
+                changed.add(row.message_id)
         for message_id in deleted:
-            if self.rows.pop(message_id, None) is not None:
-                changed += 1
+            if self._drop(message_id) is not None:
+                changed.add(message_id)
         if changed:
             self.version += 1
         return changed
 
     def unfinished_ids(self) -> set[str]:
         return {mid for mid, row in self.rows.items() if row.state not in FINAL_STATES}
+
+    def finished_ids(self) -> list[str]:
+        return [mid for mid, row in self.rows.items() if row.state in FINAL_STATES]
 
     def prune_finished(self, keep: Mapping[str, int]) -> int:
         """Drop the oldest finished rows of each final state beyond `keep[state]` once that state
@@ -88,7 +116,7 @@ class TaskStore:
                 continue
             finished.sort(key=lambda r: r.mtime, reverse=True)
             for row in finished[budget:]:
-                del self.rows[row.message_id]
+                self._drop(row.message_id)
             dropped += len(finished) - budget
         if dropped:
             self.version += 1

@@ -42,6 +42,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tasktui.argtypes import positive
 from tasktui.core import db
 from tasktui.core.sql import broker as broker_sql
 from tasktui.demo import broker, seed
@@ -509,21 +510,6 @@ async def _main(config: WorkloadConfig) -> int:
             return 0
         raise error from None
     return 0
-
-
-def positive(kind: type) -> object:
-    """An argparse type: a number of `kind` greater than 0 (shared with `tasktui demo`)."""
-
-    def parse(text: str) -> object:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-        return value
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:

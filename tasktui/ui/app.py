@@ -24,8 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode, FeedStatus, FeedUpdate, StatusCounts, TaskFeed
+from tasktui.core.counts import StatusCounts
+from tasktui.core.feed import RECONCILE_INTERVAL, FeedMode, FeedStatus, FeedUpdate, TaskFeed
 from tasktui.core.filters import TaskFilter
+from tasktui.core.health import FeedHealth
+from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.models import TaskRow
 from tasktui.core.retry import BulkSummary, retry_capability, retry_selected
 from tasktui.core.session import Session, open_session
@@ -35,7 +38,13 @@ from tasktui.core.text import escape_control
 from tasktui.core.timefmt import utc_now
 from tasktui.core.workers import WorkerReport, load_workers
 from tasktui.ui import keys
-from tasktui.ui.messages import CountsUpdated, FeedStatusChanged, FeedUpdated, SideChangesArrived
+from tasktui.ui.messages import (
+    CountsUpdated,
+    FeedHealthChanged,
+    FeedStatusChanged,
+    FeedUpdated,
+    SideChangesArrived,
+)
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
@@ -71,6 +80,9 @@ class _MessageSink:
     def feed_side_changes(self, tasklog_task_ids: frozenset[str], workers_changed: bool) -> None:
         self.app.post_message(SideChangesArrived(tasklog_task_ids, workers_changed))
 
+    def feed_health(self, health: FeedHealth) -> None:
+        self.app.post_message(FeedHealthChanged(health))
+
 
 class TaskTuiApp(App[int]):
     TITLE = "tasktui"
@@ -89,6 +101,8 @@ class TaskTuiApp(App[int]):
         clock: Callable[[], datetime] = utc_now,
         label: str | None = None,
         notice: str | None = None,
+        link_timeout: float = LINK_TIMEOUT,
+        reconcile_interval: float = RECONCILE_INTERVAL,
     ) -> None:
         super().__init__()
         # Said once when the console opens (the demo tells where its database is).
@@ -112,6 +126,8 @@ class TaskTuiApp(App[int]):
             window=window,
             use_trigger=use_trigger,
             poll_interval=poll_interval,
+            link_timeout=link_timeout,
+            reconcile_interval=reconcile_interval,
         )
         self.task_filter = TaskFilter()
         self.sort: SortKey = DEFAULT_SORT
@@ -266,7 +282,15 @@ class TaskTuiApp(App[int]):
 
     @on(CountsUpdated)
     def _counts(self, message: CountsUpdated) -> None:
-        self.header_state.counts = message.counts
+        # Taken from the store as the table last drew it (redraw), or now if nothing is pending:
+        # header and table count the same rows. While paused both stay as they were.
+        if not self.paused:
+            self.header_state.counts = self.feed.counts()
+            self.show_header()
+
+    @on(FeedHealthChanged)
+    def _health(self, message: FeedHealthChanged) -> None:
+        self.header_state.health = message.health
         self.show_header()
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -289,6 +313,9 @@ class TaskTuiApp(App[int]):
         rows = self.store.view(self.task_filter, self.sort)
         self.main_query(TaskTable).show(rows, self.sort, self.clock())
         self.show_filter_info(len(rows))
+        # The header counts the rows just drawn: the two never disagree on what is in flight.
+        self.header_state.counts = self.feed.counts()
+        self.show_header()
 
     def tick(self) -> None:
         """Once a second: ages in the header and the relative times in the table."""
@@ -436,6 +463,13 @@ class TaskTuiApp(App[int]):
             self.redraw(force=True)
         self.show_header()
 
+    def action_feed_health(self) -> None:
+        health = self.feed.health()
+        drifted = ""
+        if health.last_drift_ids:
+            drifted = f"; last healed: {', '.join(i[:8] for i in health.last_drift_ids)}"
+        self.notify(f"feed health: {health.describe()}{drifted}", timeout=15)
+
     def action_toggle_legend(self) -> None:
         legend = self.main_query(Legend)
         legend.display = not legend.display
@@ -554,10 +588,25 @@ def preflight(target: db.Target) -> None:
 
 
 def run_console(
-    target: db.Target, *, read_only: bool, channel: str, label: str | None = None, notice: str | None = None
+    target: db.Target,
+    *,
+    read_only: bool,
+    channel: str,
+    label: str | None = None,
+    notice: str | None = None,
+    link_timeout: float = LINK_TIMEOUT,
+    reconcile_interval: float = RECONCILE_INTERVAL,
 ) -> int:
     preflight(target)
-    app = TaskTuiApp(target, read_only=read_only, channel=channel, label=label, notice=notice)
+    app = TaskTuiApp(
+        target,
+        read_only=read_only,
+        channel=channel,
+        label=label,
+        notice=notice,
+        link_timeout=link_timeout,
+        reconcile_interval=reconcile_interval,
+    )
     app.exit_on_signals = True
     result = app.run()
     return result or 0

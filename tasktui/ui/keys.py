@@ -72,6 +72,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         short="Workers",
     ),
     KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
+    KeyAction("health", "H", "feed_health", "Feed health: drift, re-checks, reconnects, ignored notifications", "View"),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
     KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),

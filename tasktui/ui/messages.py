@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tasktui.core.feed import FeedStatus, FeedUpdate, StatusCounts
+from tasktui.core.counts import StatusCounts
+from tasktui.core.feed import FeedStatus, FeedUpdate
+from tasktui.core.health import FeedHealth
 
 
 class FeedStatusChanged(Message):
@@ -23,6 +25,12 @@ class CountsUpdated(Message):
     def __init__(self, counts: StatusCounts) -> None:
         super().__init__()
         self.counts = counts
+
+
+class FeedHealthChanged(Message):
+    def __init__(self, health: FeedHealth) -> None:
+        super().__init__()
+        self.health = health
 
 
 class SideChangesArrived(Message):

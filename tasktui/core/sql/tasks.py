@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tasktui.core.models import TaskRow
+from psycopg import sql
+
+from tasktui.core.models import Fingerprint, TaskRow
 from tasktui.core.session import Layout, quote_ident
 from tasktui.core.status import LEVEL_SEVERITY, effective_status
 
@@ -29,10 +31,22 @@ WITH RECURSIVE s(state) AS (
 SELECT state FROM s WHERE state IS NOT NULL
 """
 
-# Exact counts by state and stored status; run on a timer, never per event.
-COUNTS = """
-SELECT state, aggregated_status, count(*) FROM authentik_tasks_task GROUP BY state, aggregated_status
+# The server's clock: finished tasks are re-read from the last round's time on this clock.
+SERVER_NOW = "SELECT now()"
+
+# Finished tasks by stored status (unfinished ones are counted from the window); run on a
+# timer, never per event, under a short timeout of their own (tasktui.core.counts).
+FINISHED_COUNTS = """
+SELECT aggregated_status, count(*) FROM authentik_tasks_task WHERE state = ANY (%(states)s) GROUP BY aggregated_status
 """
+
+
+def estimate_rows(state: str) -> sql.Composed:
+    """The planner's estimate of the tasks in `state` (EXPLAIN reads statistics, not rows)."""
+    return sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM authentik_tasks_task WHERE state = {}").format(
+        sql.Literal(state)
+    )
+
 
 _SEVERITY = (
     "CASE lower(l.log_level) "
@@ -73,6 +87,7 @@ class TaskQueries:
     """The task queries for one layout (columns that older releases lack become NULLs)."""
 
     select: str  # SELECT … FROM task t [joins]: the row shape read by `read_task`
+    fingerprint_select: str  # SELECT … FROM task t: what can change of a row, read by `read_fingerprint`
     effective_status: str  # SQL expression of the effective status (see tasktui.core.status)
     related_type: str  # SQL expression: the related object's "app.model", else its content type id
     tenant_name: str  # SQL expression: the tenant's name (NULL when unknown)
@@ -91,6 +106,8 @@ class TaskQueries:
             if layout.has_tasklog
             else "NULL::int"
         )
+        retries = "t.retries" if layout.has_retries else "NULL::bigint"
+        eta = "t.eta" if layout.has_eta else "NULL::timestamptz"
         columns = [
             "t.message_id::text",
             "t.queue_name",
@@ -104,8 +121,8 @@ class TaskQueries:
             "ct.label" if layout.has_content_type_table else "NULL::text",
             "t.rel_obj_content_type_id",
             "t.rel_obj_id",
-            "t.retries" if layout.has_retries else "NULL::bigint",
-            "t.eta" if layout.has_eta else "NULL::timestamptz",
+            retries,
+            eta,
             "t.mtime",
             "t.result_expiry",
         ]
@@ -115,6 +132,21 @@ class TaskQueries:
         if layout.has_content_type_table:
             joins.append(_content_type_join(layout))
         select = "SELECT " + ", ".join(columns) + " FROM authentik_tasks_task AS t " + " ".join(joins)
+        # No joins: names of tenants and related objects do not change under a task.
+        fingerprint_columns = [
+            "t.message_id::text",
+            "t.state",
+            "t.aggregated_status",
+            worst,
+            "t.mtime",
+            eta,
+            retries,
+            "t.rel_obj_id",
+            uid,
+            "t.actor_name",
+            "t.queue_name",
+        ]
+        fingerprint_select = "SELECT " + ", ".join(fingerprint_columns) + " FROM authentik_tasks_task AS t"
         rank = "CASE t.aggregated_status WHEN 'error' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
         effective = (
             "CASE WHEN t.state <> 'done' THEN t.aggregated_status ELSE"
@@ -128,6 +160,7 @@ class TaskQueries:
         )
         return cls(
             select=select,
+            fingerprint_select=fingerprint_select,
             effective_status=effective,
             related_type=related_type,
             tenant_name=tenant_name,
@@ -148,9 +181,33 @@ class TaskQueries:
         )
 
     @property
+    def done_with_problems(self) -> str:
+        """How many done tasks show Warning or Error (their current attempt's logs say so)."""
+        return (
+            "SELECT count(*) FROM authentik_tasks_task AS t WHERE t.state = 'done'"
+            f" AND ({self.effective_status}) IN ('warning', 'error')"
+        )
+
+    @property
     def by_ids(self) -> str:
         """Re-read changed rows: %(ids)s text[] of message ids."""
         return self.select + " WHERE t.message_id = ANY (%(ids)s::uuid[])"
+
+    @property
+    def fingerprints_by_state(self) -> str:
+        """`recent_by_state`, reading fingerprints (see `read_fingerprint`)."""
+        return (
+            "SELECT r.* FROM unnest(%(states)s::text[], %(limits)s::int[]) AS s(state, lim)"
+            " CROSS JOIN LATERAL (" + self.fingerprint_select + " WHERE t.state = s.state"
+            " AND (%(since)s::timestamptz IS NULL OR t.mtime > %(since)s::timestamptz)"
+            " AND (%(before)s::timestamptz IS NULL OR t.mtime < %(before)s::timestamptz)"
+            " ORDER BY t.mtime DESC LIMIT s.lim) AS r"
+        )
+
+    @property
+    def fingerprints_by_ids(self) -> str:
+        """Fingerprints of rows by id: %(ids)s text[] of message ids."""
+        return self.fingerprint_select + " WHERE t.message_id = ANY (%(ids)s::uuid[])"
 
 
 def read_task(row: tuple[Any, ...]) -> TaskRow:
@@ -176,6 +233,14 @@ def read_task(row: tuple[Any, ...]) -> TaskRow:
         mtime=mtime,
         result_expiry=result_expiry,
     )
+
+
+def read_fingerprint(row: tuple[Any, ...]) -> tuple[str, Fingerprint]:
+    """(message id, what can change of it), comparable with `TaskRow.fingerprint`."""
+    message_id, state, aggregated, worst, mtime, eta, retries, rel_obj_id, uid, actor, queue = row
+    worst_level = _LEVEL_BY_SEVERITY.get(worst) if worst else None
+    effective = effective_status(state, aggregated, worst_level)
+    return message_id, (state, aggregated, effective, mtime, eta, retries, rel_obj_id, uid, actor, queue)
 
 
 def window_params(

@@ -32,7 +32,14 @@ ON CONFLICT (console_id) DO UPDATE
 SET heartbeat = now(), channel = EXCLUDED.channel, backend_pid = EXCLUDED.backend_pid
 """
 
-HEARTBEAT = "UPDATE tasktui_console SET heartbeat = now() WHERE console_id = %(console_id)s"
+# Refresh the heartbeat and say whether it had lapsed (the trigger stopped notifying us for a
+# while): the subquery reads the row as it was before this statement. No row: it was deleted.
+HEARTBEAT = """
+UPDATE tasktui_console AS c SET heartbeat = now()
+FROM (SELECT heartbeat FROM tasktui_console WHERE console_id = %(console_id)s) AS before
+WHERE c.console_id = %(console_id)s
+RETURNING before.heartbeat <= now() - %(stale_after)s::interval
+"""
 
 UNREGISTER_CONSOLE = "DELETE FROM tasktui_console WHERE console_id = %(console_id)s"
 
@@ -46,3 +53,6 @@ ORDER BY started
 
 # Crashed consoles leave rows behind; they stop counting at once, and are swept after a day.
 SWEEP_STALE_CONSOLES = "DELETE FROM tasktui_console WHERE heartbeat < now() - interval '1 day'"
+
+# The feed's own marker on its channel: delivered after every notification committed before it.
+SEND_SENTINEL = "SELECT pg_notify(%(channel)s, %(payload)s)"

@@ -10,8 +10,10 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
+from tasktui.core.counts import StatusCounts
 from tasktui.core.db import without_target
-from tasktui.core.feed import FeedMode, FeedStatus, StatusCounts
+from tasktui.core.feed import FeedMode, FeedStatus
+from tasktui.core.health import FeedHealth
 from tasktui.core.status import GROUPS
 from tasktui.core.text import safe_text
 
@@ -19,6 +21,8 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_SECONDS = 20  # the sparkline's seconds when there is room
 MIN_SPARK = 6  # fewer seconds than this say nothing: only the rate is shown
 REASON_LINES = 3  # libpq's longest (refused, with its hint) takes three at 80 columns
+WIDE = 110  # from this width the counts line spells things out
+NEWS_SECONDS = 30.0  # how long news such as "reconnected after 4.1s blind" stays in the header
 
 
 def sparkline(values: list[int]) -> str:
@@ -26,6 +30,17 @@ def sparkline(values: list[int]) -> str:
     if peak <= 0:
         return SPARK[0] * len(values)
     return "".join(SPARK[min(len(SPARK) - 1, round(v / peak * (len(SPARK) - 1)))] for v in values)
+
+
+def _estimate(number: int) -> str:
+    """An estimate, to two significant figures (1.2M, 35k, 870)."""
+    if number >= 1_000_000:
+        return f"{number / 1_000_000:.1f}M"
+    if number >= 10_000:
+        return f"{number / 1_000:.0f}k"
+    if number >= 1_000:
+        return f"{number / 1_000:.1f}k"
+    return str(number)
 
 
 def _ago(seconds: float) -> str:
@@ -47,6 +62,7 @@ class HeaderState:
     paused: bool = False
     buffered: int = 0
     alarms: list[str] = field(default_factory=list)
+    health: FeedHealth | None = None
 
 
 class StatusHeader(Static):
@@ -126,19 +142,24 @@ class StatusHeader(Static):
         first.append(f" {status.mode.value} ", self._style(mode_style))
         if down and status.blind_since:
             first.append(f" blind {_ago(now - status.blind_since)}", self._style("down"))
-        if status.detail and not down:
+        news_is_old = status.fades and now - status.at > NEWS_SECONDS
+        if status.detail and not down and not news_is_old:
             detail_style = "polling" if status.mode == FeedMode.POLLING else "dim"
             first.append(f" — {status.detail}", self._style(detail_style))
         # While blind no event can arrive: the blind time is the one that counts.
         if state.last_event_at is not None and not down:
             first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("dim"))
+        if state.health is not None and status.mode == FeedMode.LIVE:
+            # The feed's self-audit: rows the re-check had to heal. 0 on a healthy installation.
+            drift = state.health.drift_last_hour
+            first.append(f"  drift {drift}/h", self._style("alarm" if drift else "dim"))
         first.append("  ")
         first.append(status.label, self._style("dim"))
 
         lines = [first]
         if down and status.detail:
             lines += self._reason(without_target(status.detail, status.label), width)
-        lines.append(self._counts_line(state, stale=down, width=width))
+        lines.append(self._counts_line(state, stale=down, width=width, now=now))
         both = Text("\n").join(lines)
         both.no_wrap, both.overflow = True, "ellipsis"
         self.update(both)
@@ -158,7 +179,7 @@ class StatusHeader(Static):
             line.end = ""
         return wrapped
 
-    def _counts_line(self, state: HeaderState, *, stale: bool, width: int) -> Text:
+    def _counts_line(self, state: HeaderState, *, stale: bool, width: int, now: float) -> Text:
         second = Text()
         if state.counts is None:
             second.append("counting…  ", self._style("dim"))
@@ -167,9 +188,25 @@ class StatusHeader(Static):
                 # The counts cannot be refreshed while blind: keep them, but say so.
                 second.append("last known: ", self._style("reason"))
             number_style = self._style("dim") if stale else None
+            counts = state.counts
             for group in GROUPS:
                 second.append(f"{group} ", self._style(f"group-{group.lower()}"))
-                second.append(f"{state.counts.by_group.get(group, 0):,}  ", number_style)
+                number = counts.by_group.get(group, 0)
+                finished = group in ("Successful", "Error")
+                # A planner's estimate is marked, and rounded as what it is.
+                text = f"~{_estimate(number)}" if finished and counts.finished_estimated else f"{number:,}"
+                second.append(text, number_style)
+                problems = counts.successful_with_problems
+                if group == "Successful" and problems:
+                    # authentik counts these as successful; the table shows their logs' worst level.
+                    at_least = "≥" if counts.problems_in_window else ""
+                    what = "with errors/warnings" if width >= WIDE else "err/warn"
+                    second.append(" ")
+                    second.append(f"({at_least}{problems:,} {what})", self._style("group-error"))
+                second.append("  ")
+            if counts.stale and not stale:
+                age = f"{_ago(now - counts.finished_counted_at)} old" if counts.finished_counted_at else "not counted"
+                second.append(f"(finished counts {age}) ", self._style("reason"))
         if state.alarms:
             # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
             more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
