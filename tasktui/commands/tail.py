@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.core import db
 from tasktui.core.listener import ChangeListener
+from tasktui.core.text import ascii_json
 from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
 
 
@@ -34,10 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def _tail(target: db.Target, channel: str) -> int:
     async with ChangeListener(target, channel) as listener:
-        print(f"listening on {channel!r} at {target.label}", file=sys.stderr, flush=True)
+        say(f"listening on {channel!r} at {target.label}", stream=sys.stderr)
         try:
             async for change in listener.changes():
-                sys.stdout.write(change.payload + "\n")
+                # JSON with non-ASCII escaped: the values are exact, no C1 or bidi byte is printed.
+                sys.stdout.write(ascii_json(change.payload) + "\n")
                 sys.stdout.flush()
         except OSError:
             return 0  # stdout closed (piped into head)
