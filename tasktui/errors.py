@@ -20,6 +20,10 @@ class ConnectionFailed(UserFacingError):
     exit_code = 2
 
 
+class RegistrationLost(ConnectionFailed):
+    """The console's registration for live updates disappeared: it no longer receives changes."""
+
+
 class MissingTables(UserFacingError):
     """The database has no authentik task tables."""
 

@@ -4,6 +4,10 @@ The listener owns one dedicated autocommit connection (psycopg's `notifies()` ho
 connection lock, so nothing else may run on it). Between waits it refreshes the console's
 heartbeat on that same connection, which also proves the connection is still alive: a console
 whose listener died stops making the trigger speak within `STALE_AFTER`.
+
+Registering, heartbeating and unregistering go through the install's functions (see
+schema/tasktui_notify.sql): the server decides whether this role may watch, and picks the
+console's own channel — `<prefix>_<random>` — on which it LISTENs for us.
 """
 
 from __future__ import annotations
@@ -17,13 +21,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 from tasktui.core import db
 from tasktui.core.session import detect_layout
 from tasktui.core.sql import trigger as q
 from tasktui.core.trigger import HEARTBEAT_SECONDS, validate_channel
-from tasktui.errors import TriggerNotInstalled
+from tasktui.errors import MissingPrivilege, RegistrationLost, TriggerNotInstalled
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ class ChangeListener:
 
     def __init__(self, target: db.Target, channel: str = "tasktui", *, heartbeat_seconds: float = HEARTBEAT_SECONDS):
         self.target = target
-        self.channel = validate_channel(channel)
+        self.prefix = validate_channel(channel)
+        self.channel = ""  # the console's own channel, chosen by the server when it registers
         self.console_id = str(uuid.uuid4())
         self.heartbeat_seconds = heartbeat_seconds
         self.conn: psycopg.AsyncConnection | None = None
@@ -81,21 +85,20 @@ class ChangeListener:
         conn = await db.connect(self.target)
         try:
             await detect_layout(conn)  # sets the search_path to the task tables' schema
-            if not (await (await conn.execute(q.CONSOLE_TABLE_EXISTS)).fetchone())[0]:
+            functions, table = await (await conn.execute(q.REGISTRATION_AVAILABLE)).fetchone()
+            if not functions:
                 raise TriggerNotInstalled(
-                    "tasktui's notify trigger is not installed here; run `tasktui trigger install`"
+                    "tasktui's notify trigger here is outdated; run `tasktui trigger install` to upgrade it"
+                    if table
+                    else "tasktui's notify trigger is not installed here; run `tasktui trigger install`"
                 )
-            # Register first, then LISTEN: from here on no change can be missed, so a caller
-            # that loads its initial state after entering sees every later change.
-            await conn.execute(
-                q.REGISTER_CONSOLE,
-                {
-                    "console_id": self.console_id,
-                    "channel": self.channel,
-                    "hostname": socket.gethostname()[:255],
-                },
-            )
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            # Registered and listening in one statement: from here on no change can be missed,
+            # so a caller that loads its initial state after entering sees every later change.
+            params = {"console_id": self.console_id, "prefix": self.prefix, "hostname": socket.gethostname()[:255]}
+            self.channel = str(await db.fetch_value(conn, q.REGISTER_CONSOLE, params))
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            await conn.close()
+            raise MissingPrivilege(str(db.explain(exc, self.target))) from None
         except psycopg.Error as exc:
             await conn.close()
             raise db.explain(exc, self.target) from None
@@ -133,5 +136,11 @@ class ChangeListener:
                         yield Change.parse(notify.payload)
                     if time.monotonic() >= next_heartbeat:
                         break
-            await conn.execute(q.HEARTBEAT, {"console_id": self.console_id})
+            await self._heartbeat(conn)
             next_heartbeat = time.monotonic() + self.heartbeat_seconds
+
+    async def _heartbeat(self, conn: psycopg.AsyncConnection) -> None:
+        """Refresh the registration; a registration that is gone (removed by this role or the
+        installer) means changes are no longer sent here: raise, as a dropped connection does."""
+        if not await db.fetch_value(conn, q.HEARTBEAT, {"console_id": self.console_id}):
+            raise RegistrationLost("this console's registration for live updates was removed; reconnecting")

@@ -141,6 +141,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """An SQL string literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 async def has_table_privilege(conn: psycopg.AsyncConnection, table: str, privilege: str) -> bool:
     row = await (await conn.execute(catalog.TABLE_PRIVILEGE, {"table": table, "privilege": privilege})).fetchone()
     return bool(row and row[0])
