@@ -16,6 +16,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
+from tasktui.core.session import Layout
 from tasktui.core.text import escape_control, is_safe, safe_text
 
 
@@ -29,6 +30,12 @@ def say(text: str, *, stream: TextIO | None = None, multiline: bool = True) -> N
     else:
         out.write(data)
         out.flush()
+
+
+def note_lookups(layout: Layout) -> None:
+    """Say on stderr, once, which names this role may not read (they are shown as ids)."""
+    if layout.lookup_notice:
+        say(f"tasktui: note: {layout.lookup_notice}", stream=sys.stderr, multiline=False)
 
 
 def print_lines(lines: list[Text]) -> None:

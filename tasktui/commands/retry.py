@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from tasktui.commands._output import say
+from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
 from tasktui.core import retry
 from tasktui.core.db import Target, explain
@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
     async with await open_session(target) as session:
+        note_lookups(session.layout)
         # Prefixes first, all of them: one that names no task or several stops the command before
         # anything is retried.
         try:
@@ -263,6 +264,7 @@ def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: 
 
 async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple[BulkPreview, tuple[bool, str]]:
     async with await open_session(target) as session:
+        note_lookups(session.layout)
         preview = await retry.preview_bulk_retry(session, task_filter, limit=limit)
         return preview, await retry.retry_capability(session)
 

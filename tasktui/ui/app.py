@@ -124,6 +124,7 @@ class TaskTuiApp(App[int]):
         self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
         self._redraw_due = False
+        self._lookups_noticed = False
 
     # -- notices ---------------------------------------------------------------------------------
 
@@ -263,6 +264,10 @@ class TaskTuiApp(App[int]):
         session = self._sessions.get(purpose)
         if session is None or session.conn.closed:
             session = self._sessions[purpose] = await open_session(self.target)
+            if session.layout.lookup_notice and not self._lookups_noticed:
+                # Once per console, not once per (re)connection: it is a fact about the role.
+                self._lookups_noticed = True
+                self.notify(session.layout.lookup_notice, timeout=NOTICE_SECONDS)
         return session
 
     async def forget_side_session(self) -> None:
