@@ -36,7 +36,14 @@ LEVEL_STYLES = {
 }
 ERROR_LEVELS = frozenset(("error", "critical", "exception"))
 # By tasktui.core.status style class.
-STATUS_STYLES = {"error": "bold red", "warning": "yellow", "active": "cyan", "queued": "blue", "success": "green"}
+STATUS_STYLES = {
+    "error": "bold red",
+    "warning": "yellow",
+    "active": "cyan",
+    "queued": "blue",
+    "success": "green",
+    "unknown": "magenta",  # a state or status tasktui does not know: look at it, it is new
+}
 LIVENESS_STYLES = {"alive": "green", "stale": "yellow", "dead": "dim"}
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
 ATTRIBUTES_CHARS = 2000  # characters of a log line's attributes shown after its event
