@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from tasktui import __version__
 from tasktui.commands import COMMANDS, console
+from tasktui.commands._output import say
 from tasktui.core.db import redact
 from tasktui.errors import UserFacingError
 
@@ -23,10 +24,12 @@ from tasktui.errors import UserFacingError
 class _Parser(argparse.ArgumentParser):
     """A usage error is one line on stderr, like every other tasktui error (argparse would
     print the whole usage first), and never echoes a password: argparse quotes the argument
-    it rejects, which can be a connection string. Subcommand parsers inherit this class."""
+    it rejects, which can be a connection string (or carry escape sequences: sanitised by say).
+    Subcommand parsers inherit this class."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {redact(message)} (see `{self.prog} --help`)\n")
+        say(f"{self.prog}: error: {redact(message)} (see `{self.prog} --help`)", stream=sys.stderr, multiline=False)
+        self.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UserFacingError as exc:
-        print(f"tasktui: error: {exc}", file=sys.stderr)
+        say(f"tasktui: error: {exc}", stream=sys.stderr, multiline=False)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -71,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TASKTUI_DEBUG"):
             raise
         message = redact(" ".join(str(exc).split()), args.dsn or "")
-        print(
+        say(
             f"tasktui: unexpected error: {type(exc).__name__}: {message} (set TASKTUI_DEBUG=1 for details)",
-            file=sys.stderr,
+            stream=sys.stderr,
+            multiline=False,
         )
         return 1

@@ -25,6 +25,10 @@ class LinkHung(ConnectionFailed):
     which otherwise look like a quiet task system for as long as TCP takes to give up."""
 
 
+class RegistrationLost(ConnectionFailed):
+    """The console's registration for live updates disappeared: it no longer receives changes."""
+
+
 class MissingTables(UserFacingError):
     """The database has no authentik task tables."""
 

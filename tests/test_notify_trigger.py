@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -24,7 +25,7 @@ MAX_PAYLOAD = 1000
 
 @pytest.fixture
 async def console(live_dsn: str) -> AsyncIterator[ChangeListener]:
-    """A console registered on the default channel (entered, never iterated)."""
+    """A console registered with the default prefix (entered, never iterated)."""
     async with ChangeListener(db.Target.resolve(live_dsn), heartbeat_seconds=NO_HEARTBEAT) as listener:
         yield listener
 
@@ -36,49 +37,61 @@ async def _enqueue(dsn: str, **kwargs: object) -> str:
 
 
 async def test_silent_until_a_console_registers_and_again_once_it_is_stale(live_dsn: str) -> None:
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+    # What a console's registration looks like to the trigger, made by hand on a channel we
+    # listen to (a real console's channel is chosen by the server: see below).
+    channel = "tasktui_" + uuid.uuid4().hex
+    with Listener(live_dsn, channel) as listener:
         await _enqueue(live_dsn)
         execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'consumed', mtime = now()")
         assert listener.collect() == []
+        execute(
+            live_dsn,
+            "INSERT INTO tasktui_console VALUES (gen_random_uuid(), %s, now(), now(), 'test', 'host', 1)",
+            (channel,),
+        )
+        execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'running'")
+        assert [p["state"] for p in listener.payloads()] == ["running"]
+        execute(live_dsn, "UPDATE tasktui_console SET heartbeat = now() - interval '1 minute'")
+        execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'postprocess'")
+        await _enqueue(live_dsn)
+        assert listener.collect() == []
 
-        async with ChangeListener(db.Target.resolve(live_dsn), heartbeat_seconds=NO_HEARTBEAT) as console:
-            assert execute(live_dsn, "SELECT console_id::text, channel FROM tasktui_console") == [
-                (console.console_id, DEFAULT_CHANNEL)
-            ]
-            execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'running'")
-            assert [p["state"] for p in listener.payloads()] == ["running"]
-
-            execute(live_dsn, "UPDATE tasktui_console SET heartbeat = now() - interval '1 minute'")
-            execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'postprocess'")
-            await _enqueue(live_dsn)
-            assert listener.collect() == []
-
-        # Leaving unregisters the console.
-        assert execute(live_dsn, "SELECT count(*) FROM tasktui_console") == [(0,)]
+    execute(live_dsn, "DELETE FROM tasktui_console")
+    async with ChangeListener(db.Target.resolve(live_dsn), heartbeat_seconds=NO_HEARTBEAT) as console:
+        assert execute(live_dsn, "SELECT console_id::text, channel FROM tasktui_console") == [
+            (console.console_id, console.channel)
+        ]
+        assert re.fullmatch(DEFAULT_CHANNEL + "_[0-9a-f]{32}", console.channel), console.channel
+        with Listener(live_dsn, console.channel) as listener:
+            execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'running'")  # both tasks
+            assert [p["state"] for p in listener.payloads()] == ["running", "running"]
+    # Leaving unregisters the console.
+    assert execute(live_dsn, "SELECT count(*) FROM tasktui_console") == [(0,)]
 
 
-async def test_only_the_channels_of_recent_consoles_are_notified(live_dsn: str) -> None:
-    with Listener(live_dsn, DEFAULT_CHANNEL, "tasktui_other") as listener:
-        target = db.Target.resolve(live_dsn)
-        async with (
-            ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT),
-            ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT),
-            ChangeListener(target, "tasktui_other", heartbeat_seconds=NO_HEARTBEAT) as other,
-        ):
+async def test_each_recent_console_is_notified_on_its_own_channel(live_dsn: str) -> None:
+    target = db.Target.resolve(live_dsn)
+    async with (
+        ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT) as first,
+        ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT) as second,
+        ChangeListener(target, "tasktui_other", heartbeat_seconds=NO_HEARTBEAT) as other,
+    ):
+        channels = [first.channel, second.channel, other.channel]
+        assert len(set(channels)) == 3 and other.channel.startswith("tasktui_other_")
+        with Listener(live_dsn, *channels) as listener:
             message_id = await _enqueue(live_dsn)
             notes = [(n.channel, json.loads(n.payload)) for n in listener.collect()]
-            # Two consoles on one channel still make one notification per change on it.
-            assert sorted(channel for channel, p in notes if p["table"] == "task" and p["id"] == message_id) == [
-                DEFAULT_CHANNEL,
-                "tasktui_other",
-            ]
+            # One notification per change on each console's channel.
+            assert sorted(channel for channel, p in notes if p["table"] == "task" and p["id"] == message_id) == sorted(
+                channels
+            )
             execute(
                 live_dsn,
                 "UPDATE tasktui_console SET heartbeat = now() - interval '1 minute' WHERE console_id = %s",
                 (other.console_id,),
             )
             execute(live_dsn, "UPDATE authentik_tasks_task SET state = 'consumed'")
-            assert [n.channel for n in listener.collect()] == [DEFAULT_CHANNEL]
+            assert sorted(n.channel for n in listener.collect()) == sorted([first.channel, second.channel])
 
 
 def _check(payload: dict[str, object], expected: dict[str, object]) -> None:
@@ -89,9 +102,8 @@ def _check(payload: dict[str, object], expected: dict[str, object]) -> None:
     assert set(payload) <= allowed, payload
 
 
-@pytest.mark.usefixtures("console")
-async def test_task_payloads_for_insert_update_delete(live_dsn: str) -> None:
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+async def test_task_payloads_for_insert_update_delete(live_dsn: str, console: ChangeListener) -> None:
+    with Listener(live_dsn, console.channel) as listener:
         task_id = str(uuid.uuid4())
         tenant = execute(live_dsn, "SELECT tenant_uuid FROM authentik_tenants_tenant")[0][0]
         execute(
@@ -116,10 +128,9 @@ async def test_task_payloads_for_insert_update_delete(live_dsn: str) -> None:
         _check(deleted, {"table": "task", "op": "DELETE", "id": task_id, "state": "queued", "status": "queued"})
 
 
-@pytest.mark.usefixtures("console")
-async def test_tasklog_payloads_for_insert_update_delete(live_dsn: str) -> None:
+async def test_tasklog_payloads_for_insert_update_delete(live_dsn: str, console: ChangeListener) -> None:
     task_id = await _enqueue(live_dsn)
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+    with Listener(live_dsn, console.channel) as listener:
         async with await psycopg.AsyncConnection.connect(live_dsn, autocommit=True) as conn:
             await broker.log(conn, task_id, "something odd", level="warning")
         (inserted,) = listener.payloads()
@@ -145,9 +156,8 @@ async def test_tasklog_payloads_for_insert_update_delete(live_dsn: str) -> None:
         _check(deleted, {"table": "tasklog", "op": "DELETE", "id": log_id, "task_id": task_id, "level": "warning"})
 
 
-@pytest.mark.usefixtures("console")
-async def test_workerstatus_payloads_for_insert_update_delete(live_dsn: str) -> None:
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+async def test_workerstatus_payloads_for_insert_update_delete(live_dsn: str, console: ChangeListener) -> None:
+    with Listener(live_dsn, console.channel) as listener:
         async with await psycopg.AsyncConnection.connect(live_dsn, autocommit=True) as conn:
             worker_id = await broker.register_worker(conn, "worker-1", "2026.5.0")
             (inserted,) = listener.payloads()
@@ -162,12 +172,11 @@ async def test_workerstatus_payloads_for_insert_update_delete(live_dsn: str) -> 
         assert [(p["op"], p["id"]) for p in listener.payloads()] == [("DELETE", worker_id), ("INSERT", new_id)]
 
 
-@pytest.mark.usefixtures("console")
-async def test_updates_that_change_no_visible_column_send_nothing(live_dsn: str) -> None:
+async def test_updates_that_change_no_visible_column_send_nothing(live_dsn: str, console: ChangeListener) -> None:
     task_id = await _enqueue(live_dsn)
     async with await psycopg.AsyncConnection.connect(live_dsn, autocommit=True) as conn:
         worker_id = await broker.register_worker(conn, "worker-1", "2026.5.0")
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+    with Listener(live_dsn, console.channel) as listener:
         for statement in (
             # authentik's post-processing save and blob writes that no viewer sees
             "UPDATE authentik_tasks_task SET result = '\\x00'::bytea, message = '\\x01'::bytea",
@@ -187,11 +196,10 @@ async def test_updates_that_change_no_visible_column_send_nothing(live_dsn: str)
     assert task_id and worker_id
 
 
-@pytest.mark.usefixtures("console")
-async def test_payloads_stay_small_whatever_the_row_holds(live_dsn: str) -> None:
+async def test_payloads_stay_small_whatever_the_row_holds(live_dsn: str, console: ChangeListener) -> None:
     big_text = "x" * 1_000_000
     big_attributes = {"blob": "y" * 5_000_000}
-    with Listener(live_dsn, DEFAULT_CHANNEL) as listener:
+    with Listener(live_dsn, console.channel) as listener:
         task_id = await _enqueue(live_dsn, uid=big_text, kwargs={"data": big_text})
         async with await psycopg.AsyncConnection.connect(live_dsn, autocommit=True) as conn:
             await broker.log(conn, task_id, big_text, level="error", logger=big_text, attributes=big_attributes)
@@ -226,8 +234,8 @@ async def test_older_layout_without_tasklog_and_tenant(mirror_dsn: str) -> None:
         "tasktui_notify_workerstatus_update",
     ]
 
-    with Listener(mirror_dsn, DEFAULT_CHANNEL) as listener:
-        async with ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT):
+    async with ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT) as console:
+        with Listener(mirror_dsn, console.channel) as listener:
             task_id = str(uuid.uuid4())
             execute(
                 mirror_dsn,
@@ -267,8 +275,8 @@ async def test_authentik_dropping_a_column_after_install(mirror_dsn: str) -> Non
         # Installing again repairs it for the new layout.
         assert (await install(conn)).current
 
-    with Listener(mirror_dsn, DEFAULT_CHANNEL) as listener:
-        async with ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT):
+    async with ChangeListener(target, heartbeat_seconds=NO_HEARTBEAT) as console:
+        with Listener(mirror_dsn, console.channel) as listener:
             task_id = str(uuid.uuid4())
             execute(
                 mirror_dsn,

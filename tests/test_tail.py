@@ -74,9 +74,9 @@ async def test_tail_prints_each_change_as_a_json_line_and_unregisters_on_sigterm
     assert tail.stdout is not None and tail.stderr is not None
     out, err = Lines(tail.stdout), Lines(tail.stderr)
     # Registered (and listening) before it says so.
-    assert err.next().startswith("listening on 'tasktui' at ")
+    assert err.next().startswith("listening on 'tasktui' (console ")
     consoles = execute(live_dsn, "SELECT channel, username, backend_pid FROM tasktui_console")
-    assert len(consoles) == 1 and consoles[0][0] == "tasktui"
+    assert len(consoles) == 1 and consoles[0][0].startswith("tasktui_")
 
     async with await psycopg.AsyncConnection.connect(live_dsn, autocommit=True) as conn:
         tenant = await broker.default_tenant(conn)

@@ -18,7 +18,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db, presentation
-from tasktui.core.detail import LogCursor, LogLine
+from tasktui.core.detail import ATTRIBUTES_ON_DEMAND, LogCursor, LogLine
 from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.app import TaskTuiApp
@@ -269,11 +269,19 @@ async def test_a_5_mb_attribute_is_fetched_only_when_its_line_is_expanded(live_d
         # The page knew the stored size; the fetch measures the JSON text.
         assert not entry.attributes.complete and abs(entry.attributes.size - size) < 100
         text = screen_text(app)
-        assert f"the first 100,000 characters of {entry.attributes.size:,} bytes" in text
+        assert f"the first {ATTRIBUTES_ON_DEMAND:,} characters of {entry.attributes.size:,} bytes" in text
         assert '{"blob":' in text and "c4ca4238a0b923820dcc509a6f75849bc81e728d9d4c2f636f067f89cc14862c" in text
+        # Rendered a page at a time, ending in a row that counts the rest; m renders the next page.
+        block = view._block(entry)
+        assert block.marker is not None and block.shown < block.total
+        marker = "".join(segment.text for segment in block.marker)
+        assert f"{block.total - block.shown:,} more characters — m shows the next page" in marker
+        shown = block.shown
+        await pilot.press("m")
+        await wait_for(pilot, lambda: block.shown > shown, what="the next page")
         await pilot.press("space")  # collapse again
         await pilot.pause()
-        assert "the first 100,000 characters" not in screen_text(app)
+        assert "the first 1,000,000 characters" not in screen_text(app)
 
 
 class _Evil:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasktui.core.trigger import FUNCTIONS, TRIGGER_VERSION
 from tests.conftest import run_cli
 from tests.notify_helpers import execute
 
@@ -53,10 +54,10 @@ def _tasktui_objects(dsn: str) -> list[tuple[Any, ...]]:
 def test_install_twice_is_installing_once(mirror_dsn: str) -> None:
     assert _tasktui_objects(mirror_dsn) == []
     out = _cli("trigger", "install", "--dsn", mirror_dsn)
-    assert "installed, version 1 (current)" in out
+    assert f"installed, version {TRIGGER_VERSION} (current)" in out
     first = _tasktui_objects(mirror_dsn)
     kinds = [row[0] for row in first]
-    assert kinds.count("function") == 1
+    assert sorted(row[1] for row in first if row[0] == "function") == sorted(FUNCTIONS)
     assert kinds.count("trigger") == 6
     assert [row[1] for row in first if row[0] == "relation"] == ["tasktui_console", "tasktui_console_pkey"]
 
@@ -95,7 +96,7 @@ def test_reinstall_upgrades_an_older_version_in_place(live_dsn: str) -> None:
     assert "installed, version 0 (incomplete: tasktui_notify_task_update missing" in out
 
     out = _cli("trigger", "install", "--dsn", live_dsn)
-    assert "installed, version 1 (current)" in out
+    assert f"installed, version {TRIGGER_VERSION} (current)" in out
     assert _tasktui_objects(live_dsn) == fresh
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 
 from rich.style import Style
+from textual import events
 from textual.pilot import Pilot
 
 from tasktui.core import db
@@ -59,3 +61,44 @@ def component_color(app: TaskTuiApp, name: str) -> object:
 
 async def settle(seconds: float = 0.2) -> None:
     await asyncio.sleep(seconds)
+
+
+def send_key(app: TaskTuiApp, key: str, character: str | None = None) -> float:
+    """A key as the terminal sends it, without waiting for the app to handle it (Pilot.press
+    waits); returns when it was sent. Safe from any thread, as the terminal's input is."""
+    event = events.Key(key, character)
+    event.set_sender(app)
+    assert app._driver is not None
+    sent = time.perf_counter()
+    app._driver.send_message(event)
+    return sent
+
+
+class LateKey:
+    """A key sent from another thread `delay` seconds from now, whatever the app is doing then
+    (busy or not), as a person would press it; `sent` is when."""
+
+    def __init__(self, app: TaskTuiApp, delay: float, key: str, character: str | None = None) -> None:
+        self.sent: float | None = None
+
+        def press() -> None:
+            self.sent = send_key(app, key, character)
+
+        threading.Timer(delay, press).start()
+
+    async def answered(self, condition: Callable[[], bool], within: float = 60.0) -> float:
+        """Seconds from the key's sending until `condition` holds ("key sent → screen changed")."""
+        await seconds_until(lambda: self.sent is not None, within)
+        await seconds_until(condition, within)
+        assert self.sent is not None
+        return time.perf_counter() - self.sent
+
+
+async def seconds_until(condition: Callable[[], bool], within: float = 60.0) -> float:
+    """How long until `condition` holds, polled every millisecond ("key sent → screen changed")."""
+    started = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - started > within:
+            raise AssertionError(f"still not after {within}s: {condition}")
+        await asyncio.sleep(0.001)
+    return time.perf_counter() - started

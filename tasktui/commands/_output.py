@@ -1,19 +1,48 @@
 """Printing a command's report: colour only on a terminal, plain text when piped, and a
-reader that goes away (`| head`) ends the output quietly."""
+reader that goes away (`| head`) ends the output quietly.
+
+Every line a command prints goes through here (`say` for plain text, `print_lines` for styled
+`Text`), and through tasktui.core.text's sanitiser on the way: a database name, a role, an error
+message or any other text that came from the server cannot send an escape sequence to the
+terminal, even where a command's own f-string forgot to escape it.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
+
+from tasktui.core.session import Layout
+from tasktui.core.text import escape_control, is_safe, safe_text
+
+
+def say(text: str, *, stream: TextIO | None = None, multiline: bool = True) -> None:
+    """One message to stdout, or to `stream` (stderr for errors). Without `multiline` it stays
+    on one line whatever it holds (newlines show as \\n): an error is one line."""
+    out = sys.stdout if stream is None else stream
+    data = escape_control(text, multiline=multiline) + "\n"
+    if out is sys.stdout:
+        write_stdout(data)
+    else:
+        out.write(data)
+        out.flush()
+
+
+def note_lookups(layout: Layout) -> None:
+    """Say on stderr, once, which names this role may not read (they are shown as ids)."""
+    if layout.lookup_notice:
+        say(f"tasktui: note: {layout.lookup_notice}", stream=sys.stderr, multiline=False)
 
 
 def print_lines(lines: list[Text]) -> None:
     """Lines built with tasktui.core.text (untrusted text already escaped, no markup): styled
     through Rich on a terminal, else their plain text — Rich is not used for pipes at all, as
     FORCE_COLOR and friends could make it emit escape sequences there."""
+    lines = [line if is_safe(line.plain) else safe_text(line.plain) for line in lines]
     if sys.stdout.isatty():
         console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
         try:

@@ -7,12 +7,25 @@ import argparse
 from tasktui.argtypes import positive
 from tasktui.core.feed import RECONCILE_INTERVAL
 from tasktui.core.listener import LINK_TIMEOUT
-from tasktui.core.trigger import DEFAULT_CHANNEL
+from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
+
+
+def channel_prefix(value: str) -> str:
+    """--channel, for argparse: a prefix the server adds a random suffix to, one per console."""
+    try:
+        return validate_channel(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="hide and refuse every write action (retry)")
-    parser.add_argument("--channel", default=DEFAULT_CHANNEL, help="notification channel (default: tasktui)")
+    parser.add_argument(
+        "--channel",
+        default=DEFAULT_CHANNEL,
+        type=channel_prefix,
+        help="notification channel prefix (default: tasktui); the server adds a random suffix for each console",
+    )
     parser.add_argument("--label", help="name shown in the header for this database (e.g. prod-eu)")
     parser.add_argument(
         "--link-timeout",

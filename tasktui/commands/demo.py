@@ -27,6 +27,7 @@ from types import FrameType
 from typing import IO, NoReturn
 
 from tasktui.argtypes import positive
+from tasktui.commands._output import say
 from tasktui.core import db
 from tasktui.core.localpg import LocalServerError, WheelServer
 from tasktui.core.mirror import apply_mirror
@@ -108,7 +109,7 @@ class _Signals:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    say(text, stream=sys.stderr)
 
 
 class EmbeddedDemo:
@@ -212,9 +213,9 @@ class EmbeddedDemo:
 
     def serve(self) -> int:
         """--no-console: say how to connect, then run until a signal (or the workload fails)."""
-        print(f"dsn: {self.dsn}", flush=True)
-        print(f"console: tasktui --dsn '{self.dsn}'", flush=True)
-        print(f"export DATABASE_URL='{self.dsn}'", flush=True)
+        say(f"dsn: {self.dsn}")
+        say(f"console: tasktui --dsn '{self.dsn}'")
+        say(f"export DATABASE_URL='{self.dsn}'")
         _say(f"workload log: {self.log_path}")
         _say("running; Ctrl-C stops the demo and removes everything")
         assert self.workload is not None

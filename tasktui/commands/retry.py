@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
 from tasktui.core import retry
 from tasktui.core.db import Target, explain
@@ -193,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
     async with await open_session(target) as session:
+        note_lookups(session.layout)
         # Prefixes first, all of them: one that names no task or several stops the command before
         # anything is retried.
         try:
@@ -208,19 +210,19 @@ async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: boo
                 if task is None:
                     verdict = "not found"
                 elif task.state == "rejected":
-                    verdict = f"would be retried ({escape_control(task.display_uid)})"
+                    verdict = f"would be retried ({task.display_uid})"
                 else:
                     verdict = f"not retryable (state {task.state})"
-                print(f"{message_id}  {verdict}")
+                say(f"{message_id}  {verdict}", multiline=False)
             return EXIT_OK
         allowed, reason = await retry.retry_capability(session)
         if not allowed:
             raise MissingPrivilege(f"{reason}; nothing was changed")
         result = await retry.retry_selected(session, message_ids)
     for outcome in result.outcomes:
-        print(f"{outcome.message_id}  {outcome.describe()}")
+        say(f"{outcome.message_id}  {outcome.describe()}", multiline=False)
     if result.journal_error:
-        print(f"tasktui: warning: {result.journal_error}", file=sys.stderr)
+        say(f"tasktui: warning: {result.journal_error}", stream=sys.stderr, multiline=False)
     return _exit_code(result.outcomes, aborted=False)
 
 
@@ -243,15 +245,15 @@ def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: 
     # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
     # plain "no") and no connection idles while a person reads the preview.
     preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))
-    print(bulk_preview_text(preview, rate))
+    say(bulk_preview_text(preview, rate))
     if not preview.tasks:
         return EXIT_OK
     if dry_run:
         if not allowed:
-            print(f"note: {reason}")
+            say(f"note: {reason}", multiline=False)
         return EXIT_OK
     if not preview.to_retry:
-        print("nothing to retry: every matching task is skipped")
+        say("nothing to retry: every matching task is skipped")
         return EXIT_PARTIAL
     if not allowed:
         raise MissingPrivilege(f"{reason}; nothing was changed")
@@ -262,6 +264,7 @@ def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: 
 
 async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple[BulkPreview, tuple[bool, str]]:
     async with await open_session(target) as session:
+        note_lookups(session.layout)
         preview = await retry.preview_bulk_retry(session, task_filter, limit=limit)
         return preview, await retry.retry_capability(session)
 
@@ -269,21 +272,21 @@ async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple
 def _confirmed(preview: BulkPreview) -> bool:
     count = len(preview.to_retry)
     if not sys.stdin.isatty():
-        print(
+        say(
             f"tasktui: refusing to retry {count:,} tasks without confirmation: stdin is not a terminal"
             " (check with --dry-run, then pass --yes); nothing was changed",
-            file=sys.stderr,
+            stream=sys.stderr,
         )
         return False
     try:
         # The question goes to stderr (input() would print it on stdout, the report's stream).
-        sys.stderr.write(f"Retry {count:,} tasks on {preview.database}? Type 'yes' to confirm: ")
+        sys.stderr.write(escape_control(f"Retry {count:,} tasks on {preview.database}? Type 'yes' to confirm: "))
         sys.stderr.flush()
         answer = input()
     except (EOFError, KeyboardInterrupt):
         answer = ""
     if answer.strip().lower() != "yes":
-        print("not confirmed; nothing was changed", file=sys.stderr)
+        say("not confirmed; nothing was changed", stream=sys.stderr)
         return False
     return True
 
@@ -299,9 +302,9 @@ async def _run(target: Target, preview: BulkPreview, rate: float) -> int:
     async with await open_session(target) as session:
         summary = await retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
     progress.finish()
-    print(bulk_summary_text(summary))
+    say(bulk_summary_text(summary))
     if summary.journal_error:
-        print(f"tasktui: warning: {summary.journal_error}", file=sys.stderr)
+        say(f"tasktui: warning: {summary.journal_error}", stream=sys.stderr, multiline=False)
     return _exit_code(summary.outcomes, aborted=summary.aborted)
 
 

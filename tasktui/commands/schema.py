@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.core import db
 from tasktui.core.mirror import apply_mirror
@@ -30,6 +31,6 @@ async def _apply(target: db.Target) -> int:
         await apply_mirror(conn)
     finally:
         await conn.close()
-    print(f"created authentik's task tables on {target.label}")
-    print("next: `tasktui trigger install` for live updates")
+    say(f"created authentik's task tables on {target.label}")
+    say("next: `tasktui trigger install` for live updates")
     return 0

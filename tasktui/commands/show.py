@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from rich.text import Text
 
-from tasktui.commands._output import print_lines, write_stdout
+from tasktui.commands._output import note_lookups, print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import presentation, safe_pickle
 from tasktui.core.db import Target, explain
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _show(target: Target, message_id: str, *, as_json: bool, max_logs: int) -> int:
     async with await open_session(target) as session:
+        note_lookups(session.layout)
         try:
             message_id = await resolve_message_id(session, message_id)
             detail = await load_detail(session, message_id)

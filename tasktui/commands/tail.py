@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tasktui.commands._output import say
 from tasktui.commands._run import run_command
+from tasktui.commands.console import channel_prefix
 from tasktui.core import db
 from tasktui.core.listener import TABLES, ChangeListener
-from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
+from tasktui.core.text import ascii_json
+from tasktui.core.trigger import DEFAULT_CHANNEL
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -16,16 +19,20 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         "tail",
         parents=[common],
         help="register as a watching console and print each change notification as a JSON line",
+        description=(
+            "Register as a watching console (the role must be able to read the task table) and print"
+            " each change as one JSON object per line. Non-ASCII characters are written as JSON"
+            " escapes (\\uXXXX): the values are exact, and no control or bidi character reaches the"
+            " terminal."
+        ),
     )
-    parser.add_argument("--channel", default=DEFAULT_CHANNEL, type=_channel, help="notification channel")
+    parser.add_argument(
+        "--channel",
+        default=DEFAULT_CHANNEL,
+        type=channel_prefix,
+        help="notification channel prefix (default: tasktui); the server adds a random suffix of its own",
+    )
     parser.set_defaults(handler=run)
-
-
-def _channel(value: str) -> str:
-    try:
-        return validate_channel(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def _tail(target: db.Target, channel: str) -> int:
     async with ChangeListener(target, channel) as listener:
-        print(f"listening on {channel!r} at {target.label}", file=sys.stderr, flush=True)
+        say(f"listening on {channel!r} (console {listener.console_id}) at {target.label}", stream=sys.stderr)
         try:
             async for change in listener.changes():
                 if change.table not in TABLES:
                     continue  # not from tasktui's trigger: any role may NOTIFY any channel
-                sys.stdout.write(change.payload + "\n")
+                sys.stdout.write(ascii_json(change.payload) + "\n")
                 sys.stdout.flush()
         except OSError:
             return 0  # stdout closed (piped into head)

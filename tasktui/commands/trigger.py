@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.core import trigger as notify_trigger
 from tasktui.core.db import Target
@@ -30,17 +31,19 @@ async def _run(target: Target, action: str) -> int:
     async with await open_session(target) as session:
         if action == "install":
             status = await notify_trigger.install(session.conn, session.layout)
-            print(f"notify trigger on {session.label}: {status.describe()}")
+            say(f"notify trigger on {session.label}: {status.describe()}")
         elif action == "uninstall":
             await notify_trigger.uninstall(session.conn, session.layout)
-            print(f"notify trigger removed from {session.label}")
+            say(f"notify trigger removed from {session.label}")
         else:
             status = await notify_trigger.status(session.conn, session.layout)
-            print(f"notify trigger on {session.label}: {status.describe()}")
-            for console in status.consoles:
-                print(
+            say(f"notify trigger on {session.label}: {status.describe()}")
+            for console in status.consoles or ():
+                # Hostnames are what each console said it was: shown, never trusted.
+                say(
                     f"  console {console.username}@{console.hostname} pid {console.backend_pid}"
-                    f" channel {console.channel} since {console.started:%Y-%m-%d %H:%M:%S %Z}"
+                    f" channel {console.channel} since {console.started:%Y-%m-%d %H:%M:%S %Z}",
+                    multiline=False,
                 )
             return 0 if status.installed else 1
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from rich.text import Text
 
-from tasktui.commands._output import print_lines, write_stdout
+from tasktui.commands._output import print_lines, say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import presentation
 from tasktui.core.db import Target, explain
@@ -72,7 +72,7 @@ async def _workers(target: Target, *, as_json: bool, queued_minutes: int) -> int
     if as_json:
         write_stdout(json.dumps([worker_json(w) for w in report.workers], ensure_ascii=True, indent=2) + "\n")
         for alarm in report.alarms:
-            print(f"tasktui: {alarm.severity}: {escape_control(alarm.message)}", file=sys.stderr)
+            say(f"tasktui: {alarm.severity}: {alarm.message}", stream=sys.stderr, multiline=False)
     else:
         print_lines(_lines(report))
     return EXIT_ALIVE if report.healthy else EXIT_NONE_ALIVE

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tasktui.core.text import lines_of
 from tasktui.errors import ConnectionFailed, LinkHung, MissingPrivilege, UserFacingError
 
 T = TypeVar("T")
@@ -97,7 +98,9 @@ def connected_label(conn: psycopg.AsyncConnection | psycopg.Connection) -> str:
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# A value is quoted ('…', with \' and \\ escaped) or runs to the next blank; an unquoted one
+# cannot hold a bare quote, so a quote after it is the message's own (`'password=***'`).
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)", re.IGNORECASE)
 
 
 def redact(text: str, conninfo: str = "") -> str:
@@ -140,7 +143,7 @@ def explain(exc: BaseException, target: Target) -> UserFacingError:
     if isinstance(exc, UserFacingError):
         return exc
     # libpq puts its hint on a line of its own: keep the sentence break when joining lines.
-    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    lines = [" ".join(line.split()) for line in lines_of(str(exc)) if line.strip()]
     message = redact(". ".join(line.rstrip(".") for line in lines), target.conninfo)
     lowered = message.lower()
     where = target.label

@@ -33,6 +33,7 @@ from tasktui.core.session import Layout, Session
 from tasktui.core.sql import detail as q
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.status import LEVEL_SEVERITY
+from tasktui.core.text import lines_of
 from tasktui.errors import UserFacingError
 
 # Page sizes: a screenful to a few screens. Larger requests are clamped.
@@ -534,7 +535,7 @@ def format_exception(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return value.splitlines()
+        return lines_of(value)
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
@@ -567,7 +568,7 @@ def _format_stack(stack: dict[str, Any]) -> list[str]:
             lines.append(f"    {str(syntax['line']).strip()}")
     exc_type = str(stack.get("exc_type") or "Exception")
     exc_value = stack.get("exc_value")
-    value_lines = str(exc_value).splitlines() if exc_value not in (None, "") else []
+    value_lines = lines_of(str(exc_value)) if exc_value not in (None, "") else []
     lines.append(f"{exc_type}: {value_lines[0]}" if value_lines else exc_type)
     lines.extend(value_lines[1:])
     for note in stack.get("exc_notes") or []:

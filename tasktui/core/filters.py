@@ -8,7 +8,7 @@ from typing import Any
 
 from tasktui.core.models import TaskRow
 from tasktui.core.sql.tasks import TaskQueries
-from tasktui.core.status import UNSUCCESSFUL
+from tasktui.core.status import SUCCESSFUL
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class TaskFilter:
     queues: frozenset[str] = field(default_factory=frozenset)
     tenants: frozenset[str] = field(default_factory=frozenset)  # tenant names or ids
     related: str = ""  # "app.model" or "app.model:id" (substring)
-    hide_successful: bool = True  # authentik's "Exclude successful tasks", on by default
+    hide_successful: bool = True  # authentik's "Exclude successful tasks", on by default (status.SUCCESSFUL)
 
     def with_(self, **changes: Any) -> TaskFilter:
         return replace(self, **changes)
@@ -47,7 +47,7 @@ class TaskFilter:
         return " · ".join(parts) or "all tasks"
 
     def matches(self, task: TaskRow) -> bool:
-        if self.hide_successful and task.effective_status not in UNSUCCESSFUL:
+        if self.hide_successful and task.effective_status in SUCCESSFUL:
             return False
         if self.statuses and task.effective_status not in self.statuses:
             return False
@@ -71,8 +71,8 @@ class TaskFilter:
         clauses: list[str] = []
         params: dict[str, Any] = {}
         if self.hide_successful:
-            clauses.append(f"({queries.effective_status}) = ANY (%(f_unsuccessful)s)")
-            params["f_unsuccessful"] = sorted(UNSUCCESSFUL)
+            clauses.append(f"NOT COALESCE(({queries.effective_status}) = ANY (%(f_successful)s), false)")
+            params["f_successful"] = sorted(SUCCESSFUL)
         if self.statuses:
             clauses.append(f"({queries.effective_status}) = ANY (%(f_statuses)s)")
             params["f_statuses"] = sorted(self.statuses)

@@ -11,9 +11,14 @@ connection lock, so nothing else may run on it). Three rules keep what it report
   network, which looks exactly like a quiet task system. The heartbeat between waits is a round
   trip bounded by `link_timeout`: no answer in time raises LinkHung (and the caller reconnects).
 * **A lapse of the registration is reported.** The trigger stops notifying a console whose
-  heartbeat is older than STALE_AFTER (a late heartbeat, a row deleted by hand). The heartbeat
-  tells when that happened, re-registers if needed, and the listener counts a `gap`, so that the
-  feed re-checks the window instead of trusting notifications that never came.
+  heartbeat is older than STALE_AFTER (a heartbeat that came late: a stalled loop, a slow
+  server). The heartbeat says when that happened and the listener counts a `gap`, so that the
+  feed re-checks the window instead of trusting notifications that never came. A registration
+  that is gone altogether raises RegistrationLost: the feed reconnects and reloads.
+
+Registering, heartbeating and unregistering go through the install's functions (see
+schema/tasktui_notify.sql): the server decides whether this role may watch, and picks the
+console's own channel — `<prefix>_<random>` — on which it LISTENs for us.
 
 Payloads are hints, never trusted: any role may NOTIFY any channel. `Change.parse` accepts only
 the shapes tasktui's trigger sends; everything else is an `invalid` change, to be counted and
@@ -31,13 +36,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 from tasktui.core import db
 from tasktui.core.session import detect_layout
 from tasktui.core.sql import trigger as q
-from tasktui.core.trigger import HEARTBEAT_SECONDS, STALE_AFTER, validate_channel
-from tasktui.errors import LinkHung, TriggerNotInstalled
+from tasktui.core.trigger import HEARTBEAT_SECONDS, validate_channel
+from tasktui.errors import LinkHung, MissingPrivilege, RegistrationLost, TriggerNotInstalled
 
 # How long a round trip to the server may take before the link counts as hung.
 LINK_TIMEOUT = 5.0
@@ -134,7 +138,8 @@ class ChangeListener:
         on_gap: Callable[[], None] | None = None,
     ):
         self.target = target
-        self.channel = validate_channel(channel)
+        self.prefix = validate_channel(channel)
+        self.channel = ""  # the console's own channel, chosen by the server when it registers
         self.console_id = str(uuid.uuid4())
         self.heartbeat_seconds = heartbeat_seconds
         self.link_timeout = link_timeout
@@ -151,21 +156,25 @@ class ChangeListener:
         conn = await db.connect(self.target)
         try:
             await db.bounded(detect_layout(conn), self.link_timeout, "reading the task tables' layout")
-            exists = await db.bounded(
-                db.fetch_value(conn, q.CONSOLE_TABLE_EXISTS), self.link_timeout, "checking the trigger"
+            row = await db.bounded(
+                (await conn.execute(q.REGISTRATION_AVAILABLE)).fetchone(), self.link_timeout, "checking the trigger"
             )
-            if not exists:
+            functions, table = row if row else (False, False)
+            if not functions:
                 raise TriggerNotInstalled(
-                    "tasktui's notify trigger is not installed here; run `tasktui trigger install`"
+                    "tasktui's notify trigger here is outdated; run `tasktui trigger install` to upgrade it"
+                    if table
+                    else "tasktui's notify trigger is not installed here; run `tasktui trigger install`"
                 )
-            # Register first, then LISTEN: from here on no change can be missed, so a caller
-            # that loads its initial state after entering sees every later change.
-            await self._register(conn)
-            await db.bounded(
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))),
-                self.link_timeout,
-                "starting to listen",
-            )
+            # Registered and listening in one statement: from here on no change can be missed,
+            # so a caller that loads its initial state after entering sees every later change.
+            params = {"console_id": self.console_id, "prefix": self.prefix, "hostname": socket.gethostname()[:255]}
+            registering = db.fetch_value(conn, q.REGISTER_CONSOLE, params)
+            channel = await db.bounded(registering, self.link_timeout, "registering")
+            self.channel = str(channel)
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            await conn.close()
+            raise MissingPrivilege(str(db.explain(exc, self.target))) from None
         except psycopg.Error as exc:
             await conn.close()
             raise db.explain(exc, self.target) from None
@@ -175,16 +184,6 @@ class ChangeListener:
         self.conn = conn
         self.alive_at = time.time()
         return self
-
-    async def _register(self, conn: psycopg.AsyncConnection) -> None:
-        await db.bounded(
-            conn.execute(
-                q.REGISTER_CONSOLE,
-                {"console_id": self.console_id, "channel": self.channel, "hostname": socket.gethostname()[:255]},
-            ),
-            self.link_timeout,
-            "registering the console",
-        )
 
     async def __aexit__(self, *exc_info: object) -> None:
         conn, self.conn = self.conn, None
@@ -204,22 +203,22 @@ class ChangeListener:
 
     async def heartbeat(self) -> None:
         """Tell the trigger we still watch, as a bounded round trip. Raises LinkHung when the
-        server does not answer in time; counts a gap when our registration had lapsed."""
+        server does not answer in time and RegistrationLost when our registration is gone
+        (removed by this role or the installer: changes are no longer sent here, so the feed
+        reconnects, as after a drop); counts a gap when it had lapsed."""
         assert self.conn is not None, "enter the listener first"
         conn = self.conn
         try:
             lapsed = await db.bounded(
-                db.fetch_value(conn, q.HEARTBEAT, {"console_id": self.console_id, "stale_after": STALE_AFTER}),
-                self.link_timeout,
-                "heartbeat",
+                db.fetch_value(conn, q.HEARTBEAT, {"console_id": self.console_id}), self.link_timeout, "heartbeat"
             )
         except LinkHung:
             self._hung = True
             raise
-        if lapsed is None:  # our row is gone (deleted by hand, swept): register again
-            await self._register(conn)
+        if lapsed is None:
+            raise RegistrationLost("this console's registration for live updates was removed; reconnecting")
         self.alive_at = time.time()
-        if lapsed is None or lapsed:
+        if lapsed:
             self.gaps += 1
             if self.on_gap is not None:
                 self.on_gap()

@@ -20,7 +20,7 @@ from tasktui.core import retry, safe_pickle
 from tasktui.core.detail import LogLine, TaskDetail, format_exception
 from tasktui.core.retry import BulkPreview, BulkSummary, Outcome
 from tasktui.core.status import status_of
-from tasktui.core.text import assemble, escape_control, shorten
+from tasktui.core.text import assemble, cut, fit_cells
 from tasktui.core.timefmt import absolute_utc, duration
 from tasktui.core.workers import Alarm, OrphanedTask, WorkerInfo, describe_age
 
@@ -36,10 +36,21 @@ LEVEL_STYLES = {
 }
 ERROR_LEVELS = frozenset(("error", "critical", "exception"))
 # By tasktui.core.status style class.
-STATUS_STYLES = {"error": "bold red", "warning": "yellow", "active": "cyan", "queued": "blue", "success": "green"}
+STATUS_STYLES = {
+    "error": "bold red",
+    "warning": "yellow",
+    "active": "cyan",
+    "queued": "blue",
+    "success": "green",
+    "unknown": "magenta",  # a state or status tasktui does not know: look at it, it is new
+}
 LIVENESS_STYLES = {"alive": "green", "stale": "yellow", "dead": "dim"}
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow"}
 ATTRIBUTES_CHARS = 2000  # characters of a log line's attributes shown after its event
+# Every value is bounded before it is laid out (the rest is counted: "… N more characters"), so
+# that one huge value cannot take the screen or the event loop; `show --json` prints it whole.
+VALUE_CHARS = 2_000  # of a field's value
+NAME_CHARS = 200  # of a name inside a line of a listing (an actor, a host, an error key)
 
 Row = tuple[str, Text]  # (label, value)
 
@@ -51,12 +62,13 @@ def format_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def _value(value: object, style: str = "") -> Text:
-    return assemble((value if value is not None else "—", style))
+def _value(value: object, style: str = "", limit: int = VALUE_CHARS) -> Text:
+    return assemble((cut(value if value is not None else "—", limit), style))
 
 
-def task_rows(detail: TaskDetail) -> list[Row]:
-    """The task's fields, in the order a reader wants them."""
+def task_rows(detail: TaskDetail, *, limit: int = VALUE_CHARS) -> list[Row]:
+    """The task's fields, in the order a reader wants them; each value at most `limit`
+    characters, followed by how many more there are."""
     task = detail.task
     status = status_of(task.effective_status)
     tenant = task.tenant_name or task.tenant_id
@@ -67,45 +79,57 @@ def task_rows(detail: TaskDetail) -> list[Row]:
         # authentik stores "done" for finished tasks whatever they logged (reference §2.2).
         status_text.append_text(assemble((f" (stored: {task.aggregated_status})", "dim")))
     return [
-        ("message id", _value(task.message_id)),
-        ("actor", _value(task.actor_name)),
-        ("uid", _value(task.uid)),
-        ("queue", _value(task.queue_name)),
-        ("tenant", _value(tenant)),
-        ("related", _value(task.related)),
-        ("state", _value(task.state)),
+        ("message id", _value(task.message_id, limit=limit)),
+        ("actor", _value(task.actor_name, limit=limit)),
+        ("uid", _value(task.uid, limit=limit)),
+        ("queue", _value(task.queue_name, limit=limit)),
+        ("tenant", _value(tenant, limit=limit)),
+        ("related", _value(task.related, limit=limit)),
+        ("state", _value(task.state, limit=limit)),
         ("status", status_text),
-        ("retries", _value(task.retries)),
-        ("eta", _value(format_time(task.eta) if task.eta else None)),
-        ("last change", _value(format_time(task.mtime))),
-        ("result expiry", _value(format_time(task.result_expiry) if task.result_expiry else None)),
+        ("retries", _value(task.retries, limit=limit)),
+        ("eta", _value(format_time(task.eta) if task.eta else None, limit=limit)),
+        ("last change", _value(format_time(task.mtime), limit=limit)),
+        ("result expiry", _value(format_time(task.result_expiry) if task.result_expiry else None, limit=limit)),
     ]
 
 
-def message_rows(message: safe_pickle.DecodedMessage) -> list[Row]:
+def message_rows(message: safe_pickle.DecodedMessage, *, limit: int = VALUE_CHARS) -> list[Row]:
     """The decoded `message`: the call, its arguments and options — or why there are none."""
     decoded = message.decoded
     if not decoded.ok:
-        return [("", _value(decoded.describe(), "dim" if decoded.outcome in ("empty", "null") else "yellow"))]
+        return [
+            ("", _value(decoded.describe(), "dim" if decoded.outcome in ("empty", "null") else "yellow", limit=limit))
+        ]
     if message.problem:
-        return [("", _value(message.problem, "yellow")), ("value", _value(safe_pickle.render(decoded.value)))]
+        return [
+            ("", _value(message.problem, "yellow", limit=limit)),
+            ("value", _value(safe_pickle.render(decoded.value), limit=limit)),
+        ]
     rows = [
-        ("call", _value(message.summary())),
-        ("args", _value(safe_pickle.render(message.args))),
-        ("kwargs", _value(safe_pickle.render(message.kwargs))),
-        ("options", _value(safe_pickle.render(message.options))),
+        ("call", _value(message.summary(), limit=limit)),
+        ("args", _value(safe_pickle.render(message.args), limit=limit)),
+        ("kwargs", _value(safe_pickle.render(message.kwargs), limit=limit)),
+        ("options", _value(safe_pickle.render(message.options), limit=limit)),
     ]
     if message.timestamp and message.timestamp.timestamp() > 0:
-        rows.append(("sent", _value(format_time(message.timestamp))))
+        rows.append(("sent", _value(format_time(message.timestamp), limit=limit)))
     return rows
 
 
-def result_rows(result: safe_pickle.DecodedResult) -> list[Row]:
+def result_rows(result: safe_pickle.DecodedResult, *, limit: int = VALUE_CHARS) -> list[Row]:
     if result.is_exception:
-        return [("exception", _value(result.summary(), "bold red"))]
+        return [("exception", _value(result.summary(), "bold red", limit=limit))]
     if result.decoded.ok:
-        return [("value", _value(safe_pickle.render(result.decoded.value)))]
-    return [("", _value(result.decoded.describe(), "yellow" if result.decoded.outcome == "undecodable" else "dim"))]
+        return [("value", _value(safe_pickle.render(result.decoded.value), limit=limit))]
+    return [
+        (
+            "",
+            _value(
+                result.decoded.describe(), "yellow" if result.decoded.outcome == "undecodable" else "dim", limit=limit
+            ),
+        )
+    ]
 
 
 def blob_title(name: str, decoded: safe_pickle.Decoded) -> str:
@@ -146,7 +170,7 @@ def log_line(
     if line.attributes_inline:
         rest = line.attributes_without_exception
         if rest:
-            parts += ["  ", (shorten(json.dumps(rest, default=str, ensure_ascii=False), attributes_chars), "dim")]
+            parts += ["  ", (cut(json.dumps(rest, default=str, ensure_ascii=False), attributes_chars), "dim")]
     else:
         parts += ["  ", (f"(attributes: {line.attributes_size} bytes, not shown)", "dim")]
     return assemble(*parts)
@@ -158,9 +182,12 @@ def wants_exception(line: LogLine) -> bool:
     return line.attributes_inline or line.level.lower() in ERROR_LEVELS
 
 
+TRACEBACK_STYLE = "red"
+
+
 def traceback_lines(exception: Any) -> list[Text]:
     """structlog's exception value as traceback lines (see detail.format_exception)."""
-    return [assemble((text, "red")) for text in format_exception(exception)]
+    return [assemble((text, TRACEBACK_STYLE)) for text in format_exception(exception)]
 
 
 def worker_line(worker: WorkerInfo, *, host_width: int = 0, version_width: int = 0) -> Text:
@@ -168,13 +195,13 @@ def worker_line(worker: WorkerInfo, *, host_width: int = 0, version_width: int =
     text = assemble(
         (f"{worker.liveness:<6}", LIVENESS_STYLES[worker.liveness]),
         "  ",
-        worker.hostname,
+        cut(worker.hostname, NAME_CHARS),
         "  ",
     )
-    # Pad after escaping: the escaped text is what takes up the columns.
-    text.pad_right(max(0, host_width + 10 - len(text.plain)))
-    version = assemble(worker.version, "  ")
-    version.pad_right(max(0, version_width + 2 - len(version.plain)))
+    # Pad after escaping, in cells: the escaped text is what takes up the columns.
+    text.pad_right(max(0, host_width + 10 - cell_len(text.plain)))
+    version = assemble(cut(worker.version, NAME_CHARS), "  ")
+    version.pad_right(max(0, version_width + 2 - cell_len(version.plain)))
     text.append_text(version)
     text.append_text(
         assemble(
@@ -210,8 +237,8 @@ def shared_host_prefix(hostnames: Sequence[str]) -> str:
     if len(hostnames) < 2:
         return ""
     common = os.path.commonprefix(list(hostnames))  # noqa: RUF071 - characters, not path parts, on purpose
-    cut = max(common.rfind("-"), common.rfind("."))
-    return common[: cut + 1] if cut >= 5 else ""
+    boundary = max(common.rfind("-"), common.rfind("."))
+    return common[: boundary + 1] if boundary >= 5 else ""
 
 
 def short_hostname(hostname: str, prefix: str = "", width: int = 0) -> str:
@@ -219,10 +246,11 @@ def short_hostname(hostname: str, prefix: str = "", width: int = 0) -> str:
     (marked by a leading "…"), then, if still too long, cut in the middle — the end is what tells
     pods apart, so it keeps two thirds of the room."""
     text = "…" + hostname[len(prefix) :] if prefix and hostname.startswith(prefix) else hostname
-    if width > 2 and len(text) > width:
+    if width > 2 and cell_len(text) > width:
         tail = (width - 1) * 2 // 3
         head = width - 1 - tail
-        text = text[:head] + "…" + text[len(text) - tail :]
+        # Measured and cut in cells; fit_cells marks each cut with the "…" they share.
+        text = fit_cells(text, head + 1) + fit_cells(text, tail + 1, keep_end=True)[1:]
     return text
 
 
@@ -291,7 +319,7 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
     for title, groups in (("By actor", preview.by_actor), (error_title, preview.by_error)):
         lines.append(f"{title} (to retry / matching):")
         for group in groups[:TOP_GROUPS]:
-            key = escape_control(group.key) if group.key else retry.NO_ERROR_LOGGED
+            key = cut(group.key, NAME_CHARS) if group.key else retry.NO_ERROR_LOGGED
             lines.append(f"  {group.to_retry:>7,} / {group.planned:<7,} {key}")
         if len(groups) > TOP_GROUPS:
             lines.append(f"  … and {len(groups) - TOP_GROUPS:,} more")
@@ -300,10 +328,10 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
         task = item.task
         retries = "" if task.retries is None else f"  retries {task.retries}"
         skip = f"  [skip: {retry.SKIP_TEXT[item.skip]}]" if item.skip else ""
-        uid = escape_control(task.display_uid)
+        uid = cut(task.display_uid, NAME_CHARS)
         lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
         if item.error is not None:
-            lines.append(f"      {escape_control(item.error) if item.error else retry.NO_ERROR_LOGGED}")
+            lines.append(f"      {cut(item.error, VALUE_CHARS) if item.error else retry.NO_ERROR_LOGGED}")
     count = len(preview.to_retry)
     if rate > 0 and count:
         lines.append(f"At {rate:g}/s: about {duration(count / rate)} for {count:,} tasks.")
@@ -316,7 +344,7 @@ def bulk_summary_text(summary: BulkSummary) -> str:
     found when the run re-checked the task), and the tasks worth a look."""
     lines = [f"{summary.headline()}: {summary.tally()}"]
     if summary.stopped:
-        lines.append(f"  stopped by: {escape_control(summary.stopped)}")
+        lines.append(f"  stopped by: {cut(summary.stopped, VALUE_CHARS)}")
     if summary.skipped:
         lines.append(f"  skipped {summary.skipped:,}, by reason:")
         by_reason = summary.skipped_by_reason
@@ -333,7 +361,7 @@ def bulk_summary_text(summary: BulkSummary) -> str:
     # What the preview did not show: failures, and tasks that changed before their turn.
     noteworthy = [o for o in summary.outcomes if o.outcome is Outcome.FAILED or o.rechecked]
     for outcome in noteworthy[:TOP_GROUPS]:
-        lines.append(f"  {outcome.message_id}  {escape_control(outcome.describe())}")
+        lines.append(f"  {outcome.message_id}  {cut(outcome.describe(), VALUE_CHARS)}")
     if len(noteworthy) > TOP_GROUPS:
         lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
     return "\n".join(lines)

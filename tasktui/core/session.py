@@ -36,9 +36,11 @@ class Layout:
     task_columns: frozenset[str]
     tasklog_columns: frozenset[str]
     workerstatus_columns: frozenset[str]
-    has_tenant_table: bool
-    has_content_type_table: bool
+    has_tenant_table: bool  # there, and readable by this role
+    has_content_type_table: bool  # there, and readable by this role
     migrations: tuple[str, ...] = ()
+    # Lookup tables that are there but this role may not read: their names are shown as ids.
+    unreadable_lookups: tuple[str, ...] = ()
     # (tenant uuid, schema name) of tenants whose schema's content types differ from the task
     # schema's: their tasks' related objects are named from their own schema.
     tenant_content_types: tuple[tuple[str, str], ...] = ()
@@ -69,6 +71,16 @@ class Layout:
     @property
     def has_legacy_messages(self) -> bool:
         return "_messages" in self.task_columns
+
+    @property
+    def lookup_notice(self) -> str:
+        """What the console shows instead of names it may not read ("" when it reads them all)."""
+        if not self.unreadable_lookups:
+            return ""
+        shown = {TENANT_TABLE: "tenant names", CONTENT_TYPE_TABLE: "related object types"}
+        what = " and ".join(shown[table] for table in self.unreadable_lookups)
+        tables = ", ".join(self.unreadable_lookups)
+        return f"{what} shown as ids: this role may not read {tables} (GRANT SELECT on it for names)"
 
     def describe(self) -> str:
         """A short human description of the detected release family."""
@@ -106,14 +118,28 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
             migrations = tuple(name for (name,) in await cursor.fetchall())
         except psycopg.errors.InsufficientPrivilege:
             migrations = ()
+    # The names of tenants and related objects are cosmetic: a role that may read the task
+    # tables only still gets its console, with ids where the names would be, and the queries
+    # leave out the joins it may not make (each would fail the whole statement).
+    present = {TENANT_TABLE: "tenant_uuid", CONTENT_TYPE_TABLE: "app_label"}
+    readable: dict[str, bool] = {}
+    for table, column in present.items():
+        readable[table] = column in columns[table] and await has_table_privilege(conn, table, "SELECT")
     layout = Layout(
         schema=schema,
         task_columns=frozenset(columns[TASK_TABLE]),
         tasklog_columns=frozenset(columns[TASKLOG_TABLE]),
         workerstatus_columns=frozenset(columns[WORKERSTATUS_TABLE]),
-        has_tenant_table="tenant_uuid" in columns[TENANT_TABLE],
-        has_content_type_table="app_label" in columns[CONTENT_TYPE_TABLE],
+        has_tenant_table=readable[TENANT_TABLE],
+        has_content_type_table=readable[CONTENT_TYPE_TABLE],
         migrations=migrations,
+        unreadable_lookups=tuple(
+            table
+            for table, column in present.items()
+            if column in columns[table]
+            and not readable[table]
+            and (table != TENANT_TABLE or "tenant_id" in columns[TASK_TABLE])
+        ),
     )
     if layout.has_tenant and layout.has_tenant_table and layout.has_content_type_table:
         layout = replace(layout, tenant_content_types=await _tenant_content_types(conn, schema))
@@ -139,6 +165,11 @@ async def _tenant_content_types(conn: psycopg.AsyncConnection, schema: str) -> t
 def quote_ident(name: str) -> str:
     """An SQL identifier, quoted as Postgres's quote_ident would (for SQL built without a connection)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """An SQL string literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 async def has_table_privilege(conn: psycopg.AsyncConnection, table: str, privilege: str) -> bool:

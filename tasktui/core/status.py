@@ -52,8 +52,9 @@ UNKNOWN = Status("unknown", "Unknown", "Other", "unknown", 10)
 
 GROUPS = ("Running", "Queued", "Successful", "Error")
 
-# authentik's "Exclude successful tasks" toggle (on by default) keeps these statuses.
-UNSUCCESSFUL = frozenset(("queued", "consumed", "preprocess", "running", "postprocess", "rejected", "warning", "error"))
+# authentik's "Exclude successful tasks" toggle (on by default) hides these statuses, and only
+# these: a status tasktui does not know (a newer authentik's) is shown, never filtered away.
+SUCCESSFUL = frozenset(("done", "info"))
 
 
 def status_of(key: str | None) -> Status:

@@ -2,7 +2,9 @@
 
 Install is idempotent and upgrades in place: inside one transaction it drops every trigger
 named `tasktui_*` on the task tables, then (re)creates the console table if missing, the
-function and the triggers. authentik's own triggers and functions are never touched.
+functions and the triggers, and takes every right on them away from everyone but the installer
+(consoles register through SECURITY DEFINER functions; see the script). authentik's own
+triggers and functions are never touched.
 """
 
 from __future__ import annotations
@@ -21,14 +23,30 @@ from tasktui.core.session import (
     WORKERSTATUS_TABLE,
     Layout,
     detect_layout,
+    quote_ident,
+    quote_literal,
 )
 from tasktui.core.sql import catalog
 from tasktui.core.sql import trigger as q
+from tasktui.core.text import escape_control
 from tasktui.errors import MissingPrivilege
 
-TRIGGER_VERSION = 1
+# 2: registration only through functions that check the caller; a channel per console.
+TRIGGER_VERSION = 2
 DEFAULT_CHANNEL = "tasktui"
-CHANNEL_PATTERN = re.compile(r"^tasktui[A-Za-z0-9_.-]{0,56}$")
+# A channel *prefix*: each console listens on `<prefix>_<32 random hex digits>`, which must fit
+# Postgres's 63-byte identifiers (the script checks the same pattern).
+CHANNEL_PATTERN = re.compile(r"^tasktui[A-Za-z0-9_.-]{0,23}$")
+# Live registrations one role may hold: each adds a NOTIFY per change to every writer's commit.
+MAX_CONSOLES_PER_ROLE = 20
+# The functions the install creates, by signature as regprocedure spells it (uninstall drops these).
+FUNCTIONS = (
+    "tasktui_notify()",
+    "tasktui_caller()",
+    "tasktui_register(uuid,text,text)",
+    "tasktui_heartbeat(uuid)",
+    "tasktui_unregister(uuid)",
+)
 
 # A console heartbeats this often; the trigger ignores it once its heartbeat is this old.
 HEARTBEAT_SECONDS = 5.0
@@ -60,9 +78,11 @@ VISIBLE_COLUMNS = {
 
 
 def validate_channel(channel: str) -> str:
+    """A channel prefix as given on the command line, or ValueError saying what is allowed."""
     if not CHANNEL_PATTERN.match(channel):
         raise ValueError(
-            f"invalid channel {channel!r}: it must start with 'tasktui' and use only letters, digits, _ . -"
+            f"invalid channel '{escape_control(channel)}': it must start with 'tasktui', be at most 30"
+            " characters long and use only letters, digits, _ . -"
         )
     return channel
 
@@ -72,15 +92,21 @@ def _when_changed(columns: frozenset[str], table: str) -> str:
     return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in present)
 
 
-def render_install_sql(layout: Layout) -> str:
-    """The install script for this layout, with its placeholders filled in."""
-    text = read_schema_file("tasktui_notify.sql")
+def render_install_sql(layout: Layout, template: str | None = None, *, version: int = TRIGGER_VERSION) -> str:
+    """The install script for this layout, with its placeholders filled in (`template` and
+    `version`: an older release's script, for tests that upgrade from it)."""
+    text = read_schema_file("tasktui_notify.sql") if template is None else template
     if not layout.has_tasklog:
         text = re.sub(r"-- @if tasklog\n.*?-- @endif\n", "", text, flags=re.DOTALL)
+    schema = quote_ident(layout.schema)
     replacements = {
-        "@schema@": '"' + layout.schema.replace('"', '""') + '"',
+        "@schema_literal@": quote_literal(schema),
+        "@task_table@": quote_literal(f"{schema}.{TASK_TABLE}"),
+        "@console_table@": quote_literal(f"{schema}.tasktui_console"),
+        "@schema@": schema,
         "@stale_after@": STALE_AFTER,
-        "@version@": str(TRIGGER_VERSION),
+        "@max_consoles@": str(MAX_CONSOLES_PER_ROLE),
+        "@version@": str(version),
         "@task_when@": _when_changed(layout.task_columns, TASK_TABLE),
         "@tasklog_when@": _when_changed(layout.tasklog_columns, TASKLOG_TABLE) or "false",
         "@workerstatus_when@": _when_changed(layout.workerstatus_columns, WORKERSTATUS_TABLE),
@@ -115,7 +141,8 @@ class TriggerStatus:
     installed: bool
     version: int | None
     triggers: list[tuple[str, str]] = field(default_factory=list)
-    consoles: list[ConsoleInfo] = field(default_factory=list)
+    # None: this role may not read the registrations (since version 2 only the installer may).
+    consoles: list[ConsoleInfo] | None = field(default_factory=list)
     # Triggers of the install that are gone: dropping a column a WHEN clause names drops the
     # trigger with it (Django migrations drop columns with CASCADE).
     missing: list[str] = field(default_factory=list)
@@ -133,8 +160,11 @@ class TriggerStatus:
             state = "current"
         else:
             state = f"outdated (v{self.version}; run `tasktui trigger install`)"
-        watching = len(self.consoles)
-        return f"installed, version {self.version} ({state}); {watching} console(s) watching now"
+        if self.consoles is None:
+            watching = "who is watching is for the installer's role to see"
+        else:
+            watching = f"{len(self.consoles)} console(s) watching now"
+        return f"installed, version {self.version} ({state}); {watching}"
 
 
 def _tables_present(layout: Layout) -> list[str]:
@@ -194,7 +224,9 @@ async def uninstall(conn: psycopg.AsyncConnection, layout: Layout | None = None)
     async with conn.transaction():
         await conn.execute("SET LOCAL lock_timeout = '3s'")
         await _drop_our_triggers(conn, layout)
-        await conn.execute(sql.SQL(q.DROP_FUNCTION).format(schema=schema))
+        for signature in FUNCTIONS:
+            # Our own constant signatures, appended to the composed schema identifier.
+            await conn.execute(sql.SQL(q.DROP_FUNCTION).format(schema=schema, function=sql.SQL(signature)))
         await conn.execute(sql.SQL(q.DROP_CONSOLE_TABLE).format(schema=schema))
 
 
@@ -209,10 +241,13 @@ async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) ->
         match = re.search(r"version (\d+)", comment_row[0])
         version = int(match.group(1)) if match else None
     table_row = await (await conn.execute(q.CONSOLE_TABLE_EXISTS)).fetchone()
-    consoles: list[ConsoleInfo] = []
+    consoles: list[ConsoleInfo] | None = []
     if table_row[0]:
-        rows = await (await conn.execute(q.ACTIVE_CONSOLES, {"stale_after": STALE_AFTER})).fetchall()
-        consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
+        try:
+            rows = await (await conn.execute(q.ACTIVE_CONSOLES, {"stale_after": STALE_AFTER})).fetchall()
+            consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
+        except psycopg.errors.InsufficientPrivilege:
+            consoles = None  # only the installer reads the registrations
     installed = bool(triggers) and comment_row is not None and bool(table_row[0])
     missing = sorted(name for _, name in expected_triggers(layout) - set(triggers)) if installed else []
     return TriggerStatus(installed=installed, version=version, triggers=triggers, consoles=consoles, missing=missing)

@@ -19,6 +19,7 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -34,7 +35,7 @@ from tasktui.core.retry import BulkSummary, retry_capability, retry_selected
 from tasktui.core.session import Session, open_session
 from tasktui.core.status import RETRYABLE_STATE
 from tasktui.core.store import DEFAULT_SORT, SortKey, TaskStore
-from tasktui.core.text import escape_control
+from tasktui.core.text import cut
 from tasktui.core.timefmt import utc_now
 from tasktui.core.workers import WorkerReport, load_workers
 from tasktui.ui import keys
@@ -58,6 +59,7 @@ WidgetType = TypeVar("WidgetType", bound=Widget)
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second
 WORKER_REFRESH_SECONDS = 10.0
 NOTICE_SECONDS = 30.0
+NOTICE_CHARS = 1_000  # of one notice: a toast is a few lines, whatever the text it quotes
 # Quit like `q` on these (Ctrl-C is a key in the console; a SIGINT comes only from outside).
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # an opening notice stays long enough to be read and copied
 
@@ -138,6 +140,29 @@ class TaskTuiApp(App[int]):
         self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
         self._redraw_due = False
+        self._lookups_noticed = False
+
+    # -- notices ---------------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notice of the console and its screens passes here, and is shown as the text it
+        is: escaped by the one sanitiser, bounded, and never parsed as markup (whatever `markup`
+        says: a task's text with `[@click=app.quit]` in it would otherwise be a button)."""
+        super().notify(
+            cut(message, NOTICE_CHARS, multiline=True),
+            title=cut(title, NOTICE_CHARS),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -255,6 +280,10 @@ class TaskTuiApp(App[int]):
         session = self._sessions.get(purpose)
         if session is None or session.conn.closed:
             session = self._sessions[purpose] = await open_session(self.target)
+            if session.layout.lookup_notice and not self._lookups_noticed:
+                # Once per console, not once per (re)connection: it is a fact about the role.
+                self._lookups_noticed = True
+                self.notify(session.layout.lookup_notice, timeout=NOTICE_SECONDS)
         return session
 
     async def forget_side_session(self) -> None:
@@ -537,7 +566,7 @@ class TaskTuiApp(App[int]):
             self.notify(f"retry failed: {db.explain(exc, self.target)}", severity="error")
             return
         outcome = result.outcomes[0]
-        self.notify(escape_control(outcome.describe()), severity="information" if outcome.retried else "warning")
+        self.notify(outcome.describe(), severity="information" if outcome.retried else "warning")
         if result.journal_error:
             self.notify(f"audit journal: {result.journal_error}", severity="error")
 
@@ -547,7 +576,7 @@ class TaskTuiApp(App[int]):
 
         def finished(summary: BulkSummary | None) -> None:
             if summary is not None:
-                self.notify(escape_control(summary.describe()), timeout=10)
+                self.notify(summary.describe(), timeout=10)
 
         # Rejected tasks are the target whatever the "hide successful" toggle says.
         task_filter = self.task_filter.with_(hide_successful=False)

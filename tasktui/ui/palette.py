@@ -23,6 +23,7 @@ PRESENTATION_STYLES: dict[str, str] = {
     "cyan": "accent",
     "green": "success",
     "blue": "queued",
+    "magenta": "unknown",
 }
 
 # component class suffix -> its declarations (theme variables only)
@@ -34,6 +35,7 @@ _DECLARATIONS: dict[str, str] = {
     "accent": "color: $text-accent;",
     "success": "color: $text-success;",
     "queued": "color: $text-primary;",
+    "unknown": "color: $text-disabled;",  # as the table draws a status it does not know
 }
 
 

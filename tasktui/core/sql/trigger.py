@@ -20,28 +20,24 @@ WHERE n.nspname = %(schema)s AND p.proname = 'tasktui_notify'
 
 CONSOLE_TABLE_EXISTS = "SELECT to_regclass('tasktui_console') IS NOT NULL"
 
-DROP_FUNCTION = "DROP FUNCTION IF EXISTS {schema}.tasktui_notify()"
+# What a console can use here: (registration functions of version 2+, the console table of any).
+REGISTRATION_AVAILABLE = """
+SELECT to_regprocedure('tasktui_register(uuid, text, text)') IS NOT NULL, to_regclass('tasktui_console') IS NOT NULL
+"""
+
+DROP_FUNCTION = "DROP FUNCTION IF EXISTS {schema}.{function}"
 DROP_CONSOLE_TABLE = "DROP TABLE IF EXISTS {schema}.tasktui_console"
 DROP_TRIGGER = "DROP TRIGGER IF EXISTS {trigger} ON {schema}.{table}"
 
-# Consoles announce themselves; the trigger notifies only while one has a recent heartbeat.
-REGISTER_CONSOLE = """
-INSERT INTO tasktui_console (console_id, channel, heartbeat, started, username, hostname, backend_pid)
-VALUES (%(console_id)s, %(channel)s, now(), now(), current_user, %(hostname)s, pg_backend_pid())
-ON CONFLICT (console_id) DO UPDATE
-SET heartbeat = now(), channel = EXCLUDED.channel, backend_pid = EXCLUDED.backend_pid
-"""
+# Consoles announce themselves through the install's functions (they check the caller, set the
+# heartbeat to the server's clock and LISTEN on the console's own channel, which they return);
+# the trigger notifies only while one has a recent heartbeat.
+REGISTER_CONSOLE = "SELECT tasktui_register(%(console_id)s::uuid, %(prefix)s::text, %(hostname)s::text)"
 
-# Refresh the heartbeat and say whether it had lapsed (the trigger stopped notifying us for a
-# while): the subquery reads the row as it was before this statement. No row: it was deleted.
-HEARTBEAT = """
-UPDATE tasktui_console AS c SET heartbeat = now()
-FROM (SELECT heartbeat FROM tasktui_console WHERE console_id = %(console_id)s) AS before
-WHERE c.console_id = %(console_id)s
-RETURNING before.heartbeat <= now() - %(stale_after)s::interval
-"""
+# NULL once the registration is gone; else whether it had lapsed (the trigger skipped us for a while).
+HEARTBEAT = "SELECT tasktui_heartbeat(%(console_id)s::uuid)"
 
-UNREGISTER_CONSOLE = "DELETE FROM tasktui_console WHERE console_id = %(console_id)s"
+UNREGISTER_CONSOLE = "SELECT tasktui_unregister(%(console_id)s::uuid)"
 
 # Consoles whose heartbeat is recent enough for the trigger to notify them.
 ACTIVE_CONSOLES = """
@@ -50,9 +46,6 @@ FROM tasktui_console
 WHERE heartbeat > now() - %(stale_after)s::interval
 ORDER BY started
 """
-
-# Crashed consoles leave rows behind; they stop counting at once, and are swept after a day.
-SWEEP_STALE_CONSOLES = "DELETE FROM tasktui_console WHERE heartbeat < now() - interval '1 day'"
 
 # The feed's own marker on its channel: delivered after every notification committed before it.
 SEND_SENTINEL = "SELECT pg_notify(%(channel)s, %(payload)s)"

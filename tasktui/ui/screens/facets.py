@@ -17,8 +17,9 @@ from textual.widgets import Checkbox, Input, Label, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
 from tasktui.core.filters import TaskFilter
+from tasktui.core.presentation import NAME_CHARS
 from tasktui.core.status import STATUSES
-from tasktui.core.text import escape_control
+from tasktui.core.text import cut, fit_cells
 
 SELECTED_MARK = "✓"
 HINT = "Space toggles · Tab moves · ctrl+s applies · Esc cancels"
@@ -84,20 +85,17 @@ def counted_prompt(counts: dict[str, int]) -> Callable[[str, int], str]:
     end (actor paths differ at their end, like in the table)."""
 
     def prompt(value: str, width: int) -> str:
-        name = escape_control(value)
         tally = f"{counts.get(value, 0):,}"
         room = width - len(tally) - 1
         if room < 8:
-            return name  # too narrow to line counts up: the list cuts the name
-        if len(name) > room:
-            name = "…" + name[len(name) - room + 1 :]
-        return f"{name:<{room}} {tally}"
+            return cut(value, NAME_CHARS)  # too narrow to line counts up: the list cuts the name
+        return f"{fit_cells(value, room, keep_end=True)} {tally}"
 
     return prompt
 
 
 def plain_prompt(value: str, _width: int) -> str:
-    return escape_control(value)
+    return cut(value, NAME_CHARS)
 
 
 class FacetScreen(ModalScreen[TaskFilter | None]):

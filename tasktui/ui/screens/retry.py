@@ -21,7 +21,7 @@ from textual.widgets import Button, Label, ProgressBar, Static
 
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
-from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
+from tasktui.core.presentation import VALUE_CHARS, bulk_preview_text, bulk_summary_text
 from tasktui.core.retry import (
     DEFAULT_RATE,
     BulkPreview,
@@ -31,7 +31,7 @@ from tasktui.core.retry import (
     run_bulk_retry,
 )
 from tasktui.core.session import Session
-from tasktui.core.text import safe_text
+from tasktui.core.text import cut, safe_text
 from tasktui.core.timefmt import duration
 
 SINGLE_RETRY_EXPLAINED = (
@@ -40,6 +40,19 @@ SINGLE_RETRY_EXPLAINED = (
     "authentik's enqueue notification wakes a worker at commit. Nothing changes unless the task is still "
     "rejected at that moment (another console may have retried it)."
 )
+
+
+def retry_question(task: TaskRow) -> Text:
+    """Which task a single retry is about: its actor and uid (bounded, escaped), id and retries."""
+    return Text.assemble(
+        (cut(task.display_uid, VALUE_CHARS), "bold"),
+        "\n",
+        ("message id ", "dim"),
+        cut(task.message_id, VALUE_CHARS),
+        "  ",
+        ("retries so far ", "dim"),
+        str(task.retries if task.retries is not None else "?"),
+    )
 
 
 class ConfirmRetryModal(ModalScreen[bool]):
@@ -68,17 +81,7 @@ class ConfirmRetryModal(ModalScreen[bool]):
         task = self.task_row
         with Vertical():
             yield Label("Retry this rejected task?", classes="title")
-            yield Static(
-                Text.assemble(
-                    safe_text(task.display_uid, "bold"),
-                    "\n",
-                    ("message id ", "dim"),
-                    task.message_id,
-                    "  ",
-                    ("retries so far ", "dim"),
-                    str(task.retries if task.retries is not None else "?"),
-                )
-            )
+            yield Static(retry_question(task))
             yield Static(SINGLE_RETRY_EXPLAINED)
             with Horizontal():
                 yield Button("Retry (y)", id="confirm", variant="error")

@@ -46,7 +46,7 @@ from tasktui.core.feed import FeedMode
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
 from tasktui.core.status import FINAL_STATES, status_of
-from tasktui.core.text import assemble, safe_text
+from tasktui.core.text import assemble, cut, safe_text
 from tasktui.core.timefmt import relative
 from tasktui.ui import keys
 from tasktui.ui.keys import KeyAction
@@ -138,6 +138,14 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
         footer=True,
         short="Back",
     ),
+    KeyAction(
+        "detail-more",
+        "m",
+        "more_of_line",
+        "More of a long line: its next page",
+        DETAIL_GROUP,
+        short="More of the line",
+    ),
     KeyAction("detail-down", "down,j", "line_down", "Next log line", DETAIL_GROUP, display="↓ / j"),
     KeyAction("detail-up", "up,k", "line_up", "Previous log line", DETAIL_GROUP, display="↑ / k"),
     KeyAction("detail-page-down", "pagedown,ctrl+d", "page_down", "Page down", DETAIL_GROUP, display="PgDn / ctrl+d"),
@@ -146,6 +154,7 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
 _LOG_ACTIONS = frozenset(
     (
         "toggle_line",
+        "more_of_line",
         "last_page",
         "first_page",
         "line_down",
@@ -160,9 +169,9 @@ _LOG_ACTIONS = frozenset(
 REFRESH_INTERVAL = 0.5  # live refreshes at most twice a second, however fast the task logs
 POLL_SECONDS = 2.0  # without live notifications, an unfinished task is re-read this often
 LIVE_PAGES = 5  # a live refresh appends at most this many pages; beyond, End shows the rest
-ATTRIBUTES_SHOWN = 100_000  # characters of large attributes fetched when a line is expanded
 EXCEPTIONS_PER_PAGE = 20  # error lines with large attributes whose exception is fetched per page
 TIME_LABELS = ("eta", "last change", "result expiry")
+SUMMARY_CHARS = 300  # of a field's value above the logs (the count of the rest stays in view)
 
 
 def help_line(read_only: bool) -> Text:
@@ -399,7 +408,8 @@ class TaskDetailScreen(ModalScreen[None]):
 
     async def _load_attributes(self, session: Session, view: LogView, entry: LogEntry) -> None:
         try:
-            value = await load_attributes(session, entry.line, max_chars=ATTRIBUTES_SHOWN)
+            # Up to detail.ATTRIBUTES_ON_DEMAND characters: the view renders them a page at a time.
+            value = await load_attributes(session, entry.line)
         except Exception as exc:
             entry.attributes_error = str(db.explain(exc, self.target))
             view.entry_changed(entry)
@@ -488,7 +498,7 @@ class TaskDetailScreen(ModalScreen[None]):
             assemble(
                 (f" {status.label} ", presentation.STATUS_STYLES.get(status.style, "")),
                 "  ",
-                (task.display_uid, "bold"),
+                (cut(task.display_uid, presentation.NAME_CHARS), "bold"),
                 ("  " + detail.result.summary(), "bold red") if detail.result.is_exception else "",
             ),
             styles,
@@ -498,11 +508,16 @@ class TaskDetailScreen(ModalScreen[None]):
         self.query_one("#fields-task", Static).update(self._task_table(detail, times, styles))
         self.query_one("#fields-blobs", Static).update(self._blob_fields(detail, styles))
 
+    @property
+    def _value_chars(self) -> int:
+        """Characters of a field's value shown: a few lines above the logs, more with `i`."""
+        return presentation.VALUE_CHARS if self.fields_full else SUMMARY_CHARS
+
     def _task_table(self, detail: TaskDetail, times: tuple[str, ...], styles: Mapping[str, Style]) -> Table:
         table = _fields_table()
         label_style = self.get_component_rich_style("task-detail--label", partial=True)
         relative_times = dict(zip(TIME_LABELS, times, strict=True))
-        for label, value in presentation.task_rows(detail):
+        for label, value in presentation.task_rows(detail, limit=self._value_chars):
             value = themed(value, styles)
             if relative_times.get(label):
                 value.append(f"  ({relative_times[label]})", styles["dim"])
@@ -520,8 +535,14 @@ class TaskDetailScreen(ModalScreen[None]):
         """The decoded message and result, each under its title (with its size)."""
         label_style = self.get_component_rich_style("task-detail--label", partial=True)
         sections = (
-            (presentation.blob_title("Message", detail.message.decoded), presentation.message_rows(detail.message)),
-            (presentation.blob_title("Result", detail.result.decoded), presentation.result_rows(detail.result)),
+            (
+                presentation.blob_title("Message", detail.message.decoded),
+                presentation.message_rows(detail.message, limit=self._value_chars),
+            ),
+            (
+                presentation.blob_title("Result", detail.result.decoded),
+                presentation.result_rows(detail.result, limit=self._value_chars),
+            ),
         )
         parts: list[Text | Table] = []
         for title, rows in sections:
@@ -616,6 +637,10 @@ class TaskDetailScreen(ModalScreen[None]):
             entry.attributes_error = ""
             self._run(lambda session: self._load_attributes(session, view, entry), "load the attributes")
 
+    def action_more_of_line(self) -> None:
+        if not self.current_view.more():
+            self.notify("nothing more of this line to show", timeout=3)
+
     def action_line_down(self) -> None:
         self.current_view.move(1)
 
@@ -669,6 +694,7 @@ class TaskDetailScreen(ModalScreen[None]):
 
     def action_toggle_fields(self) -> None:
         self.fields_full = not self.fields_full
+        self._show_fields()
         fields = self.query_one("#detail-fields", VerticalScroll)
         fields.set_class(self.fields_full, "-full")
         fields.can_focus = self.fields_full

@@ -10,6 +10,12 @@ its structlog exception as a traceback (always shown: that is what a reader came
 expanded its full event and attributes as indented JSON (large attributes are fetched on demand
 by the screen). Blocks are rendered once per width and cached; plain lines cost one row and no
 rendering until they are on screen.
+
+A block's body is rendered a page at a time (PAGE_CHARS characters or PAGE_ROWS rows, then
+"… N more characters", and `more()` renders the next page onto what is there): a 1 MB exception or attribute costs one
+page's rendering per key press, never seconds of the event loop. Lines up to WRAP_CHARS long wrap
+at words; longer ones fold at the width, row by row, so that a page can end and the next begin
+anywhere in them.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rich.cells import chop_cells
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.geometry import Size
 from textual.message import Message
@@ -29,8 +36,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tasktui.core import presentation
-from tasktui.core.detail import AttributesValue, LogCursor, LogLine
-from tasktui.core.text import assemble, safe_text
+from tasktui.core.detail import AttributesValue, LogCursor, LogLine, format_exception
+from tasktui.core.text import assemble, more_characters, safe_text
 from tasktui.ui.palette import palette_classes, palette_css, palette_styles, themed
 
 PAGE = 200  # lines per fetch: a few screens, one query
@@ -38,8 +45,14 @@ MAX_LINES = 2_000  # lines held at once; pages beyond drop the far end
 INDENT = 6  # tracebacks and attributes sit under the event, past the time column's start
 WIDE = 120  # from this width a row shows the full timestamp (date and zone)
 LOGGER_CHARS = (24, 36)  # the end of a logger name kept on a row, narrow and wide
+# A page of a block's body, rendered at once: a long traceback, or a few screens of a huge
+# value; whichever limit comes first (short lines cost their layout, long ones their length).
+PAGE_CHARS = 16_000
+PAGE_ROWS = 300
+WRAP_CHARS = 2_000  # body lines up to this long wrap at words; longer ones fold at the width
 
 Edge = Literal["before", "after"]
+RawLine = tuple[str, str]  # (untrusted text, presentation style name), not escaped yet
 
 
 @dataclass(eq=False)
@@ -52,6 +65,7 @@ class LogEntry:
     expanded: bool = False
     attributes: AttributesValue | None = None  # fetched on demand (line.attributes_inline is False)
     attributes_error: str = ""
+    pages: int = 1  # pages of the body to show (more() adds one)
 
     @property
     def is_error(self) -> bool:
@@ -113,7 +127,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._starts: list[int] = []  # first row of each entry
         self._rows = 0
         self._width = 0
-        self._blocks: dict[LogCursor, list[Strip]] = {}  # a line's rows at self._width
+        self._blocks: dict[LogCursor, _Block] = {}  # a line's rows at self._width
         # (entry, prefer its end, centre it) to reveal once there is a size
         self._reveal: tuple[int, bool, bool] | None = None
 
@@ -206,12 +220,27 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self._blocks.pop(entry.line.cursor, None)
 
     def entry_changed(self, entry: LogEntry) -> None:
-        """Its expansion, attributes or exception changed: re-render and re-measure."""
+        """Its expansion, attributes or exception changed: re-render (its first page) and re-measure."""
+        entry.pages = 1
         self._blocks.pop(entry.line.cursor, None)
         self._relayout()
         if self.current is entry:
             self.reveal(self.cursor)
         self.refresh()
+
+    def more(self) -> bool:
+        """The next page of the current line's body, rendered onto what is shown; False when
+        there is no more of it. The rows already on screen stay where they are."""
+        entry = self.current
+        block = self._block(entry) if entry is not None and self._width > 0 else None
+        if entry is None or block is None or block.shown >= block.total:
+            return False
+        entry.pages += 1
+        self._extend(block)
+        self._relayout()
+        self.refresh()
+        self._check_edges()
+        return True
 
     @property
     def current(self) -> LogEntry | None:
@@ -352,7 +381,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         width = self.scrollable_content_region.width
         if width != self._width:
             self._width = width
-            self._blocks.clear()
+            self._forget_renders()
             self._relayout()
         if self._reveal is None and self.current is not None:
             # Smaller (the fields above filled in, the terminal shrank): keep the cursor's line,
@@ -364,7 +393,14 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     def notify_style_update(self) -> None:
         # A theme change: cached rows carry the old colours.
         super().notify_style_update()
+        self._forget_renders()
+
+    def _forget_renders(self) -> None:
+        """Every block is rendered again, from its first page: the pages a reader asked for at
+        the old width would otherwise all be rendered at once."""
         self._blocks.clear()
+        for entry in self.entries:
+            entry.pages = 1
 
     def _relayout(self) -> None:
         starts = []
@@ -379,15 +415,18 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         # Most lines are one row: measured without rendering anything.
         if not entry.expanded and not entry.exception:
             return 1
-        return len(self._block(entry)) if self._width > 0 else 1
+        return self._block(entry).height if self._width > 0 else 1
 
-    def _block(self, entry: LogEntry) -> list[Strip]:
+    def _block(self, entry: LogEntry) -> _Block:
         block = self._blocks.get(entry.line.cursor)
         if block is None:
-            block = self._blocks[entry.line.cursor] = self._render_block(entry, max(1, self._width))
+            block = self._blocks[entry.line.cursor] = self._new_block(entry, max(1, self._width))
+            for _ in range(entry.pages):
+                self._extend(block)
         return block
 
-    def _render_block(self, entry: LogEntry, width: int) -> list[Strip]:
+    def _new_block(self, entry: LogEntry, width: int) -> _Block:
+        """The line's header row, and its body (traceback, details) as lines not rendered yet."""
         styles = palette_styles(self, "log-view")
         muted = styles["dim"]
         console = self.app.console
@@ -397,24 +436,64 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         wide = width >= WIDE
         row = presentation.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
         header.append_text(themed(row, styles))
-        rows = [Strip(list(header.render(console)))]
-
-        def add(text: Text, indent: int = INDENT) -> None:
-            for wrapped in text.wrap(console, max(8, width - indent), overflow="fold"):
-                rows.append(Strip([Segment(" " * indent), *wrapped.render(console)]))
-
-        for line in presentation.traceback_lines(entry.exception):
-            add(themed(line, styles))
+        # Untrusted lines stay raw (text, style) until a page reaches them: a 1 MB exception of
+        # 150,000 lines costs its split here, and its escaping a page at a time.
+        body: list[Text | RawLine] = [
+            (line, presentation.TRACEBACK_STYLE) for line in format_exception(entry.exception)
+        ]
         if entry.expanded:
-            for text in self._details(entry, width, header.cell_len, muted):
-                add(themed(text, styles))
-        return rows
+            body += self._details(entry, width, header.cell_len, muted)
+        return _Block(
+            rows=[Strip(list(header.render(console)))],
+            body=body,
+            total=sum(len(line) if isinstance(line, Text) else len(line[0]) for line in body),
+            width=width,
+            muted=muted,
+            styles=styles,
+        )
 
-    def _details(self, entry: LogEntry, width: int, header_width: int, muted: Style) -> list[Text]:
+    def _extend(self, block: _Block) -> None:
+        """Render one more page of the block's body, from where it stopped."""
+        console = self.app.console
+        room = max(8, block.width - INDENT)
+        indent = Segment(" " * INDENT)
+        budget = block.shown + PAGE_CHARS
+        last_row = len(block.rows) + PAGE_ROWS
+        while block.line < len(block.body) and block.shown < budget and len(block.rows) < last_row:
+            text = block.text(block.line)
+            if block.offset == 0 and len(text) <= WRAP_CHARS:
+                for wrapped in text.wrap(console, room, overflow="fold"):
+                    block.rows.append(Strip([indent, *wrapped.render(console)]))
+                block.shown += len(text)
+                block.line += 1
+                continue
+            # A long line: folded at the width from where the last page stopped, whole rows only
+            # (looking ahead a little so that the row at the page's end is a whole one).
+            start = block.offset
+            window = text.plain[start : start + (budget - block.shown) + room * 8]
+            for piece in chop_cells(window, room):
+                end = start + len(piece)
+                block.rows.append(Strip([indent, *_slice(text, start, end).render(console)]))
+                block.shown += end - start
+                start = end
+                if block.shown >= budget or len(block.rows) >= last_row:
+                    break
+            if start >= len(text):
+                block.line, block.offset = block.line + 1, 0
+            else:
+                block.offset = start
+        left = block.total - block.shown
+        block.marker = (
+            Strip([indent, Segment(f"{more_characters(left)} — m shows the next page", block.muted)])
+            if left > 0
+            else None
+        )
+
+    def _details(self, entry: LogEntry, width: int, header_width: int, muted: Style) -> list[Text | RawLine]:
         """What an expanded line adds: its whole event when the row could not show it, and its
         attributes as indented JSON (the exception is the traceback above)."""
         line = entry.line
-        texts: list[Text] = []
+        texts: list[Text | RawLine] = []
         if line.timestamp is not None and (width < WIDE or len(line.logger) > LOGGER_CHARS[True]):
             # The row shortened the time or the logger: here they are whole.
             texts.append(
@@ -422,7 +501,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             )
         if header_width > width or "\n" in line.event or line.event_truncated:
             texts.append(Text("event:", style=muted))
-            texts.extend(safe_text(part) for part in line.event.split("\n"))
+            texts.extend((part, "") for part in line.event.split("\n"))
             if line.event_truncated:
                 texts.append(Text(f"… cut at {len(line.event):,} characters of {line.event_bytes:,} bytes", muted))
         size = f"{line.attributes_size:,} bytes"
@@ -450,7 +529,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             texts.append(
                 Text(f"attributes: the first {shown:,} characters of {entry.attributes.size:,} bytes", style=muted)
             )
-            texts.append(safe_text(entry.attributes.text))
+            texts.append((entry.attributes.text, ""))
             texts.append(Text(f"… {entry.attributes.size - shown:,} more bytes not shown", style=muted))
         return texts
 
@@ -471,9 +550,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if row >= self._rows:
             return Strip.blank(width, base)
         index = self._entry_at(row)
-        block = self._block(self.entries[index])
         offset = row - self._starts[index]
-        strip = block[min(offset, len(block) - 1)].crop_extend(0, width, None).apply_style(base)
+        strip = self._block(self.entries[index]).row(offset).crop_extend(0, width, None).apply_style(base)
         if index == self.cursor and offset == 0:
             strip = Strip(Segment.apply_style(strip, post_style=self._cursor_style()), width)
         return strip
@@ -501,8 +579,53 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self.refresh()
 
 
-def _json_lines(value: Any) -> list[Text]:
-    """Readable JSON, one Text per line; every line goes through safe_text (JSON escapes C0
-    controls but not C1 or bidi characters)."""
+@dataclass(eq=False)
+class _Block:
+    """A log line's rows at one width: its header row, then as much of its body as its pages
+    allow (rendered by LogView._extend, a page at a time), then a row saying how much is left."""
+
+    rows: list[Strip]  # the header row, then the body rows rendered so far
+    body: list[Text | RawLine]  # every body line, unrendered (raw ones escaped when first rendered)
+    total: int  # characters in the body
+    width: int
+    muted: Style
+    styles: dict[str, Style]
+    line: int = 0  # the next body line to render
+    offset: int = 0  # characters of it rendered already
+    shown: int = 0  # characters of the body rendered
+    marker: Strip | None = None  # "… N more characters", while some are left
+
+    @property
+    def height(self) -> int:
+        return len(self.rows) + (self.marker is not None)
+
+    def text(self, index: int) -> Text:
+        """Body line `index` as Text: a raw line is escaped (by the one sanitiser) and themed the
+        first time it is needed, once."""
+        line = self.body[index]
+        if not isinstance(line, Text):
+            line = self.body[index] = themed(assemble(line), self.styles)
+        return line
+
+    def row(self, index: int) -> Strip:
+        if index < len(self.rows) or self.marker is None:
+            return self.rows[min(index, len(self.rows) - 1)]
+        return self.marker
+
+
+def _slice(text: Text, start: int, end: int) -> Text:
+    """Characters [start, end) of `text` with their styles, in time proportional to the slice (Rich's
+    own slicing divides the whole text, which for a 1 MB line is a copy per row)."""
+    spans = [
+        Span(max(span.start, start) - start, min(span.end, end) - start, span.style)
+        for span in text.spans
+        if span.start < end and span.end > start
+    ]
+    return Text(text.plain[start:end], style=text.style, spans=spans, end="")
+
+
+def _json_lines(value: Any) -> list[RawLine]:
+    """Readable JSON, one raw line per line, escaped when rendered (JSON escapes C0 controls but
+    not C1 or bidi characters)."""
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return [safe_text(part) for part in text.split("\n")]
+    return [(part, "") for part in text.split("\n")]

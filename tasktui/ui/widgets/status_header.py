@@ -15,7 +15,7 @@ from tasktui.core.db import without_target
 from tasktui.core.feed import FeedMode, FeedStatus
 from tasktui.core.health import FeedHealth
 from tasktui.core.status import GROUPS
-from tasktui.core.text import safe_text
+from tasktui.core.text import cut
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_SECONDS = 20  # the sparkline's seconds when there is room
@@ -23,6 +23,7 @@ MIN_SPARK = 6  # fewer seconds than this say nothing: only the rate is shown
 REASON_LINES = 3  # libpq's longest (refused, with its hint) takes three at 80 columns
 WIDE = 110  # from this width the counts line spells things out
 NEWS_SECONDS = 30.0  # how long news such as "reconnected after 4.1s blind" stays in the header
+DETAIL_CHARS = 500  # of a label or a reason: the header is a few lines, whatever the text
 
 
 def sparkline(values: list[int]) -> str:
@@ -145,7 +146,7 @@ class StatusHeader(Static):
         news_is_old = status.fades and now - status.at > NEWS_SECONDS
         if status.detail and not down and not news_is_old:
             detail_style = "polling" if status.mode == FeedMode.POLLING else "dim"
-            first.append(f" — {status.detail}", self._style(detail_style))
+            first.append(f" — {cut(status.detail, DETAIL_CHARS)}", self._style(detail_style))
         # While blind no event can arrive: the blind time is the one that counts.
         if state.last_event_at is not None and not down:
             first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("dim"))
@@ -154,7 +155,9 @@ class StatusHeader(Static):
             drift = state.health.drift_last_hour
             first.append(f"  drift {drift}/h", self._style("alarm" if drift else "dim"))
         first.append("  ")
-        first.append(status.label, self._style("dim"))
+        # The label is --label or the database's name: either may hold anything (an ESC would
+        # retitle the terminal).
+        first.append(cut(status.label, DETAIL_CHARS), self._style("dim"))
 
         lines = [first]
         if down and status.detail:
@@ -167,7 +170,8 @@ class StatusHeader(Static):
     def _reason(self, reason: str, width: int) -> list[Text]:
         """Why the console is blind, wrapped at words onto at most REASON_LINES lines (the
         database is named on the first line, so the reason has the room)."""
-        wrapped = list(safe_text(reason, self._style("reason")).wrap(self.app.console, max(10, width)))
+        reason = cut(reason, DETAIL_CHARS)
+        wrapped = list(Text(reason, self._style("reason")).wrap(self.app.console, max(10, width)))
         if len(wrapped) > REASON_LINES:
             last = wrapped[REASON_LINES - 1]
             last.rstrip()
@@ -210,7 +214,7 @@ class StatusHeader(Static):
         if state.alarms:
             # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
             more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
-            second.append(f"⚠ {state.alarms[0]}{more}  ", self._style("alarm"))
+            second.append(f"⚠ {cut(state.alarms[0], DETAIL_CHARS)}{more}  ", self._style("alarm"))
         if state.rate:
             self._append_rate(second, state.rate, width)
         return second

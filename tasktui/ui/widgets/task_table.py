@@ -29,7 +29,7 @@ from textual.widgets import Static
 
 from tasktui.core.models import TaskRow
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey
-from tasktui.core.text import escape_control
+from tasktui.core.text import fit_cells
 from tasktui.core.timefmt import absolute_utc, relative, utc_now
 
 STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
@@ -133,14 +133,6 @@ def layout_columns(width: int, sort_column: str | None = None) -> list[tuple[Col
     return list(zip(chosen, widths, strict=True))
 
 
-def _fit(text: str, width: int, right: bool, keep_end: bool = False) -> str:
-    if len(text) > width:
-        if keep_end:
-            return "…" + text[len(text) - width + 1 :]
-        return text[: max(0, width - 1)] + "…"
-    return text.rjust(width) if right else text.ljust(width)
-
-
 class TaskTableHeader(Static):
     """Column titles, with the sort column marked."""
 
@@ -155,8 +147,8 @@ class TaskTableHeader(Static):
             if column.key == sort.column:
                 # Cut the title, never the arrow: the arrow is what says the table is sorted.
                 arrow = ARROWS[sort.descending]
-                title = (_fit(title, width - 2, False).rstrip() + " " + arrow) if width > 2 else arrow
-            line.append(_fit(title, width, column.right) + " ")
+                title = (fit_cells(title, width - 2).rstrip() + " " + arrow) if width > 2 else arrow
+            line.append(fit_cells(title, width, right=column.right) + " ")
         self.update(line)
 
 
@@ -288,8 +280,9 @@ class TaskRows(ScrollView, can_focus=True):
             style += self.get_component_rich_style("task-table--cursor")
         segments = []
         for column, column_width in self.columns:
-            # Everything in a row is data from the database: shown literally, escapes visible.
-            cell = _fit(escape_control(column.render(task, self.now)), column_width, column.right, column.keep_end)
+            # Everything in a row is data from the database: shown literally, escapes visible, cut
+            # to the column's width in terminal cells (a CJK character or an emoji takes two).
+            cell = fit_cells(column.render(task, self.now), column_width, keep_end=column.keep_end, right=column.right)
             cell_style = style + Style(bold=True) if column.key == "status" else style
             segments.append(Segment(cell + " ", cell_style))
         return Strip(segments).crop(0, width).extend_cell_length(width, style)

@@ -10,8 +10,15 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tasktui.core.presentation import flow, shared_host_prefix, short_hostname, workers_by_urgency
-from tasktui.core.text import escape_control, safe_text
+from tasktui.core.presentation import (
+    NAME_CHARS,
+    VALUE_CHARS,
+    flow,
+    shared_host_prefix,
+    short_hostname,
+    workers_by_urgency,
+)
+from tasktui.core.text import cut, safe_text
 from tasktui.core.workers import WorkerReport, describe_age
 
 # From this many columns of content the table has a header row and a "Last seen" column; below
@@ -90,11 +97,11 @@ class WorkerPanel(VerticalScroll):
             error = self._error
             body.update(safe_text(f"workers: {error or 'not loaded yet'}", self._style("error" if error else "dim")))
             return
-        hosts = [escape_control(w.hostname) for w in report.workers]
+        hosts = [cut(w.hostname, NAME_CHARS) for w in report.workers]
         prefix = shared_host_prefix(hosts)
         parts: list[Text | Table] = [*self._summary(report, prefix, width)]
         for alarm in report.alarms:
-            parts.append(safe_text(f"⚠ {alarm.message}", self._style(alarm.severity)))
+            parts.append(Text(f"⚠ {cut(alarm.message, VALUE_CHARS)}", self._style(alarm.severity)))
         if report.workers:
             parts.append(self._table(report, prefix, width))
         else:
@@ -111,7 +118,7 @@ class WorkerPanel(VerticalScroll):
             Text(f"{report.dead} dead", self._style("dim")),  # normal after a restart: not an alarm
         ]
         if report.reference_version:
-            pieces.append(safe_text(f"version {report.reference_version}", self._style("dim")))
+            pieces.append(Text(f"version {cut(report.reference_version, NAME_CHARS)}", self._style("dim")))
         if prefix:
             # What the "…" that starts every host name stands for.
             pieces.append(Text(f'host "…" = {prefix}', self._style("dim")))
@@ -133,11 +140,11 @@ class WorkerPanel(VerticalScroll):
         for worker in workers_by_urgency(report.workers):
             cells: list[Text | str] = [
                 Text(worker.liveness.upper(), self._style(worker.liveness)),
-                Text(short_hostname(escape_control(worker.hostname), prefix, host_width)),
-                safe_text(worker.version, self._style("mismatch") if worker.version_mismatch else ""),
+                Text(short_hostname(cut(worker.hostname, NAME_CHARS), prefix, host_width)),
+                Text(cut(worker.version, NAME_CHARS), self._style("mismatch") if worker.version_mismatch else ""),
             ]
             if wide:
                 cells.append(describe_age(worker.seen_ago))
-            cells.append(safe_text(worker.reason, self._style("dim")))
+            cells.append(Text(cut(worker.reason, VALUE_CHARS), self._style("dim")))
             table.add_row(*cells)
         return table
