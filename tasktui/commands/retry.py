@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         # Rejected tasks are never "successful": the console's default toggle is moot here.
         hide_successful=False,
     )
-    return _retry_filter(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
+    return retry_matching(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +239,12 @@ def _exit_code(outcomes: Sequence[RetryOutcome], *, aborted: bool) -> int:
 # By filter
 
 
-def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: float, dry_run: bool, yes: bool) -> int:
+def retry_matching(
+    target: Target, task_filter: TaskFilter, *, limit: int, rate: float, dry_run: bool, yes: bool
+) -> int:
+    """A bulk retry of the rejected tasks `task_filter` matches, as `tasktui retry --filter` does
+    it (preview, confirmation, throttled run, summary, journal); returns the exit status. Also
+    `tasktui errors --retry GROUP`."""
     # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
     # plain "no") and no connection idles while a person reads the preview.
     preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))
