@@ -117,24 +117,31 @@ def _write(dsn: str, tasks: list[Task]) -> None:
                     )  # fmt: skip
 
 
+def _minute(m: int, n: int) -> list[float]:
+    """`n` times spread over minute `m` of the window (0 = the newest), as seconds before now: kept
+    10 s away from the minute's edges, as the report is read a moment after they are written."""
+    return [60.0 * m + 10.0 + 40.0 * (k + 0.5) / n for k in range(n)]
+
+
 def _series() -> list[Task]:
     tasks: list[Task] = []
-    # Times keep 5 s or more inside the 5-minute window: the report is read a moment later.
-    # "bulk": 100 sent a minute for 5 minutes; the first 300 done within the window, 200 still wait.
-    for i in range(500):
-        sent = 290.0 - i * 0.57
-        if i < 300:
-            tasks.append(Task("bulk", "done", sent, sent - 5))
+    for m in range(5):
+        # "bulk": 100 sent a minute, 60 of them done the same minute, 40 a minute left waiting.
+        for k, sent in enumerate(_minute(m, 100)):
+            tasks.append(Task("bulk", "done", sent, sent - 2) if k % 5 < 3 else Task("bulk", "queued", sent, sent))
+        # "drain": 80 a minute of an old backlog (sent 20 minutes ago) done, 30 new ones a minute.
+        tasks += [Task("drain", "done", 1200, at) for at in _minute(m, 80)]
+        tasks += [Task("drain", "queued", sent, sent) for sent in _minute(m, 30)]
+        # "turned": a storm in the oldest 3 minutes (200 sent, 100 done a minute), then 20 sent
+        # a minute while 100 a minute of an older backlog get done.
+        if m >= 2:
+            for k, sent in enumerate(_minute(m, 200)):
+                tasks.append(Task("turned", "done", sent, sent - 2) if k % 2 else Task("turned", "queued", sent, sent))
         else:
-            tasks.append(Task("bulk", "queued", sent, sent))
-    # "drain": a backlog sent 20 minutes ago; 400 of it done in the window (80/min), 600 still
-    # waiting; 30 new ones a minute still waiting too.
-    for i in range(1000):
-        done_at = 290.0 - i * 0.7
-        tasks.append(Task("drain", "done", 1200, done_at) if i < 400 else Task("drain", "queued", 1200, 1200))
-    for i in range(150):
-        sent = 290.0 - i * 1.9
-        tasks.append(Task("drain", "queued", sent, sent))
+            tasks += [Task("turned", "queued", sent, sent) for sent in _minute(m, 20)]
+            tasks += [Task("turned", "done", 1200, at) for at in _minute(m, 100)]
+    # "drain": the rest of its backlog, still waiting.
+    tasks += [Task("drain", "queued", 1200, 1200) for _ in range(600)]
     # "stuck": 50 waiting for 10 minutes, the last completion 4 minutes ago.
     tasks += [Task("stuck", "queued", 600, 600) for _ in range(50)]
     tasks.append(Task("stuck", "done", 900, 240))
@@ -160,17 +167,24 @@ async def session(mirror_dsn: str) -> AsyncIterator[Session]:
 async def test_forecast_on_a_synthetic_series(session: Session) -> None:
     report = await load_queues(session, minutes=5)
     flows = {flow.queue_name: flow for flow in report.queues}
-    assert list(flows) == ["bulk", "delayed", "drain", "retry-late", "retry-soon", "stuck"]
+    assert list(flows) == ["bulk", "delayed", "drain", "retry-late", "retry-soon", "stuck", "turned"]
 
     bulk = flows["bulk"]
     assert (bulk.waiting, bulk.in_flight, bulk.arrived, bulk.completed) == (200, 0, 500, 300)
-    assert sum(bulk.arrivals_per_minute or ()) == 500 and all(80 <= n <= 120 for n in bulk.arrivals_per_minute or ())
+    assert (bulk.arrivals_per_minute, bulk.completions_per_minute) == ((100,) * 5, (60,) * 5)
     assert bulk.forecast.text == "growing by 40/min"
 
     drain = flows["drain"]
     assert (drain.waiting, drain.arrived, drain.completed) == (750, 150, 400)
     assert drain.forecast.verdict is Verdict.DRAINING
     assert drain.forecast.text == "empty in ~15 min"  # 750 / (80 - 30)
+
+    # Over the whole window more arrived than completed (128/min against 100/min), but the
+    # balance turned two minutes ago: the forecast reads the newest minutes.
+    turned = flows["turned"]
+    assert (turned.arrivals_per_minute, turned.completions_per_minute) == ((200, 200, 200, 20, 20), (100,) * 5)
+    assert (turned.waiting, turned.forecast.text) == (340, "empty in ~4 min")  # 340 / (100 - 20)
+    assert "completing 100/min, arriving 20/min over the last 2 min" in turned.forecast.basis
 
     stuck = flows["stuck"]
     assert stuck.forecast.verdict is Verdict.STALLED
@@ -183,7 +197,7 @@ async def test_forecast_on_a_synthetic_series(session: Session) -> None:
     assert (late.forecast.verdict, late.overdue_retries) == (Verdict.STALLED, 1)
     delayed = flows["delayed"]
     assert (delayed.waiting, delayed.delayed) == (0, 1)
-    assert delayed.forecast.text.startswith("nothing due: 1 retries wait for their eta, the next in ")
+    assert delayed.forecast.text.startswith("nothing due: 1 retry waits for its eta, the next in ")
     assert report.stalled == (late, stuck)
     assert report.arrivals_known and not report.capped
 
@@ -195,7 +209,7 @@ async def test_no_task_log_table_means_arrivals_unknown(mirror_dsn: str) -> None
         report = await load_queues(session, minutes=5)
     (flow,) = report.queues
     assert (flow.arrived, flow.arrivals_per_minute, flow.completed) == (None, None, 1)
-    assert flow.forecast.text == "empty in ~5 min if nothing more arrives"
+    assert flow.forecast.text == "empty in ~2 min if nothing more arrives"  # 1 done in the last 2 min
     assert "arrivals unknown" in report.basis
 
 

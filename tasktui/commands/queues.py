@@ -99,7 +99,8 @@ def report_lines(report: QueueReport) -> list[Text]:
 def _queue_lines(flow: QueueFlow, report: QueueReport) -> list[Text]:
     now = report.checked_at
     forecast = flow.forecast
-    overdue = f" ({flow.overdue_retries:,} retries past their eta by over 30 s)" if flow.overdue_retries else ""
+    retries = "retry" if flow.overdue_retries == 1 else "retries"
+    overdue = f" ({flow.overdue_retries:,} {retries} past their eta by over 30 s)" if flow.overdue_retries else ""
     arrived = "unknown" if flow.arrived is None else f"{flow.arrived:,}"
     consumed = describe_age(now - flow.last_consumed) if flow.last_consumed else "not within a day"
     lines = [

@@ -6,7 +6,9 @@ Per queue: what waits now, what arrived and completed minute by minute over the 
 The forecast is about the queue's unfinished work U (waiting + delayed retries + in flight).
 Every message sent adds one to U and every task that ends (done or rejected) takes one away;
 an automatic retry moves a task between the parts of U without changing it. So U changes by
-arrivals − completions, measured over the window:
+arrivals − completions. The forecast reads that balance over the last FORECAST_MINUTES of the
+window (a backlog that turned a minute ago must not read as still growing); the window's
+per-minute series show how it got there:
 
 * **stalled** — due work has waited STALL_AFTER or longer and nothing was consumed (no claim,
   no completion) for STALL_AFTER: "stalled: nothing consumed for 3 min". A retry whose eta passed
@@ -42,6 +44,7 @@ from tasktui.core.sql.tasks import DISTINCT_STATES
 from tasktui.core.status import FINAL_STATES, UNFINISHED_STATES
 
 DEFAULT_MINUTES = 5
+FORECAST_MINUTES = 2  # the newest minutes of the window the forecast's rates are read over
 MAX_MINUTES = 30
 STALL_AFTER = timedelta(minutes=2)
 # authentik's consumer_listen_timeout: an eta-delayed task is only guaranteed a look this long
@@ -174,7 +177,8 @@ def forecast(
     held = f"{unfinished:,} unfinished ({waiting:,} waiting, {delayed:,} delayed, {in_flight:,} in flight)"
     if waiting == 0 and in_flight == 0:
         when = f", the next in {span(next_eta_in.total_seconds())}" if next_eta_in is not None else ""
-        return Forecast(Verdict.STEADY, f"nothing due: {delayed:,} retries wait for their eta{when}", f"{held}")
+        waits = "retry waits for its eta" if delayed == 1 else "retries wait for their eta"
+        return Forecast(Verdict.STEADY, f"nothing due: {delayed:,} {waits}{when}", held)
     if arrival_rate is None:
         if completion_rate > 0:
             minutes_left = unfinished / completion_rate
@@ -249,6 +253,7 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
     for queue, minute, count in arrivals:
         arrived_by_minute.setdefault(queue, [0] * minutes)[minute] += count
 
+    recent = min(FORECAST_MINUTES, minutes)
     flows = []
     for queue in sorted(set(names) | set(current) | set(completed_by_minute)):
         waiting, delayed, overdue, in_flight, oldest_due, last_claim, next_eta = current.get(
@@ -286,9 +291,9 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
                     waiting=waiting,
                     delayed=delayed,
                     in_flight=in_flight,
-                    arrived=arrived,
-                    completed=completed,
-                    minutes=minutes,
+                    arrived=sum(arrived_series[-recent:]) if arrived_series is not None else None,
+                    completed=sum(completed_series[-recent:]),
+                    minutes=recent,
                     idle_for=_since(now, last_consumed),
                     due_for=_since(now, oldest_due),
                     next_eta_in=(next_eta - now) if next_eta is not None else None,
