@@ -315,3 +315,32 @@ def test_a_filter_of_listed_tasks_matches_only_them() -> None:
     listed = TaskFilter(message_ids=frozenset({"a"}), hide_successful=False)
     assert listed.matches(task("a")) and not listed.matches(task("b"))
     assert listed.describe() == "1 listed task"
+
+
+async def test_a_cut_scan_says_from_when_the_counts_are_complete(
+    conn: psycopg.AsyncConnection, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasktui.core.incidents.errors as errors_module
+
+    old_failure = await _done_with_logged_error(conn, MAIL, "boom")
+    await _age(conn, old_failure, 30)
+    fine = [await _done_with_warning(conn, MAIL) for _ in range(3)]
+    for minutes, message_id in enumerate(fine, start=1):
+        await _age(conn, message_id, minutes)
+    rejected = [await reject(conn, LDAP, message="down") for _ in range(3)]
+    for minutes, message_id in enumerate(rejected, start=1):
+        await _age(conn, message_id, minutes * 2)
+    complete = await load_errors(session)
+    assert (complete.failed, complete.capped, complete.covered_from) == (4, False, complete.window_start)
+
+    # Only the 3 newest done tasks are looked at: the failure 30 minutes ago is beyond them.
+    monkeypatch.setattr(errors_module, "MAX_SCANNED_PER_STATE", 3)
+    cut = await load_errors(session)
+    assert cut.failed == 3 and cut.capped
+    assert timedelta(minutes=2, seconds=50) < cut.checked_at - cut.covered_from < timedelta(minutes=3, seconds=10)
+    # At most 2 rejected kept: complete from the older of them (4 minutes ago) on.
+    monkeypatch.setattr(errors_module, "MAX_SCANNED_PER_STATE", 100)
+    monkeypatch.setattr(errors_module, "MAX_TASKS_PER_STATE", 2)
+    kept = await load_errors(session)
+    assert kept.capped and kept.failed == 3  # 2 rejected + the done one
+    assert timedelta(minutes=3, seconds=50) < kept.checked_at - kept.covered_from < timedelta(minutes=4, seconds=10)
