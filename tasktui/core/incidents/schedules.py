@@ -37,7 +37,7 @@ from tasktui.core.models import TaskRow
 from tasktui.core.session import Session, quote_ident
 from tasktui.core.sql import schedules as q
 from tasktui.core.sql.tasks import TaskQueries, read_task
-from tasktui.core.status import FINAL_STATES
+from tasktui.core.status import UNFINISHED_STATES
 from tasktui.core.workers import describe_age
 from tasktui.errors import MissingPrivilege, MissingTables
 
@@ -45,6 +45,7 @@ OVERDUE_GRACE = timedelta(minutes=2)
 MAX_SCHEMAS = 100
 MAX_SCHEDULES = 2000  # per schema
 MAX_TENANTS = 1000
+MAX_UNFINISHED = 10_000  # unfinished scheduled tasks read to find each schedule's blocker
 # A paused schedule's next_run is parked at the epoch; anything this old is "not set".
 _PARKED = datetime(1971, 1, 1, tzinfo=UTC)
 
@@ -134,26 +135,33 @@ async def _load(session: Session) -> ScheduleReport:
     if layout.has_tenant_table:
         tenants = dict(await (await conn.execute(q.TENANTS_BY_SCHEMA, {"limit": MAX_TENANTS})).fetchall())
     task_select = TaskQueries.for_layout(layout).select
-    schedules: list[ScheduleInfo] = []
+    rows_by_schema: list[tuple[str, list[tuple[Any, ...]]]] = []
+    content_types = []
     capped = False
-    now: datetime | None = None
     for schema, has_types in readable:
-        # The task schema's own table needs no schema-qualified content types.
-        identifier = quote_ident(schema)
         content_type = None
         if has_types:
             query = sql.SQL(q.SCHEDULE_CONTENT_TYPE).format(schema=sql.Identifier(schema))
             content_type = await db.fetch_value(conn, query)  # type: ignore[arg-type]
-        params = {"content_type": content_type, "final": list(FINAL_STATES), "limit": MAX_SCHEDULES + 1}
-        statement = q.schedules(identifier.replace("%", "%%"), task_select)
+            if content_type is not None:
+                content_types.append(content_type)
+        params = {"content_type": content_type, "limit": MAX_SCHEDULES + 1}
+        statement = q.schedules(quote_ident(schema).replace("%", "%%"), task_select)
         rows = await (await conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
         capped |= len(rows) > MAX_SCHEDULES
-        for row in rows[:MAX_SCHEDULES]:
-            info, now = _schedule(row, schema, tenants.get(schema))
-            schedules.append(info)
-    if now is None:
-        now = await db.fetch_value(conn, "SELECT now()")  # type: ignore[assignment]
-    assert now is not None
+        rows_by_schema.append((schema, rows[:MAX_SCHEDULES]))
+    # Each schedule's oldest unfinished task (schedule ids are uuids: unique across schemas).
+    params = {"unfinished": list(UNFINISHED_STATES), "content_types": content_types, "limit": MAX_UNFINISHED}
+    blockers: dict[str, TaskRow] = {}
+    for row in await (await conn.execute(q.unfinished_tasks(task_select), params)).fetchall():
+        task = read_task(row)
+        if task.rel_obj_id is not None:
+            blockers.setdefault(task.rel_obj_id, task)
+    now = await db.fetch_value(conn, "SELECT now()")
+    assert isinstance(now, datetime)
+    schedules = [
+        _schedule(row, now, schema, tenants.get(schema), blockers) for schema, rows in rows_by_schema for row in rows
+    ]
     return ScheduleReport(
         checked_at=now,
         schedules=tuple(schedules),
@@ -169,11 +177,12 @@ def _task(columns: tuple[Any, ...]) -> TaskRow | None:
     return read_task(columns) if columns[0] is not None else None
 
 
-def _schedule(row: tuple[Any, ...], schema: str, tenant: str | None) -> tuple[ScheduleInfo, datetime]:
-    schedule_id, actor, uid, identifier, crontab, paused, next_run, now = row[:8]
-    width = (len(row) - 8) // 2
-    latest = _task(row[8 : 8 + width])
-    blocker = _task(row[8 + width :])
+def _schedule(
+    row: tuple[Any, ...], now: datetime, schema: str, tenant: str | None, blockers: dict[str, TaskRow]
+) -> ScheduleInfo:
+    schedule_id, actor, uid, identifier, crontab, paused, next_run, _ = row[:8]
+    latest = _task(row[8:])
+    blocker = blockers.get(schedule_id)
     if paused or next_run < _PARKED:
         status, next_at, overdue = ScheduleStatus.PAUSED, None, None
     else:
@@ -186,7 +195,7 @@ def _schedule(row: tuple[Any, ...], schema: str, tenant: str | None) -> tuple[Sc
             status = ScheduleStatus.DUE
         else:
             status = ScheduleStatus.BLOCKED if blocker is not None else ScheduleStatus.OVERDUE
-    info = ScheduleInfo(
+    return ScheduleInfo(
         id=schedule_id,
         schema=schema,
         tenant=tenant,
@@ -201,7 +210,6 @@ def _schedule(row: tuple[Any, ...], schema: str, tenant: str | None) -> tuple[Sc
         blocking_task=blocker,
         status=status,
     )
-    return info, now
 
 
 def _alarm(info: ScheduleInfo, now: datetime) -> ScheduleAlarm | None:

@@ -39,17 +39,25 @@ SELECT id FROM {schema}.django_content_type WHERE app_label = 'authentik_tasks_s
 
 def schedules(schema: str, task_select: str) -> str:
     """Every schedule of one schema ({schema}: a quoted identifier, `%` doubled) with its latest
-    task (by mtime) and its oldest unfinished task, each in the console's row shape
-    (`task_select`, read by tasktui.core.sql.tasks.read_task); at most %(limit)s schedules.
-    %(content_type)s is the schema's schedule content type (NULL: no task can link)."""
-    link = "t.rel_obj_content_type_id = %(content_type)s AND t.rel_obj_id = s.id::text"
+    task (by mtime) in the console's row shape (`task_select`, read by
+    tasktui.core.sql.tasks.read_task); at most %(limit)s schedules. %(content_type)s is the
+    schema's schedule content type (NULL: no task can link)."""
     return f"""
-SELECT s.id::text, s.actor_name, s._uid, s.identifier, s.crontab, s.paused, s.next_run, now(),
-    latest.*, blocker.*
+SELECT s.id::text, s.actor_name, s._uid, s.identifier, s.crontab, s.paused, s.next_run, now(), latest.*
 FROM {schema}.authentik_tasks_schedules_schedule AS s
-LEFT JOIN LATERAL ({task_select} WHERE {link} ORDER BY t.mtime DESC LIMIT 1) AS latest ON true
-LEFT JOIN LATERAL ({task_select} WHERE {link} AND t.state <> ALL (%(final)s::text[])
-                   ORDER BY t.mtime LIMIT 1) AS blocker ON true
+LEFT JOIN LATERAL ({task_select}
+    WHERE t.rel_obj_content_type_id = %(content_type)s AND t.rel_obj_id = s.id::text
+    ORDER BY t.mtime DESC LIMIT 1) AS latest ON true
 ORDER BY s.actor_name, s._uid NULLS FIRST, s.id
 LIMIT %(limit)s
 """
+
+
+def unfinished_tasks(task_select: str) -> str:
+    """Unfinished tasks sent by schedules (related to one of the %(content_types)s), oldest first:
+    a few rows found over authentik's (state, mtime) index, whatever the size of the table."""
+    return (
+        f"{task_select} WHERE t.state = ANY (%(unfinished)s::text[])"
+        " AND t.rel_obj_content_type_id = ANY (%(content_types)s::int[])"
+        " ORDER BY t.mtime LIMIT %(limit)s"
+    )
