@@ -3,6 +3,7 @@ with a known workload made through authentik's broker life cycle."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,8 @@ import pytest
 from tasktui.core import db
 from tasktui.core.incidents.errors import ErrorReport, Trend, group_id, load_errors, retry_filter, trend_of
 from tasktui.core.retry import preview_bulk_retry
-from tasktui.core.session import Session, open_session
+from tasktui.core.session import Layout, Session, open_session
+from tasktui.core.sql import errors as errors_sql
 from tasktui.demo import broker
 from tests.conftest import run_cli
 from tests.retry_helpers import (
@@ -344,3 +346,41 @@ async def test_a_cut_scan_says_from_when_the_counts_are_complete(
     kept = await load_errors(session)
     assert kept.capped and kept.failed == 3  # 2 rejected + the done one
     assert timedelta(minutes=3, seconds=50) < kept.checked_at - kept.covered_from < timedelta(minutes=4, seconds=10)
+
+
+def test_the_window_is_read_by_index_lookups_never_a_scan_of_the_task_log(mirror_dsn: str) -> None:
+    """Which done tasks logged an error is one (task_id) look-up per task of the window; the task
+    log as a whole (millions of rows on a busy installation) is never read."""
+    with psycopg.connect(mirror_dsn, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(
+            "INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _messages,"
+            " _previous_messages, aggregated_status, tenant_id, retries)"
+            " SELECT gen_random_uuid(), 'default', 'a.b', '', CASE WHEN g % 50 = 0 THEN 'rejected' ELSE 'done' END,"
+            " now() - g * interval '1 second', '[]', '[]', 'done', (SELECT tenant_uuid FROM authentik_tenants_tenant),"
+            " 0 FROM generate_series(1, 20000) AS g"
+        )
+        conn.execute(
+            "INSERT INTO authentik_tasks_tasklog (id, event, log_level, logger, timestamp, attributes, previous,"
+            " task_id) SELECT gen_random_uuid(), 'x', CASE WHEN t.state = 'rejected' THEN 'error' ELSE 'info' END,"
+            " 'l', t.mtime, '{}', false, t.message_id FROM authentik_tasks_task AS t, generate_series(1, 3)"
+        )
+        conn.execute("ANALYZE")
+        layout = asyncio.run(_layout(mirror_dsn))
+        params = {
+            "states": ["rejected", "done"],
+            "since": datetime.now(UTC) - timedelta(hours=1),
+            "limit": 50_000,
+            "scan": 100_000,
+            "error_chars": 1001,
+        }
+        plan = "\n".join(
+            row[0] for row in conn.execute("EXPLAIN " + errors_sql.failed_tasks(layout), params).fetchall()
+        )
+    assert "authentik_tasks_tasklog" in plan
+    assert "Seq Scan on authentik_tasks_tasklog" not in plan, plan
+
+
+async def _layout(dsn: str) -> Layout:
+    async with await open_session(db.Target.resolve(dsn)) as session:
+        return session.layout
