@@ -180,11 +180,11 @@ async def test_forecast_on_a_synthetic_series(session: Session) -> None:
     assert drain.forecast.text == "empty in ~15 min"  # 750 / (80 - 30)
 
     # Over the whole window more arrived than completed (128/min against 100/min), but the
-    # balance turned two minutes ago: the forecast reads the newest minutes.
+    # balance turned two minutes ago: the forecast reads the newest minute.
     turned = flows["turned"]
     assert (turned.arrivals_per_minute, turned.completions_per_minute) == ((200, 200, 200, 20, 20), (100,) * 5)
     assert (turned.waiting, turned.forecast.text) == (340, "empty in ~4 min")  # 340 / (100 - 20)
-    assert "completing 100/min, arriving 20/min over the last 2 min" in turned.forecast.basis
+    assert "completing 100/min, arriving 20/min over the last minute" in turned.forecast.basis
 
     stuck = flows["stuck"]
     assert stuck.forecast.verdict is Verdict.STALLED
@@ -209,7 +209,7 @@ async def test_no_task_log_table_means_arrivals_unknown(mirror_dsn: str) -> None
         report = await load_queues(session, minutes=5)
     (flow,) = report.queues
     assert (flow.arrived, flow.arrivals_per_minute, flow.completed) == (None, None, 1)
-    assert flow.forecast.text == "empty in ~2 min if nothing more arrives"  # 1 done in the last 2 min
+    assert flow.forecast.text == "empty in ~60 s if nothing more arrives"  # 1 done in the last minute
     assert "arrivals unknown" in report.basis
 
 

@@ -6,9 +6,9 @@ Per queue: what waits now, what arrived and completed minute by minute over the 
 The forecast is about the queue's unfinished work U (waiting + delayed retries + in flight).
 Every message sent adds one to U and every task that ends (done or rejected) takes one away;
 an automatic retry moves a task between the parts of U without changing it. So U changes by
-arrivals − completions. The forecast reads that balance over the last FORECAST_MINUTES of the
-window (a backlog that turned a minute ago must not read as still growing); the window's
-per-minute series show how it got there:
+arrivals − completions. The forecast reads that balance over the newest FORECAST_MINUTES of
+the window (a storm's backlog that turned draining must not read as growing for minutes); the
+window's per-minute series show how it got there:
 
 * **stalled** — due work has waited STALL_AFTER or longer and nothing was consumed (no claim,
   no completion) for STALL_AFTER: "stalled: nothing consumed for 3 min". A retry whose eta passed
@@ -44,7 +44,7 @@ from tasktui.core.sql.tasks import DISTINCT_STATES
 from tasktui.core.status import FINAL_STATES, UNFINISHED_STATES
 
 DEFAULT_MINUTES = 5
-FORECAST_MINUTES = 2  # the newest minutes of the window the forecast's rates are read over
+FORECAST_MINUTES = 1  # the newest minutes of the window the forecast's rates are read over
 MAX_MINUTES = 30
 STALL_AFTER = timedelta(minutes=2)
 # authentik's consumer_listen_timeout: an eta-delayed task is only guaranteed a look this long
@@ -159,7 +159,7 @@ def forecast(
     unfinished = waiting + delayed + in_flight
     completion_rate = completed / minutes
     arrival_rate = arrived / minutes if arrived is not None else None
-    window = f"over the last {minutes} min"
+    window = "over the last minute" if minutes == 1 else f"over the last {minutes} min"
     rates = f"completing {_rate(completion_rate)}" + (
         f", arriving {_rate(arrival_rate)}" if arrival_rate is not None else ", arrivals unknown"
     )
