@@ -56,5 +56,6 @@ def columns(rows: list[list[Text]], *, indent: str = "", gap: int = 2) -> list[T
             line.append_text(cell)
             if index < len(row) - 1:
                 line.append(" " * (widths[index] - cell.cell_len + gap))
+        line.rstrip()
         lines.append(line)
     return lines

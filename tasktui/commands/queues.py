@@ -99,8 +99,8 @@ def report_lines(report: QueueReport) -> list[Text]:
 def _queue_lines(flow: QueueFlow, report: QueueReport) -> list[Text]:
     now = report.checked_at
     forecast = flow.forecast
-    retries = "retry" if flow.overdue_retries == 1 else "retries"
-    overdue = f" ({flow.overdue_retries:,} {retries} past their eta by over 30 s)" if flow.overdue_retries else ""
+    retries = "retry past its eta" if flow.overdue_retries == 1 else "retries past their eta"
+    overdue = f" ({flow.overdue_retries:,} {retries} by over 30 s)" if flow.overdue_retries else ""
     arrived = "unknown" if flow.arrived is None else f"{flow.arrived:,}"
     consumed = describe_age(now - flow.last_consumed) if flow.last_consumed else "not within a day"
     lines = [
@@ -112,9 +112,12 @@ def _queue_lines(flow: QueueFlow, report: QueueReport) -> list[Text]:
         ),
         assemble("  basis: ", forecast.basis),
     ]
-    out = " ".join(f"{n:>4}" for n in flow.completions_per_minute)
+    series = [*flow.completions_per_minute, *(flow.arrivals_per_minute or ())]
+    width = max((len(f"{n:,}") for n in series), default=1)
+    out = " ".join(f"{n:>{width},}" for n in flow.completions_per_minute)
     if flow.arrivals_per_minute is not None:
-        lines.append(Text("  per minute, oldest first: in  " + " ".join(f"{n:>4}" for n in flow.arrivals_per_minute)))
+        arrived_per_minute = " ".join(f"{n:>{width},}" for n in flow.arrivals_per_minute)
+        lines.append(Text("  per minute, oldest first: in  " + arrived_per_minute))
         lines.append(Text("                            out " + out))
     else:
         lines.append(Text("  completed per minute, oldest first: " + out))

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from tasktui.commands._output import columns, print_lines, write_stdout
 from tasktui.commands._run import run_command
-from tasktui.core.db import Target
+from tasktui.core.db import Target, without_target
 from tasktui.core.incidents.summary import COUNT_CAP, InstallationSummary, load_summary
 from tasktui.core.session import open_session
 from tasktui.core.text import assemble, escape_control, safe_text
@@ -103,7 +103,8 @@ def report_lines(targets: list[Target], results: list[InstallationSummary | User
     for target, result in zip(targets, results, strict=True):
         if isinstance(result, UserFacingError):
             rows.append([safe_text(target.label), Text("unreadable", "bold red"), Text(""), Text(""), Text("")])
-            failed.append(assemble("  ", (target.label, "bold"), ": ", (str(result), "red")))
+            why = without_target(str(result), target.label)
+            failed.append(assemble("  ", (target.label, "bold"), ": ", (why, "red")))
             continue
         alive_style = "green" if result.workers_alive else "bold red"
         delayed = f" (+{_count(result.delayed)} delayed)" if result.delayed else ""

@@ -132,7 +132,7 @@ def span(seconds: float) -> str:
 
 
 def _rate(value: float) -> str:
-    return f"{value:.0f}/min" if value >= 9.5 or value == 0 else f"{value:.1f}/min"
+    return f"{value:,.0f}/min" if value >= 9.5 or value == 0 else f"{value:.1f}/min"
 
 
 def _about_minutes(minutes: float) -> str:
