@@ -195,7 +195,8 @@ def _errors(report: Any) -> str:
 
 def _queues(report: Any) -> str:
     flow = report.queues[0]
-    return f"arrived {flow.arrived:,}, completed {flow.completed:,}; {flow.forecast.text}"
+    # No forecast: the seeded tasks stand still while the clock runs on.
+    return f"arrived {flow.arrived:,}, completed {flow.completed:,}"
 
 
 def main() -> None:
