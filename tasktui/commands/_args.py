@@ -35,3 +35,14 @@ def bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
         return int(text)
 
     return parse
+
+
+def retries_per_second(text: str) -> float:
+    """An argparse type: a bulk retry's rate, 0 or more (0: as fast as the database allows)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected retries per second (0 or more), got {text!r}")
+    return number

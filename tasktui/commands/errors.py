@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from rich.text import Text
 
-from tasktui.commands._args import time_span
+from tasktui.commands._args import retries_per_second, time_span
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.commands.retry import retry_matching
@@ -75,9 +75,9 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     group.add_argument("--yes", "-y", action="store_true", help="with --retry: do not ask (needed without a terminal)")
     group.add_argument(
         "--rate",
-        type=float,
+        type=retries_per_second,
         default=retry.DEFAULT_RATE,
-        help=f"with --retry: retries per second (default {retry.DEFAULT_RATE:g})",
+        help=f"with --retry: retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
     )
     parser.set_defaults(handler=run)
 

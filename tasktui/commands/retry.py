@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from tasktui.commands._args import retries_per_second
 from tasktui.commands._run import run_command
 from tasktui.core import retry
 from tasktui.core.db import Target, explain
@@ -124,7 +125,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     )
     facets.add_argument(
         "--rate",
-        type=_rate,
+        type=retries_per_second,
         default=retry.DEFAULT_RATE,
         help=f"retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
     )
@@ -147,16 +148,6 @@ def _limit(value: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a number of tasks from 1 to {retry.MAX_LIMIT:,} (retry more in several runs), got {value!r}"
         )
-    return number
-
-
-def _rate(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected retries per second (0 or more), got {value!r}")
     return number
 
 
