@@ -7,7 +7,10 @@
 --   * foreign keys DEFERRABLE INITIALLY DEFERRED with no ON DELETE action (delete task logs first);
 --   * the two pgtrigger triggers: aggregated status (BEFORE INSERT OR UPDATE) and the enqueue
 --     NOTIFY on channel 'authentik.tasks.<queue>.enqueue' (deferred constraint trigger, at commit,
---     only for rows left queued with no eta).
+--     only for rows left queued with no eta);
+--   * the schedule table (app authentik_tasks_schedules, migrations 0001-0003) with its pgtrigger
+--     set_next_run_on_paused. authentik keeps one copy per tenant schema; this file creates the
+--     default tenant's (the schema it is applied in).
 -- Only the columns of authentik_tenants_tenant that the task system reads are kept.
 -- Applied in one transaction by `tasktui schema apply`.
 
@@ -98,6 +101,33 @@ CREATE TABLE authentik_tasks_workerstatus (
     CONSTRAINT authentik_tasks_workerstatus_pkey PRIMARY KEY (id)
 );
 
+-- authentik's schedules (authentik/tasks/schedules): a task sent by a schedule has
+-- rel_obj_content_type_id = the content type (authentik_tasks_schedules, schedule) and
+-- rel_obj_id = the schedule's id. args, kwargs and options are pickles.
+CREATE TABLE authentik_tasks_schedules_schedule (
+    id uuid NOT NULL,
+    actor_name text NOT NULL,
+    args bytea NOT NULL,
+    kwargs bytea NOT NULL,
+    options bytea NOT NULL,
+    crontab text NOT NULL,
+    paused boolean NOT NULL,
+    next_run timestamptz NOT NULL,
+    identifier text NULL,
+    _uid text NULL,
+    rel_obj_id text NULL,
+    rel_obj_content_type_id integer NULL,
+    CONSTRAINT authentik_tasks_schedules_schedule_pkey PRIMARY KEY (id),
+    CONSTRAINT authentik_tasks_schedule_actor_name_identifier_d0a4a3ab_uniq UNIQUE (actor_name, identifier),
+    CONSTRAINT authentik_tasks_sche_rel_obj_content_type_3e3dcef8_fk_django_co
+        FOREIGN KEY (rel_obj_content_type_id) REFERENCES django_content_type (id)
+        DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX authentik_t_rel_obj_575af2_idx
+    ON authentik_tasks_schedules_schedule (rel_obj_content_type_id, rel_obj_id);
+CREATE INDEX authentik_tasks_schedules__rel_obj_content_type_id_3e3dcef8
+    ON authentik_tasks_schedules_schedule (rel_obj_content_type_id);
+
 -- pgtrigger's helper: a trigger listed in the `pgtrigger.ignore` setting does nothing.
 CREATE OR REPLACE FUNCTION _pgtrigger_should_ignore(trigger_name name) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
@@ -168,6 +198,27 @@ CREATE CONSTRAINT TRIGGER pgtrigger_notify_enqueueing_0bc94
     EXECUTE PROCEDURE pgtrigger_notify_enqueueing_0bc94();
 COMMENT ON TRIGGER pgtrigger_notify_enqueueing_0bc94 ON authentik_tasks_task
     IS 'da36b9a6344d384e5cf4de889a06bf578eaa10ef';
+
+-- Pausing a schedule parks its next run at the epoch (pgtrigger set_next_run_on_paused, in
+-- authentik_tasks_schedules' migrations): the scheduler then sends it at once when unpaused.
+CREATE OR REPLACE FUNCTION pgtrigger_set_next_run_on_paused_95c6d() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF _pgtrigger_should_ignore(TG_NAME) IS TRUE THEN
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+        RETURN NEW;
+    END IF;
+    NEW.next_run = to_timestamp(0);
+    RETURN NEW;
+END;
+$fn$;
+
+CREATE TRIGGER pgtrigger_set_next_run_on_paused_95c6d
+    BEFORE UPDATE ON authentik_tasks_schedules_schedule
+    FOR EACH ROW WHEN (NEW.paused AND NOT OLD.paused)
+    EXECUTE PROCEDURE pgtrigger_set_next_run_on_paused_95c6d();
+COMMENT ON TRIGGER pgtrigger_set_next_run_on_paused_95c6d ON authentik_tasks_schedules_schedule
+    IS '7fe580a86de70723522cfcbac712785984000f92';
 
 -- The rows a real installation has: its migration history and the default tenant.
 INSERT INTO django_migrations (app, name, applied)

@@ -3,6 +3,7 @@ the demo leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import pytest
 
 from tasktui.core.locks import pg_locks_ids, worker_lock_key
 from tasktui.demo.scenario import HOSTILE_TEXT, PERMANENT, TRANSIENT, WARNING, Scenario
+from tests.conftest import run_cli
 
 # A fast schedule: the same life cycle as the demo's defaults, at about 1/20 of the time.
 FAST = [
@@ -194,6 +196,29 @@ def test_workload_walks_the_whole_life_cycle(live_dsn: str, tmp_path: Path) -> N
                 )
                 > 0
             )
+
+            # Schedules in both tenants' tables, sent by the scheduler (their tasks link to them); one
+            # blocked by its task, which hangs in a live worker that holds its lock.
+            def stuck_and_held() -> bool:
+                report = run_cli("schedules", "--dsn", live_dsn, "--json")
+                alarms = json.loads(report.stdout)["alarms"] if report.stdout else []
+                if report.returncode != 1 or [a["code"] for a in alarms] != ["blocked"]:
+                    return False
+                xray = json.loads(run_cli("xray", "--dsn", live_dsn, alarms[0]["task_id"], "--json").stdout)
+                return xray["verdict"] == "running" and (xray["worker"] or {}).get("liveness") == "alive"
+
+            _wait_for(stuck_and_held, 30, "the stuck schedule's task to hang in a live worker")
+            schedules = json.loads(run_cli("schedules", "--dsn", live_dsn, "--json").stdout)
+            assert len(schedules["schedules"]) == 20 and schedules["schemas"] == ["public", "t_acme"]
+            assert {s["status"] for s in schedules["schedules"]} >= {"ok", "paused", "blocked"}
+            (blocked,) = [s for s in schedules["schedules"] if s["status"] == "blocked"]
+            assert blocked["uid"] == "partners-ldap" and blocked["blocking_task"]["state"] == "running"
+            sent_live = seen.count(
+                "SELECT count(*) FROM authentik_tasks_task AS t JOIN django_content_type AS c"
+                " ON c.id = t.rel_obj_content_type_id"
+                " WHERE c.model = 'schedule' AND t.mtime > now() - interval '1 minute'"
+            )
+            assert sent_live > 0
 
             # Workers: one row each; live ones hold their liveness lock and heartbeat; the dead one does neither.
             workers = conn.execute(

@@ -16,7 +16,12 @@ import pytest
 from tasktui.demo import broker
 from tests.notify_helpers import Listener, execute
 
-TASK_TABLES = ("authentik_tasks_task", "authentik_tasks_tasklog", "authentik_tasks_workerstatus")
+TASK_TABLES = (
+    "authentik_tasks_task",
+    "authentik_tasks_tasklog",
+    "authentik_tasks_workerstatus",
+    "authentik_tasks_schedules_schedule",
+)
 
 # (column, type as format_type prints it, NOT NULL), in column order.
 EXPECTED_COLUMNS = {
@@ -55,6 +60,21 @@ EXPECTED_COLUMNS = {
         ("version", "text", True),
         ("last_seen", "timestamp with time zone", True),
     ],
+    # Reference §1.4 (authentik_tasks_schedules 0001-0003).
+    "authentik_tasks_schedules_schedule": [
+        ("id", "uuid", True),
+        ("actor_name", "text", True),
+        ("args", "bytea", True),
+        ("kwargs", "bytea", True),
+        ("options", "bytea", True),
+        ("crontab", "text", True),
+        ("paused", "boolean", True),
+        ("next_run", "timestamp with time zone", True),
+        ("identifier", "text", False),
+        ("_uid", "text", False),
+        ("rel_obj_id", "text", False),
+        ("rel_obj_content_type_id", "integer", False),
+    ],
 }
 
 # (table, constraint name) -> pg_get_constraintdef.
@@ -75,6 +95,15 @@ EXPECTED_CONSTRAINTS = {
         "authentik_tasks_task_task_id_a82f0835_fk_authentik",
     ): "FOREIGN KEY (task_id) REFERENCES authentik_tasks_task(message_id) DEFERRABLE INITIALLY DEFERRED",
     ("authentik_tasks_workerstatus", "authentik_tasks_workerstatus_pkey"): "PRIMARY KEY (id)",
+    ("authentik_tasks_schedules_schedule", "authentik_tasks_schedules_schedule_pkey"): "PRIMARY KEY (id)",
+    (
+        "authentik_tasks_schedules_schedule",
+        "authentik_tasks_schedule_actor_name_identifier_d0a4a3ab_uniq",
+    ): "UNIQUE (actor_name, identifier)",
+    (
+        "authentik_tasks_schedules_schedule",
+        "authentik_tasks_sche_rel_obj_content_type_3e3dcef8_fk_django_co",
+    ): "FOREIGN KEY (rel_obj_content_type_id) REFERENCES django_content_type(id) DEFERRABLE INITIALLY DEFERRED",
 }
 
 # (table, index name) -> (columns, unique).
@@ -98,6 +127,19 @@ EXPECTED_INDEXES = {
     ("authentik_tasks_tasklog", "authentik_tasks_tasklog_previous_1dd5542a"): (("previous",), False),
     ("authentik_tasks_tasklog", "authentik_t_task_id_aa504e_idx"): (("task_id", "previous"), False),
     ("authentik_tasks_workerstatus", "authentik_tasks_workerstatus_pkey"): (("id",), True),
+    ("authentik_tasks_schedules_schedule", "authentik_tasks_schedules_schedule_pkey"): (("id",), True),
+    ("authentik_tasks_schedules_schedule", "authentik_tasks_schedule_actor_name_identifier_d0a4a3ab_uniq"): (
+        ("actor_name", "identifier"),
+        True,
+    ),
+    ("authentik_tasks_schedules_schedule", "authentik_t_rel_obj_575af2_idx"): (
+        ("rel_obj_content_type_id", "rel_obj_id"),
+        False,
+    ),
+    ("authentik_tasks_schedules_schedule", "authentik_tasks_schedules__rel_obj_content_type_id_3e3dcef8"): (
+        ("rel_obj_content_type_id",),
+        False,
+    ),
 }
 
 # authentik's two pgtrigger triggers on the task table (reference §2.1, §2.2): definition and
@@ -179,7 +221,7 @@ def test_constraints_and_foreign_keys(mirror_dsn: str) -> None:
         )
     assert {(r[0], r[1]): r[2] for r in rows} == EXPECTED_CONSTRAINTS
     foreign_keys = [r for r in rows if r[3] == "f"]
-    assert len(foreign_keys) == 3
+    assert len(foreign_keys) == 4
     for table, name, _, _, deferrable, deferred, on_delete, on_update in foreign_keys:
         # 'a' is NO ACTION: Django cascades in Python, so a raw DELETE of a task with logs fails.
         assert (deferrable, deferred, on_delete, on_update) == (True, True, "a", "a"), (table, name)
@@ -211,6 +253,47 @@ def test_authentik_triggers_and_their_hashes(mirror_dsn: str) -> None:
         """,
     )
     assert {name: (definition, comment) for name, definition, comment in rows} == EXPECTED_TRIGGERS
+
+
+def test_schedule_trigger_and_its_hash(mirror_dsn: str) -> None:
+    rows = execute(
+        mirror_dsn,
+        """
+        SELECT t.tgname, pg_get_triggerdef(t.oid), obj_description(t.oid, 'pg_trigger')
+        FROM pg_trigger AS t WHERE t.tgrelid = 'authentik_tasks_schedules_schedule'::regclass AND NOT t.tgisinternal
+        """,
+    )
+    assert rows == [
+        (
+            "pgtrigger_set_next_run_on_paused_95c6d",
+            "CREATE TRIGGER pgtrigger_set_next_run_on_paused_95c6d BEFORE UPDATE"
+            " ON public.authentik_tasks_schedules_schedule FOR EACH ROW WHEN ((new.paused AND (NOT old.paused)))"
+            " EXECUTE FUNCTION pgtrigger_set_next_run_on_paused_95c6d()",
+            "7fe580a86de70723522cfcbac712785984000f92",
+        )
+    ]
+
+
+def test_pausing_a_schedule_parks_its_next_run_at_the_epoch(mirror_dsn: str) -> None:
+    with psycopg.connect(mirror_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO authentik_tasks_schedules_schedule (id, actor_name, args, kwargs, options, crontab, paused,"
+            " next_run) VALUES (%s, 'authentik.core.tasks.clean_expired_models', '', '', '', '*/5 * * * *', false,"
+            " now() + interval '5 minutes')",
+            (uuid.uuid4(),),
+        )
+
+        def next_run() -> Any:
+            return conn.execute(
+                "SELECT extract(epoch FROM next_run) FROM authentik_tasks_schedules_schedule"
+            ).fetchone()
+
+        conn.execute("UPDATE authentik_tasks_schedules_schedule SET crontab = '*/10 * * * *'")
+        assert next_run()[0] > 0  # other updates leave it alone
+        conn.execute("UPDATE authentik_tasks_schedules_schedule SET paused = true")
+        assert next_run() == (0,)
+        conn.execute("UPDATE authentik_tasks_schedules_schedule SET paused = false, next_run = now()")
+        assert next_run()[0] > 0  # unpausing is authentik's to reschedule
 
 
 def test_retries_check_rejects_negative(mirror_dsn: str) -> None:

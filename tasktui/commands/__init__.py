@@ -1,5 +1,5 @@
 """Subcommands of `tasktui`; COMMANDS is the order they appear in `tasktui --help`."""
 
-from tasktui.commands import demo, retry, schema, show, tail, trigger, workers
+from tasktui.commands import demo, errors, queues, retry, schedules, schema, show, summary, tail, trigger, workers, xray
 
-COMMANDS = [demo, schema, trigger, tail, show, workers, retry]
+COMMANDS = [demo, schema, trigger, tail, show, xray, workers, summary, errors, queues, schedules, retry]

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from tasktui.argtypes import retries_per_second
 from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
 from tasktui.core import retry
@@ -125,7 +126,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     )
     facets.add_argument(
         "--rate",
-        type=_rate,
+        type=retries_per_second,
         default=retry.DEFAULT_RATE,
         help=f"retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
     )
@@ -148,16 +149,6 @@ def _limit(value: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a number of tasks from 1 to {retry.MAX_LIMIT:,} (retry more in several runs), got {value!r}"
         )
-    return number
-
-
-def _rate(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected retries per second (0 or more), got {value!r}")
     return number
 
 
@@ -185,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         # Rejected tasks are never "successful": the console's default toggle is moot here.
         hide_successful=False,
     )
-    return _retry_filter(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
+    return retry_matching(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +232,12 @@ def _exit_code(outcomes: Sequence[RetryOutcome], *, aborted: bool) -> int:
 # By filter
 
 
-def _retry_filter(target: Target, task_filter: TaskFilter, *, limit: int, rate: float, dry_run: bool, yes: bool) -> int:
+def retry_matching(
+    target: Target, task_filter: TaskFilter, *, limit: int, rate: float, dry_run: bool, yes: bool
+) -> int:
+    """A bulk retry of the rejected tasks `task_filter` matches, as `tasktui retry --filter` does
+    it (preview, confirmation, throttled run, summary, journal); returns the exit status. Also
+    `tasktui errors --retry GROUP`."""
     # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
     # plain "no") and no connection idles while a person reads the preview.
     preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))

@@ -19,6 +19,8 @@ class TaskFilter:
     queues: frozenset[str] = field(default_factory=frozenset)
     tenants: frozenset[str] = field(default_factory=frozenset)  # tenant names or ids
     related: str = ""  # "app.model" or "app.model:id" (substring)
+    # Exactly these tasks (message ids), e.g. an error group handed to bulk retry; empty = any.
+    message_ids: frozenset[str] = field(default_factory=frozenset)
     hide_successful: bool = True  # authentik's "Exclude successful tasks", on by default (status.SUCCESSFUL)
 
     def with_(self, **changes: Any) -> TaskFilter:
@@ -42,6 +44,8 @@ class TaskFilter:
             parts.append("tenant=" + ",".join(sorted(self.tenants)))
         if self.related:
             parts.append(f"related={self.related}")
+        if self.message_ids:
+            parts.append(f"{len(self.message_ids):,} listed task{'s' if len(self.message_ids) != 1 else ''}")
         if self.hide_successful:
             parts.append("hiding successful")
         return " · ".join(parts) or "all tasks"
@@ -58,6 +62,8 @@ class TaskFilter:
         if self.tenants and not ({task.tenant_name, task.tenant_id} & self.tenants):
             return False
         if self.related and self.related.lower() not in (task.related or "").lower():
+            return False
+        if self.message_ids and task.message_id not in self.message_ids:
             return False
         if self.text:
             needle = self.text.lower()
@@ -91,6 +97,9 @@ class TaskFilter:
             related = f"COALESCE({queries.related_type}, '?')"
             clauses.append(f"({related} || ':' || COALESCE(t.rel_obj_id, '?')) ILIKE %(f_related)s")
             params["f_related"] = f"%{_escape_like(self.related)}%"
+        if self.message_ids:
+            clauses.append("t.message_id = ANY (%(f_ids)s::uuid[])")
+            params["f_ids"] = sorted(self.message_ids)
         if self.text:
             clauses.append(
                 f"(t.actor_name ILIKE %(f_text)s OR {queries.uid} ILIKE %(f_text)s"

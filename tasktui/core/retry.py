@@ -44,6 +44,7 @@ from tasktui.core.session import TASK_TABLE, TASKLOG_TABLE, Session, has_table_p
 from tasktui.core.sql import broker as broker_q
 from tasktui.core.sql import catalog
 from tasktui.core.sql import retry as q
+from tasktui.core.sql.errors import ERROR_TEXT_CHARS
 from tasktui.core.sql.tasks import TaskQueries, read_task
 
 # A bulk run retries at most this many tasks (the newest that match); more need a narrower
@@ -407,7 +408,7 @@ async def preview_bulk_retry(
         "cap": COUNT_CAP + 1,
         "limit": limit,
         "error_sample": error_sample,
-        "error_chars": q.ERROR_TEXT_CHARS + 1,
+        "error_chars": ERROR_TEXT_CHARS + 1,
         "active_states": list(q.ACTIVE_STATES),
     }
     try:
@@ -455,7 +456,7 @@ async def _error_keys(texts: Mapping[int, str]) -> dict[int, str]:
         if count and count % 500 == 0:
             await asyncio.sleep(0)
         # One character more than ERROR_TEXT_CHARS says the error went on.
-        keys[group] = error_key(text[: q.ERROR_TEXT_CHARS], truncated=len(text) > q.ERROR_TEXT_CHARS)
+        keys[group] = error_key(text[:ERROR_TEXT_CHARS], truncated=len(text) > ERROR_TEXT_CHARS)
     return keys
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 STATES = ("queued", "consumed", "preprocess", "running", "postprocess", "done", "rejected")
 FINAL_STATES = ("done", "rejected")
+UNFINISHED_STATES = tuple(state for state in STATES if state not in FINAL_STATES)
 RETRYABLE_STATE = "rejected"
 
 # Log levels by severity; structlog's `critical`/`exception` count as errors.

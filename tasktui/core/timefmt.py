@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def duration(seconds: float) -> str:
@@ -43,3 +43,12 @@ def absolute_utc(moment: datetime | None) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def exact_span(delta: timedelta) -> str:
+    """A span as it would be typed: the largest unit it is a whole number of ('2d', '90m', '45s')."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -162,13 +162,19 @@ def reference_version(versions: list[str]) -> str | None:
     return max(counts, key=lambda v: (counts[v], _version_key(v)))
 
 
-async def _held_keys(session: Session, keys: list[int]) -> set[tuple[int, int]]:
+async def lock_holders(session: Session, keys: list[int]) -> dict[tuple[int, int], int]:
+    """Which of these advisory keys a session of this database holds, as pg_locks shows them
+    ((classid, objid), see pg_locks_ids) with the holder's pid. Reads pg_locks; takes no lock."""
     if not keys:
-        return set()
+        return {}
     ids = [pg_locks_ids(key) for key in keys]
     params = {"classids": [c for c, _ in ids], "objids": [o for _, o in ids]}
     rows = await (await session.conn.execute(q.HELD_ADVISORY_LOCKS, params)).fetchall()
-    return {(int(c), int(o)) for c, o in rows}
+    return {(int(c), int(o)): int(pid) for c, o, pid in rows}
+
+
+async def _held_keys(session: Session, keys: list[int]) -> set[tuple[int, int]]:
+    return set(await lock_holders(session, keys))
 
 
 async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED_MINUTES) -> WorkerReport:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tasktui.core.locks import task_lock_key, worker_lock_key
@@ -282,3 +283,15 @@ async def worker_heartbeat(conn: psycopg.AsyncConnection, worker_id: str) -> Non
 async def hold_worker_lock(locks_conn: psycopg.AsyncConnection, worker_id: str) -> None:
     """The liveness proof: a session advisory lock held for the worker's whole life."""
     await locks_conn.execute(q.ADVISORY_LOCK, {"lock_key": worker_lock_key(worker_id)})
+
+
+async def due_schedules(conn: psycopg.AsyncConnection, schema: str, content_type: int) -> list[str]:
+    """The scheduler's pick in one tenant schema: ids of the schedules to send now."""
+    query = sql.SQL(q.DUE_SCHEDULES).format(schema=sql.Identifier(schema))
+    rows = await (await conn.execute(query, {"content_type": content_type})).fetchall()
+    return [schedule_id for (schedule_id,) in rows]
+
+
+async def set_next_run(conn: psycopg.AsyncConnection, schema: str, schedule_id: str, seconds: float) -> None:
+    query = sql.SQL(q.SET_NEXT_RUN).format(schema=sql.Identifier(schema))
+    await conn.execute(query, {"id": schedule_id, "seconds": seconds})

@@ -13,7 +13,7 @@ import random
 import string
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 CURRENT_VERSION = "2026.5.0"
 # One worker lags a release behind, as during a rolling upgrade.
@@ -384,6 +384,14 @@ TENANTS = (
 # The default tenant carries most of the traffic.
 TENANT_WEIGHTS = (3.0, 1.0)
 
+# The schedule whose task hangs (so authentik's scheduler skips it for good), and one paused
+# schedule: (tenant schema, actor, uid).
+STUCK_SCHEDULE = ("public", "authentik.sources.ldap.tasks.ldap_sync", "partners-ldap")
+PAUSED_SCHEDULE = ("t_acme", "authentik.enterprise.tasks.enterprise_update_usage", None)
+# The stuck task was sent this long before the demo starts; its schedule came due again a
+# schedule period later and has been skipped since.
+STUCK_SENT_MINUTES_AGO = 29
+
 
 @dataclass(frozen=True)
 class RelatedObject:
@@ -415,6 +423,9 @@ class Attempt:
     logs: tuple[PlannedLog, ...]
     failure: Failure | None = None
     failure_text: str = ""
+    # After its logs, the actor never returns (a socket read with no timeout): the task stays
+    # running, its worker holds the lock, and its schedule is skipped for as long as it hangs.
+    hangs: bool = False
 
 
 @dataclass(frozen=True)
@@ -439,6 +450,33 @@ class TaskRequest:
     uid: str | None
     rel_obj: tuple[str, str] | None  # (content type key "app_label.model", object id)
     plan: TaskPlan
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One row of a tenant's schedule table: an actor sent every `every` scheduler cycles (a
+    minute each by default, hence the crontab), for one related object or for the tenant."""
+
+    id: str
+    tenant: TenantWorld
+    actor: Actor
+    obj: RelatedObject | None
+    every: int
+    paused: bool = False
+    stuck: bool = False
+
+    @property
+    def uid(self) -> str | None:
+        return self.obj.slug if self.obj is not None else None
+
+    @property
+    def crontab(self) -> str:
+        return "* * * * *" if self.every == 1 else f"*/{self.every} * * * *"
+
+
+def schedule_id(tenant_uuid: uuid.UUID, actor_name: str, uid: str | None) -> str:
+    """A schedule's stable id: its tasks' rel_obj_id, in history and live alike."""
+    return str(uuid.uuid5(tenant_uuid, f"{actor_name}:{uid or ''}"))
 
 
 def content_type_key(app_label: str, model: str) -> str:
@@ -493,7 +531,6 @@ class Scenario:
         self.time_scale = time_scale
         self._live = random.Random(f"{seed}:live")
         self._showcase = list(SHOWCASE)
-        self._cycle = 0
         self._event_actors = [a for a in ACTORS if a.weight > 0]
         self._event_weights = [a.weight for a in self._event_actors]
         # Mixed into live message ids, so a second run on the same tables never reuses one.
@@ -616,8 +653,7 @@ class Scenario:
         plan = self.plan(rng, actor, kind, uid or tenant.spec.schema_name)
         if scheduled:
             # A scheduler-sent task relates to its schedule; the uid comes from the schedule options.
-            schedule_id = str(uuid.uuid5(tenant.tenant_uuid, f"{actor.name}:{uid or ''}"))
-            rel_obj = (content_type_key(*CONTENT_TYPES["schedule"]), schedule_id)
+            rel_obj = (content_type_key(*CONTENT_TYPES["schedule"]), schedule_id(tenant.tenant_uuid, actor.name, uid))
         elif obj is not None:
             rel_obj = (content_type_key(*CONTENT_TYPES[obj.kind]), obj.object_id)
         else:
@@ -646,22 +682,43 @@ class Scenario:
         actors = [a for a in self._event_actors if a.supports(PERMANENT)]
         return self._request(rng, rng.choice(actors), self._tenant(rng), PERMANENT)
 
-    def scheduled_batch(self) -> list[TaskRequest]:
-        """What the scheduler sends this cycle: every due schedule of every tenant."""
-        rng = self._live
-        requests = []
-        for actor in ACTORS:
-            if not actor.schedule_every or self._cycle % actor.schedule_every:
-                continue
-            for tenant in self.tenants:
-                if actor.global_only and tenant.spec.schema_name != "public":
+    def schedules(self) -> list[ScheduleSpec]:
+        """Every schedule of every tenant: one per related object of a scheduled actor (a sync
+        per source), else one per tenant; global ones in the default tenant only."""
+        specs = []
+        for tenant in self.tenants:
+            for actor in ACTORS:
+                if not actor.schedule_every or (actor.global_only and tenant.spec.schema_name != "public"):
                     continue
-                # One schedule per related object (a sync per source), else one per tenant.
-                targets = tenant.objects[actor.related] if actor.related else [None]
-                for obj in targets:
-                    requests.append(self._request(rng, actor, tenant, None, scheduled=True, obj=obj))
-        self._cycle += 1
-        return requests
+                for obj in tenant.objects[actor.related] if actor.related else [None]:
+                    key = (tenant.spec.schema_name, actor.name, obj.slug if obj else None)
+                    specs.append(
+                        ScheduleSpec(
+                            schedule_id(tenant.tenant_uuid, actor.name, key[2]),
+                            tenant,
+                            actor,
+                            obj,
+                            actor.schedule_every,
+                            paused=key == PAUSED_SCHEDULE,
+                            stuck=key == STUCK_SCHEDULE,
+                        )
+                    )
+        return specs
+
+    def scheduled_request(self, schedule: ScheduleSpec) -> TaskRequest:
+        """The message the scheduler sends for a due schedule."""
+        return self._request(self._live, schedule.actor, schedule.tenant, None, scheduled=True, obj=schedule.obj)
+
+    def stuck_request(self) -> TaskRequest:
+        """The stuck schedule's task: sent before the demo started, it hangs in the actor."""
+        tenant = next(t for t in self.tenants if t.spec.schema_name == STUCK_SCHEDULE[0])
+        actor = ACTORS_BY_NAME[STUCK_SCHEDULE[1]]
+        obj = next(o for o in tenant.objects[actor.related or ""] if o.slug == STUCK_SCHEDULE[2])
+        rng = random.Random(f"{self.seed}:stuck")
+        request = self._request(rng, actor, tenant, OK, scheduled=True, obj=obj)
+        first = request.plan.attempts[0]
+        hung = Attempt(first.duration, first.logs[:1], hangs=True)
+        return replace(request, message_id=str(random_uuid(rng)), plan=replace(request.plan, attempts=(hung,)))
 
     def children(self, parent_id: str, plan: TaskPlan, tenant: TenantWorld, execution: int) -> list[TaskRequest]:
         """The messages a successful attempt sends (fan-out and paging), derived from the parent
@@ -686,7 +743,17 @@ class Scenario:
             actor = rng.choices(actors, weights=weights)[0]
             tenant = self.tenants[0] if actor.global_only else self._tenant(rng)
             scheduled_share = self._scheduled_weight(actor) / self._history_weights[actor.name]
-            yield self._request(rng, actor, tenant, None, scheduled=rng.random() < scheduled_share)
+            request = self._request(rng, actor, tenant, None, scheduled=rng.random() < scheduled_share)
+            if request.rel_obj is not None and request.rel_obj[1] == self._stuck_schedule_id():
+                # The stuck schedule sent nothing since its task hung: this one was a manual sync.
+                assert request.uid is not None
+                obj = next(o for o in tenant.objects[actor.related or ""] if o.slug == request.uid)
+                request = replace(request, rel_obj=(content_type_key(*CONTENT_TYPES[obj.kind]), obj.object_id))
+            yield request
+
+    def _stuck_schedule_id(self) -> str:
+        tenant = next(t for t in self.tenants if t.spec.schema_name == STUCK_SCHEDULE[0])
+        return schedule_id(tenant.tenant_uuid, STUCK_SCHEDULE[1], STUCK_SCHEDULE[2])
 
     @staticmethod
     def _scheduled_weight(actor: Actor) -> float:

@@ -1,5 +1,6 @@
-"""Setting the demo's scene in the mirror tables: the second tenant, content types, and hours of
-finished tasks loaded in bulk so the console opens on a populated table."""
+"""Setting the demo's scene in the mirror tables: the second tenant, content types, every tenant's
+schedules (one of them blocked by a task that hangs), and hours of finished tasks loaded in bulk
+so the console opens on a populated table."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tasktui.demo.scenario import (
     MAX_RETRIES,
     OTHER_CONTENT_TYPES,
     QUEUE,
+    STUCK_SENT_MINUTES_AGO,
     TENANTS,
     Scenario,
     TaskRequest,
@@ -62,6 +64,69 @@ async def prepare_installation(conn: psycopg.AsyncConnection, scenario: Scenario
     scenario.build_tenants({schema_name: tenant_uuid for tenant_uuid, schema_name, _ in tenant_rows})
     type_rows = await (await conn.execute(q.CONTENT_TYPES)).fetchall()
     scenario.content_type_ids = {content_type_key(app, model): ct_id for ct_id, app, model in type_rows}
+
+
+async def seed_schedules(conn: psycopg.AsyncConnection, scenario: Scenario) -> bool:
+    """Every tenant's schedule table and schedules (idempotent). False when the mirror has no
+    schedule table (made by an older tasktui): the demo then sends no scheduled tasks."""
+    if not (await (await conn.execute(q.SCHEDULE_TABLE_EXISTS)).fetchone())[0]:
+        return False
+    async with conn.transaction():
+        for tenant in scenario.tenants:
+            if tenant.spec.schema_name == "public":
+                continue  # the mirror's own table
+            schema = sql.Identifier(tenant.spec.schema_name)
+            for statement in (q.CREATE_TENANT_SCHEDULES, q.CREATE_TENANT_SCHEDULE_TRIGGER):
+                await conn.execute(sql.SQL(statement).format(schema=schema))  # type: ignore[arg-type]
+        for schedule in scenario.schedules():
+            obj = schedule.obj
+            insert = sql.SQL(q.INSERT_SCHEDULE).format(schema=sql.Identifier(schedule.tenant.spec.schema_name))
+            await conn.execute(
+                insert,  # type: ignore[arg-type]
+                {
+                    "id": schedule.id,
+                    "actor": schedule.actor.name,
+                    "args": pickle.dumps(()),
+                    "kwargs": pickle.dumps({}),
+                    "options": pickle.dumps({"uid": schedule.uid} if schedule.uid else {}),
+                    "crontab": schedule.crontab,
+                    "paused": schedule.paused,
+                    # Due at once (the first scheduler pass sends it), except the stuck one: due
+                    # again one period after its task was sent, and skipped ever since.
+                    "overdue": STUCK_SENT_MINUTES_AGO - schedule.every if schedule.stuck else 0,
+                    "uid": schedule.uid,
+                    "rel_obj_id": obj.object_id if obj else None,
+                    "rel_obj_content_type_id": (
+                        scenario.content_type_ids[content_type_key(*CONTENT_TYPES[obj.kind])] if obj else None
+                    ),
+                },
+            )
+    return True
+
+
+async def seed_stuck_task(conn: psycopg.AsyncConnection, scenario: Scenario) -> TaskRequest:
+    """The stuck schedule's task, sent STUCK_SENT_MINUTES_AGO minutes ago and still queued (the
+    first worker to claim it hangs in it). Left as it is when it exists already."""
+    request = scenario.stuck_request()
+    assert request.rel_obj is not None
+    await conn.execute(
+        q.INSERT_SENT_TASK,
+        {
+            "message_id": request.message_id,
+            "queue": QUEUE,
+            "actor": request.actor.name,
+            "message": broker.encode_message(
+                request.message_id, request.actor.name, queue=QUEUE, tenant_name=request.tenant.spec.name
+            ),
+            "minutes_ago": STUCK_SENT_MINUTES_AGO,
+            "rel_obj_id": request.rel_obj[1],
+            "uid": request.uid,
+            "rel_obj_content_type_id": scenario.content_type_ids[request.rel_obj[0]],
+            "tenant_id": request.tenant.tenant_uuid,
+            "logger": broker.MIDDLEWARE_LOGGER,
+        },
+    )
+    return request
 
 
 async def has_tasks(conn: psycopg.AsyncConnection) -> bool:

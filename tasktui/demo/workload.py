@@ -20,10 +20,14 @@ through the SQL steps of tasktui.demo.broker:
 * unlock lazily: a finished message's lock is released at the consumer's next turn.
 
 A producer sends event-driven messages in waves (real load is bursty, and a consumer only polls
-after a wait without any NOTIFY), and the scheduler's messages every minute. One extra worker
-dies after a while: it stops heartbeating and drops its connections mid-task, leaving a
-`running` task with no lock that another worker's poll claims again. SIGTERM or SIGINT put
-unfinished messages back in the queue, release every lock and close every connection.
+after a wait without any NOTIFY), with a storm now and then (several times the rate for a minute:
+the queue grows, then drains); and the scheduler runs every minute over every tenant's schedule
+table as authentik's does — it sends each unpaused schedule past its next run unless one of its
+tasks is unfinished. One schedule's task hangs in its actor for good (a sync stuck on a socket),
+so that schedule is skipped from then on. One extra worker dies after a while: it stops
+heartbeating and drops its connections mid-task, leaving a `running` task with no lock that
+another worker's poll claims again. SIGTERM or SIGINT put unfinished messages back in the queue,
+release every lock and close every connection.
 """
 
 from __future__ import annotations
@@ -48,15 +52,18 @@ from tasktui.core.sql import broker as broker_sql
 from tasktui.demo import broker, seed
 from tasktui.demo.broker import ClaimedTask
 from tasktui.demo.scenario import (
+    CONTENT_TYPES,
     CURRENT_VERSION,
     MAX_RETRIES,
     OLDER_VERSION,
     QUEUE,
     Scenario,
+    ScheduleSpec,
     TaskPlan,
     TaskRequest,
     TenantWorld,
     backoff_ms,
+    content_type_key,
     worker_hostname,
 )
 from tasktui.errors import UserFacingError
@@ -85,12 +92,22 @@ class WorkloadConfig:
     wave_period: float = 30.0  # a lull closes every wave, long enough for the consumers to poll
     schedule_period: float = 60.0  # the scheduler's cycle
     die_after: float | None = 75.0  # when the extra worker dies (None: no worker dies)
+    # Storms: `storm_factor` times the rate for `storm_seconds`, every `storm_period` seconds from
+    # half a period on (0: none) — more than the workers keep up with, so the queue grows.
+    storm_period: float = 240.0
+    storm_seconds: float = 60.0
+    storm_factor: float = 4.0
     time_scale: float = 1.0  # multiplies actor durations and retry backoff (tests go faster)
     parent_pid: int | None = None  # exit when this process is gone (set by `tasktui demo`)
 
     @property
     def lull(self) -> float:
         return min(self.listen_timeout * 1.5 + 0.5, self.wave_period / 2)
+
+    def storming(self, elapsed: float) -> bool:
+        """Whether a storm is on `elapsed` seconds after the producer started."""
+        first = self.storm_period / 2
+        return self.storm_period > 0 and elapsed >= first and (elapsed - first) % self.storm_period < self.storm_seconds
 
 
 class _WorkerDied(Exception):
@@ -184,6 +201,8 @@ class Fleet:
                     await self._send_children(conn, task, plan, execution)
             if attempt.failure is None and not attempt.logs:
                 await self._send_children(conn, task, plan, execution)
+            if attempt.hangs:
+                await asyncio.Event().wait()  # until the workload stops (then requeued)
             await asyncio.sleep(max(0.0, attempt.duration - elapsed))
         finally:
             worker.running.discard(message_id)
@@ -375,6 +394,8 @@ class Workload:
         self.scenario = Scenario(config.seed, time_scale=config.time_scale)
         self.workers: list[SimulatedWorker] = []
         self._fleet: Fleet | None = None
+        # Schedule id -> its spec, when the mirror has schedule tables (else no scheduler runs).
+        self.schedules: dict[str, ScheduleSpec] = {}
 
     @property
     def fleet(self) -> Fleet:
@@ -413,16 +434,26 @@ class Workload:
         conn = await db.connect(self.target)
         try:
             await seed.prepare_installation(conn, self.scenario)
+            has_schedules = await seed.seed_schedules(conn, self.scenario)
             if self.config.history and not await seed.has_tasks(conn):
                 print(f"seeding {self.config.history} finished tasks…", flush=True)
                 await seed.seed_history(conn, self.scenario, self.config.history, hours=self.config.history_hours)
+            stuck = await seed.seed_stuck_task(conn, self.scenario) if has_schedules else None
             # Live message ids depend on what is already there: a second run never reuses one.
             self.scenario.id_salt = str(await seed.task_count(conn))
         except psycopg.Error as exc:
             raise db.explain(exc, self.target) from None
         finally:
             await conn.close()
-        return Fleet(self.config, self.scenario, self.target)
+        fleet = Fleet(self.config, self.scenario, self.target)
+        if has_schedules:
+            self.schedules = {schedule.id: schedule for schedule in self.scenario.schedules()}
+        else:
+            print("no schedule table (a mirror from an older tasktui): no scheduled tasks are sent", flush=True)
+        if stuck is not None:
+            # Whoever claims it hangs in it, this run and the next.
+            fleet.plans[stuck.message_id] = stuck.plan
+        return fleet
 
     async def _produce(self) -> None:
         config, scenario, fleet = self.config, self.scenario, self.fleet
@@ -435,11 +466,11 @@ class Workload:
             event_rate = config.rate * config.wave_period / active / scenario.expected_tasks_per_event()
             next_schedule = start
             next_check = start + REJECTED_CHECK_SECONDS
+            stormy = False
             while True:
                 now = loop.time()
                 if now >= next_schedule:
-                    for request in scenario.scheduled_batch():
-                        await fleet.send(conn, request)
+                    await self._run_scheduler(conn)
                     next_schedule += config.schedule_period
                 if now >= next_check:
                     if not await broker.any_rejected(conn):
@@ -450,11 +481,31 @@ class Workload:
                     # The lull: no NOTIFY for a while, so every consumer polls the table.
                     await asyncio.sleep(config.wave_period - phase)
                     continue
-                await asyncio.sleep(scenario.next_gap(event_rate))
+                if config.storming(now - start) != stormy:
+                    stormy = not stormy
+                    if stormy:
+                        print(f"storm: {config.storm_factor:g}x the traffic for {config.storm_seconds:g} s", flush=True)
+                await asyncio.sleep(scenario.next_gap(event_rate * (config.storm_factor if stormy else 1.0)))
                 await fleet.send(conn, scenario.next_event_task())
         finally:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def _run_scheduler(self, conn: psycopg.AsyncConnection) -> None:
+        """One pass of authentik's scheduler over every tenant's schedule table: send what is due
+        and not blocked by an unfinished task, then move its next run on (the demo's crontabs
+        count scheduler cycles, a minute each by default)."""
+        if not self.schedules:
+            return
+        content_type = self.scenario.content_type_ids[content_type_key(*CONTENT_TYPES["schedule"])]
+        for tenant in self.scenario.tenants:
+            schema = tenant.spec.schema_name
+            for schedule_id in await broker.due_schedules(conn, schema, content_type):
+                schedule = self.schedules.get(schedule_id)
+                if schedule is None:
+                    continue  # not one of the demo's: left to whoever made it
+                await self.fleet.send(conn, self.scenario.scheduled_request(schedule))
+                await broker.set_next_run(conn, schema, schedule_id, schedule.every * self.config.schedule_period)
 
     async def _report(self) -> None:
         while True:
@@ -536,6 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--time-scale", type=positive(float), default=1.0, help="multiplies task durations and retry backoff"
     )
+    parser.add_argument(
+        "--storm-period", type=float, default=240.0, help="seconds between traffic storms, the first at half (0: none)"
+    )
+    parser.add_argument("--storm-seconds", type=positive(float), default=60.0, help="how long a storm lasts")
+    parser.add_argument("--storm-factor", type=positive(float), default=4.0, help="a storm's rate, times --rate")
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -554,6 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         schedule_period=args.schedule_period,
         die_after=args.die_after if args.die_after > 0 else None,
         time_scale=args.time_scale,
+        storm_period=max(0.0, args.storm_period),
+        storm_seconds=args.storm_seconds,
+        storm_factor=args.storm_factor,
         parent_pid=args.parent_pid,
     )
     try:

@@ -119,3 +119,22 @@ ANY_REJECTED = "SELECT EXISTS (SELECT 1 FROM authentik_tasks_task WHERE state = 
 # Consumers wait for the enqueue NOTIFY on 'authentik.tasks.<queue>.enqueue' ({channel} is an
 # Identifier: the dots need quoting).
 LISTEN = "LISTEN {channel}"
+
+# authentik's scheduler (authentik/tasks/schedules; reference §10), per tenant schema ({schema} is
+# an Identifier): unpaused schedules past their next run with no unfinished task — one that has
+# an unfinished task is skipped, for as long as that task stays unfinished.
+DUE_SCHEDULES = """
+SELECT s.id::text FROM {schema}.authentik_tasks_schedules_schedule AS s
+WHERE NOT s.paused AND s.next_run < now()
+  AND NOT EXISTS (
+      SELECT 1 FROM authentik_tasks_task AS t
+      WHERE t.rel_obj_content_type_id = %(content_type)s AND t.rel_obj_id = s.id::text
+        AND t.state <> ALL ('{{done,rejected}}')
+  )
+ORDER BY s.next_run
+"""
+# …and after sending one, its next run (authentik computes it from the crontab).
+SET_NEXT_RUN = """
+UPDATE {schema}.authentik_tasks_schedules_schedule SET next_run = now() + %(seconds)s * interval '1 second'
+WHERE id = %(id)s
+"""

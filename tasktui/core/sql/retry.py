@@ -14,8 +14,8 @@ matches, so exactly one of them retries. The log writes run only if the guarded 
 from __future__ import annotations
 
 from tasktui.core.session import Layout
+from tasktui.core.sql.errors import last_error
 from tasktui.core.sql.tasks import TaskQueries
-from tasktui.core.status import levels_at_least
 
 MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
 RETRY_EVENT = "Task will be retried"
@@ -27,9 +27,6 @@ ACTIVE_STATES = ("queued", "consumed", "preprocess", "running", "postprocess")
 # The retry transaction waits at most this long for the task row (a worker never holds a
 # rejected row; another console's retry holds it for milliseconds).
 RETRY_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '1s'"
-
-# Log levels that mark a log as an error (authentik's Task.error and structlog's levels).
-_ERROR_LEVELS = "(" + ", ".join(f"'{level}'" for level in levels_at_least(3)) + ")"
 
 # Legacy (2025.8) log entry, shaped like authentik's LogEvent dict with sanitize_item's
 # ISO timestamp ("…Z").
@@ -137,34 +134,6 @@ PREVIEW_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
 SERVER_READ_ONLY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
 
 
-# The plan sends at most this many characters of an error text (one more: the text was longer,
-# and its group key ends in "…"); tasktui.core.error_groups masks and groups them.
-ERROR_TEXT_CHARS = 1000
-
-
-def _error_of(layout: Layout, task: str) -> str:
-    """SQL: the current attempt's last error, "ExcType: message" from structlog's exception
-    list when the log has one, else the log's event text ('' when nothing was logged)."""
-    sources = []
-    if layout.has_tasklog:
-        sources.append(
-            "(SELECT COALESCE(NULLIF(concat_ws(': ', l.attributes #>> '{exception,-1,exc_type}',"
-            " l.attributes #>> '{exception,-1,exc_value}'), ''), l.event)"
-            f" FROM authentik_tasks_tasklog AS l WHERE l.task_id = {task}.message_id AND NOT l.previous"
-            f' AND lower(l.log_level) IN {_ERROR_LEVELS} ORDER BY l."timestamp" DESC LIMIT 1)'
-        )
-    if layout.has_legacy_messages:
-        sources.append(
-            "(SELECT COALESCE(NULLIF(concat_ws(': ', e #>> '{attributes,exception,-1,exc_type}',"
-            " e #>> '{attributes,exception,-1,exc_value}'), ''), e ->> 'event')"
-            " FROM authentik_tasks_task AS lt CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN"
-            " jsonb_typeof(lt._messages) = 'array' THEN lt._messages ELSE '[]'::jsonb END) WITH ORDINALITY AS x(e, i)"
-            f" WHERE lt.message_id = {task}.message_id AND lower(e ->> 'log_level') IN {_ERROR_LEVELS}"
-            " ORDER BY x.i DESC LIMIT 1)"
-        )
-    return "COALESCE(" + ", ".join([*sources, "''"]) + ")"
-
-
 def _matching(queries: TaskQueries, where: str, *, limit: str, newest_first: bool) -> str:
     """The rejected tasks that match a filter, as a subquery `m` over the console's row shape
     (so the filter's SQL, written against `queries.select`, applies unchanged), bounded by
@@ -218,7 +187,7 @@ classified AS (
             WHEN row_number() OVER (PARTITION BY c.actor_name COLLATE "C", c.uid COLLATE "C", c.tenant_key
                                     ORDER BY c.mtime DESC, c.message_id) > 1 THEN 'older_duplicate'
         END AS skip,
-        CASE WHEN c.position <= %(error_sample)s THEN left({_error_of(layout, "c")}, %(error_chars)s) END AS error
+        CASE WHEN c.position <= %(error_sample)s THEN left({last_error(layout, "c")}, %(error_chars)s) END AS error
     FROM matching AS c
 )
 SELECT k.message_id::text, k.actor_name, k.skip,

@@ -16,9 +16,9 @@ LIMIT %(limit)s
 """
 
 # Which of the given advisory keys (parallel arrays %(classids)s, %(objids)s) a session of
-# this database holds right now.
+# this database holds right now, and which session (pid) holds it.
 HELD_ADVISORY_LOCKS = """
-SELECT l.classid::bigint, l.objid::bigint
+SELECT l.classid::bigint, l.objid::bigint, l.pid
 FROM pg_catalog.pg_locks AS l
 WHERE l.locktype = 'advisory'
   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())
