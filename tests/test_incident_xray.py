@@ -195,6 +195,6 @@ async def test_cli_by_prefix_text_and_json(worker: Worker, mirror_dsn: str) -> N
     assert (data["lock_key"] >> 32) & 0xFFFFFFFF == pg_locks_ids(data["lock_key"])[0]
     assert worker_lock_key(worker.worker_id) != data["lock_key"]
     missing = run_cli("xray", "--dsn", mirror_dsn, "3fa85f64-5717-4562-b3fc-2c963f66afa6")
-    assert missing.returncode == 1 and missing.stderr.startswith("tasktui: error: no task 3fa85f64")
+    assert missing.returncode == 1 and missing.stderr.startswith("tasktui: error: no task with message id 3fa85f64")
     bad = run_cli("xray", "--dsn", mirror_dsn, "not-an-id")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -72,6 +72,33 @@ async def test_retry_by_id_prefix(mirror_dsn: str, env: dict[str, str]) -> None:
     assert states(mirror_dsn) == {first: "queued", second: "rejected"}
 
 
+@pytest.mark.parametrize("whole", [True, False], ids=["whole id", "prefix"])
+async def test_an_unknown_id_is_one_rule_across_retry_show_and_xray(
+    mirror_dsn: str, env: dict[str, str], state_dir: Path, whole: bool
+) -> None:
+    """Issue 11 item 7: a whole unknown id used to exit 8 from `retry` (after retrying the others)
+    while an unknown prefix exited 1 with nothing changed. Now whole or prefix, every command that
+    takes ids says "not found" in one line and exits 1 before doing anything; --dry-run too."""
+    (rejected,) = await _rejected(mirror_dsn)
+    prefix = "ffffffff" if not rejected.startswith("ffffffff") else "00000000"
+    unknown = f"{prefix}-0000-4000-8000-000000000000" if whole else prefix
+    said = f"no task with message id {unknown}" if whole else f"no task whose message id starts with {unknown}"
+    for args in (
+        ("retry", rejected, unknown),
+        ("retry", unknown, rejected, "--dry-run"),
+        ("show", unknown),
+        ("xray", unknown),
+    ):
+        result = run_cli(*args, "--dsn", mirror_dsn, env=env)
+        assert result.returncode == 1, (args, result)
+        assert result.stdout == "", args
+        assert result.stderr.count("\n") == 1 and said in result.stderr, (args, result.stderr)
+    assert states(mirror_dsn) == {rejected: "rejected"}
+    assert journal_lines(state_dir) == []
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "An id that names no task, given whole or as a prefix, is *not found*" in readme
+
+
 async def test_ids_retry_at_once_without_a_terminal_but_a_filter_refuses(
     mirror_dsn: str, env: dict[str, str], state_dir: Path
 ) -> None:
@@ -117,13 +144,11 @@ async def test_retry_by_id_reports_what_was_not_retried(mirror_dsn: str, env: di
 async def test_dry_run_by_id_changes_nothing(mirror_dsn: str, env: dict[str, str], state_dir: Path) -> None:
     (rejected,) = await _rejected(mirror_dsn)
     queued = await _queued(mirror_dsn)
-    missing = "0b6f1a4e-27b4-4e70-9a39-3d2a0d7b0e11"
-    result = run_cli("retry", rejected, queued, missing, "--dry-run", "--dsn", mirror_dsn, env=env)
+    result = run_cli("retry", rejected, queued, "--dry-run", "--dsn", mirror_dsn, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"{rejected}  would be retried ({LDAP}:a)",
         f"{queued}  not retryable (state queued)",
-        f"{missing}  not found",
     ]
     assert states(mirror_dsn) == {rejected: "rejected", queued: "queued"}
     assert journal_lines(state_dir) == []

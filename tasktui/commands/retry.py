@@ -60,15 +60,18 @@ someone else, no longer rejected, not found).
 EXIT_CODES = """\
 exit status:
   0    every task asked for was retried (or --dry-run; or no rejected task matched the filter)
-  1    a retry failed (database error, lost connection); failures outrank everything below
-  2    bad arguments, or the database cannot be reached
+  1    a retry failed (database error, lost connection); failures outrank everything below;
+       or an id names no task, whole or as a prefix: every id is checked first, so then
+       nothing was changed (as `show` and `xray`, which exit 1 for it too)
+  2    bad arguments (an id that is not one, a prefix several ids start with), or the
+       database cannot be reached
   4    this role may not retry here (it lacks a privilege, or the server is read-only);
        nothing was changed
   7    not confirmed: declined, or stdin is not a terminal and --yes was not given;
        nothing was changed
   8    nothing failed, but not every task was retried: skipped because the same actor and uid
        is already queued or running (or a newer rejected duplicate was retried instead),
-       already retried by someone else, not rejected, or not found
+       already retried by someone else, not rejected, or deleted since the ids were checked
   130  interrupted: Ctrl-C stopped a filter run after the task in flight
 
 Every retry is appended to the audit journal $XDG_STATE_HOME/tasktui/retries.jsonl
@@ -186,8 +189,8 @@ def run(args: argparse.Namespace) -> int:
 async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
     async with await open_session(target) as session:
         note_lookups(session.layout)
-        # Prefixes first, all of them: one that names no task or several stops the command before
-        # anything is retried.
+        # Every id first, whole or prefix: one that names no task (or, a prefix, several) stops
+        # the command before anything is retried, as `show` and `xray` stop on it.
         try:
             message_ids = [await resolve_message_id(session, given) for given in message_ids]
         except psycopg.Error as exc:

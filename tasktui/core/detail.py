@@ -90,17 +90,20 @@ def parse_id_or_prefix(text: str) -> str:
 
 
 async def resolve_message_id(session: Session, text: str) -> str:
-    """The message id that `text` names: a whole id as it is (it may not exist), a prefix the one
-    task whose id starts with it. Raises TaskNotFound for a prefix no id starts with, and
-    AmbiguousMessageId, listing some, when several do. One primary-key range scan, LIMIT-bounded."""
+    """The message id of the one task that `text` names, whole or by a prefix. One rule for every
+    command that takes ids (`show`, `xray`, `retry`): an id no task has is not found whether it
+    was given whole or as a prefix (TaskNotFound, exit 1, before anything is done), and a prefix
+    several ids start with is ambiguous (AmbiguousMessageId, listing some). One primary-key range
+    scan, LIMIT-bounded."""
     given = parse_id_or_prefix(text)
-    if len(given) == 36:
-        return given
-    low = str(uuid.UUID(given.ljust(32, "0")))
-    high = str(uuid.UUID(given.ljust(32, "f")))
+    whole = len(given) == 36
+    low = given if whole else str(uuid.UUID(given.ljust(32, "0")))
+    high = given if whole else str(uuid.UUID(given.ljust(32, "f")))
     params = {"low": low, "high": high, "limit": PREFIX_MATCHES_SHOWN + 1}
     rows = await (await session.conn.execute(q.MESSAGE_IDS_IN_RANGE, params)).fetchall()
     if not rows:
+        if whole:
+            raise TaskNotFound(f"no task with message id {given} on {session.label}")
         raise TaskNotFound(f"no task whose message id starts with {given} on {session.label}")
     if len(rows) > 1:
         shown = ", ".join(f"{mid} ({actor})" for mid, actor in rows[:PREFIX_MATCHES_SHOWN])
