@@ -215,3 +215,20 @@ def test_usage_errors(args: tuple[str, ...], expected: str) -> None:
     line = _fails(result, 2)
     assert line.startswith(expected)
     assert line.endswith("--help`)")
+
+
+def test_no_database_given_says_how_to_give_one(tmp_path: Path) -> None:
+    """Issue 11 item 8: with no --dsn and no environment, libpq's default (a local socket) used to
+    fail with only "cannot reach the server at local socket: …" and no word on what to do."""
+    if any(Path(folder, ".s.PGSQL.5432").exists() for folder in ("/var/run/postgresql", "/tmp")):
+        pytest.skip("a server listens on libpq's default socket here: nothing would fail")
+    # run_cli drops DATABASE_URL and the PG* variables; a fresh HOME has no service file either.
+    line = _fails(run_cli("workers", env={"HOME": str(tmp_path)}), 2)
+    assert line.startswith("tasktui: error: cannot reach the server at local socket")
+    assert line.endswith(
+        "; no database was given: pass --dsn postgresql://user@host/dbname (or a libpq string) or --profile NAME"
+        " from the config file, or set DATABASE_URL or the PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER)"
+    )
+    # Any connection setting at all (here the environment's) and the hint is left out.
+    given = _fails(run_cli("workers", env={"HOME": str(tmp_path), "PGHOST": str(tmp_path)}), 2)
+    assert "no database was given" not in given

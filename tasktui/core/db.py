@@ -44,6 +44,15 @@ _DEFAULT_PARAMS = {
 }
 
 
+# libpq's variables that say where to connect (PGPASSWORD and friends only say how).
+_WHERE_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGSERVICEFILE")
+
+NO_DATABASE_HINT = (
+    "no database was given: pass --dsn postgresql://user@host/dbname (or a libpq string) or --profile NAME"
+    " from the config file, or set DATABASE_URL or the PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER)"
+)
+
+
 @dataclass(frozen=True)
 class Target:
     """Where to connect: a libpq connection string (possibly empty: PG* variables, service
@@ -51,11 +60,15 @@ class Target:
 
     conninfo: str
     label: str
+    # Said after a failure to connect: set when nothing told tasktui where to connect, so that
+    # libpq's bare default (a local socket) fails with how to point it at a database.
+    hint: str = ""
 
     @classmethod
     def resolve(cls, dsn: str | None) -> Target:
         """Use `dsn` if given, else $DATABASE_URL, else libpq's own environment and defaults."""
         raw = dsn if dsn is not None else os.environ.get("DATABASE_URL", "")
+        unconfigured = not raw and not any(os.environ.get(name) for name in _WHERE_VARIABLES)
         try:
             params = conninfo_to_dict(raw)
         except psycopg.ProgrammingError as exc:
@@ -65,7 +78,8 @@ class Target:
         for key, value in _DEFAULT_PARAMS.items():
             params.setdefault(key, value)
         params["application_name"] = APPLICATION_NAME
-        return cls(conninfo=make_conninfo("", **params), label=_label(params))
+        hint = NO_DATABASE_HINT if unconfigured else ""
+        return cls(conninfo=make_conninfo("", **params), label=_label(params), hint=hint)
 
 
 def _label(params: dict[str, object]) -> str:
@@ -142,6 +156,13 @@ def explain(exc: BaseException, target: Target) -> UserFacingError:
     """Turn a driver error into one line a person can act on (never echoing a password)."""
     if isinstance(exc, UserFacingError):
         return exc
+    error = _explained(exc, target)
+    if target.hint and isinstance(error, ConnectionFailed):
+        return type(error)(f"{error}; {target.hint}")
+    return error
+
+
+def _explained(exc: BaseException, target: Target) -> UserFacingError:
     # libpq puts its hint on a line of its own: keep the sentence break when joining lines.
     lines = [" ".join(line.split()) for line in lines_of(str(exc)) if line.strip()]
     message = redact(". ".join(line.rstrip(".") for line in lines), target.conninfo)
