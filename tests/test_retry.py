@@ -79,7 +79,9 @@ async def test_retry_makes_authentiks_writes_and_nothing_else(mirror_dsn: str, s
     after = task_row(mirror_dsn, message_id)
     assert after["state"] == "queued" and after["aggregated_status"] == "queued"
     assert after["eta"] is None
-    assert after["retries"] == 1  # not reset: authentik keeps the count of the message's options
+    # Issue 11 item 9: authentik re-enqueues the decoded message, whose count dramatiq raised
+    # before it rejected the task: 1 -> 2 (tasktui used to keep 1).
+    assert after["retries"] == 2
     assert after["message"] == before["message"] and after["result"] == before["result"]
     assert after["mtime"] == before["mtime"]  # update_or_create leaves mtime alone
     logs = task_logs(mirror_dsn, message_id)
@@ -93,6 +95,38 @@ async def test_retry_makes_authentiks_writes_and_nothing_else(mirror_dsn: str, s
             "previous": False,
         }
     ]
+
+
+async def test_retries_follow_the_message_as_authentik_writes_them(mirror_dsn: str, session: Session) -> None:
+    """The retried task fails for good again: 2 -> 3, as seen against real workers. A task whose
+    exception the actor `throws` was aborted before dramatiq raised the count: it keeps it. A
+    message tasktui cannot decode keeps the column's count (authentik could not retry it at all)."""
+    message_id = await reject(session.conn, ACTOR, uid="again", automatic_retries=1)
+    assert (await retry_task(session, message_id)).retried
+    assert task_row(mirror_dsn, message_id)["retries"] == 2
+    assert await broker.claim(session.conn, message_id, "default")
+    await broker.start_processing(session.conn, message_id)
+    await broker.fail(session.conn, message_id, "ValueError", "boom", retry_delay_ms=None, retries=2, actor=ACTOR)
+    await broker.release(session.conn, message_id, "default")
+    assert task_row(mirror_dsn, message_id)["retries"] == 2
+    assert (await retry_task(session, message_id)).retried
+    assert task_row(mirror_dsn, message_id)["retries"] == 3
+
+    tenant = await broker.default_tenant(session.conn)
+    thrown = await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="thrown")
+    assert await broker.claim(session.conn, thrown, "default")
+    await broker.start_processing(session.conn, thrown)
+    await broker.fail(
+        session.conn, thrown, "LDAPException", "no", retry_delay_ms=None, retries=0, actor=ACTOR, thrown=True
+    )
+    await broker.release(session.conn, thrown, "default")
+    assert (await retry_task(session, thrown)).retried
+    assert task_row(mirror_dsn, thrown)["retries"] == 0
+
+    garbled = await reject(session.conn, ACTOR, uid="garbled", automatic_retries=1)
+    execute(mirror_dsn, "UPDATE authentik_tasks_task SET message = '\\x00ff'::bytea WHERE message_id = %s", (garbled,))
+    assert (await retry_task(session, garbled)).retried
+    assert task_row(mirror_dsn, garbled)["retries"] == 1
 
 
 async def test_a_stray_eta_is_cleared(mirror_dsn: str, session: Session) -> None:

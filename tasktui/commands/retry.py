@@ -39,9 +39,10 @@ EXIT_ABORTED = 130  # Ctrl-C / SIGTERM stopped a filter run; the summary says wh
 
 # Raw text (the exit status table needs its layout), so wrapped by hand.
 DESCRIPTION = """\
-Retry rejected tasks as authentik's own retry does: back to queued (retries kept),
-earlier logs marked previous, a 'Task will be retried' log, and authentik's enqueue
-NOTIFY wakes a worker. Only tasks still rejected at that moment are retried.
+Retry rejected tasks as authentik's own retry does: back to queued (retries as the
+task's message counts them), earlier logs marked previous, a 'Task will be retried'
+log, and authentik's enqueue NOTIFY wakes a worker. Only tasks still rejected at that
+moment are retried.
 
 Confirmation differs on purpose:
   tasktui retry ID...     retries the tasks named at once, with no preview and no

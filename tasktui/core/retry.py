@@ -35,7 +35,7 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db, timefmt
+from tasktui.core import db, safe_pickle, timefmt
 from tasktui.core.audit import Journal
 from tasktui.core.error_groups import error_key
 from tasktui.core.filters import TaskFilter
@@ -207,6 +207,8 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
         "active_states": list(q.ACTIVE_STATES),
         "event": q.RETRY_EVENT,
         "logger": q.MIDDLEWARE_LOGGER,
+        "retries": None,
+        "max_bytes": safe_pickle.MAX_BLOB_BYTES,
     }
     matched = False
     diagnosis: tuple[Any, ...] | None = None
@@ -217,6 +219,9 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
             twin_lock = q.twin_lock(layout) if skip_if_twin else None
             if twin_lock is not None:
                 await conn.execute(twin_lock, params)
+            if layout.has_retries:
+                row = await (await conn.execute(q.REJECTED_MESSAGE, params)).fetchone()
+                params["retries"] = retry_count(row[0]) if row else None
             cursor = await conn.execute(q.guarded_retry(layout, skip_if_twin=skip_if_twin), params)
             matched = await cursor.fetchone() is not None
             if not matched:
@@ -239,6 +244,20 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
     if matched:
         return RetryOutcome(message_id, Outcome.RETRIED)
     return _diagnosed(message_id, diagnosis)
+
+
+def retry_count(message: bytes | memoryview | None) -> int | None:
+    """The `retries` authentik's retry writes for a rejected task with this message: its
+    `options["retries"]`, or 0 without one, as its broker's `model_defaults` reads them. None
+    (keep the column) when the message cannot be decoded or holds no count that fits the column.
+    Decoded without running anything (tasktui.core.safe_pickle)."""
+    decoded = safe_pickle.decode_message(message)
+    if not decoded.is_message:
+        return None
+    count = decoded.options.get("retries", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
+        return None
+    return count
 
 
 def _diagnosed(message_id: str, row: tuple[Any, ...] | None) -> RetryOutcome:

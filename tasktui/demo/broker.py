@@ -240,8 +240,14 @@ async def fail(
     actor: str = "",
     queue: str = "default",
     frames: list[dict] | None = None,
+    thrown: bool = False,
 ) -> None:
-    """running -> postprocess with an error log; then a retry with an eta, or reject."""
+    """running -> postprocess with an error log; then a retry with an eta, or reject.
+
+    `retries` is the count the task ran with. dramatiq 1.17's Retries middleware raises the
+    message's count before it checks whether the retries are spent, so a message rejected for
+    that is stored with `retries + 1` (the column keeps `retries`); one the actor `throws`
+    (`thrown`) is aborted before the count is raised."""
     await advance(conn, message_id, "running", "postprocess")
     await log(
         conn, message_id, exc_message, level="error", attributes=exception_attributes(exc_type, exc_message, frames)
@@ -261,7 +267,8 @@ async def fail(
             await conn.execute(q.MARK_LOGS_PREVIOUS, {"task_id": message_id})
             await log(conn, message_id, "Task will be retried", attributes={"delay": retry_delay_ms})
         return
-    await conn.execute(q.NACK, {"message_id": message_id})
+    rejected = encode_message(message_id, actor, queue=queue, retries=retries if thrown else retries + 1)
+    await conn.execute(q.NACK, {"message_id": message_id, "message": rejected})
     await conn.execute(
         q.STORE_EXCEPTION, {"message_id": message_id, "result": encode_exception_result(exc_type, exc_message)}
     )

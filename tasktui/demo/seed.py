@@ -187,6 +187,9 @@ def _finished_task(
     retries = 0
     state = "done"
     exception: tuple[str, str] | None = None
+    # The retry count in the rejected message's options: dramatiq 1.17's Retries raises it before it
+    # finds the retries spent (so one more than the column), but not for an exception the actor throws.
+    message_retries = 0
     # Index of the first entry of the current attempt: everything before it is `previous`.
     current_from = 0
     for attempt in plan.attempts:
@@ -205,6 +208,7 @@ def _finished_task(
         entries.append((clock, "error", attempt.failure_text, "", attributes))
         if failure.permanent or retries >= MAX_RETRIES:
             state, exception = "rejected", (failure.exc_type, attempt.failure_text)
+            message_retries = retries if failure.permanent else retries + 1
             break
         delay = backoff_ms(rng, retries, scenario.time_scale)
         retries += 1
@@ -233,7 +237,7 @@ def _finished_task(
     else:
         assert exception is not None
         message = broker.encode_message(
-            message_id, request.actor.name, queue=QUEUE, retries=retries, tenant_name=request.tenant.spec.name
+            message_id, request.actor.name, queue=QUEUE, retries=message_retries, tenant_name=request.tenant.spec.name
         )
         result = broker.encode_exception_result(*exception)
     content_type_id = scenario.content_type_ids[request.rel_obj[0]] if request.rel_obj else None

@@ -227,6 +227,7 @@ class Fleet:
             actor=task.actor_name,
             queue=QUEUE,
             frames=failure.frame_dicts(),
+            thrown=failure.permanent,
         )
         if will_retry:
             self.counters.retried += 1

@@ -64,8 +64,9 @@ ACK = """
 UPDATE authentik_tasks_task SET state = 'done', message = ''::bytea, mtime = now(), eta = NULL
 WHERE message_id = %(message_id)s AND state <> 'queued'
 """
+# The message is stored re-encoded, as dramatiq's Retries middleware left it (its retry count raised).
 NACK = """
-UPDATE authentik_tasks_task SET state = 'rejected', mtime = now(), eta = NULL
+UPDATE authentik_tasks_task SET state = 'rejected', message = %(message)s, mtime = now(), eta = NULL
 WHERE message_id = %(message_id)s AND state <> 'queued'
 """
 # Results.after_nack stores the exception in a second, otherwise invisible update.

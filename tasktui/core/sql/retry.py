@@ -1,9 +1,15 @@
 """Retrying rejected tasks: the guarded retry transaction, its diagnosis, and the bulk plan.
 
 A retry does in one transaction what authentik's `POST …/tasks/{id}/retry/` does (reference §5):
-the task row goes back to `queued` with no eta (retries and message bytes kept, mtime untouched,
-as `update_or_create` leaves it), the current attempt's logs become previous ones and a
-"Task will be retried" log opens the new attempt. authentik's deferred constraint trigger then
+the task row goes back to `queued` with no eta (message bytes kept, mtime untouched, as
+`update_or_create` leaves it) and `retries` set from the message's options, the current attempt's
+logs become previous ones and a "Task will be retried" log opens the new attempt.
+
+authentik re-enqueues `Message.decode(task.message)`, and its broker writes `retries` from that
+message's `options["retries"]` (0 when absent). dramatiq 1.17's Retries middleware raises that
+count before it finds the retries spent, and the nack stores the message so raised: the column
+goes 1 → 2 on a retry of a task rejected after one automatic retry (and stays put for one whose
+exception the actor `throws`, which is aborted before the count is raised). authentik's deferred constraint trigger then
 sends `NOTIFY "authentik.tasks.<queue>.enqueue"` at commit, which wakes a real worker.
 
 The task row is updated first (as authentik's enqueue does) and guarded by `state = 'rejected'`:
@@ -69,12 +75,25 @@ def twin_lock(layout: Layout) -> str | None:
     )
 
 
+# The rejected task's message, read (and its row locked) at the start of the retry transaction:
+# its options hold the retry count authentik's retry re-enqueues with. A message larger than
+# the decoder takes is not read (NULL: the column's count is kept).
+REJECTED_MESSAGE = """
+SELECT CASE WHEN octet_length(t.message) <= %(max_bytes)s THEN t.message END
+FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s AND t.state = 'rejected'
+FOR UPDATE
+"""
+
+
 def guarded_retry(layout: Layout, *, skip_if_twin: bool) -> str:
     """The task row's half of a retry: %(message_id)s back to queued only if still rejected
-    (and, for bulk runs, only if no twin is waiting or running). RETURNING queue_name."""
+    (and, for bulk runs, only if no twin is waiting or running), `retries` set to %(retries)s
+    (NULL keeps the column's). RETURNING queue_name."""
     assignments = ["state = 'queued'"]
     if layout.has_eta:
         assignments.append("eta = NULL")
+    if layout.has_retries:
+        assignments.append("retries = COALESCE(%(retries)s::bigint, t.retries)")
     if not layout.has_tasklog and layout.has_legacy_messages:
         # authentik 2025.8 kept logs in the row: the current attempt's become previous ones
         # and the new attempt starts with the retry entry (MessagesMiddleware.after_enqueue).

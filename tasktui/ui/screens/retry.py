@@ -36,7 +36,8 @@ from tasktui.core.timefmt import duration
 
 SINGLE_RETRY_EXPLAINED = (
     "In one transaction, as authentik's own retry does: its logs so far become a previous attempt, a "
-    "'Task will be retried' log is added, and the task goes back to queued with no eta (retries kept), so "
+    "'Task will be retried' log is added, and the task goes back to queued with no eta (retries as its "
+    "message counts them), so "
     "authentik's enqueue notification wakes a worker at commit. Nothing changes unless the task is still "
     "rejected at that moment (another console may have retried it)."
 )
