@@ -21,6 +21,8 @@ from tasktui.core.workers import (
 )
 from tasktui.demo import broker
 from tests.conftest import run_cli
+from tests.notify_helpers import execute
+from tests.retry_helpers import role
 
 VERSION = "2026.5.0"
 
@@ -139,7 +141,61 @@ async def test_a_worker_on_another_version_is_flagged(session: Session) -> None:
     assert {w.hostname for w in report.workers if w.version_mismatch} == {"c"}
     (alarm,) = report.alarms
     assert (alarm.code, alarm.severity) == ("version_mismatch", "warning")
+    assert report.reference_source == "majority"
     assert alarm.message == f"1 worker not on the majority version {VERSION}: c (2026.2.1)"
+
+
+# authentik's lifecycle/system_migrations make this table and add (version, build) the first time
+# a version runs; the newest row is the deployed release its server compares workers with.
+VERSION_HISTORY = (
+    'CREATE TABLE authentik_version_history (id bigserial PRIMARY KEY, "timestamp" timestamptz NOT NULL,'
+    " version text NOT NULL, build text NOT NULL)",
+    'INSERT INTO authentik_version_history ("timestamp", version, build) VALUES'
+    " (now() - interval '30 days', '2026.2.1', ''), (now() - interval '1 hour', '2026.5.0', 'f3e2a1c')",
+)
+
+
+async def test_versions_are_compared_with_authentiks_own_where_the_database_records_it(
+    session: Session, mirror_dsn: str
+) -> None:
+    """Issue 11 item 10: mid-rollout the majority of workers still runs the old release. Judged by
+    the majority, the one upgraded worker was the odd one out; authentik's server (the new
+    release, as its version history says) flags the two old ones."""
+    for statement in VERSION_HISTORY:
+        execute(mirror_dsn, statement)
+    ids = [
+        await _worker(session, "new", "2026.5.0+f3e2a1c"),
+        await _worker(session, "old-1", "2026.2.1"),
+        await _worker(session, "old-2", "2026.2.1"),
+    ]
+    locks = await _connect(session)
+    try:
+        for worker_id in ids:
+            await broker.hold_worker_lock(locks, worker_id)
+        report = await load_workers(session)
+        text = run_cli("workers", "--dsn", mirror_dsn)
+        with role(
+            mirror_dsn, "SELECT ON authentik_tasks_task, authentik_tasks_tasklog, authentik_tasks_workerstatus"
+        ) as dsn:
+            async with await open_session(db.Target.resolve(dsn)) as reader:
+                unread = await load_workers(reader)
+    finally:
+        await locks.close()
+    assert (report.reference_version, report.reference_source) == ("2026.5.0+f3e2a1c", "version_history")
+    assert {w.hostname for w in report.workers if w.version_mismatch} == {"old-1", "old-2"}
+    (alarm,) = report.alarms
+    assert alarm.message == (
+        "2 workers not on authentik 2026.5.0+f3e2a1c (the newest in authentik_version_history):"
+        " old-1 (2026.2.1), old-2 (2026.2.1)"
+    )
+    assert text.returncode == 0, text.stderr
+    assert (
+        "Workers: 3 alive, 0 stale, 0 dead; compared with authentik 2026.5.0+f3e2a1c"
+        " (the newest in authentik_version_history)" in text.stdout
+    )
+    # A role that may not read the history is told what it is compared with instead.
+    assert (unread.reference_version, unread.reference_source) == ("2026.2.1", "majority")
+    assert unread.alarms[0].message == "1 worker not on the majority version 2026.2.1: new (2026.5.0+f3e2a1c)"
 
 
 async def test_running_tasks_without_their_lock_are_orphans(session: Session) -> None:
@@ -232,7 +288,7 @@ async def test_workers_cli_json_and_exit_status(session: Session, mirror_dsn: st
     assert (by_host["worker-a"]["version"], by_host["worker-b"]["liveness"]) == (VERSION, "dead")
     assert result.stderr == ""
     assert text.returncode == 0
-    assert "Workers: 1 alive, 0 stale, 1 dead; majority version 2026.5.0" in text.stdout
+    assert "Workers: 1 alive, 0 stale, 1 dead; compared with the majority version 2026.5.0" in text.stdout
     assert "No alarms." in text.stdout
 
     after = run_cli("workers", "--dsn", mirror_dsn, "--json")

@@ -99,7 +99,7 @@ def worker_json(worker: WorkerInfo) -> dict[str, Any]:
 
 def _lines(report: WorkerReport) -> list[Text]:
     counts = f"{report.alive} alive, {report.stale} stale, {report.dead} dead"
-    reference = f"; majority version {report.reference_version}" if report.reference_version else ""
+    reference = f"; compared with {report.reference_text}" if report.reference_version else ""
     lines = [assemble((f"Workers: {counts}{reference}", "bold"))]
     host_width = max((len(escape_control(w.hostname)) for w in report.workers), default=0)
     version_width = max((len(escape_control(w.version)) for w in report.workers), default=0)

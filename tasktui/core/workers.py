@@ -17,10 +17,13 @@ briefly in health. tasktui reads the lock from pg_locks (never taking it) and cl
   clean_worker_statuses removes them; dead is normal after a restart (the new process gets a
   new row) and is not an alarm on its own.
 
-Versions: the reference version is the most common one among alive workers (among all listed
-workers when none is alive; ties go to the highest version). A worker that is not dead and runs
-another version is flagged, and so is the panel: authentik shows "Worker with incorrect version
-connected." for the same situation.
+Versions: authentik flags a worker whose version is not its own server's
+(`authentik_full_version()`), and says "Worker with incorrect version connected.". The database
+tells that version where authentik keeps its version history (`authentik_version_history`, one
+row per version and build the first time it runs): the newest row is the reference. Without that
+table (a mirror, or a role that may not read it) the reference is the most common version among
+alive workers (among all listed workers when none is alive; ties go to the highest version), and
+the report says which it is. A worker that is not dead and runs another version is flagged.
 
 Alarms: no alive worker; tasks queued for more than N minutes (due by their eta, else since
 their last enqueue or claim) — an error when no worker is alive, a warning otherwise; tasks in
@@ -39,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from tasktui.core.db import fetch_value
 from tasktui.core.locks import pg_locks_ids, task_lock_key, worker_lock_key
 from tasktui.core.session import Session
 from tasktui.core.sql import workers as q
@@ -52,6 +56,8 @@ MAX_RUNNING_CHECKED = 1000
 COUNT_CAP = 10_000
 
 Liveness = Literal["alive", "stale", "dead"]
+# What the reference version is: authentik's newest recorded version, or the workers' majority.
+VersionSource = Literal["version_history", "majority"]
 Severity = Literal["error", "warning"]
 
 
@@ -103,6 +109,7 @@ class WorkerReport:
     orphans: list[OrphanedTask]
     checked_at: datetime  # the database's now()
     reference_version: str | None
+    reference_source: VersionSource
     overdue_queued: int  # queued longer than queued_minutes (capped at COUNT_CAP + 1)
     queued_minutes: int
     running_checked: int  # running-state tasks whose lock was checked
@@ -119,6 +126,15 @@ class WorkerReport:
     @property
     def dead(self) -> int:
         return sum(w.liveness == "dead" for w in self.workers)
+
+    @property
+    def reference_text(self) -> str:
+        """The version workers are compared with, and where it comes from ("" when none)."""
+        if self.reference_version is None:
+            return ""
+        if self.reference_source == "version_history":
+            return f"authentik {self.reference_version} (the newest in authentik_version_history)"
+        return f"the majority version {self.reference_version}"
 
     @property
     def healthy(self) -> bool:
@@ -208,8 +224,10 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
         liveness, reason = classify(seen_ago, lock_held)
         workers.append(WorkerInfo(worker_id, hostname, version, last_seen, seen_ago, lock_held, liveness, reason))
 
-    alive_versions = [w.version for w in workers if w.alive]
-    reference = reference_version(alive_versions or [w.version for w in workers])
+    reference, source = await _deployed_version(session), "version_history"
+    if reference is None:
+        alive_versions = [w.version for w in workers if w.alive]
+        reference, source = reference_version(alive_versions or [w.version for w in workers]), "majority"
     workers = [
         _with_mismatch(w, w.liveness != "dead" and reference is not None and w.version != reference) for w in workers
     ]
@@ -226,12 +244,22 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
         orphans=orphans,
         checked_at=now,
         reference_version=reference,
+        reference_source=source,
         overdue_queued=overdue,
         queued_minutes=queued_minutes,
         running_checked=len(running),
         running_capped=running_capped,
     )
     return replace(report, alarms=_alarms(report, layout.has_workerstatus))
+
+
+async def _deployed_version(session: Session) -> str | None:
+    """authentik's newest recorded version ("<version>+<build>"), or None when this database (or
+    this role) has no version history to read."""
+    if not await fetch_value(session.conn, q.VERSION_HISTORY_READABLE):
+        return None
+    version = await fetch_value(session.conn, q.NEWEST_AUTHENTIK_VERSION)
+    return str(version) if version else None
 
 
 def _with_mismatch(worker: WorkerInfo, mismatch: bool) -> WorkerInfo:
@@ -303,7 +331,7 @@ def _alarms(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
             Alarm(
                 "version_mismatch",
                 "warning",
-                f"{_plural(len(mismatched), 'worker')} not on the majority version {report.reference_version}: {shown}",
+                f"{_plural(len(mismatched), 'worker')} not on {report.reference_text}: {shown}",
             )
         )
     return alarms

@@ -8,6 +8,22 @@ objsubid = 1 (see tasktui.core.locks.pg_locks_ids), in the database it was taken
 
 NOW = "SELECT now()"
 
+# authentik's own record of the versions that ran on this database: lifecycle/migrate.py inserts
+# (version, build) into authentik_version_history the first time a version starts, before Django's
+# migrations. Its newest row names the deployed release — what authentik's server compares each
+# worker's version with (its own authentik_full_version(): "<version>" or "<version>+<build>").
+VERSION_HISTORY_READABLE = """
+SELECT CASE WHEN to_regclass('authentik_version_history') IS NULL THEN false
+    ELSE has_table_privilege(to_regclass('authentik_version_history'), 'SELECT') END
+"""
+
+NEWEST_AUTHENTIK_VERSION = """
+SELECT h.version || CASE WHEN coalesce(h.build, '') <> '' THEN '+' || h.build ELSE '' END
+FROM authentik_version_history AS h
+ORDER BY h."timestamp" DESC
+LIMIT 1
+"""
+
 WORKERS = """
 SELECT w.id::text, w.hostname, w.version, w.last_seen, now()
 FROM authentik_tasks_workerstatus AS w
