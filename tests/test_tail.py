@@ -92,3 +92,29 @@ async def test_tail_prints_each_change_as_a_json_line_and_unregisters_on_sigterm
     assert out.rest() == []
     assert "Traceback" not in "\n".join(err.rest())
     assert execute(live_dsn, "SELECT count(*) FROM tasktui_console") == [(0,)]
+
+
+def test_tail_says_so_in_one_line_when_the_trigger_is_uninstalled_under_it(
+    live_dsn: str, tail: subprocess.Popen[str]
+) -> None:
+    """Issue 11 item 11: it used to end with a database error (`function tasktui_heartbeat(uuid)
+    does not exist`, exit 1). Now one line that says what happened, exit 5 (documented)."""
+    assert tail.stderr is not None
+    err = Lines(tail.stderr)
+    assert err.next().startswith("listening on 'tasktui' (console ")
+    uninstall = subprocess.run(
+        [sys.executable, "-m", "tasktui", "trigger", "uninstall", "--dsn", live_dsn], capture_output=True, text=True
+    )
+    assert uninstall.returncode == 0, uninstall.stderr
+    assert tail.wait(timeout=TIMEOUT) == 5  # at the next heartbeat (every 5 s)
+    (line,) = err.rest()
+    assert line.startswith("tasktui: error: tasktui's notify trigger was removed from ")
+    assert line.endswith(
+        " while tail was running, so no more changes will come; run `tasktui trigger install` to watch again"
+    )
+    help_text = " ".join(
+        subprocess.run(
+            [sys.executable, "-m", "tasktui", "tail", "--help"], capture_output=True, text=True
+        ).stdout.split()
+    )
+    assert "5 tasktui's notify trigger is not installed — at start, or removed while tail runs" in help_text

@@ -10,8 +10,10 @@ from tasktui.commands._run import run_command
 from tasktui.commands.console import channel_prefix
 from tasktui.core import db
 from tasktui.core.listener import TABLES, ChangeListener
+from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.text import ascii_json
 from tasktui.core.trigger import DEFAULT_CHANNEL
+from tasktui.errors import TriggerNotInstalled
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,6 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
             " escapes (\\uXXXX): the values are exact, and no control or bidi character reaches the"
             " terminal."
         ),
+        epilog=(
+            "example: tasktui tail --dsn postgresql://sre@db/authentik | jq -c 'select(.table == \"task\")'"
+            "\n\nexit status: 0 after Ctrl-C or SIGTERM (or when the reader of its output goes away);"
+            " 2 the server cannot be reached or the link was lost; 4 this role may not read the task table;"
+            " 5 tasktui's notify trigger is not installed — at start, or removed while tail runs (it says which)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--channel",
@@ -51,5 +60,27 @@ async def _tail(target: db.Target, channel: str) -> int:
         except OSError:
             return 0  # stdout closed (piped into head)
         except Exception as exc:
+            # `trigger uninstall` drops the registration functions: the next heartbeat fails on a
+            # function that no longer exists. Say that, with the status of a missing trigger.
+            if await _trigger_removed(target):
+                raise TriggerNotInstalled(
+                    f"tasktui's notify trigger was removed from {target.label} while tail was running, so no"
+                    " more changes will come; run `tasktui trigger install` to watch again"
+                ) from None
             raise db.explain(exc, target) from None
     return 0
+
+
+async def _trigger_removed(target: db.Target) -> bool:
+    """Whether the registration functions are gone (False when that cannot be told)."""
+    try:
+        conn = await db.connect(target)
+    except Exception:
+        return False
+    try:
+        row = await (await conn.execute(trigger_sql.REGISTRATION_AVAILABLE)).fetchone()
+        return row is not None and not row[0]
+    except Exception:
+        return False
+    finally:
+        await conn.close()
