@@ -1,5 +1,5 @@
 """What the incident views cost on a big installation: `tasktui errors`, `queues`, `schedules`,
-`summary` and `xray` on 1,000,000 tasks with their logs.
+`summary`, `xray` and the monitoring check `status` on 1,000,000 tasks with their logs.
 
     python bench/incident_views.py [--tasks 1000000] [--hours 24] [--repeats 5]
 
@@ -13,7 +13,9 @@ Method
   an error; 300 wait and 100 run (the newest); 20 % were sent by one of 100 schedules (two
   tenant schemas), so a schedule has ~2,000 tasks. Triggers off while seeding; then ANALYZE.
 - Each view's core call runs `--repeats` times on a tasktui session (5 s statement timeout, JIT
-  off, as the console and the CLI run them); we report the median and the worst in ms.
+  off, as the console and the CLI run them); we report the median and the worst in ms. `status`
+  is also timed whole, as cron or Nagios runs it: the `tasktui status` process from start to
+  exit (Python's start and imports, the connection, the check, the output).
 Client and server share the machine's cores: trust orders of magnitude.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -40,6 +43,7 @@ from tasktui.core.incidents.summary import load_summary
 from tasktui.core.incidents.xray import xray_task
 from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
+from tasktui.core.monitoring import load_status
 from tasktui.core.session import open_session
 from tasktui.core.sql import errors as errors_q
 
@@ -160,6 +164,7 @@ async def measure(dsn: str, running: str, repeats: int) -> None:
             ("schedules", lambda: load_schedules(session), lambda r: f"{len(r.schedules)} schedules"),
             ("summary", lambda: load_summary(session), lambda r: f"{r.errors_last_hour:,} errors in 1h"),
             ("xray (running task)", lambda: xray_task(session, running), lambda r: r.verdict.value),
+            ("status (check)", lambda: load_status(session), _status),
         ]
         print(f"\n{'view':<22} {'median ms':>10} {'worst ms':>10}  result")
         print("-" * 72)
@@ -171,6 +176,17 @@ async def measure(dsn: str, running: str, repeats: int) -> None:
                 result = await call()
                 times.append((time.perf_counter() - started) * 1000)
             print(f"{name:<22} {statistics.median(times):>10.0f} {max(times):>10.0f}  {describe(result)}", flush=True)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        process = subprocess.run(
+            [sys.executable, "-m", "tasktui", "status", "--dsn", dsn], capture_output=True, text=True
+        )
+        times.append((time.perf_counter() - started) * 1000)
+    line = process.stdout.splitlines()[0] if process.stdout else process.stderr.strip()
+    median, worst = statistics.median(times), max(times)
+    print(f"{'tasktui status (process)':<22} {median:>10.0f} {worst:>10.0f}  exit {process.returncode}")
+    print(f"  {line}", flush=True)
 
 
 async def explain(dsn: str) -> None:
@@ -191,6 +207,11 @@ async def explain(dsn: str) -> None:
 def _errors(report: Any) -> str:
     capped = ", capped" if report.capped else ""
     return f"{report.failed:,} failed in {len(report.groups)} groups{capped}"
+
+
+def _status(status: Any) -> str:
+    estimated = " (estimated)" if status.finished_estimated else ""
+    return f"{status.waiting:,} queued, {status.counts.get('done', 0):,} done{estimated}"
 
 
 def _queues(report: Any) -> str:

@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from tasktui import __version__
@@ -27,7 +27,12 @@ class _Parser(argparse.ArgumentParser):
     it rejects, which can be a connection string (or carry escape sequences: sanitised by say).
     Subcommand parsers inherit this class."""
 
+    # A command whose usage errors must read otherwise (`status`: a plugin's UNKNOWN line) sets this.
+    on_usage_error: Callable[[str], NoReturn] | None = None
+
     def error(self, message: str) -> NoReturn:
+        if self.on_usage_error is not None:
+            self.on_usage_error(message)
         say(f"{self.prog}: error: {redact(message)} (see `{self.prog} --help`)", stream=sys.stderr, multiline=False)
         self.exit(2)
 

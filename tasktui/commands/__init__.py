@@ -1,5 +1,19 @@
 """Subcommands of `tasktui`; COMMANDS is the order they appear in `tasktui --help`."""
 
-from tasktui.commands import demo, errors, queues, retry, schedules, schema, show, summary, tail, trigger, workers, xray
+from tasktui.commands import (
+    demo,
+    errors,
+    queues,
+    retry,
+    schedules,
+    schema,
+    show,
+    status,
+    summary,
+    tail,
+    trigger,
+    workers,
+    xray,
+)
 
-COMMANDS = [demo, schema, trigger, tail, show, xray, workers, summary, errors, queues, schedules, retry]
+COMMANDS = [demo, schema, trigger, tail, status, show, xray, workers, summary, errors, queues, schedules, retry]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-def run_command(coro: Coroutine[Any, Any, int]) -> int:
+def run_command(coro: Coroutine[Any, Any, T]) -> T | int:
     """Run `coro`; SIGINT or SIGTERM cancel it (its `finally` and `async with` blocks run, so a
     registered console unregisters) and the command exits with status 0 after an interrupt."""
 
-    async def main() -> int:
+    async def main() -> T | int:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()

@@ -104,11 +104,17 @@ def combine(
 
 
 async def count_finished(
-    conn: psycopg.AsyncConnection, queries: q.TaskQueries, *, timeout_ms: int, exact: bool = True
+    conn: psycopg.AsyncConnection,
+    queries: q.TaskQueries,
+    *,
+    timeout_ms: int,
+    exact: bool = True,
+    with_problems: bool = True,
 ) -> FinishedCounts:
     """Count finished tasks exactly within `timeout_ms`; past it (or with `exact` false), estimate
-    them from the planner (EXPLAIN reads statistics, not rows). Raises psycopg errors only when
-    even that fails."""
+    them from the planner (EXPLAIN reads statistics, not rows). Without `with_problems` the done
+    tasks that logged warnings or errors are not counted (a task log look-up per done task).
+    Raises psycopg errors only when even that fails."""
     started = time.perf_counter()
     if not exact:
         estimates = {state: await _estimate_rows(conn, state) for state in FINAL_STATES}
@@ -122,11 +128,11 @@ async def count_finished(
             for status, n in rows:
                 by_status[status] = by_status.get(status, 0) + n
             problems = None
-            if by_status:
+            if by_status and with_problems:
                 problems = int((await (await conn.execute(queries.done_with_problems)).fetchone())[0])  # type: ignore[index]
         return FinishedCounts(by_status, problems, False, time.time(), (time.perf_counter() - started) * 1000)
     except psycopg.errors.QueryCanceled:
-        return await count_finished(conn, queries, timeout_ms=timeout_ms, exact=False)
+        return await count_finished(conn, queries, timeout_ms=timeout_ms, exact=False, with_problems=with_problems)
 
 
 async def _estimate_rows(conn: psycopg.AsyncConnection, state: str) -> int:
