@@ -14,10 +14,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from tasktui import __version__
+from tasktui import __version__, config
 from tasktui.commands import COMMANDS, console
 from tasktui.commands._output import say
 from tasktui.core.db import redact
+from tasktui.core.trigger import TRIGGER_VERSION
 from tasktui.errors import UserFacingError
 
 
@@ -37,19 +38,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def version_text() -> str:
+    """tasktui's version, and the version of the notify trigger it installs."""
+    return f"tasktui {__version__} (installs notify trigger version {TRIGGER_VERSION})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--dsn",
         default=argparse.SUPPRESS,
-        help="libpq connection string or URL (default: $DATABASE_URL, else PG* variables, ~/.pgpass, service files)",
+        help="libpq connection string or URL (default: --profile's, else $TASKTUI_PROFILE's, else $DATABASE_URL,"
+        " else PG* variables, ~/.pgpass and service files, else the config file's default_profile)",
+    )
+    common.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="a named profile of the config file (`tasktui config path`): its DSN, label, read-only, channel",
     )
     parser = _Parser(
         prog="tasktui",
         description="Live terminal console for authentik's Postgres task system.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"tasktui {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     console.add_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
@@ -65,12 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("psycopg").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "dsn"):
-        args.dsn = None
+    for name in ("dsn", "profile"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     handler = getattr(args, "handler", console.run)
     try:
+        if getattr(args, "reads_config", True):
+            # Command line > environment > config file: what every command connects to, and how
+            # the console runs (tasktui.config).
+            args.settings = config.resolve(args, config.load_config())
+            args.dsn = args.settings.dsn.value
         return handler(args)
     except UserFacingError as exc:
+        report = getattr(args, "report_error", None)
+        if report is not None:
+            return int(report(args, exc))
         say(f"tasktui: error: {exc}", stream=sys.stderr, multiline=False)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from tasktui.demo import broker
 from tests.conftest import run_cli
 from tests.retry_helpers import role
 
@@ -57,6 +59,12 @@ def task_table_only(mirror_dsn: str) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("command", ["errors", "queues", "schedules", "xray"])
-def test_a_role_that_may_not_read_what_the_view_needs(command: str, task_table_only: str) -> None:
+async def test_a_role_that_may_not_read_what_the_view_needs(
+    command: str, task_table_only: str, mirror_dsn: str
+) -> None:
+    # The task exists (an unknown id is "not found" before anything else is read).
+    async with await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True) as conn:
+        tenant = await broker.default_tenant(conn)
+        await broker.enqueue(conn, "authentik.test.xray", tenant_id=tenant, message_id=COMMANDS["xray"][0])
     line = _one_line(run_cli(command, "--dsn", task_table_only, *COMMANDS[command]), 4)
     assert "permission denied" in line or "may not read" in line

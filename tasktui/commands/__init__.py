@@ -1,6 +1,7 @@
 """Subcommands of `tasktui`; COMMANDS is the order they appear in `tasktui --help`."""
 
 from tasktui.commands import (
+    config,
     demo,
     errors,
     queues,
@@ -16,4 +17,4 @@ from tasktui.commands import (
     xray,
 )
 
-COMMANDS = [demo, schema, trigger, tail, status, show, xray, workers, summary, errors, queues, schedules, retry]
+COMMANDS = [demo, schema, trigger, tail, status, show, xray, workers, summary, errors, queues, schedules, retry, config]

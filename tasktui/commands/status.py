@@ -104,7 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
                 help=f"{'warning' if kind == 'warn' else 'critical'} range for {metric.help}"
                 + (f" (default {default})" if default else ""),
             )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, report_error=_report_unknown)
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -175,6 +175,11 @@ async def _bounded(target: Target, rejected_minutes: int, seconds: float) -> Tas
             return await load_status(session, rejected_minutes=rejected_minutes)
 
     return await db.bounded(check(), seconds, "the whole check")
+
+
+def _report_unknown(args: argparse.Namespace, exc: UserFacingError) -> int:
+    """An error before the check ran (the config file, a profile): UNKNOWN too."""
+    return _unknown(str(exc), as_json=args.json)
 
 
 def _unknown(reason: str, *, as_json: bool) -> int:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -140,6 +140,8 @@ class TaskTuiApp(App[int]):
         self.worker_report: WorkerReport | None = None
         self._last_redraw = 0.0
         self._redraw_due = False
+        # At most this many redraws a second (run_console sets it from the config file's fps).
+        self.redraw_interval = REDRAW_INTERVAL
         self._lookups_noticed = False
 
     # -- notices ---------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ class TaskTuiApp(App[int]):
         # Worker ages and liveness change with time alone, not only with rows.
         self.set_interval(WORKER_REFRESH_SECONDS, self.refresh_workers)
         self.set_interval(1.0, self.tick)
-        self.set_interval(REDRAW_INTERVAL, self._redraw_tick)
+        self.set_interval(self.redraw_interval, self._redraw_tick)
         self.redraw(force=True)
 
     @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="Following task changes")
@@ -245,7 +247,7 @@ class TaskTuiApp(App[int]):
         """Redraw now if the last redraw is old enough; otherwise the redraw tick picks it up
         (at most 20 redraws a second). A steady interval, not one-shot timers: Textual drops a
         one-shot timer whose deadline passed while the loop was busy, which froze the table."""
-        if time.monotonic() - self._last_redraw >= REDRAW_INTERVAL:
+        if time.monotonic() - self._last_redraw >= self.redraw_interval:
             self.redraw()
         else:
             self._redraw_due = True
@@ -616,7 +618,16 @@ def preflight(target: db.Target) -> None:
     asyncio.run(check())
 
 
-def run_console(
+def run_console(target: db.Target, **options: Any) -> int:
+    """Check the database, then run the console (options: see console_app) until it quits."""
+    preflight(target)
+    app = console_app(target, **options)
+    app.exit_on_signals = True
+    result = app.run()
+    return result or 0
+
+
+def console_app(
     target: db.Target,
     *,
     read_only: bool,
@@ -625,8 +636,14 @@ def run_console(
     notice: str | None = None,
     link_timeout: float = LINK_TIMEOUT,
     reconcile_interval: float = RECONCILE_INTERVAL,
-) -> int:
-    preflight(target)
+    poll_interval: float = 2.0,
+    fps: float = 1 / REDRAW_INTERVAL,
+    theme: str | None = None,
+    keymap: dict[str, str] | None = None,
+    task_filter: TaskFilter | None = None,
+) -> TaskTuiApp:
+    """The console as run_console runs it, with the settings of the command line, environment
+    and config file (tasktui.config, which validated them)."""
     app = TaskTuiApp(
         target,
         read_only=read_only,
@@ -635,7 +652,14 @@ def run_console(
         notice=notice,
         link_timeout=link_timeout,
         reconcile_interval=reconcile_interval,
+        poll_interval=poll_interval,
     )
-    app.exit_on_signals = True
-    result = app.run()
-    return result or 0
+    # The config file's console settings (tasktui.config), validated there.
+    app.redraw_interval = 1 / fps
+    if theme:
+        app.theme = theme
+    if keymap:
+        app.set_keymap(keymap)
+    if task_filter is not None:
+        app.task_filter = task_filter
+    return app
