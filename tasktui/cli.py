@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+import argcomplete
+
 from tasktui import __version__, config
 from tasktui.commands import COMMANDS, console
 from tasktui.commands._output import say
@@ -38,9 +40,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def _profile_names(**_: object) -> list[str]:
+    """Shell completion of --profile: the config file's profiles (none when it cannot be read)."""
+    try:
+        return sorted(config.load_config().profiles)
+    except UserFacingError:
+        return []
+
+
 def version_text() -> str:
     """tasktui's version, and the version of the notify trigger it installs."""
     return f"tasktui {__version__} (installs notify trigger version {TRIGGER_VERSION})"
+
+
+EPILOG = """\
+examples:
+  tasktui --dsn postgresql://sre@db/authentik          # the live console
+  tasktui --profile prod-eu --read-only                # a profile of the config file
+  tasktui status --crit-queued-age 600                 # a check for Nagios, Icinga or cron
+  tasktui serve --profile staging                      # the console in a browser, on localhost
+  tasktui COMMAND --help                               # each command, with examples
+
+exit status: 0; 1 a failure the message names; 2 bad arguments or the server cannot be reached;
+3 no authentik task tables; 4 a privilege is missing; 5 the notify trigger is not installed;
+6 the mirror's tables exist already; 7 a bulk retry not confirmed; 8 not every task retried;
+130 interrupted; `status` follows the monitoring-plugins convention (0/1/2/3)
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,15 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="libpq connection string or URL (default: --profile's, else $TASKTUI_PROFILE's, else $DATABASE_URL,"
         " else PG* variables, ~/.pgpass and service files, else the config file's default_profile)",
     )
-    common.add_argument(
+    profile = common.add_argument(
         "--profile",
         default=argparse.SUPPRESS,
         metavar="NAME",
         help="a named profile of the config file (`tasktui config path`): its DSN, label, read-only, channel",
     )
+    profile.completer = _profile_names  # type: ignore[attr-defined]
     parser = _Parser(
         prog="tasktui",
         description="Live terminal console for authentik's Postgres task system.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=version_text())
@@ -77,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger("psycopg").setLevel(logging.ERROR)
     parser = build_parser()
+    # Answers the shell's completion request and exits; a no-op otherwise (`tasktui completion`).
+    argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     for name in ("dsn", "profile"):
         if not hasattr(args, name):

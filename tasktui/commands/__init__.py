@@ -1,6 +1,7 @@
 """Subcommands of `tasktui`; COMMANDS is the order they appear in `tasktui --help`."""
 
 from tasktui.commands import (
+    completion,
     config,
     demo,
     errors,
@@ -17,4 +18,20 @@ from tasktui.commands import (
     xray,
 )
 
-COMMANDS = [demo, schema, trigger, tail, status, show, xray, workers, summary, errors, queues, schedules, retry, config]
+COMMANDS = [
+    demo,
+    schema,
+    trigger,
+    tail,
+    status,
+    show,
+    xray,
+    workers,
+    summary,
+    errors,
+    queues,
+    schedules,
+    retry,
+    config,
+    completion,
+]

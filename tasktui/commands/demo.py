@@ -49,6 +49,15 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help="run the console on an embedded PostgreSQL with a live simulated authentik workload",
         description="Start an embedded PostgreSQL with authentik's task tables, seed hours of history,"
         " run simulated workers and open the console on them. Everything is removed on exit.",
+        epilog="""\
+examples:
+  tasktui demo                          # the console on a live simulated workload
+  tasktui demo --seed 7 --rate 20       # the same history every time, and more traffic
+  tasktui demo --no-console             # print the connection string, run until Ctrl-C
+
+exit status: 0 on a clean exit (q, Ctrl-C, SIGTERM); 1 when the embedded server cannot start
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default: 1)")
     parser.add_argument("--rate", type=positive(float), default=6.0, help="new tasks per second (default: 6)")

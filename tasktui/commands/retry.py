@@ -59,6 +59,11 @@ someone else, no longer rejected, not found).
 """
 
 EXIT_CODES = """\
+examples:
+  tasktui retry 3fa85f64                    # one task, by the 8 digits the table shows
+  tasktui retry --filter --actor authentik.sources.ldap.tasks.ldap_sync --dry-run
+  tasktui retry --filter --queue default --rate 5 --yes
+
 exit status:
   0    every task asked for was retried (or --dry-run; or no rejected task matched the filter)
   1    a retry failed (database error, lost connection); failures outrank everything below;

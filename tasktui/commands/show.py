@@ -51,8 +51,17 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help="show one task: fields, decoded message and result, current and previous logs",
         description=(
             "Show one task in full. Text from the database is printed literally: control characters"
-            " and escape sequences appear as visible escapes. Exit status 1 when no task has this id."
+            " and escape sequences appear as visible escapes."
         ),
+        epilog="""\
+examples:
+  tasktui show 3fa85f64-5717-4562-b3fc-2c963f66afa6
+  tasktui show 3fa85f64 --json | jq '.logs.current.lines[-1]'   # by the 8 digits the table shows
+
+exit status: 0; 1 no task has this id (whole or prefix); 2 not an id, or a prefix several ids
+start with, or the server cannot be reached
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "message_id",

@@ -10,16 +10,39 @@ from tasktui.core import trigger as notify_trigger
 from tasktui.core.db import Target
 from tasktui.core.session import open_session
 
+EXAMPLES = """\
+examples:
+  tasktui trigger install --dsn postgresql://authentik@db/authentik   # once, by a role that may
+  tasktui trigger status --profile prod-eu                            # version, who is watching
+  tasktui trigger uninstall --dsn postgresql://authentik@db/authentik
+
+exit status: 0; status: 1 when the trigger is not installed; 2 the server cannot be reached;
+4 a privilege is missing (named)
+"""
+
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("trigger", help="install, check or remove tasktui's notify trigger")
+    parser = subparsers.add_parser(
+        "trigger",
+        help="install, check or remove tasktui's notify trigger",
+        description="Manage the notify trigger behind the console's live updates (silent while no console watches).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="trigger_action", metavar="ACTION", required=True)
     for name, text in (
         ("install", "install or upgrade the trigger (idempotent; silent while no console watches)"),
         ("uninstall", "remove every object the install created"),
         ("status", "say whether the trigger is installed, its version and who is watching"),
     ):
-        action = actions.add_parser(name, parents=[common], help=text)
+        action = actions.add_parser(
+            name,
+            parents=[common],
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         action.set_defaults(handler=run, trigger_action=name)
 
 

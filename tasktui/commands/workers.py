@@ -35,8 +35,15 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         description=(
             "Workers as authentik judges them: alive = heartbeat within 2 minutes and its advisory lock held"
             " (read from pg_locks, never taken); stale = only one of the two; dead = neither."
-            " Exit status 0 when a worker is alive, 1 when none is."
         ),
+        epilog="""\
+examples:
+  tasktui workers --profile prod-eu
+  tasktui workers --json | jq '.[] | select(.liveness != "alive") | .hostname'
+
+exit status: 0 a worker is alive; 1 none is; 2 the server cannot be reached
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--json",
