@@ -9,6 +9,7 @@ from tasktui.commands import (
     retry,
     schedules,
     schema,
+    serve,
     show,
     status,
     summary,
@@ -20,6 +21,7 @@ from tasktui.commands import (
 
 COMMANDS = [
     demo,
+    serve,
     schema,
     trigger,
     tail,
