@@ -226,7 +226,7 @@ METRICS: tuple[Metric, ...] = (
         "",
         lambda s: s.workers_stale,
         lambda s: "workers_stale",
-        lambda s: f"{s.workers_stale:,} stale",
+        lambda s: _plural(s.workers_stale, "stale worker"),
     ),
     Metric(
         "orphaned",
@@ -327,8 +327,9 @@ def judge(status: TaskSystemStatus, thresholds: Thresholds) -> Verdict:
         for c in checks
         if c.state is not PluginState.OK
     ]
+    oldest = f" (oldest {duration(status.oldest_waiting_seconds)})" if status.waiting else ""
     picture = (
-        f"{status.waiting:,} queued (oldest {duration(status.oldest_waiting_seconds)}),"
+        f"{status.waiting:,} queued{oldest},"
         f" {status.rejected_recent:,} rejected in {status.rejected_minutes}m,"
         f" workers {status.workers_alive} alive / {status.workers_stale} stale / {status.workers_dead} dead"
     )
@@ -360,6 +361,12 @@ def judge(status: TaskSystemStatus, thresholds: Thresholds) -> Verdict:
     )
 
 
+# The life cycle's order, then the finished statuses from good to bad; others (a newer authentik's) last.
+_COUNT_ORDER = {
+    name: index for index, name in enumerate((*UNFINISHED_STATES, "done", "info", "warning", "error", "rejected"))
+}
+
+
 def _range_text(check: CheckResult) -> str:
     return check.critical if check.state is PluginState.CRITICAL else check.warning
 
@@ -375,7 +382,8 @@ def _details(status: TaskSystemStatus) -> list[str]:
             f" {queue.delayed:,} delayed, {queue.in_flight:,} in flight"
         )
     estimated = " (finished: the planner's estimate)" if status.finished_estimated else ""
-    shown = ", ".join(f"{escape_control(name)} {count:,}" for name, count in status.counts.items())
+    ordered = sorted(status.counts.items(), key=lambda item: (_COUNT_ORDER.get(item[0], len(_COUNT_ORDER)), item[0]))
+    shown = ", ".join(f"{escape_control(name)} {count:,}" for name, count in ordered)
     lines.append(f"tasks by status: {shown}{estimated}")
     if status.capped:
         lines.append(f"counts stop at {COUNT_CAP:,} per state")
