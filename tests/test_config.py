@@ -202,3 +202,14 @@ async def test_the_console_opens_with_the_files_theme_keymap_and_filter(tmp_path
         assert "Search actor, uid or message id" not in screen_text(app)
         await pilot.press("f2")
         await wait_for(pilot, lambda: "Search actor, uid or message id" in screen_text(app), what="help on f2")
+
+
+def test_summary_reads_the_installations_named_not_the_default_profile_too(tmp_path: Path, mirror_dsn: str) -> None:
+    env = _write(tmp_path, 'default_profile = "gone"\n[profiles.gone]\ndsn = "host=/nonexistent dbname=x"\n')
+    named = run_cli("summary", "--dsn", mirror_dsn, "--json", env=env)
+    assert named.returncode == 0, named.stderr
+    assert [row["ok"] for row in json.loads(named.stdout)] == [True]
+    # Named nowhere: the default profile is the installation.
+    default = run_cli("summary", "--json", env=env)
+    assert default.returncode == 2
+    assert [row["ok"] for row in json.loads(default.stdout)] == [False]

@@ -59,8 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    dsns = ([args.dsn] if args.dsn else []) + args.dsns
-    targets = [Target.resolve(dsn) for dsn in dsns] or [Target.resolve(None)]
+    # The installations named here; else the one every command connects to (`tasktui --dsn`, a
+    # profile, the environment: tasktui.config).
+    dsns = args.dsns or [args.dsn]
+    targets = [Target.resolve(dsn) for dsn in dsns]
     return run_command(_summaries(targets, as_json=args.json))
 
 
