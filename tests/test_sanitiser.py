@@ -26,7 +26,6 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 
 from tasktui import cli
-from tasktui.commands import show
 from tasktui.commands._output import print_lines, say
 from tasktui.core import presentation, safe_pickle
 from tasktui.core.detail import LogCounts, LogCursor, LogLine, TaskDetail
@@ -34,6 +33,7 @@ from tasktui.core.feed import FeedMode, FeedStatus
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Layout
 from tasktui.core.store import DEFAULT_SORT
+from tasktui.core.task_report import LogGroup, TaskReport, report_lines
 from tasktui.core.text import ascii_json, cut
 from tasktui.core.workers import WorkerInfo
 from tasktui.ui.screens.facets import counted_prompt, plain_prompt
@@ -180,8 +180,11 @@ def test_cli_connection_errors_name_the_database_inertly(dbname: str) -> None:
 @given(task_rows, st.lists(st.tuples(log_lines, exceptions), max_size=3))
 def test_show_prints_inert_text_to_a_pipe_and_to_a_terminal(task: TaskRow, lines) -> None:
     detail = detail_of(task)
-    groups = [(False, [line for line, _ in lines], [exc for _, exc in lines], False), (True, [], [], False)]
-    text_lines = list(show._text_lines(detail, groups))
+    groups = (
+        LogGroup(False, [line for line, _ in lines], [exc for _, exc in lines], False),
+        LogGroup(True, [], [], False),
+    )
+    text_lines = list(report_lines(TaskReport(detail, groups)))
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

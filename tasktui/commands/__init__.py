@@ -5,6 +5,7 @@ from tasktui.commands import (
     config,
     demo,
     errors,
+    export,
     queues,
     retry,
     schedules,
@@ -34,6 +35,7 @@ COMMANDS = [
     queues,
     schedules,
     retry,
+    export,
     config,
     completion,
 ]

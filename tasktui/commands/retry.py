@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import psycopg
 
 from tasktui.argtypes import retries_per_second
+from tasktui.commands._filter import add_filter_options, filter_from, filter_given
 from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
 from tasktui.core import retry
@@ -115,17 +116,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help="with --filter: do not ask for confirmation, needed without a terminal (message ids never ask)",
     )
     facets = parser.add_argument_group("filter options (with --filter)")
-    facets.add_argument("--text", default="", help="substring of the actor name, uid or message id (the console's /)")
-    facets.add_argument(
-        "--actor",
-        action="append",
-        default=[],
-        help="exact actor name, e.g. authentik.sources.ldap.tasks.ldap_sync (repeatable; unlike --text,"
-        " it never matches ldap_sync_page)",
-    )
-    facets.add_argument("--queue", action="append", default=[], help="queue name (repeatable)")
-    facets.add_argument("--tenant", action="append", default=[], help="tenant name or id (repeatable)")
-    facets.add_argument("--related", default="", help="related object, 'app.model' or 'app.model:id' (substring)")
+    add_filter_options(facets, statuses=False)
     facets.add_argument(
         "--limit",
         type=_limit,
@@ -167,24 +158,16 @@ class UsageError(UserFacingError):
 
 def run(args: argparse.Namespace) -> int:
     target = Target.resolve(args.dsn)
-    filter_given = bool(args.text or args.actor or args.queue or args.tenant or args.related)
     if args.message_ids and args.by_filter:
         raise UsageError("give message ids or --filter, not both")
     if args.message_ids:
-        if filter_given:
+        if filter_given(args):
             raise UsageError("filter options apply only with --filter")
         return run_command(_retry_ids(target, args.message_ids, dry_run=args.dry_run))
     if not args.by_filter:
         raise UsageError("nothing to retry: give message ids, or --filter (with filter options) for a bulk retry")
-    task_filter = TaskFilter(
-        text=args.text,
-        actors=frozenset(args.actor),
-        queues=frozenset(args.queue),
-        tenants=frozenset(args.tenant),
-        related=args.related,
-        # Rejected tasks are never "successful": the console's default toggle is moot here.
-        hide_successful=False,
-    )
+    # Rejected tasks are never "successful": the console's default toggle is moot here.
+    task_filter = filter_from(args, hide_successful=False)
     return retry_matching(target, task_filter, limit=args.limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
 
 

@@ -1,0 +1,275 @@
+"""Exports for tickets and spreadsheets, without Textual: the tasks a filter matches as CSV or
+JSON, and an incident bundle — one Markdown file with the task in full (fields, decoded message
+and result, current and previous logs, the traceback), the workers, the counts, the filter as SQL
+and the versions, ready to paste into a ticket.
+
+The console's `x` (phase 2) exports the rows it holds through `tasks_csv` / `tasks_json`; `tasktui
+export` reads the newest matching tasks from the database (`newest_matching`). Text from the
+database is written as it is in CSV and JSON (exact; JSON escapes non-ASCII), and through the one
+sanitiser in Markdown, where a fence longer than any backtick run keeps it inside its block.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tasktui import __version__
+from tasktui.core import db, presentation
+from tasktui.core import trigger as notify_trigger
+from tasktui.core.filters import TaskFilter
+from tasktui.core.models import TaskRow
+from tasktui.core.monitoring import TaskSystemStatus, load_status
+from tasktui.core.session import Session
+from tasktui.core.sql import export as q
+from tasktui.core.sql.tasks import DISTINCT_STATES, TaskQueries, read_task
+from tasktui.core.task_report import TaskReport, load_task_report, report_lines
+from tasktui.core.text import escape_control
+from tasktui.core.workers import WorkerReport, load_workers
+
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 100_000
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+# The columns of an export, in order: one definition for CSV and JSON.
+TASK_COLUMNS: tuple[tuple[str, Callable[[TaskRow], Any]], ...] = (
+    ("message_id", lambda t: t.message_id),
+    ("actor_name", lambda t: t.actor_name),
+    ("uid", lambda t: t.uid),
+    ("status", lambda t: t.status.label),
+    ("effective_status", lambda t: t.effective_status),
+    ("state", lambda t: t.state),
+    ("aggregated_status", lambda t: t.aggregated_status),
+    ("queue_name", lambda t: t.queue_name),
+    ("tenant_id", lambda t: t.tenant_id),
+    ("tenant_name", lambda t: t.tenant_name),
+    ("related", lambda t: t.related),
+    ("retries", lambda t: t.retries),
+    ("eta", lambda t: _iso(t.eta)),
+    ("last_change", lambda t: _iso(t.mtime)),
+    ("result_expiry", lambda t: _iso(t.result_expiry)),
+)
+
+
+def task_record(task: TaskRow) -> dict[str, Any]:
+    return {name: get(task) for name, get in TASK_COLUMNS}
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a
+# value from the database is written with a leading apostrophe, which spreadsheets hide.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def tasks_csv(tasks: Iterable[TaskRow]) -> str:
+    """A header and one row per task (times ISO 8601 in UTC, empty for none; a value a
+    spreadsheet would run as a formula starts with an apostrophe)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([name for name, _ in TASK_COLUMNS])
+    for task in tasks:
+        writer.writerow([_csv_cell(value) for value in task_record(task).values()])
+    return out.getvalue()
+
+
+def tasks_json(tasks: Iterable[TaskRow]) -> str:
+    """A JSON list, one object per task (ASCII only: non-ASCII as \\u escapes, still exact)."""
+    return json.dumps([task_record(task) for task in tasks], ensure_ascii=True, indent=2) + "\n"
+
+
+async def newest_matching(session: Session, task_filter: TaskFilter, *, limit: int = DEFAULT_LIMIT) -> list[TaskRow]:
+    """The newest `limit` tasks `task_filter` matches, newest first. Bounded reads per state on
+    authentik's index; raises UserFacingError on a database problem."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT:,}")
+    queries = TaskQueries.for_layout(session.layout)
+    where, params = task_filter.where_sql(queries)
+    try:
+        states = [state for (state,) in await (await session.conn.execute(DISTINCT_STATES)).fetchall()]
+        rows = await (
+            await session.conn.execute(q.newest_matching(queries, where), {**params, "states": states, "limit": limit})
+        ).fetchall()
+    except Exception as exc:
+        raise db.explain(exc, session.target) from None
+    return [read_task(row) for row in rows]
+
+
+# --- the incident bundle --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Versions:
+    tasktui: str
+    trigger_installs: int  # the version this tasktui installs
+    trigger_installed: int | None  # the version installed here (None: not installed)
+    authentik: str | None  # what workers are compared with (see WorkerReport.reference_text)
+    authentik_basis: str
+    postgres: str
+
+
+@dataclass(frozen=True)
+class IncidentBundle:
+    database: str
+    made_at: datetime
+    report: TaskReport
+    workers: WorkerReport
+    status: TaskSystemStatus
+    task_filter: TaskFilter
+    filter_sql: str
+    filter_params: dict[str, Any]
+    versions: Versions
+
+
+async def load_bundle(session: Session, message_id: str, task_filter: TaskFilter) -> IncidentBundle:
+    """Everything an incident bundle holds, for the task `message_id` (a whole id) and the filter
+    the person was looking through. Raises TaskNotFound and UserFacingError."""
+    try:
+        report = await load_task_report(session, message_id)
+        workers = await load_workers(session)
+        status = await load_status(session)
+        trigger = await notify_trigger.status(session.conn, session.layout)
+        postgres = str(await db.fetch_value(session.conn, q.SERVER_VERSION))
+    except Exception as exc:
+        raise db.explain(exc, session.target) from None
+    where, params = task_filter.where_sql(TaskQueries.for_layout(session.layout))
+    return IncidentBundle(
+        database=session.target.label,
+        made_at=workers.checked_at,
+        report=report,
+        workers=workers,
+        status=status,
+        task_filter=task_filter,
+        filter_sql=where,
+        filter_params=params,
+        versions=Versions(
+            tasktui=__version__,
+            trigger_installs=notify_trigger.TRIGGER_VERSION,
+            trigger_installed=trigger.version if trigger.installed else None,
+            authentik=workers.reference_version,
+            authentik_basis=workers.reference_text,
+            postgres=postgres,
+        ),
+    )
+
+
+def _fenced(lines: Sequence[str], info: str = "text") -> list[str]:
+    """A fenced code block that no line can close early (CommonMark: a longer fence)."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *lines, fence]
+
+
+def _cell(value: object) -> str:
+    """Database text inline in Markdown (a heading, a table cell): one line, controls inert, and
+    backslashes, pipes and backticks escaped so that it reads as the text it is."""
+    text = escape_control("" if value is None else str(value), multiline=False)
+    return re.sub(r"([\\|`])", r"\\\1", text) or " "
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def bundle_markdown(bundle: IncidentBundle) -> str:
+    """The bundle as one Markdown document (sections: summary, task, logs, workers, counts,
+    filter, versions)."""
+    task = bundle.report.detail.task
+    versions = bundle.versions
+    lines = [
+        f"# Incident bundle: {_cell(task.display_uid)} ({task.status.label})",
+        "",
+        f"Task `{task.message_id}` on {_cell(bundle.database)}, made by tasktui {versions.tasktui}"
+        f" at {bundle.made_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC.",
+        "",
+        "## Task",
+        "",
+        *_fenced([line.plain for line in report_lines(bundle.report)]),
+        "",
+        "## Workers",
+        "",
+    ]
+    workers = bundle.workers
+    lines.append(
+        f"{workers.alive} alive, {workers.stale} stale, {workers.dead} dead"
+        + (f"; compared with {_cell(workers.reference_text)}" if workers.reference_text else "")
+        + "."
+    )
+    lines.append("")
+    if workers.workers:
+        lines += _table(
+            ("liveness", "worker", "version", "last seen (UTC)", "why"),
+            (
+                (
+                    w.liveness,
+                    w.worker_id,
+                    w.version + (" (differs)" if w.version_mismatch else ""),
+                    presentation.format_time(w.last_seen),
+                    w.reason,
+                )
+                for w in presentation.workers_by_urgency(workers.workers)
+            ),
+        )
+    else:
+        lines.append("No worker has registered.")
+    if workers.alarms:
+        lines += ["", "Alarms:", ""]
+        lines += [f"- {alarm.severity}: {_cell(alarm.message)}" for alarm in workers.alarms]
+    status = bundle.status
+    lines += ["", "## Counts", ""]
+    estimated = " (finished tasks: the planner's estimate)" if status.finished_estimated else ""
+    lines += _table(("status", "tasks"), ((name, f"{count:,}") for name, count in status.counts.items()))
+    lines += ["", f"Rejected in the last {status.rejected_minutes} minutes: {status.rejected_recent:,}.{estimated}"]
+    if status.queues:
+        lines += [""]
+        lines += _table(
+            ("queue", "waiting", "oldest waiting (s)", "delayed", "in flight"),
+            (
+                (
+                    queue.queue,
+                    queue.waiting,
+                    "" if queue.oldest_waiting_seconds is None else f"{queue.oldest_waiting_seconds:.0f}",
+                    queue.delayed,
+                    queue.in_flight,
+                )
+                for queue in status.queues
+            ),
+        )
+    lines += [
+        "",
+        "## Filter",
+        "",
+        f"What was shown: {_cell(bundle.task_filter.describe())}. As SQL over the console's task query"
+        " (`authentik_tasks_task AS t`):",
+        "",
+        *_fenced([f"WHERE {bundle.filter_sql}"], "sql"),
+        "",
+        *_fenced([json.dumps(bundle.filter_params, ensure_ascii=True, default=str)], "json"),
+        "",
+        "## Versions",
+        "",
+        f"- tasktui {versions.tasktui} (installs notify trigger version {versions.trigger_installs};"
+        f" installed here: {versions.trigger_installed if versions.trigger_installed is not None else 'none'})",
+        f"- authentik: {_cell(versions.authentik_basis) or 'unknown (no worker has registered)'}",
+        f"- PostgreSQL {_cell(versions.postgres)}",
+        "",
+    ]
+    return "\n".join(lines)
