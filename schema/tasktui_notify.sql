@@ -32,10 +32,29 @@
 --
 -- Placeholders filled in by tasktui.core.trigger: @schema@ (quoted schema of the task tables),
 -- @schema_literal@, @task_table@ and @console_table@ (the same, and the tables' qualified names,
--- as string literals), @stale_after@ (interval literal), @max_consoles@, @version@, @task_when@,
--- @tasklog_when@, @workerstatus_when@.
+-- as string literals; @changes_table@ likewise), @stale_after@ and @retention@ (interval literals),
+-- @max_consoles@, @tidy_batch@, @version@, @task_when@, @tasklog_when@, @workerstatus_when@.
 -- Payloads carry ids, states and levels only (never log text, attributes or blobs), so they
 -- stay far below NOTIFY's 8000-byte limit whatever a row holds.
+--
+-- Two ways to hand a change on (version 3). While the rate is low the trigger NOTIFYs each
+-- watching console's channel: the lowest latency, and the commit lock costs nothing measurable
+-- when commits rarely overlap. When a console sees the rate climb it asks, through
+-- tasktui_mode(), for *drain* mode: the trigger then records each change as a row of the UNLOGGED
+-- table tasktui_changes (no WAL, no NOTIFY, so no cluster-wide lock) and every console reads the
+-- new rows on a short timer through tasktui_drain(). The trigger never guesses: it follows the
+-- wishes of the consoles with a recent heartbeat, and the most demanding wins (drain while any
+-- live console asks for it); a crashed console's wish lapses with its heartbeat, and with no live
+-- console the trigger writes nothing at all, so the table cannot grow while nobody drains.
+--
+-- Draining in commit order. A change row carries its transaction's id (xid8). A drain reads, in
+-- one statement, the rows that were not visible in the snapshot the console's previous drain
+-- returned — rows of transactions that were still running then (its xip list) or began after it
+-- (xid >= its xmax) — and returns its own snapshot for the next call. A transaction's rows
+-- appear all at once when it commits, so every committed change is read exactly once, whatever
+-- order ids were assigned or transactions committed in; a long transaction costs one index
+-- probe per drain until it ends. Rows are dropped @retention@ after they were written, by
+-- whoever drains (a console that stalls that long has lapsed and re-checks its window anyway).
 
 CREATE TABLE IF NOT EXISTS @schema@.tasktui_console (
     console_id uuid PRIMARY KEY,
@@ -50,6 +69,25 @@ CREATE TABLE IF NOT EXISTS @schema@.tasktui_console (
 );
 COMMENT ON TABLE @schema@.tasktui_console IS
     'tasktui: consoles watching the task tables; the notify trigger is silent while none is recent';
+-- Version 3: what each console asks the trigger for ('notify' or 'drain') and since when.
+ALTER TABLE @schema@.tasktui_console ADD COLUMN IF NOT EXISTS wants text NOT NULL DEFAULT 'notify'
+    CONSTRAINT tasktui_console_wants_check CHECK (wants IN ('notify', 'drain'));
+ALTER TABLE @schema@.tasktui_console ADD COLUMN IF NOT EXISTS wants_since timestamptz;
+
+-- Changes recorded in drain mode. UNLOGGED: nothing of it goes through the WAL (a crash empties
+-- it, and consoles reload after a crash anyway); one btree on the transaction id, which is how
+-- drains find new rows.
+CREATE UNLOGGED TABLE IF NOT EXISTS @schema@.tasktui_changes (
+    xid xid8 NOT NULL,
+    written timestamptz NOT NULL,
+    kind text NOT NULL,
+    op text NOT NULL,
+    row_id uuid NOT NULL,
+    task_id uuid
+);
+CREATE INDEX IF NOT EXISTS tasktui_changes_xid ON @schema@.tasktui_changes (xid);
+COMMENT ON TABLE @schema@.tasktui_changes IS
+    'tasktui: changes to the task tables recorded while a console asked for drain mode';
 
 -- Version 1 left the table writable by anyone: a heartbeat set in the future by hand would keep
 -- the trigger speaking for ever. Such rows go; every other row expires on its own.
@@ -59,11 +97,13 @@ CREATE OR REPLACE FUNCTION @schema@.tasktui_notify() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
     channels pg_catalog.text[];
+    drain pg_catalog.bool;
     channel pg_catalog.text;
     payload pg_catalog.text;
     r record;
 BEGIN
-    SELECT pg_catalog.array_agg(DISTINCT c.channel) INTO channels
+    SELECT pg_catalog.array_agg(DISTINCT c.channel), pg_catalog.bool_or(c.wants OPERATOR(pg_catalog.=) 'drain')
+    INTO channels, drain
     FROM @schema@.tasktui_console AS c
     WHERE c.heartbeat OPERATOR(pg_catalog.>)
         (pg_catalog.now() OPERATOR(pg_catalog.-) '@stale_after@'::pg_catalog.interval);
@@ -72,6 +112,21 @@ BEGIN
     END IF;
 
     IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+
+    IF drain THEN
+        -- No NOTIFY in this transaction: no commit lock. Ids only, as in the payloads.
+        IF TG_ARGV[0] OPERATOR(pg_catalog.=) 'task' THEN
+            INSERT INTO @schema@.tasktui_changes (xid, written, kind, op, row_id)
+            VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp(), 'task', TG_OP, r.message_id);
+        ELSIF TG_ARGV[0] OPERATOR(pg_catalog.=) 'tasklog' THEN
+            INSERT INTO @schema@.tasktui_changes (xid, written, kind, op, row_id, task_id)
+            VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp(), 'tasklog', TG_OP, r.id, r.task_id);
+        ELSE
+            INSERT INTO @schema@.tasktui_changes (xid, written, kind, op, row_id)
+            VALUES (pg_catalog.pg_current_xact_id(), pg_catalog.clock_timestamp(), 'workerstatus', TG_OP, r.id);
+        END IF;
+        RETURN NULL;
+    END IF;
 
     IF TG_ARGV[0] OPERATOR(pg_catalog.=) 'task' THEN
         payload := pg_catalog.json_build_object(
@@ -160,6 +215,95 @@ BEGIN
 END;
 $fn$;
 
+-- What the trigger does now: 'drain' while any live console asks for it, else 'notify'.
+CREATE OR REPLACE FUNCTION @schema@.tasktui_effective_mode() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT CASE WHEN bool_or(c.wants = 'drain') THEN 'drain' ELSE 'notify' END
+    FROM @schema@.tasktui_console AS c WHERE c.heartbeat > now() - interval '@stale_after@'
+$fn$;
+
+-- A console's wish (NULL: none, only ask) and the mode the trigger follows now. When the wish
+-- changes that mode, every live console hears it on its channel at once (one NOTIFY per switch,
+-- delivered after every change notified before it). NULL once the registration is gone.
+CREATE OR REPLACE FUNCTION @schema@.tasktui_mode(p_console_id uuid, p_wants text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    caller name := @schema@.tasktui_caller();
+    before text;
+    after text;
+    live_channel text;
+BEGIN
+    IF NOT has_table_privilege(caller, @task_table@, 'SELECT') THEN
+        RAISE EXCEPTION 'role "%" may no longer read the task table, so it may not watch it live', caller
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_wants IS NOT NULL AND p_wants NOT IN ('notify', 'drain') THEN
+        RAISE EXCEPTION 'invalid mode: % (notify or drain)', left(p_wants, 20) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM 1 FROM @schema@.tasktui_console AS c WHERE c.console_id = p_console_id AND c.username = caller;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    before := @schema@.tasktui_effective_mode();
+    IF p_wants IS NOT NULL THEN
+        UPDATE @schema@.tasktui_console AS c SET wants = p_wants, wants_since = now()
+        WHERE c.console_id = p_console_id AND c.wants IS DISTINCT FROM p_wants;
+    END IF;
+    after := @schema@.tasktui_effective_mode();
+    IF after IS DISTINCT FROM before THEN
+        FOR live_channel IN
+            SELECT DISTINCT c.channel FROM @schema@.tasktui_console AS c
+            WHERE c.heartbeat > now() - interval '@stale_after@'
+        LOOP
+            PERFORM pg_notify(live_channel, json_build_object('table', 'mode', 'mode', after)::text);
+        END LOOP;
+    END IF;
+    RETURN after;
+END;
+$fn$;
+
+-- The changes a console has not read yet: rows of the transactions that were not visible in
+-- `p_since` (the snapshot its previous drain returned; NULL: none, only start from now), read in
+-- one statement with the snapshot returned for the next call (see the header). Each row carries
+-- that snapshot; with nothing to read, one row with the snapshot only. Now and then (`p_tidy`) it
+-- drops rows older than @retention@, oldest transactions first, a bounded number per call.
+CREATE OR REPLACE FUNCTION @schema@.tasktui_drain(p_console_id uuid, p_since pg_snapshot, p_tidy boolean)
+RETURNS TABLE (snapshot pg_snapshot, xid xid8, kind text, op text, row_id uuid, task_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    caller name := @schema@.tasktui_caller();
+BEGIN
+    IF NOT has_table_privilege(caller, @task_table@, 'SELECT') THEN
+        RAISE EXCEPTION 'role "%" may no longer read the task table, so it may not watch it live', caller
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM 1 FROM @schema@.tasktui_console AS c WHERE c.console_id = p_console_id AND c.username = caller;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'this console is not registered' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_tidy THEN
+        DELETE FROM @schema@.tasktui_changes AS d
+        WHERE d.ctid = ANY (ARRAY(
+            SELECT o.ctid FROM @schema@.tasktui_changes AS o ORDER BY o.xid LIMIT @tidy_batch@))
+          AND d.written < clock_timestamp() - interval '@retention@';
+    END IF;
+    IF p_since IS NULL THEN
+        RETURN QUERY SELECT pg_current_snapshot(), NULL::xid8, NULL::text, NULL::text, NULL::uuid, NULL::uuid;
+        RETURN;
+    END IF;
+    -- One statement: the rows read and the snapshot returned are the same snapshot.
+    RETURN QUERY
+    SELECT s.now_snapshot, n.xid, n.kind, n.op, n.row_id, n.task_id
+    FROM (SELECT pg_current_snapshot() AS now_snapshot) AS s
+    LEFT JOIN LATERAL (
+        SELECT ch.xid, ch.kind, ch.op, ch.row_id, ch.task_id
+        FROM @schema@.tasktui_changes AS ch
+        WHERE ch.xid >= pg_snapshot_xmax(p_since)
+           OR ch.xid = ANY (ARRAY(SELECT pg_snapshot_xip(p_since)))
+    ) AS n ON true;
+END;
+$fn$;
+
 CREATE OR REPLACE FUNCTION @schema@.tasktui_unregister(p_console_id uuid) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
@@ -178,7 +322,7 @@ BEGIN
     FOR grant_row IN
         SELECT DISTINCT 'TABLE' AS kind, c.oid::regclass::text AS object, a.grantee
         FROM pg_catalog.pg_class AS c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
-        WHERE c.oid = @console_table@::regclass AND a.grantee <> c.relowner
+        WHERE c.oid IN (@console_table@::regclass, @changes_table@::regclass) AND a.grantee <> c.relowner
         UNION
         SELECT DISTINCT 'FUNCTION', p.oid::regprocedure::text, a.grantee
         FROM pg_catalog.pg_proc AS p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) AS a
@@ -190,13 +334,19 @@ BEGIN
 END;
 $revoke$;
 REVOKE ALL ON TABLE @schema@.tasktui_console FROM PUBLIC;
+REVOKE ALL ON TABLE @schema@.tasktui_changes FROM PUBLIC;
 REVOKE ALL ON FUNCTION @schema@.tasktui_notify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @schema@.tasktui_caller() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @schema@.tasktui_effective_mode() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @schema@.tasktui_register(uuid, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @schema@.tasktui_heartbeat(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @schema@.tasktui_mode(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @schema@.tasktui_drain(uuid, pg_snapshot, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @schema@.tasktui_unregister(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @schema@.tasktui_register(uuid, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION @schema@.tasktui_heartbeat(uuid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION @schema@.tasktui_mode(uuid, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION @schema@.tasktui_drain(uuid, pg_snapshot, boolean) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION @schema@.tasktui_unregister(uuid) TO PUBLIC;
 
 CREATE TRIGGER tasktui_notify_task_insert_delete

@@ -7,7 +7,9 @@ terminated now and then. Reloads heal those outages, so no drift may be counted.
 
 Phase B: the workload goes on, and some writes are made with tasktui's triggers disabled in
 their transaction — their notifications never come. Each such silent write changes a row the
-console shows, and no other write touches that row afterwards.
+console shows, and no other write touches that row afterwards. Meanwhile another console asks
+the trigger for drain mode and later leaves: the feed follows the trigger from notifications to
+drains of its change table and back, and loses nothing on the way (no drift but the silent writes).
 
 After the writers stop, within the reconciliation bound: the store equals the database for the
 window, the header's counts equal SQL's, and the drift counter equals the silent writes.
@@ -16,6 +18,7 @@ window, the header's counts equal SQL's, and the drift counter equals the silent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
@@ -27,6 +30,7 @@ from psycopg import sql
 
 from tasktui.core import db
 from tasktui.core.feed import FeedMode, TaskFeed
+from tasktui.core.listener import ChangeListener
 from tasktui.core.models import TaskRow
 from tasktui.core.session import open_session
 from tasktui.core.sql import tasks as q
@@ -262,8 +266,18 @@ async def test_the_window_converges_and_drift_counts_exactly_the_silent_writes(l
             load.touched.clear()
             silent: set[str] = set()
             silent_steps = [load.enqueue, load.start, load.succeed, load.manual_retry, load.error_log, load.delete]
-            deadline = time.monotonic() + 8
+            started = time.monotonic()
+            deadline = started + 8
+            busy_console = contextlib.AsyncExitStack()
             while time.monotonic() < deadline:
+                elapsed = time.monotonic() - started
+                if 1.5 < elapsed < 5 and not busy_console._exit_callbacks:
+                    # Another console asks for drain mode; the feed hears the switch at once.
+                    await busy_console.enter_async_context(
+                        ChangeListener(db.Target.resolve(live_dsn), mode="drain", heartbeat_seconds=3600)
+                    )
+                elif elapsed >= 5:
+                    await busy_console.aclose()
                 if rng.random() < 0.15:
                     mid = await load.silently(rng.choice(silent_steps), avoid=load.touched | silent)
                     if mid is not None:
@@ -271,7 +285,10 @@ async def test_the_window_converges_and_drift_counts_exactly_the_silent_writes(l
                 else:
                     await load.step(avoid=silent)
                 await asyncio.sleep(rng.uniform(0, 0.03))
+            await busy_console.aclose()
             assert silent, "the workload made no silent write"
+            health = feed.health()
+            assert health.mode_switches >= 1 and health.drained_rows > 0, health
             await converged(live_dsn, feed, store, within=6 * RECONCILE_SECONDS + 10)
             await until(lambda: feed.health().drift_total == len(silent), within=15, what=f"drift {len(silent)}")
             await asyncio.sleep(2 * RECONCILE_SECONDS + 1)  # nothing else is counted afterwards

@@ -321,7 +321,7 @@ async def test_install_takes_back_what_default_privileges_hand_out(mirror_dsn: s
             """
             SELECT 'table', CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.privilege_type
             FROM pg_class AS c, aclexplode(c.relacl) AS a
-            WHERE c.relname = 'tasktui_console' AND a.grantee <> c.relowner
+            WHERE c.relname IN ('tasktui_console', 'tasktui_changes') AND a.grantee <> c.relowner
             UNION ALL
             SELECT p.oid::regprocedure::text, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
                    a.privilege_type
@@ -331,7 +331,9 @@ async def test_install_takes_back_what_default_privileges_hand_out(mirror_dsn: s
             """,
         )
         assert grantees == [
+            ("tasktui_drain(uuid,pg_snapshot,boolean)", "PUBLIC", "EXECUTE"),
             ("tasktui_heartbeat(uuid)", "PUBLIC", "EXECUTE"),
+            ("tasktui_mode(uuid,text)", "PUBLIC", "EXECUTE"),
             ("tasktui_register(uuid,text,text)", "PUBLIC", "EXECUTE"),
             ("tasktui_unregister(uuid)", "PUBLIC", "EXECUTE"),
         ]

@@ -59,7 +59,14 @@ def test_install_twice_is_installing_once(mirror_dsn: str) -> None:
     kinds = [row[0] for row in first]
     assert sorted(row[1] for row in first if row[0] == "function") == sorted(FUNCTIONS)
     assert kinds.count("trigger") == 6
-    assert [row[1] for row in first if row[0] == "relation"] == ["tasktui_console", "tasktui_console_pkey"]
+    assert [row[1] for row in first if row[0] == "relation"] == [
+        "tasktui_changes",
+        "tasktui_changes_xid",
+        "tasktui_console",
+        "tasktui_console_pkey",
+    ]
+    # The drain table is unlogged: nothing of it goes through the WAL.
+    assert execute(mirror_dsn, "SELECT relpersistence FROM pg_class WHERE relname = 'tasktui_changes'") == [("u",)]
 
     _cli("trigger", "install", "--dsn", mirror_dsn)
     assert _tasktui_objects(mirror_dsn) == first

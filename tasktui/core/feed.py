@@ -47,9 +47,10 @@ from typing import Any, Protocol
 import psycopg
 
 from tasktui.core import db
+from tasktui.core.changemode import AUTO
 from tasktui.core.counts import FinishedCounts, StatusCounts, combine, count_finished
 from tasktui.core.health import DriftLedger, FeedHealth
-from tasktui.core.listener import LINK_TIMEOUT, SENTINEL, Change, ChangeListener
+from tasktui.core.listener import DRAINED, LINK_TIMEOUT, SENTINEL, Change, ChangeListener
 from tasktui.core.models import TaskRow
 from tasktui.core.reconcile import Recheck
 from tasktui.core.session import Session, open_session
@@ -150,6 +151,7 @@ class TaskFeed:
         link_timeout: float = LINK_TIMEOUT,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         use_trigger: bool = True,
+        trigger_mode: str = AUTO,
     ) -> None:
         self.target = target
         self.store = store
@@ -163,6 +165,7 @@ class TaskFeed:
         self.link_timeout = link_timeout
         self.heartbeat_seconds = heartbeat_seconds
         self.use_trigger = use_trigger
+        self.trigger_mode = trigger_mode
         self.session: Session | None = None
         self.queries: q.TaskQueries | None = None
         self.mode = FeedMode.CONNECTING
@@ -188,6 +191,9 @@ class TaskFeed:
         self._reloaded = False
         # Health
         self._drift = DriftLedger()
+        # Sentinels that came back while changes were being drained: the drain that starts next
+        # has read every change committed before the re-check (see reconcile()).
+        self._awaiting_drain: list[str] = []
         self._ignored = 0
         self._reconnects = 0
         self._reconcile_every = reconcile_interval
@@ -241,6 +247,9 @@ class TaskFeed:
             reconcile_error=self._reconcile_error,
             reconnects=self._reconnects,
             gaps=self._listener.gaps if self._listener is not None else 0,
+            trigger_mode=self._listener.mode if self._listener is not None else "",
+            drained_rows=self._listener.drained_rows if self._listener is not None else 0,
+            mode_switches=self._listener.switches if self._listener is not None else 0,
         )
 
     def _report_health(self) -> None:
@@ -341,6 +350,7 @@ class TaskFeed:
                 heartbeat_seconds=self.heartbeat_seconds,
                 link_timeout=self.link_timeout,
                 on_gap=self._reconcile_now.set,
+                mode=self.trigger_mode,
             )
             try:
                 await listener.__aenter__()
@@ -403,6 +413,7 @@ class TaskFeed:
             self._older_cursor = _oldest_finished(rows)
             self._pending = _Pending()
             self._drift.forget_suspects()
+            self._awaiting_drain.clear()
             self._recheck.forget()
         self.sink.feed_updated(FeedUpdate(len(rows)))
         self.sink.feed_counts(self.counts())
@@ -440,9 +451,21 @@ class TaskFeed:
     # -- live ----------------------------------------------------------------------------------
 
     async def _consume(self, listener: ChangeListener) -> None:
+        mode = listener.mode
         async for change in listener.changes():
+            if listener.mode != mode:
+                mode = listener.mode
+                self._report_health()
             if change.table == SENTINEL:
-                if self._drift.settle(change.id):
+                if listener.draining:
+                    self._awaiting_drain.append(change.id)
+                elif self._drift.settle(change.id):
+                    self._report_health()
+                continue
+            if change.table == DRAINED:
+                settled = sum(self._drift.settle(token) for token in self._awaiting_drain)
+                self._awaiting_drain.clear()
+                if settled:
                     self._report_health()
                 continue
             if not change.valid:

@@ -36,6 +36,9 @@ class FeedHealth:
     reconcile_error: str  # why the last re-check failed ("" when it did not)
     reconnects: int
     gaps: int  # times our registration lapsed (the trigger may have skipped us)
+    trigger_mode: str = ""  # "notify" | "drain": how the trigger hands changes on now ("" polling)
+    drained_rows: int = 0  # changes read from the trigger's change table since the console started
+    mode_switches: int = 0  # times the trigger's mode changed
 
     def describe(self) -> str:
         """One line for the header and the palette."""
@@ -53,6 +56,8 @@ class FeedHealth:
             parts.append(f"{self.reconnects} reconnects")
         if self.gaps:
             parts.append(f"{self.gaps} registration lapses")
+        if self.trigger_mode:
+            parts.append(f"trigger mode {self.trigger_mode} ({self.drained_rows:,} changes drained)")
         return " · ".join(parts)
 
 

@@ -32,7 +32,9 @@ from tasktui.core.text import escape_control
 from tasktui.errors import MissingPrivilege
 
 # 2: registration only through functions that check the caller; a channel per console.
-TRIGGER_VERSION = 2
+# 3: two modes — NOTIFY while the rate is low, an unlogged change table that consoles drain when a
+#    console asks for it (no NOTIFY, so no cluster-wide commit lock for authentik's writers).
+TRIGGER_VERSION = 3
 DEFAULT_CHANNEL = "tasktui"
 # A channel *prefix*: each console listens on `<prefix>_<32 random hex digits>`, which must fit
 # Postgres's 63-byte identifiers (the script checks the same pattern).
@@ -43,14 +45,25 @@ MAX_CONSOLES_PER_ROLE = 20
 FUNCTIONS = (
     "tasktui_notify()",
     "tasktui_caller()",
+    "tasktui_effective_mode()",
     "tasktui_register(uuid,text,text)",
     "tasktui_heartbeat(uuid)",
+    "tasktui_mode(uuid,text)",
+    "tasktui_drain(uuid,pg_snapshot,boolean)",
     "tasktui_unregister(uuid)",
 )
+# The two ways the trigger hands a change on (see the install script's header).
+NOTIFY_MODE = "notify"
+DRAIN_MODE = "drain"
+MODES = (NOTIFY_MODE, DRAIN_MODE)
 
 # A console heartbeats this often; the trigger ignores it once its heartbeat is this old.
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = "20 seconds"
+# Drained change rows are kept this long (longer than STALE_AFTER: a console that has not drained
+# for that long has lapsed and re-checks), then dropped by whoever drains, this many per call.
+CHANGES_RETENTION = "60 seconds"
+TIDY_BATCH = 20_000
 
 # Columns whose change a viewer can see. An UPDATE that changes none of them (authentik saves
 # non-broker fields after postprocess, and stores a rejected task's exception in a second
@@ -103,8 +116,11 @@ def render_install_sql(layout: Layout, template: str | None = None, *, version: 
         "@schema_literal@": quote_literal(schema),
         "@task_table@": quote_literal(f"{schema}.{TASK_TABLE}"),
         "@console_table@": quote_literal(f"{schema}.tasktui_console"),
+        "@changes_table@": quote_literal(f"{schema}.tasktui_changes"),
         "@schema@": schema,
         "@stale_after@": STALE_AFTER,
+        "@retention@": CHANGES_RETENTION,
+        "@tidy_batch@": str(TIDY_BATCH),
         "@max_consoles@": str(MAX_CONSOLES_PER_ROLE),
         "@version@": str(version),
         "@task_when@": _when_changed(layout.task_columns, TASK_TABLE),
@@ -125,6 +141,8 @@ class ConsoleInfo:
     backend_pid: int
     started: datetime
     heartbeat: datetime
+    wants: str = NOTIFY_MODE  # what this console asks the trigger for (version 3)
+    wants_since: datetime | None = None
 
 
 def expected_triggers(layout: Layout) -> set[tuple[str, str]]:
@@ -146,6 +164,15 @@ class TriggerStatus:
     # Triggers of the install that are gone: dropping a column a WHEN clause names drops the
     # trigger with it (Django migrations drop columns with CASCADE).
     missing: list[str] = field(default_factory=list)
+    # What the trigger does now (version 3): drain while a live console asks for it. None: unknown
+    # (an older version, or a role that may not read the registrations).
+    mode: str | None = None
+    # Change rows waiting in the drain table (None: unknown).
+    changes_waiting: int | None = None
+
+    @property
+    def mode_askers(self) -> list[ConsoleInfo]:
+        return [c for c in self.consoles or () if c.wants == DRAIN_MODE]
 
     @property
     def current(self) -> bool:
@@ -164,7 +191,15 @@ class TriggerStatus:
             watching = "who is watching is for the installer's role to see"
         else:
             watching = f"{len(self.consoles)} console(s) watching now"
-        return f"installed, version {self.version} ({state}); {watching}"
+        text = f"installed, version {self.version} ({state}); {watching}"
+        if self.mode == DRAIN_MODE:
+            askers = ", ".join(f"{c.username}@{c.hostname} pid {c.backend_pid}" for c in self.mode_askers[:3])
+            text += f"; mode: drain (asked by {askers})"
+        elif self.mode == NOTIFY_MODE:
+            text += "; mode: notify"
+        if self.changes_waiting:
+            text += f"; {self.changes_waiting:,} change rows kept for draining"
+        return text
 
 
 def _tables_present(layout: Layout) -> list[str]:
@@ -228,6 +263,7 @@ async def uninstall(conn: psycopg.AsyncConnection, layout: Layout | None = None)
             # Our own constant signatures, appended to the composed schema identifier.
             await conn.execute(sql.SQL(q.DROP_FUNCTION).format(schema=schema, function=sql.SQL(signature)))
         await conn.execute(sql.SQL(q.DROP_CONSOLE_TABLE).format(schema=schema))
+        await conn.execute(sql.SQL(q.DROP_CHANGES_TABLE).format(schema=schema))
 
 
 async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> TriggerStatus:
@@ -242,12 +278,34 @@ async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) ->
         version = int(match.group(1)) if match else None
     table_row = await (await conn.execute(q.CONSOLE_TABLE_EXISTS)).fetchone()
     consoles: list[ConsoleInfo] | None = []
+    mode: str | None = None
+    changes_waiting: int | None = None
     if table_row[0]:
         try:
-            rows = await (await conn.execute(q.ACTIVE_CONSOLES, {"stale_after": STALE_AFTER})).fetchall()
+            async with conn.transaction():
+                has_wants = (await (await conn.execute(q.CONSOLE_HAS_WANTS)).fetchone())[0]
+                query = q.ACTIVE_CONSOLES if has_wants else q.ACTIVE_CONSOLES_BEFORE_MODES
+                rows = await (await conn.execute(query, {"stale_after": STALE_AFTER})).fetchall()
             consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
+            if has_wants:
+                mode = DRAIN_MODE if any(c.wants == DRAIN_MODE for c in consoles) else NOTIFY_MODE
         except psycopg.errors.InsufficientPrivilege:
             consoles = None  # only the installer reads the registrations
+        if (await (await conn.execute(q.CHANGES_TABLE_EXISTS)).fetchone())[0]:
+            try:
+                async with conn.transaction():
+                    waiting = await (await conn.execute(q.CHANGES_WAITING)).fetchone()
+                changes_waiting = int(waiting[0]) if waiting else None
+            except psycopg.errors.InsufficientPrivilege:
+                changes_waiting = None
     installed = bool(triggers) and comment_row is not None and bool(table_row[0])
     missing = sorted(name for _, name in expected_triggers(layout) - set(triggers)) if installed else []
-    return TriggerStatus(installed=installed, version=version, triggers=triggers, consoles=consoles, missing=missing)
+    return TriggerStatus(
+        installed=installed,
+        version=version,
+        triggers=triggers,
+        consoles=consoles,
+        missing=missing,
+        mode=mode,
+        changes_waiting=changes_waiting,
+    )
