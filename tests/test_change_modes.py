@@ -191,16 +191,15 @@ async def test_version_2_upgrades_in_place_and_keeps_its_consoles(mirror_dsn: st
 
 
 def test_the_policy_asks_for_drain_when_the_rate_climbs_and_back_after_a_calm_spell() -> None:
-    policy = ModePolicy(up_rate=50, up_window=2, down_rate=10, down_window=30)
-    for second in range(10):
-        policy.count(40, now=1000 + second)
-    assert policy.decide(now=1010.5) == NOTIFY_MODE  # 40/s: below the bar
-    policy.count(70, now=1011)
-    policy.count(70, now=1012)
-    assert policy.decide(now=1012.9) == NOTIFY_MODE  # the current second is still filling
-    assert policy.decide(now=1013.1) == DRAIN_MODE
+    policy = ModePolicy(up_rate=50, up_window=1, down_rate=10, down_window=30)
+    for tenth in range(100):
+        policy.count(4, now=1000 + tenth / 10)  # 40/s
+    assert policy.decide(now=1009.95) == NOTIFY_MODE
+    for tenth in range(100, 106):
+        policy.count(10, now=1000 + tenth / 10)  # a burst: 60 changes in 0.6 s
+    assert policy.decide(now=1010.6) == DRAIN_MODE
     # A short lull does not bring NOTIFY back; half a minute of calm does.
-    for second in range(14, 30):
+    for second in range(11, 30):
         policy.count(2, now=1000 + second)
     assert policy.decide(now=1030.1) == DRAIN_MODE
     for second in range(30, 45):

@@ -9,6 +9,7 @@ from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.commands.console import channel_prefix
 from tasktui.core import db
+from tasktui.core.changemode import AUTO, CHOICES
 from tasktui.core.listener import TABLES, ChangeListener
 from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.text import ascii_json
@@ -25,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
             "Register as a watching console (the role must be able to read the task table) and print"
             " each change as one JSON object per line. Non-ASCII characters are written as JSON"
             " escapes (\\uXXXX): the values are exact, and no control or bidi character reaches the"
-            " terminal."
+            " terminal. Changes the trigger recorded in drain mode are printed the same way, with"
+            ' "via": "drain"; each switch of the trigger\'s mode is said on stderr.'
         ),
         epilog=(
             "example: tasktui tail --dsn postgresql://sre@db/authentik | jq -c 'select(.table == \"task\")'"
@@ -41,18 +43,29 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         type=channel_prefix,
         help="notification channel prefix (default: tasktui); the server adds a random suffix of its own",
     )
+    parser.add_argument(
+        "--trigger-mode",
+        default=AUTO,
+        choices=CHOICES,
+        help="what to ask the trigger for: auto (drain mode while the rate is high; default), notify or drain",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_command(_tail(db.Target.resolve(args.dsn), args.channel))
+    return run_command(_tail(db.Target.resolve(args.dsn), args.channel, args.trigger_mode))
 
 
-async def _tail(target: db.Target, channel: str) -> int:
-    async with ChangeListener(target, channel) as listener:
+async def _tail(target: db.Target, channel: str, mode: str = AUTO) -> int:
+    async with ChangeListener(target, channel, mode=mode) as listener:
         say(f"listening on {channel!r} (console {listener.console_id}) at {target.label}", stream=sys.stderr)
+        said_mode = listener.mode
+        say(f"trigger mode: {said_mode}", stream=sys.stderr)
         try:
             async for change in listener.changes():
+                if listener.mode != said_mode:
+                    said_mode = listener.mode
+                    say(f"trigger mode: {said_mode}", stream=sys.stderr)
                 if change.table not in TABLES:
                     continue  # not from tasktui's trigger: any role may NOTIFY any channel
                 sys.stdout.write(ascii_json(change.payload) + "\n")

@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 
 from tasktui.core.trigger import DRAIN_MODE, MODES, NOTIFY_MODE
 
-# Changes per second (rows, averaged over UP_WINDOW seconds) from which a console asks for drain
-# mode. Measured (bench/trigger_overhead.py --latency): NOTIFY's commit lock starts to show in
-# the writers' p99 commit latency when commits overlap, from a few hundred transactions a second
-# on the 2-core test machine; a row count is at least the transaction count, so this errs early.
+# Changes per second (rows, over the last UP_WINDOW seconds) from which a console asks for drain
+# mode. Measured (bench/trigger_overhead.py): NOTIFY's commit lock shows in the writers' p99
+# commit latency once commits overlap, from a few hundred transactions a second on the 2-core
+# test machine; a row count is at least the transaction count, so this errs on the early side.
 UP_RATE = 50.0
-UP_WINDOW = 2.0
+UP_WINDOW = 1.0
 # Back to NOTIFY once the rate has stayed below this for DOWN_WINDOW seconds (hysteresis: a
 # bursty load must not flap between the modes).
 DOWN_RATE = 10.0
 DOWN_WINDOW = 30.0
+BUCKET_SECONDS = 0.25
 
 AUTO = "auto"
 CHOICES = (AUTO, *MODES)
@@ -46,24 +47,23 @@ class ModePolicy:
     down_rate: float = DOWN_RATE
     down_window: float = DOWN_WINDOW
     wants: str = NOTIFY_MODE
-    _buckets: deque[tuple[int, int]] = field(default_factory=deque)  # (second, changes), oldest first
+    _buckets: deque[tuple[int, int]] = field(default_factory=deque)  # (bucket, changes), oldest first
 
     def count(self, changes: int = 1, now: float | None = None) -> None:
-        second = int(time.monotonic() if now is None else now)
-        if self._buckets and self._buckets[-1][0] == second:
-            self._buckets[-1] = (second, self._buckets[-1][1] + changes)
+        bucket = int((time.monotonic() if now is None else now) / BUCKET_SECONDS)
+        if self._buckets and self._buckets[-1][0] == bucket:
+            self._buckets[-1] = (bucket, self._buckets[-1][1] + changes)
         else:
-            self._buckets.append((second, changes))
-        horizon = second - int(max(self.up_window, self.down_window)) - 1
+            self._buckets.append((bucket, changes))
+        horizon = bucket - int(max(self.up_window, self.down_window) / BUCKET_SECONDS) - 1
         while self._buckets and self._buckets[0][0] < horizon:
             self._buckets.popleft()
 
     def _rate(self, now: float, window: float) -> float:
-        """Changes per second over the last `window` whole seconds (the current one not counted:
-        it is still filling)."""
-        current = int(now)
-        first = current - int(window)
-        return sum(n for second, n in self._buckets if first <= second < current) / window
+        """Changes per second over the last `window` seconds (the current bucket, still filling,
+        included: the rate is never overstated)."""
+        first = int(now / BUCKET_SECONDS) - int(window / BUCKET_SECONDS) + 1
+        return sum(n for bucket, n in self._buckets if bucket >= first) / window
 
     def decide(self, now: float | None = None) -> str:
         """The mode to ask for now (also remembered as `wants`)."""
