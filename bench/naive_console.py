@@ -19,7 +19,7 @@ import psycopg
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-COLUMNS = ("message id", "actor", "state", "retries", "changed")
+COLUMNS = ("actor", "state", "retries", "changed")
 ROW = "SELECT message_id::text, actor_name, state, retries, mtime FROM authentik_tasks_task WHERE message_id = %s"
 UNFINISHED = ROW.replace("message_id = %s", "state NOT IN ('done', 'rejected') ORDER BY mtime DESC LIMIT 1000")
 
@@ -41,7 +41,8 @@ class NaiveConsole(App[None]):
         register = "SELECT tasktui_register(%s, 'tasktui', %s)"
         await self.listen.execute(register, (self.console_id, socket.gethostname()))
         table = self.query_one(DataTable)
-        table.add_columns(*COLUMNS)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
         for row in await (await self.reads.execute(UNFINISHED)).fetchall():
             table.add_row(*row[1:], key=row[0])
         self.run_worker(self.follow())
@@ -58,11 +59,11 @@ class NaiveConsole(App[None]):
                     if change["id"] in table.rows:
                         table.remove_row(change["id"])
                 elif row[0] in table.rows:
-                    for column, value in zip(table.columns, row[1:], strict=True):
+                    for column, value in zip(COLUMNS, row[1:], strict=True):
                         table.update_cell(row[0], column, value)
                 else:
                     table.add_row(*row[1:], key=row[0])
-                    table.sort(list(table.columns)[-1], reverse=True)
+                    table.sort("changed", reverse=True)
             await self.listen.execute("SELECT tasktui_heartbeat(%s)", (self.console_id,))
 
 

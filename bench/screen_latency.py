@@ -57,12 +57,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SEED_SQL = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _uid,
     _messages, _previous_messages, aggregated_status, tenant_id, retries)
-SELECT gen_random_uuid(), 'default', 'authentik.bench.actor_' || (g % 40), ''::bytea,
+SELECT gen_random_uuid(), 'default', 'authentik.bench.actor_' || (g %% 40), ''::bytea,
        s.state, now() - (g || ' seconds')::interval - interval '1 hour', 'uid-' || g, '[]', '[]',
        s.state, %(tenant)s, 0
 FROM generate_series(1, %(n)s) AS g,
-     LATERAL (SELECT CASE WHEN g <= %(running)s THEN 'running' WHEN g % 100 = 0 THEN 'queued'
-                          WHEN g % 97 = 0 THEN 'rejected' ELSE 'done' END AS state) AS s
+     LATERAL (SELECT CASE WHEN g <= %(running)s THEN 'running' WHEN g %% 100 = 0 THEN 'queued'
+                          WHEN g %% 97 = 0 THEN 'rejected' ELSE 'done' END AS state) AS s
 """
 PROBE_SQL = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime,
@@ -267,6 +267,26 @@ def run_phase(console: WatchedConsole, dsn: str, name: str, rate: float, seconds
 def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) -> tuple[float, list[Phase]]:
     columns, lines = (int(v) for v in args.size.split("x"))
     console = WatchedConsole(command, columns, lines)
+    profiler = None
+    if args.py_spy and label == "tasktui":
+        # Samples of the console's own stacks for the whole run, as collapsed stacks.
+        profiler = subprocess.Popen(
+            [
+                args.py_spy,
+                "record",
+                "--pid",
+                str(console.proc.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--output",
+                args.profile_out,
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         first = console.wait_for("authentik.bench.actor_", within=60)
         time.sleep(1.0)  # let the start-up work (counts, a first re-check) settle
@@ -277,6 +297,10 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
         print(f"  {label}: measured in {time.time() - console.started:.0f} s", flush=True)
         return first, phases
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=30)
+            print(f"  py-spy samples of the tasktui console: {args.profile_out}")
         console.stop()
 
 
@@ -354,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="300,1000", help="updates/s of the loaded phases (default 300,1000)")
     parser.add_argument("--size", default="160x45", help="terminal size, COLUMNSxLINES (default 160x45)")
     parser.add_argument("--only", choices=["tasktui", "naive"], help="measure one console only")
+    parser.add_argument("--py-spy", metavar="PATH", help="profile the tasktui console with this py-spy binary")
+    parser.add_argument("--profile-out", default="tasktui-profile.txt", help="where py-spy writes (collapsed stacks)")
     # Internal: the load processes.
     parser.add_argument("--role", choices=["writer", "prober"], help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
