@@ -302,6 +302,13 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
             profiler.wait(timeout=30)
             print(f"  py-spy samples of the tasktui console: {args.profile_out}")
         console.stop()
+        # The next console starts from the same table.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "DELETE FROM authentik_tasks_tasklog WHERE task_id IN"
+                " (SELECT message_id FROM authentik_tasks_task WHERE actor_name LIKE 'probe.%')"
+            )
+            conn.execute("DELETE FROM authentik_tasks_task WHERE actor_name LIKE 'probe.%'")
 
 
 def fmt(value: float | None, spec: str = ".0f") -> str:
