@@ -17,7 +17,11 @@ Method
   screen were read − that commit time (one clock). A probe not on screen 3 s after its commit is
   missed.
 - Per phase: p50/p99/max, probes missed, bytes/s written to the terminal, the console's CPU (% of
-  one core, /proc/<pid>/stat) and its RSS (/proc/<pid>/status) at the start and the end.
+  one core, /proc/<pid>/stat) and its RSS (/proc/<pid>/status) at the start and the end (and
+  over time with `--rss-every`).
+- Keys (`--keys`): under the first rate's load, `?` and Escape are sent in turn every 0.5 s; the
+  time from the key written to the help screen's title appearing (or gone) on the emulated screen.
+- `--backlog N` adds N queued tasks (authentik's backlog in an incident) to the table.
 Client, server, load and the emulator share the machine's cores: trust the ratios more than the
 absolute numbers. tests/test_bench_smoke.py runs a tiny version.
 """
@@ -75,6 +79,16 @@ VALUES (%s, 'default', %s, ''::bytea, 'queued', now(), '[]', '[]', 'queued', %s,
 # Load processes (run as `--role writer|prober`)
 
 
+BACKLOG_SQL = """
+INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _uid,
+    _messages, _previous_messages, aggregated_status, tenant_id, retries)
+SELECT gen_random_uuid(), 'default', 'authentik.bench.backlog_' || (g %% 40), ''::bytea, 'queued',
+       now() - (g || ' seconds')::interval - interval '2 hours', 'uid-' || g, '[]', '[]', 'queued', %(tenant)s, 0
+FROM generate_series(1, %(n)s) AS g
+"""
+HELP_TITLE = "tasktui — keys"
+
+
 def writer(dsn: str, rate: float, stop_at: float) -> None:
     """Single-row UPDATEs of running tasks' retries, `rate` per second, one per transaction."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -112,6 +126,7 @@ class WatchedConsole:
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
         self.bytes = 0
+        self.last_read = 0.0  # when the last chunk was read
         self.lock = threading.Lock()
         self.pending: dict[str, float] = {}  # probe name -> commit time
         self.seen: dict[str, float] = {}  # probe name -> when its name was complete on screen
@@ -139,6 +154,7 @@ class WatchedConsole:
                 return
             at = time.time()
             with self.lock:
+                self.last_read = at
                 self.bytes += len(chunk)
                 self.stream.feed(chunk)
                 if self.pending or self.texts:
@@ -179,6 +195,18 @@ class WatchedConsole:
             time.sleep(0.02)
         raise RuntimeError(f"{text!r} never appeared on the console's screen:\n" + "\n".join(self.screen.display))
 
+    def until(self, text: str, *, present: bool, within: float) -> float | None:
+        """When the chunk was read after which `text` was (or was no longer) on the screen."""
+        deadline = time.monotonic() + within
+        columns = self.screen.columns
+        while time.monotonic() < deadline:
+            with self.lock:
+                lines = ("".join(row[x].data for x in range(columns)) for row in self.screen.buffer.values())
+                if any(text in line for line in lines) == present:
+                    return self.last_read
+            time.sleep(0.002)
+        return None
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -209,6 +237,7 @@ class Phase:
     bytes_per_s: float = 0.0
     cpu_percent: float = 0.0
     rss: tuple[float, float] = (0.0, 0.0)  # MB at the start and the end
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the phase, MB)
 
     def quantile(self, share: float) -> float | None:
         if not self.latencies:
@@ -217,7 +246,16 @@ class Phase:
         return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def run_phase(console: WatchedConsole, dsn: str, name: str, rate: float, seconds: float, probes: bool) -> Phase:
+def run_phase(
+    console: WatchedConsole,
+    dsn: str,
+    name: str,
+    rate: float,
+    seconds: float,
+    probes: bool,
+    rss_every: float = 0.0,
+    keys: bool = False,
+) -> Phase:
     phase = Phase(name)
     stop_at = time.time() + seconds
     base = [sys.executable, __file__, "--dsn", dsn, "--stop-at", str(stop_at)]
@@ -231,7 +269,25 @@ def run_phase(console: WatchedConsole, dsn: str, name: str, rate: float, seconds
     rss_before = console.rss_mb()
     read = 0
     counted = False
+    next_rss = started + rss_every if rss_every else float("inf")
+    next_key = started + 1.0 if keys else float("inf")
+    help_shown = False
     while time.time() < stop_at + MISSED_AFTER:
+        if time.monotonic() >= next_rss and time.time() < stop_at:
+            phase.rss_samples.append((time.monotonic() - started, console.rss_mb()))
+            next_rss += rss_every
+        if time.monotonic() >= next_key and time.time() < stop_at:
+            sent = time.time()
+            os.write(console.master, b"\x1b" if help_shown else b"?")
+            shown_at = console.until(HELP_TITLE, present=not help_shown, within=MISSED_AFTER)
+            if shown_at is None:
+                phase.missed += 1
+            else:
+                phase.latencies.append((shown_at - sent) * 1000)
+            phase.probes += 1
+            help_shown = not help_shown
+            next_key = time.monotonic() + 0.5
+            continue
         if probes and os.path.exists(out_path):
             with open(out_path) as lines:
                 complete = lines.read().split("\n")[:-1]  # a line being written is not complete
@@ -248,6 +304,9 @@ def run_phase(console: WatchedConsole, dsn: str, name: str, rate: float, seconds
         time.sleep(0.05)
     for proc in procs:
         proc.wait()
+    if help_shown:
+        os.write(console.master, b"\x1b")
+        console.until(HELP_TITLE, present=False, within=MISSED_AFTER)
     if probes:
         with open(out_path) as lines:
             commits = dict(line.split() for line in lines.read().splitlines())
@@ -293,7 +352,12 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
         phases = [run_phase(console, dsn, "quiet", 0, min(5.0, args.seconds), probes=False)]
         phases.append(run_phase(console, dsn, "idle", 0, args.seconds, probes=True))
         for rate in args.rate_list:
-            phases.append(run_phase(console, dsn, f"{rate:g}/s", rate, args.seconds, probes=True))
+            phases.append(
+                run_phase(console, dsn, f"{rate:g}/s", rate, args.seconds, probes=True, rss_every=args.rss_every)
+            )
+        if args.keys and args.rate_list:
+            rate = args.rate_list[0]
+            phases.append(run_phase(console, dsn, f"keys@{rate:g}", rate, args.seconds, probes=False, keys=True))
         print(f"  {label}: measured in {time.time() - console.started:.0f} s", flush=True)
         return first, phases
     finally:
@@ -331,6 +395,10 @@ def print_results(results: dict[str, tuple[float, list[Phase]]]) -> None:
                 f" {phase.bytes_per_s / 1000:>7.1f} {phase.cpu_percent:>6.1f}"
                 f" {phase.rss[0]:>6.1f}→{phase.rss[1]:<6.1f}"
             )
+        for phase in phases:
+            if phase.rss_samples:
+                samples = " ".join(f"{at:.0f}s:{mb:.0f}" for at, mb in phase.rss_samples)
+                print(f"{label:<10} RSS over {phase.name} (MB): {samples}")
         print(f"{label:<10} first screen with tasks after {first:.2f} s")
     if len(results) == 2:
         (_, (_, ours)), (_, (_, theirs)) = results.items()
@@ -352,7 +420,7 @@ def print_results(results: dict[str, tuple[float, list[Phase]]]) -> None:
 # The run
 
 
-def prepare(dsn: str, tasks: int, running: int) -> None:
+def prepare(dsn: str, tasks: int, running: int, backlog: int = 0) -> None:
     from tasktui.core import db
     from tasktui.core.mirror import apply_mirror
     from tasktui.core.trigger import install
@@ -366,6 +434,8 @@ def prepare(dsn: str, tasks: int, running: int) -> None:
             # Seeded as authentik's trigger would leave them, without firing triggers.
             await conn.execute("SET session_replication_role = replica")
             await conn.execute(SEED_SQL, {"tenant": tenant, "n": tasks, "running": running})
+            if backlog:
+                await conn.execute(BACKLOG_SQL, {"tenant": tenant, "n": backlog})
             await conn.execute("SET session_replication_role = DEFAULT")
             await conn.execute("ANALYZE authentik_tasks_task")
             await install(conn)
@@ -385,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="300,1000", help="updates/s of the loaded phases (default 300,1000)")
     parser.add_argument("--size", default="160x45", help="terminal size, COLUMNSxLINES (default 160x45)")
     parser.add_argument("--only", choices=["tasktui", "naive"], help="measure one console only")
+    parser.add_argument("--backlog", type=int, default=0, help="queued tasks added to the table (default 0)")
+    parser.add_argument("--keys", action="store_true", help="also time keys (? and Esc) under the first rate")
+    parser.add_argument("--rss-every", type=float, default=0.0, help="sample RSS this often in loaded phases (s)")
     parser.add_argument("--py-spy", metavar="PATH", help="profile the tasktui console with this py-spy binary")
     parser.add_argument("--profile-out", default="tasktui-profile.txt", help="where py-spy writes (collapsed stacks)")
     # Internal: the load processes.
@@ -412,9 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: cannot start a server: {exc}", file=sys.stderr)
         return 1
     try:
-        prepare(dsn, args.tasks, args.running)
+        prepare(dsn, args.tasks, args.running, args.backlog)
         print(
-            f"setup: {args.tasks:,} tasks ({args.running} running) in {time.monotonic() - t0:.1f} s;"
+            f"setup: {args.tasks:,} tasks ({args.running} running, {args.backlog:,} more queued)"
+            f" in {time.monotonic() - t0:.1f} s;"
             f" terminal {args.size}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
