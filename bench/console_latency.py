@@ -1,12 +1,13 @@
 """Console timing targets, measured: first screen on a big table, commit→screen latency under
 load, and whether a 10k changes/s storm is absorbed without a growing backlog.
 
-    python bench/console_latency.py [--tasks 1000000] [--rate 1000] [--storm 10000] [--seconds 10]
+    python bench/console_latency.py [--tasks 1000000] [--logs 0] [--rate 1000] [--storm 10000] [--seconds 10]
 
 Method
 - A throwaway durable cluster (fsync on) from this machine's binaries (or the wheel), the
   mirror schema and tasktui's trigger; `--tasks` rows seeded in bulk (mostly done, some
-  rejected, a few hundred unfinished), then ANALYZE.
+  rejected, a few hundred unfinished), `--logs` task log lines spread over them (the log table's
+  indexes are built after the rows, as a restore would), then ANALYZE.
 - The real app runs headless in this process (Textual `run_test`, 120×36). "First screen" is
   the time from app start to the first frame that draws task rows.
 - Load: separate writer processes commit single-row UPDATEs of random tasks (a visible column
@@ -53,7 +54,39 @@ FROM generate_series(1, %(n)s) AS g
 """
 
 
-async def prepare(dsn: str, tasks: int) -> None:
+LOGS_SQL = """
+INSERT INTO authentik_tasks_tasklog (id, event, log_level, logger, "timestamp", attributes, previous, task_id)
+SELECT gen_random_uuid(), 'step ' || g, CASE WHEN g %% 50 = 0 THEN 'warning' WHEN g %% 333 = 0 THEN 'error'
+       ELSE 'info' END, 'authentik.bench', t.mtime, '{}', g %% 7 = 0, t.message_id
+FROM (SELECT message_id, mtime FROM authentik_tasks_task ORDER BY message_id OFFSET %(offset)s LIMIT %(tasks)s) AS t,
+     generate_series(1, %(per_task)s) AS g
+"""
+
+
+async def seed_logs(conn, logs: int, tasks: int) -> None:
+    """`logs` lines, the same number for each task; indexes dropped and built again after."""
+    indexes = await (
+        await conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'authentik_tasks_tasklog'"
+            " AND indexname <> 'authentik_tasks_tasklog_pkey'"
+        )
+    ).fetchall()
+    await conn.execute("ALTER TABLE authentik_tasks_tasklog DROP CONSTRAINT authentik_tasks_tasklog_pkey")
+    for (definition,) in indexes:
+        name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
+        await conn.execute(f"DROP INDEX {name}")
+    per_task = max(1, logs // tasks)
+    for offset in range(0, tasks, 100_000):
+        await conn.execute(LOGS_SQL, {"offset": offset, "tasks": min(100_000, tasks - offset), "per_task": per_task})
+    await conn.execute(
+        "ALTER TABLE authentik_tasks_tasklog ADD CONSTRAINT authentik_tasks_tasklog_pkey PRIMARY KEY (id)"
+    )
+    for (definition,) in indexes:
+        await conn.execute(definition)
+    await conn.execute("ANALYZE authentik_tasks_tasklog")
+
+
+async def prepare(dsn: str, tasks: int, logs: int = 0) -> None:
     conn = await db.connect(db.Target.resolve(dsn))
     await conn.execute("SET statement_timeout = 0")
     await apply_mirror(conn)
@@ -64,7 +97,9 @@ async def prepare(dsn: str, tasks: int) -> None:
     for offset in range(0, tasks, 200_000):
         await conn.execute(SEED_SQL, {"tenant": tenant, "n": min(200_000, tasks - offset)})
     await conn.execute("ANALYZE authentik_tasks_task")
-    print(f"seeded {tasks:,} tasks in {time.perf_counter() - started:.1f}s")
+    if logs:
+        await seed_logs(conn, logs, tasks)
+    print(f"seeded {tasks:,} tasks and {logs:,} log lines in {time.perf_counter() - started:.1f}s")
     await install(conn, await detect_layout(conn))
     await conn.close()
 
@@ -176,6 +211,7 @@ async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--logs", type=int, default=0, help="task log lines, spread evenly over the tasks")
     parser.add_argument("--rate", type=float, default=1_000)
     parser.add_argument("--storm", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=10)
@@ -197,7 +233,7 @@ def main() -> None:
     server = SystemCluster(bindir, durable=True) if bindir else WheelServer()
     dsn = server.start()
     try:
-        asyncio.run(prepare(dsn, args.tasks))
+        asyncio.run(prepare(dsn, args.tasks, args.logs))
         phases = [
             ("idle", 1.0, 1),
             (f"{args.rate:,.0f} changes/s (1 row/txn)", args.rate, 1),

