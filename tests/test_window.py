@@ -4,8 +4,9 @@ each state back on its own keyset."""
 
 from __future__ import annotations
 
-from tasktui.core.feed import FeedMode
+from tasktui.core.feed import FIRST_PAGE, FeedMode
 from tasktui.demo import broker
+from tests.feed_helpers import running_feed, until
 from tests.ui_helpers import make_app, wait_for
 
 OLD_TASKS = """
@@ -55,3 +56,23 @@ async def test_load_older_pages_each_final_state_on_its_own(live_dsn: str, write
         assert await app.feed.load_older(count=10) == 10
         assert len(_actors(app, "done")) == 15 and len(_actors(app, "rejected")) == 15
         assert await app.feed.load_older(count=10) == 0
+
+
+async def test_the_first_screen_does_not_wait_for_the_whole_window(live_dsn: str, writer) -> None:
+    """A (re)load reads every unfinished task and a first page of finished ones, reports, and only
+    then reads the rest of the window: on a big table the first screen needs a few hundred rows, not
+    thousands each with a look-up of its logs."""
+    await _old(writer, "authentik.done.", "done", FIRST_PAGE + 300, "1 minute")
+    await _old(writer, "authentik.queued.", "queued", 50, "1 hour")
+    sizes: list[int] = []
+    async with running_feed(live_dsn, window=1_000) as (_feed, store, sink):
+        original = sink.feed_updated
+
+        def record(update: object) -> None:
+            sizes.append(len(store))
+            original(update)
+
+        sink.feed_updated = record  # type: ignore[method-assign]
+        await until(lambda: len(store) == 50 + FIRST_PAGE + 300, what="the whole window")
+    assert sizes[0] == 50 + FIRST_PAGE  # every unfinished task, the newest finished ones
+    assert sizes[-1] == 50 + FIRST_PAGE + 300
