@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tasktui.core.trigger import TRIGGER_VERSION
 from tasktui.demo import broker
 from tests.conftest import CliResult, run_cli
 from tests.retry_helpers import reject
@@ -95,7 +96,7 @@ async def test_an_incident_bundle_has_every_section_and_keeps_database_text_insi
     assert "What was shown: status=rejected · hiding successful." in text
     assert "WHERE NOT COALESCE((CASE WHEN t.state <> 'done'" in text
     assert '"f_statuses": ["rejected"]' in text
-    assert "- tasktui 0.1.0 (installs notify trigger version 2; installed here: none)" in text
+    assert f"- tasktui 0.1.0 (installs notify trigger version {TRIGGER_VERSION}; installed here: none)" in text
     assert "- PostgreSQL 15" in text or "- PostgreSQL 1" in text
 
 
