@@ -38,10 +38,10 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import install
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 SEED_SQL = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _uid,
@@ -100,7 +100,7 @@ async def prepare(dsn: str, tasks: int, logs: int = 0) -> None:
     if logs:
         await seed_logs(conn, logs, tasks)
     print(f"seeded {tasks:,} tasks and {logs:,} log lines in {time.perf_counter() - started:.1f}s")
-    await install(conn, await detect_layout(conn))
+    await install(conn, await detect_shape(conn))
     await conn.close()
 
 

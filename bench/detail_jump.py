@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
 from tasktui.core.detail import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.session import open_session
-from tasktui.core.sql import detail as q
+from tasktui.core.sql import detail as detail_sql
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 TASK = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _uid,
@@ -149,7 +149,7 @@ async def measure(dsn: str, mid: str, repeats: int, lines: int) -> None:
             "levels": sorted(PROBLEM_LEVELS),
             **first.cursor.params(),
         }
-        statement = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + q.tasklog_page(
+        statement = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + detail_sql.tasklog_page(
             previous=False, descending=False, problems=True
         )
         plan = await (await session.conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
@@ -167,7 +167,7 @@ async def measure_legacy(dsn: str, legacy: str, repeats: int, lines: int) -> Non
     await conn.close()
     session = await open_session(db.Target.resolve(dsn))
     try:
-        assert not session.layout.has_tasklog
+        assert not session.shape.has_tasklog
         print(f"2025.8 JSON list, {lines:,} entries in `_messages`:")
         await timed("open: the last page (200 lines)", repeats, lambda: fetch_logs(session, legacy, backward=True))
         first = await timed("e from the start", repeats, lambda: find_problem(session, legacy))

@@ -46,15 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
 from tasktui.core.feed import FeedMode, TaskFeed
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.models import TaskRow
-from tasktui.core.session import detect_layout, open_session
-from tasktui.core.sql import tasks as q
+from tasktui.core.session import detect_shape, open_session
+from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES
 from tasktui.core.store import TaskStore
 from tasktui.core.trigger import install
 from tasktui.demo import broker
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 from tests.feed_helpers import RecordingSink, until
 from tests.tcp_proxy import stalling_proxy
 
@@ -87,7 +87,7 @@ async def prepare(dsn: str, *, seed_tasks: int = 0) -> None:
             await conn.execute(SEED_SQL, {"tenant": tenant, "n": min(200_000, seed_tasks - offset)})
         await conn.execute("SET session_replication_role = DEFAULT")
         await conn.execute("ANALYZE authentik_tasks_task")
-    await install(conn, await detect_layout(conn))
+    await install(conn, await detect_shape(conn))
     await conn.close()
 
 
@@ -112,19 +112,19 @@ class Checker:
         self.runs: list[float] = []  # how long a row differed, whatever the database held
         self.samples = 0
 
-    async def truth(self, conn: psycopg.AsyncConnection, queries: q.TaskQueries) -> dict[str, TaskRow | None]:
+    async def truth(self, conn: psycopg.AsyncConnection, queries: tasks_sql.TaskQueries) -> dict[str, TaskRow | None]:
         held = list(self.store.rows)
         cursor = await conn.execute(
             queries.select + " WHERE t.state <> ALL (%(final)s) OR t.message_id = ANY (%(ids)s::uuid[])",
             {"final": list(FINAL_STATES), "ids": held},
         )
-        rows = {row.message_id: row for row in map(q.read_task, await cursor.fetchall())}
+        rows = {row.message_id: row for row in map(tasks_sql.read_task, await cursor.fetchall())}
         return {mid: rows.get(mid) for mid in set(held) | set(rows)}
 
     async def run(self) -> None:
         session = await open_session(db.Target.resolve(self.dsn))
         await session.conn.execute("SET statement_timeout = 0")
-        queries = q.TaskQueries.for_layout(session.layout)
+        queries = tasks_sql.TaskQueries.for_shape(session.shape)
         try:
             while True:
                 await asyncio.sleep(self.period)
@@ -296,7 +296,7 @@ async def cost_mode(dsn: str, args: argparse.Namespace) -> None:
         store, sink = TaskStore(), RecordingSink()
         feed = TaskFeed(db.Target.resolve(dsn), store, sink)
         session = await open_session(db.Target.resolve(dsn))
-        feed.session, feed.queries = session, q.TaskQueries.for_layout(session.layout)
+        feed.session, feed.queries = session, tasks_sql.TaskQueries.for_shape(session.shape)
         started = time.perf_counter()
         await feed.reload()
         load_ms = (time.perf_counter() - started) * 1000

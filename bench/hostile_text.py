@@ -40,10 +40,10 @@ from textual import events
 from textual.css.query import NoMatches
 
 from tasktui.core import db
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import install
 from tasktui.demo import broker
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.task_detail import TaskDetailScreen

@@ -41,11 +41,11 @@ from tasktui.core.incidents.errors import load_errors
 from tasktui.core.incidents.schedules import load_schedules
 from tasktui.core.incidents.summary import load_summary
 from tasktui.core.incidents.xray import xray_task
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.monitoring import load_status
 from tasktui.core.session import open_session
-from tasktui.core.sql import errors as errors_q
+from tasktui.core.sql import errors as errors_sql
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 SCHEDULES = 100
 
@@ -193,13 +193,13 @@ async def explain(dsn: str) -> None:
     async with await open_session(db.Target.resolve(dsn)) as session:
         now = (await (await session.conn.execute("SELECT now()")).fetchone())[0]
         params = {
-            "states": list(errors_q.FAILURE_STATES),
+            "states": list(errors_sql.FAILURE_STATES),
             "since": now - timedelta(hours=1),
             "limit": 50_000,
             "scan": 100_000,
             "error_chars": 1001,
         }
-        query = "EXPLAIN (ANALYZE, BUFFERS) " + errors_q.failed_tasks(session.layout)
+        query = "EXPLAIN (ANALYZE, BUFFERS) " + errors_sql.failed_tasks(session.shape)
         for (line,) in await (await session.conn.execute(query, params)).fetchall():
             print(line)
 

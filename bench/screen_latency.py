@@ -51,7 +51,7 @@ import pyte
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasktui.core.localpg import LocalServerError, SystemCluster, WheelServer, find_system_bindir
+from tasktui.embedded.localpg import LocalServerError, SystemCluster, WheelServer, find_system_bindir
 
 HERE = Path(__file__).resolve().parent
 PROBE_EVERY = 0.4

@@ -36,10 +36,10 @@ from psycopg.conninfo import make_conninfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.schema_files import read_schema_file
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import install, render_install_sql
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 V1_SCRIPT = Path(__file__).resolve().parent.parent / "tests" / "data" / "tasktui_notify_v1.sql"
 SCHEMAS = ("plain", "v1", "v2")
@@ -104,12 +104,12 @@ async def prepare(dsn: str, rows: int) -> None:
         await conn.execute(f"SET search_path = {schema}")  # type: ignore[arg-type]
         await conn.execute(mirror)  # type: ignore[arg-type]  # the mirror names nothing by schema
         await conn.execute(SEED, {"rows": rows})
-        layout = await detect_layout(conn)
-        assert layout.schema == schema, layout.schema
+        shape = await detect_shape(conn)
+        assert shape.schema == schema, shape.schema
         if schema == "v1":
-            await conn.execute(render_install_sql(layout, V1_SCRIPT.read_text(), version=1))  # type: ignore[arg-type]
+            await conn.execute(render_install_sql(shape, V1_SCRIPT.read_text(), version=1))  # type: ignore[arg-type]
         elif schema == "v2":
-            await install(conn, layout)
+            await install(conn, shape)
         await conn.execute(f"VACUUM ANALYZE {schema}.authentik_tasks_task")  # type: ignore[arg-type]
     await conn.close()
 

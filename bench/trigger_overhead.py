@@ -57,9 +57,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tasktui.core import db
-from tasktui.core.localpg import LocalServerError, SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import install, uninstall
+from tasktui.embedded.localpg import LocalServerError, SystemCluster, WheelServer, find_system_bindir
 
 WRITER_APP = "tasktui-bench-writer"
 BENCH_DB = "tasktui_bench"

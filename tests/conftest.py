@@ -25,10 +25,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tasktui.core import db
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
 from tasktui.core.mirror import apply_mirror
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import install
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 
 @dataclass
@@ -80,7 +80,7 @@ async def _prepare(dsn: str, *, with_trigger: bool) -> None:
     try:
         await apply_mirror(conn)
         if with_trigger:
-            await install(conn, await detect_layout(conn))
+            await install(conn, await detect_shape(conn))
     finally:
         await conn.close()
 

@@ -17,7 +17,7 @@ import pytest
 from tasktui.core import db
 from tasktui.core.changemode import ModePolicy
 from tasktui.core.listener import DRAINED, Change, ChangeListener
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import DRAIN_MODE, NOTIFY_MODE, TRIGGER_VERSION, render_install_sql, status
 from tasktui.demo import broker
 from tests.conftest import run_cli
@@ -169,9 +169,9 @@ async def test_the_change_table_stays_bounded(live_dsn: str) -> None:
 async def test_version_2_upgrades_in_place_and_keeps_its_consoles(mirror_dsn: str) -> None:
     target = db.Target.resolve(mirror_dsn)
     async with await db.connect(target) as conn:
-        layout = await detect_layout(conn)
-        await conn.execute(render_install_sql(layout, V2_SCRIPT.read_text(), version=2))  # type: ignore[arg-type]
-        assert (await status(conn, layout)).version == 2
+        shape = await detect_shape(conn)
+        await conn.execute(render_install_sql(shape, V2_SCRIPT.read_text(), version=2))  # type: ignore[arg-type]
+        assert (await status(conn, shape)).version == 2
     console_id = str(uuid.uuid4())
     with psycopg.connect(mirror_dsn, autocommit=True) as old_console:
         # A console of the previous release, registered through version 2's function.

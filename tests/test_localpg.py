@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tasktui.core.localpg import SystemCluster, WheelServer, find_system_bindir
+from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from tasktui.core import db
 from tasktui.core.listener import ChangeListener
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import DEFAULT_CHANNEL, expected_triggers, install, status
 from tasktui.demo import broker
 from tests.notify_helpers import Listener, execute
@@ -223,9 +223,9 @@ async def test_older_layout_without_tasklog_and_tenant(mirror_dsn: str) -> None:
     execute(mirror_dsn, "ALTER TABLE authentik_tasks_task DROP COLUMN tenant_id CASCADE")
     target = db.Target.resolve(mirror_dsn)
     async with await db.connect(target) as conn:
-        layout = await detect_layout(conn)
-        assert not layout.has_tasklog and not layout.has_tenant
-        status = await install(conn, layout)
+        shape = await detect_shape(conn)
+        assert not shape.has_tasklog and not shape.has_tenant
+        status = await install(conn, shape)
     assert status.installed and status.current
     assert sorted(t for _, t in status.triggers) == [
         "tasktui_notify_task_insert_delete",
@@ -260,7 +260,7 @@ async def test_authentik_dropping_a_column_after_install(mirror_dsn: str) -> Non
         await install(conn)
         full = await status(conn)
         assert len(full.triggers) == 6 and full.current
-        assert {t for _, t in full.triggers} == {t for _, t in expected_triggers(await detect_layout(conn))}
+        assert {t for _, t in full.triggers} == {t for _, t in expected_triggers(await detect_shape(conn))}
 
         await conn.execute("ALTER TABLE authentik_tasks_task DROP COLUMN tenant_id CASCADE")
         after = await status(conn)

@@ -22,7 +22,7 @@ from psycopg import sql
 from tasktui.core import db
 from tasktui.core.feed import FeedMode
 from tasktui.core.listener import ChangeListener
-from tasktui.core.session import detect_layout
+from tasktui.core.session import detect_shape
 from tasktui.core.trigger import MAX_CONSOLES_PER_ROLE, TRIGGER_VERSION, install, render_install_sql, status
 from tasktui.demo import broker
 from tasktui.errors import MissingPrivilege, RegistrationLost
@@ -271,9 +271,9 @@ async def test_a_removed_registration_makes_the_console_reconnect_not_go_deaf(li
 async def test_upgrade_from_version_1_takes_back_every_right_and_drops_forged_rows(mirror_dsn: str) -> None:
     target = db.Target.resolve(mirror_dsn)
     async with await db.connect(target) as conn:
-        layout = await detect_layout(conn)
-        await conn.execute(render_install_sql(layout, V1_SCRIPT.read_text(), version=1))  # type: ignore[arg-type]
-        assert (await status(conn, layout)).version == 1
+        shape = await detect_shape(conn)
+        await conn.execute(render_install_sql(shape, V1_SCRIPT.read_text(), version=1))  # type: ignore[arg-type]
+        assert (await status(conn, shape)).version == 1
     with role(mirror_dsn) as stranger:
         name = psycopg.conninfo.conninfo_to_dict(stranger)["user"]
         # What version 1 allowed anyone: a heartbeat that never goes stale, next to a real console.

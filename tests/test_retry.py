@@ -29,7 +29,7 @@ from tasktui.core.retry import (
     run_bulk_retry,
 )
 from tasktui.core.session import Session, open_session
-from tasktui.core.sql import retry as q
+from tasktui.core.sql import retry as retry_sql
 from tasktui.demo import broker
 from tests.notify_helpers import Listener, execute
 from tests.retry_helpers import (
@@ -343,7 +343,7 @@ async def test_legacy_layout_moves_the_log_list(mirror_dsn: str) -> None:
     previous = [legacy_entry("Task has been queued")]
     message_id = insert_legacy_rejected(mirror_dsn, current, previous, uid="legacy")
     async with await open_session(db.Target.resolve(mirror_dsn)) as session:
-        assert not session.layout.has_tasklog and not session.layout.has_eta
+        assert not session.shape.has_tasklog and not session.shape.has_eta
         assert (await retry_capability(session))[0]
         preview = await preview_bulk_retry(session, TaskFilter())
         assert [(t.message_id, t.error) for t in preview.tasks] == [(message_id, "KeyError: 'dn' <n>")]
@@ -374,7 +374,7 @@ async def test_layout_without_tenant_column(mirror_dsn: str, session: Session) -
     await broker.enqueue(session.conn, ACTOR, tenant_id=tenant, uid="source-2")
     execute(mirror_dsn, "ALTER TABLE authentik_tasks_task DROP COLUMN tenant_id CASCADE")
     async with await open_session(db.Target.resolve(mirror_dsn)) as dropped:
-        assert not dropped.layout.has_tenant
+        assert not dropped.shape.has_tenant
         preview = await preview_bulk_retry(dropped, TaskFilter())
         assert {t.message_id: t.skip for t in preview.tasks} == {
             newer: None,
@@ -850,4 +850,4 @@ def test_elapsed_time_is_precise_under_ten_seconds() -> None:
 def test_active_states_are_the_unfinished_states() -> None:
     from tasktui.core.status import FINAL_STATES, STATES
 
-    assert set(q.ACTIVE_STATES) == set(STATES) - set(FINAL_STATES)
+    assert set(retry_sql.ACTIVE_STATES) == set(STATES) - set(FINAL_STATES)

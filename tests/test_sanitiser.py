@@ -31,7 +31,7 @@ from tasktui.core import presentation, safe_pickle
 from tasktui.core.detail import LogCounts, LogCursor, LogLine, TaskDetail
 from tasktui.core.feed import FeedMode, FeedStatus
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 from tasktui.core.store import DEFAULT_SORT
 from tasktui.core.task_report import LogGroup, TaskReport, report_lines
 from tasktui.core.text import ascii_json, cut
@@ -127,13 +127,13 @@ exceptions = st.builds(
 
 
 def detail_of(task: TaskRow) -> TaskDetail:
-    layout = Layout("public", frozenset(), frozenset(), frozenset(), False, False)
+    shape = TableShape("public", frozenset(), frozenset(), frozenset(), False, False)
     return TaskDetail(
         task=task,
         message=safe_pickle.decode_message(None, None),
         result=safe_pickle.decode_result(None, None),
         log_counts=LogCounts(1, 0, 0, 0),
-        layout=layout,
+        shape=shape,
     )
 
 

@@ -44,7 +44,7 @@ async def test_an_unknown_state_is_shown_by_default_and_coloured_as_unknown(live
 
     # The SQL form of the same filter (bulk retry, `retry --filter`) keeps it as well.
     async with await open_session(db.Target.resolve(live_dsn)) as session:
-        queries = TaskQueries.for_layout(session.layout)
+        queries = TaskQueries.for_shape(session.shape)
     where, params = TaskFilter().where_sql(queries)
     kept = execute(live_dsn, f"{queries.select} WHERE {where}", params)
     assert {row[0] for row in kept} == {paused, queued}

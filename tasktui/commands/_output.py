@@ -16,7 +16,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 from tasktui.core.text import escape_control, is_safe, safe_text
 
 
@@ -32,10 +32,10 @@ def say(text: str, *, stream: TextIO | None = None, multiline: bool = True) -> N
         out.flush()
 
 
-def note_lookups(layout: Layout) -> None:
+def note_lookups(shape: TableShape) -> None:
     """Say on stderr, once, which names this role may not read (they are shown as ids)."""
-    if layout.lookup_notice:
-        say(f"tasktui: note: {layout.lookup_notice}", stream=sys.stderr, multiline=False)
+    if shape.lookup_notice:
+        say(f"tasktui: note: {shape.lookup_notice}", stream=sys.stderr, multiline=False)
 
 
 def print_lines(lines: list[Text]) -> None:

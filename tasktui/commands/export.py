@@ -16,7 +16,7 @@ from tasktui.commands._filter import add_filter_options, filter_from
 from tasktui.commands._output import note_lookups, say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import export
-from tasktui.core.db import Target, explain
+from tasktui.core.db import Target, user_error
 from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.session import open_session
 from tasktui.errors import UserFacingError
@@ -108,7 +108,7 @@ def run_tasks(args: argparse.Namespace) -> int:
 
     async def rows() -> list:
         async with await open_session(Target.resolve(args.dsn)) as session:
-            note_lookups(session.layout)
+            note_lookups(session.shape)
             return await export.newest_matching(session, task_filter, limit=args.limit)
 
     tasks = run_command(rows())
@@ -124,11 +124,11 @@ def run_bundle(args: argparse.Namespace) -> int:
 
     async def load() -> export.IncidentBundle:
         async with await open_session(Target.resolve(args.dsn)) as session:
-            note_lookups(session.layout)
+            note_lookups(session.shape)
             try:
                 message_id = await resolve_message_id(session, args.message_id)
             except psycopg.Error as exc:
-                raise explain(exc, session.target) from None
+                raise user_error(exc, session.target) from None
             return await export.load_bundle(session, message_id, task_filter)
 
     bundle = run_command(load())

@@ -21,7 +21,7 @@ from tasktui.commands._filter import add_filter_options, filter_from, filter_giv
 from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
 from tasktui.core import retry
-from tasktui.core.db import Target, explain
+from tasktui.core.db import Target, user_error
 from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.filters import TaskFilter
 from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
@@ -177,15 +177,15 @@ def run(args: argparse.Namespace) -> int:
 
 async def _retry_ids(target: Target, message_ids: Sequence[str], *, dry_run: bool) -> int:
     async with await open_session(target) as session:
-        note_lookups(session.layout)
+        note_lookups(session.shape)
         # Every id first, whole or prefix: one that names no task (or, a prefix, several) stops
         # the command before anything is retried, as `show` and `xray` stop on it.
         try:
             message_ids = [await resolve_message_id(session, given) for given in message_ids]
         except psycopg.Error as exc:
-            raise explain(exc, target) from None
+            raise user_error(exc, target) from None
         if dry_run:
-            queries = TaskQueries.for_layout(session.layout)
+            queries = TaskQueries.for_shape(session.shape)
             rows = await (await session.conn.execute(queries.by_ids, {"ids": list(message_ids)})).fetchall()
             tasks = {task.message_id: task for task in map(read_task, rows)}
             for message_id in message_ids:
@@ -252,7 +252,7 @@ def retry_matching(
 
 async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple[BulkPreview, tuple[bool, str]]:
     async with await open_session(target) as session:
-        note_lookups(session.layout)
+        note_lookups(session.shape)
         preview = await retry.preview_bulk_retry(session, task_filter, limit=limit)
         return preview, await retry.retry_capability(session)
 

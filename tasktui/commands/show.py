@@ -15,7 +15,7 @@ import psycopg
 
 from tasktui.commands._output import note_lookups, print_lines, write_stdout
 from tasktui.commands._run import run_command
-from tasktui.core.db import Target, explain
+from tasktui.core.db import Target, user_error
 from tasktui.core.detail import MIN_PREFIX, InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.session import open_session
 from tasktui.core.task_report import DEFAULT_MAX_LOGS, load_task_report, report_json, report_lines
@@ -76,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def _show(target: Target, message_id: str, *, as_json: bool, max_logs: int) -> int:
     async with await open_session(target) as session:
-        note_lookups(session.layout)
+        note_lookups(session.shape)
         try:
             message_id = await resolve_message_id(session, message_id)
             report = await load_task_report(session, message_id, max_logs=max_logs)
         except psycopg.Error as exc:  # a timeout or a lost connection: one line, no traceback
-            raise explain(exc, target) from None
+            raise user_error(exc, target) from None
     if as_json:
         write_stdout(json.dumps(report_json(report), ensure_ascii=True, indent=2) + "\n")
         return 0

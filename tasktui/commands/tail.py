@@ -80,7 +80,7 @@ async def _tail(target: db.Target, channel: str, mode: str = AUTO) -> int:
                     f"tasktui's notify trigger was removed from {target.label} while tail was running, so no"
                     " more changes will come; run `tasktui trigger install` to watch again"
                 ) from None
-            raise db.explain(exc, target) from None
+            raise db.user_error(exc, target) from None
     return 0
 
 

@@ -53,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
 async def _run(target: Target, action: str) -> int:
     async with await open_session(target) as session:
         if action == "install":
-            status = await notify_trigger.install(session.conn, session.layout)
+            status = await notify_trigger.install(session.conn, session.shape)
             say(f"notify trigger on {session.label}: {status.describe()}")
         elif action == "uninstall":
-            await notify_trigger.uninstall(session.conn, session.layout)
+            await notify_trigger.uninstall(session.conn, session.shape)
             say(f"notify trigger removed from {session.label}")
         else:
-            status = await notify_trigger.status(session.conn, session.layout)
+            status = await notify_trigger.status(session.conn, session.shape)
             say(f"notify trigger on {session.label}: {status.describe()}")
             for console in status.consoles or ():
                 # Hostnames are what each console said it was: shown, never trusted.

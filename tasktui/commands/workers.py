@@ -18,7 +18,7 @@ from rich.text import Text
 from tasktui.commands._output import print_lines, say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import presentation
-from tasktui.core.db import Target, explain
+from tasktui.core.db import Target, user_error
 from tasktui.core.session import open_session
 from tasktui.core.text import assemble, escape_control
 from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, load_workers
@@ -75,7 +75,7 @@ async def _workers(target: Target, *, as_json: bool, queued_minutes: int) -> int
         try:
             report = await load_workers(session, queued_minutes=queued_minutes)
         except psycopg.Error as exc:  # a timeout or a lost connection: one line, no traceback
-            raise explain(exc, target) from None
+            raise user_error(exc, target) from None
     if as_json:
         write_stdout(json.dumps([worker_json(w) for w in report.workers], ensure_ascii=True, indent=2) + "\n")
         for alarm in report.alarms:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from tasktui.commands._output import columns, print_lines, write_stdout
 from tasktui.commands._run import run_command
-from tasktui.core.db import Target, explain
+from tasktui.core.db import Target, user_error
 from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.incidents.xray import HeldLock, SessionInfo, TaskXray, xray_task
 from tasktui.core.locks import pg_locks_ids
@@ -82,7 +82,7 @@ async def _xray(target: Target, given: str, *, as_json: bool) -> int:
         try:
             message_id = await resolve_message_id(session, given)
         except psycopg.Error as exc:
-            raise explain(exc, target) from None
+            raise user_error(exc, target) from None
         report = await xray_task(session, message_id)
     if as_json:
         write_stdout(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from tasktui.core.sql import tasks as q
+from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES, GROUPS, status_of
 
 PROBLEM_STATUSES = ("warning", "error")
@@ -105,7 +105,7 @@ def combine(
 
 async def count_finished(
     conn: psycopg.AsyncConnection,
-    queries: q.TaskQueries,
+    queries: tasks_sql.TaskQueries,
     *,
     timeout_ms: int,
     exact: bool = True,
@@ -123,7 +123,7 @@ async def count_finished(
         async with conn.transaction():
             # Local to this transaction: the session's own timeout stays for everything else.
             await conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(max(1, timeout_ms))))
-            rows = await (await conn.execute(q.FINISHED_COUNTS, {"states": list(FINAL_STATES)})).fetchall()
+            rows = await (await conn.execute(tasks_sql.FINISHED_COUNTS, {"states": list(FINAL_STATES)})).fetchall()
             by_status: dict[str, int] = {}
             for status, n in rows:
                 by_status[status] = by_status.get(status, 0) + n
@@ -136,7 +136,7 @@ async def count_finished(
 
 
 async def _estimate_rows(conn: psycopg.AsyncConnection, state: str) -> int:
-    row = await (await conn.execute(q.estimate_rows(state))).fetchone()
+    row = await (await conn.execute(tasks_sql.estimate_rows(state))).fetchone()
     plan = row[0] if row else None
     if isinstance(plan, str):
         plan = json.loads(plan)

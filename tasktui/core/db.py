@@ -134,7 +134,7 @@ async def connect(target: Target, *, autocommit: bool = True) -> psycopg.AsyncCo
     try:
         conn = await psycopg.AsyncConnection.connect(target.conninfo, autocommit=autocommit)
     except psycopg.Error as exc:
-        raise explain(exc, target) from None
+        raise user_error(exc, target) from None
     try:
         await conn.execute(
             f"SET statement_timeout = {STATEMENT_TIMEOUT_MS};"
@@ -148,11 +148,11 @@ async def connect(target: Target, *, autocommit: bool = True) -> psycopg.AsyncCo
             await conn.commit()
     except psycopg.Error as exc:
         await conn.close()
-        raise explain(exc, target) from None
+        raise user_error(exc, target) from None
     return conn
 
 
-def explain(exc: BaseException, target: Target) -> UserFacingError:
+def user_error(exc: BaseException, target: Target) -> UserFacingError:
     """Turn a driver error into one line a person can act on (never echoing a password)."""
     if isinstance(exc, UserFacingError):
         return exc

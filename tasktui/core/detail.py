@@ -29,8 +29,8 @@ from typing import Any
 
 from tasktui.core import safe_pickle
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Layout, Session
-from tasktui.core.sql import detail as q
+from tasktui.core.session import Session, TableShape
+from tasktui.core.sql import detail as detail_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.status import LEVEL_SEVERITY
 from tasktui.core.text import lines_of
@@ -100,7 +100,7 @@ async def resolve_message_id(session: Session, text: str) -> str:
     low = given if whole else str(uuid.UUID(given.ljust(32, "0")))
     high = given if whole else str(uuid.UUID(given.ljust(32, "f")))
     params = {"low": low, "high": high, "limit": PREFIX_MATCHES_SHOWN + 1}
-    rows = await (await session.conn.execute(q.MESSAGE_IDS_IN_RANGE, params)).fetchall()
+    rows = await (await session.conn.execute(detail_sql.MESSAGE_IDS_IN_RANGE, params)).fetchall()
     if not rows:
         if whole:
             raise TaskNotFound(f"no task with message id {given} on {session.label}")
@@ -159,7 +159,7 @@ class TaskDetail:
     message: safe_pickle.DecodedMessage
     result: safe_pickle.DecodedResult
     log_counts: LogCounts
-    layout: Layout
+    shape: TableShape
 
     @property
     def message_id(self) -> str:
@@ -221,13 +221,13 @@ async def load_detail(session: Session, message_id: str) -> TaskDetail | None:
     that is not a UUID. Three small indexed queries; blobs only when small enough to decode."""
     message_id = parse_message_id(message_id)
     conn = session.conn
-    queries = TaskQueries.for_layout(session.layout)
+    queries = TaskQueries.for_shape(session.shape)
     row = await (await conn.execute(queries.by_ids, {"ids": [message_id]})).fetchone()
     if row is None:
         return None
     task = read_task(row)
     blobs = await (
-        await conn.execute(q.TASK_BLOBS, {"message_id": message_id, "max_blob": safe_pickle.MAX_BLOB_BYTES})
+        await conn.execute(detail_sql.TASK_BLOBS, {"message_id": message_id, "max_blob": safe_pickle.MAX_BLOB_BYTES})
     ).fetchone()
     message_size, message, result_size, result = blobs if blobs else (None, None, None, None)
     return TaskDetail(
@@ -235,13 +235,13 @@ async def load_detail(session: Session, message_id: str) -> TaskDetail | None:
         message=safe_pickle.decode_message(message, message_size),
         result=safe_pickle.decode_result(result, result_size),
         log_counts=await count_logs(session, message_id),
-        layout=session.layout,
+        shape=session.shape,
     )
 
 
 async def count_logs(session: Session, message_id: str) -> LogCounts:
     params = {"message_id": parse_message_id(message_id), "cap": COUNT_CAP}
-    row = await (await session.conn.execute(q.log_counts(session.layout), params)).fetchone()
+    row = await (await session.conn.execute(detail_sql.log_counts(session.shape), params)).fetchone()
     values = [int(v or 0) for v in row] if row else [0, 0, 0, 0]
     return LogCounts(*values)
 
@@ -273,7 +273,7 @@ class LogCursor:
         }
 
 
-_NO_CURSOR = {"has_cursor": False, "c_ts": None, "c_src": 0, "c_tid": q.NIL_UUID, "c_ord": 0}
+_NO_CURSOR = {"has_cursor": False, "c_ts": None, "c_src": 0, "c_tid": detail_sql.NIL_UUID, "c_ord": 0}
 _MIN_TS = datetime.min.replace(tzinfo=UTC)
 
 
@@ -298,7 +298,7 @@ class LogLine:
     @property
     def legacy(self) -> bool:
         """Stored in the task's `_messages` / `_previous_messages` JSON (authentik 2025.8)."""
-        return self.cursor.source != q.SOURCE_TASKLOG
+        return self.cursor.source != detail_sql.SOURCE_TASKLOG
 
     @property
     def event_truncated(self) -> bool:
@@ -390,11 +390,11 @@ async def _fetch_lines(
         "levels": sorted(PROBLEM_LEVELS),
         **(cursor.params() if cursor else _NO_CURSOR),
     }
-    layout = session.layout
+    shape = session.shape
     statements = []
-    if layout.has_tasklog:
-        statements.append(q.tasklog_page(previous=previous, descending=backward, problems=problems))
-    legacy = q.legacy_page(layout, previous=previous, descending=backward, problems=problems)
+    if shape.has_tasklog:
+        statements.append(detail_sql.tasklog_page(previous=previous, descending=backward, problems=problems))
+    legacy = detail_sql.legacy_page(shape, previous=previous, descending=backward, problems=problems)
     if legacy is not None:
         statements.append(legacy)
     lines: list[LogLine] = []
@@ -499,11 +499,11 @@ async def load_attributes(
     `max_chars` characters of JSON text."""
     params: dict[str, Any] = {"message_id": line.task_id, "name": name, "max_chars": max(1, max_chars)}
     if line.legacy:
-        column = "_previous_messages" if line.cursor.source == q.SOURCE_LEGACY_PREVIOUS else "_messages"
-        statement = q.legacy_attributes(column)
+        column = "_previous_messages" if line.cursor.source == detail_sql.SOURCE_LEGACY_PREVIOUS else "_messages"
+        statement = detail_sql.legacy_attributes(column)
         params["ordinal"] = line.cursor.ordinal
     else:
-        statement = q.TASKLOG_ATTRIBUTES
+        statement = detail_sql.TASKLOG_ATTRIBUTES
         params["log_id"] = line.cursor.log_id
     row = await (await session.conn.execute(statement, params)).fetchone()  # type: ignore[arg-type]
     if row is None or row[1] is None:

@@ -27,7 +27,7 @@ from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
 from tasktui.core.monitoring import TaskSystemStatus, load_status
 from tasktui.core.session import Session
-from tasktui.core.sql import export as q
+from tasktui.core.sql import export as export_sql
 from tasktui.core.sql.tasks import DISTINCT_STATES, TaskQueries, read_task
 from tasktui.core.task_report import TaskReport, load_task_report, report_lines
 from tasktui.core.text import escape_control
@@ -99,15 +99,17 @@ async def newest_matching(session: Session, task_filter: TaskFilter, *, limit: i
     authentik's index; raises UserFacingError on a database problem."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT:,}")
-    queries = TaskQueries.for_layout(session.layout)
+    queries = TaskQueries.for_shape(session.shape)
     where, params = task_filter.where_sql(queries)
     try:
         states = [state for (state,) in await (await session.conn.execute(DISTINCT_STATES)).fetchall()]
         rows = await (
-            await session.conn.execute(q.newest_matching(queries, where), {**params, "states": states, "limit": limit})
+            await session.conn.execute(
+                export_sql.newest_matching(queries, where), {**params, "states": states, "limit": limit}
+            )
         ).fetchall()
     except Exception as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
     return [read_task(row) for row in rows]
 
 
@@ -144,11 +146,11 @@ async def load_bundle(session: Session, message_id: str, task_filter: TaskFilter
         report = await load_task_report(session, message_id)
         workers = await load_workers(session)
         status = await load_status(session)
-        trigger = await notify_trigger.status(session.conn, session.layout)
-        postgres = str(await db.fetch_value(session.conn, q.SERVER_VERSION))
+        trigger = await notify_trigger.status(session.conn, session.shape)
+        postgres = str(await db.fetch_value(session.conn, export_sql.SERVER_VERSION))
     except Exception as exc:
-        raise db.explain(exc, session.target) from None
-    where, params = task_filter.where_sql(TaskQueries.for_layout(session.layout))
+        raise db.user_error(exc, session.target) from None
+    where, params = task_filter.where_sql(TaskQueries.for_shape(session.shape))
     return IncidentBundle(
         database=session.target.label,
         made_at=workers.checked_at,

@@ -54,7 +54,7 @@ from tasktui.core.listener import DRAINED, LINK_TIMEOUT, SENTINEL, Change, Chang
 from tasktui.core.models import TaskRow
 from tasktui.core.reconcile import Recheck
 from tasktui.core.session import Session, open_session
-from tasktui.core.sql import tasks as q
+from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.status import FINAL_STATES
 from tasktui.core.store import TaskStore
@@ -77,7 +77,7 @@ class FeedStatus:
     mode: FeedMode
     detail: str = ""  # why polling / what failed / blind time after a reconnect
     label: str = ""  # the database, as user@host:port/db
-    layout: str = ""  # what the task tables look like (older releases)
+    shape: str = ""  # what the task tables look like (older releases)
     blind_since: float | None = None  # wall clock of the last proof that the link worked
     at: float = field(default_factory=time.time)  # wall clock of this report
     fades: bool = False  # the detail is news ("reconnected after …"): shown for a while only
@@ -169,7 +169,7 @@ class TaskFeed:
         self.use_trigger = use_trigger
         self.trigger_mode = trigger_mode
         self.session: Session | None = None
-        self.queries: q.TaskQueries | None = None
+        self.queries: tasks_sql.TaskQueries | None = None
         self.mode = FeedMode.CONNECTING
         self.last_event_at: float | None = None
         # Changes received per second over the last minute, for the throughput sparkline.
@@ -230,7 +230,7 @@ class TaskFeed:
             mode=mode,
             detail=detail,
             label=session.label if session else self.target.label,
-            layout=session.layout.describe() if session else "",
+            shape=session.shape.describe() if session else "",
             blind_since=self._blind_since if down else None,
             fades=fades,
         )
@@ -343,7 +343,7 @@ class TaskFeed:
 
     async def _connected(self) -> None:
         self.session = await open_session(self.target)
-        self.queries = q.TaskQueries.for_layout(self.session.layout)
+        self.queries = tasks_sql.TaskQueries.for_shape(self.session.shape)
         polling_reason = ""
         if self.use_trigger:
             listener = ChangeListener(
@@ -396,14 +396,14 @@ class TaskFeed:
         return rows
 
     async def _states(self) -> list[str]:
-        return [r[0] for r in await self._fetchall(q.DISTINCT_STATES)]
+        return [r[0] for r in await self._fetchall(tasks_sql.DISTINCT_STATES)]
 
     async def _window(self, states: list[str], limits: list[int], **kw: datetime | None) -> list[TaskRow]:
         assert self.queries is not None
         if not states:
             return []
-        rows = await self._fetchall(self.queries.recent_by_state, q.window_params(states, limits, **kw))
-        return [q.read_task(r) for r in rows]
+        rows = await self._fetchall(self.queries.recent_by_state, tasks_sql.window_params(states, limits, **kw))
+        return [tasks_sql.read_task(r) for r in rows]
 
     async def reload(self) -> None:
         """Load the window afresh: all unfinished tasks plus the newest finished ones.
@@ -461,7 +461,7 @@ class TaskFeed:
         found: list[TaskRow] = []
         for start in range(0, len(wanted), FETCH_BATCH):
             chunk = wanted[start : start + FETCH_BATCH]
-            found.extend(q.read_task(r) for r in await self._fetchall(self.queries.by_ids, {"ids": chunk}))
+            found.extend(tasks_sql.read_task(r) for r in await self._fetchall(self.queries.by_ids, {"ids": chunk}))
         present = {row.message_id for row in found}
         return found, [mid for mid in wanted if mid not in present]
 
@@ -631,7 +631,7 @@ class TaskFeed:
                 try:
                     if session is None or session.conn.closed:
                         session = await open_session(self.target)
-                    queries = q.TaskQueries.for_layout(session.layout)
+                    queries = tasks_sql.TaskQueries.for_shape(session.shape)
                     exact = time.monotonic() >= next_exact
                     finished = await db.bounded(
                         count_finished(session.conn, queries, timeout_ms=self.counts_timeout_ms, exact=exact),

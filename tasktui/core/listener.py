@@ -46,8 +46,8 @@ import psycopg
 
 from tasktui.core import db
 from tasktui.core.changemode import AUTO, CHOICES, DrainCursor, ModePolicy
-from tasktui.core.session import detect_layout
-from tasktui.core.sql import trigger as q
+from tasktui.core.session import detect_shape
+from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.trigger import DRAIN_MODE, HEARTBEAT_SECONDS, MODES, NOTIFY_MODE, validate_channel
 from tasktui.errors import LinkHung, MissingPrivilege, RegistrationLost, TriggerNotInstalled
 
@@ -211,9 +211,11 @@ class ChangeListener:
     async def __aenter__(self) -> ChangeListener:
         conn = await db.connect(self.target)
         try:
-            await db.bounded(detect_layout(conn), self.link_timeout, "reading the task tables' layout")
+            await db.bounded(detect_shape(conn), self.link_timeout, "reading the task tables' layout")
             row = await db.bounded(
-                (await conn.execute(q.REGISTRATION_AVAILABLE)).fetchone(), self.link_timeout, "checking the trigger"
+                (await conn.execute(trigger_sql.REGISTRATION_AVAILABLE)).fetchone(),
+                self.link_timeout,
+                "checking the trigger",
             )
             functions, table = row if row else (False, False)
             if not functions:
@@ -225,20 +227,22 @@ class ChangeListener:
             # Registered and listening in one statement: from here on no change can be missed,
             # so a caller that loads its initial state after entering sees every later change.
             params = {"console_id": self.console_id, "prefix": self.prefix, "hostname": socket.gethostname()[:255]}
-            registering = db.fetch_value(conn, q.REGISTER_CONSOLE, params)
+            registering = db.fetch_value(conn, trigger_sql.REGISTER_CONSOLE, params)
             channel = await db.bounded(registering, self.link_timeout, "registering")
             self.channel = str(channel)
             # Where a drain starts: every change committed from here on is read by a later drain
             # (or notified), so the window a caller loads after entering misses nothing.
             self._cursor = await self._drain_start(conn)
-            requesting = db.fetch_value(conn, q.REQUEST_MODE, {"console_id": self.console_id, "wants": self.wants})
+            requesting = db.fetch_value(
+                conn, trigger_sql.REQUEST_MODE, {"console_id": self.console_id, "wants": self.wants}
+            )
             self._heard_mode(await db.bounded(requesting, self.link_timeout, "asking for a mode"))
         except psycopg.errors.ProgramLimitExceeded as exc:
             await conn.close()
-            raise MissingPrivilege(str(db.explain(exc, self.target))) from None
+            raise MissingPrivilege(str(db.user_error(exc, self.target))) from None
         except psycopg.Error as exc:
             await conn.close()
-            raise db.explain(exc, self.target) from None
+            raise db.user_error(exc, self.target) from None
         except BaseException:
             await conn.close()
             raise
@@ -253,7 +257,7 @@ class ChangeListener:
         try:
             if not self._hung:  # a hung link would only make us wait again
                 await db.bounded(
-                    conn.execute(q.UNREGISTER_CONSOLE, {"console_id": self.console_id}),
+                    conn.execute(trigger_sql.UNREGISTER_CONSOLE, {"console_id": self.console_id}),
                     self.link_timeout,
                     "unregistering the console",
                 )
@@ -271,7 +275,9 @@ class ChangeListener:
         conn = self.conn
         try:
             row = await db.bounded(
-                _fetch_row(conn, q.HEARTBEAT_AND_MODE, {"console_id": self.console_id}), self.link_timeout, "heartbeat"
+                _fetch_row(conn, trigger_sql.HEARTBEAT_AND_MODE, {"console_id": self.console_id}),
+                self.link_timeout,
+                "heartbeat",
             )
         except LinkHung:
             self._hung = True
@@ -317,7 +323,9 @@ class ChangeListener:
     async def request_mode(self, wants: str) -> None:
         """Ask the trigger for a mode (it follows the most demanding live console)."""
         assert self.conn is not None, "enter the listener first"
-        requesting = db.fetch_value(self.conn, q.REQUEST_MODE, {"console_id": self.console_id, "wants": wants})
+        requesting = db.fetch_value(
+            self.conn, trigger_sql.REQUEST_MODE, {"console_id": self.console_id, "wants": wants}
+        )
         mode = await db.bounded(requesting, self.link_timeout, "asking for a mode")
         if mode is None:
             raise RegistrationLost("this console's registration for live updates was removed; reconnecting")
@@ -326,7 +334,7 @@ class ChangeListener:
 
     async def _drain_start(self, conn: psycopg.AsyncConnection) -> DrainCursor:
         params = {"console_id": self.console_id, "since": None, "tidy": False}
-        rows = await db.bounded(_fetch_all(conn, q.DRAIN, params), self.link_timeout, "starting a drain")
+        rows = await db.bounded(_fetch_all(conn, trigger_sql.DRAIN, params), self.link_timeout, "starting a drain")
         return DrainCursor.parse(rows[0][0])
 
     async def _drain(self, tidy: bool) -> list[Change]:
@@ -334,7 +342,9 @@ class ChangeListener:
         assert self.conn is not None and self._cursor is not None
         params = {"console_id": self.console_id, "since": self._cursor.text, "tidy": tidy}
         try:
-            rows = await db.bounded(_fetch_all(self.conn, q.DRAIN, params), self.link_timeout, "draining changes")
+            rows = await db.bounded(
+                _fetch_all(self.conn, trigger_sql.DRAIN, params), self.link_timeout, "draining changes"
+            )
         except LinkHung:
             self._hung = True
             raise

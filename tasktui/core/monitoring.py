@@ -34,7 +34,7 @@ from tasktui.core import db
 from tasktui.core.counts import count_finished
 from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.session import Session
-from tasktui.core.sql import monitoring as q
+from tasktui.core.sql import monitoring as monitoring_sql
 from tasktui.core.sql.tasks import TaskQueries
 from tasktui.core.status import FINAL_STATES, UNFINISHED_STATES
 from tasktui.core.text import escape_control
@@ -109,20 +109,23 @@ async def load_status(session: Session, *, rejected_minutes: int = DEFAULT_REJEC
         report = await load_workers(session)
         rows = await (
             await conn.execute(
-                q.queue_depths(session.layout), {"unfinished": list(UNFINISHED_STATES), "cap": COUNT_CAP}
+                monitoring_sql.queue_depths(session.shape), {"unfinished": list(UNFINISHED_STATES), "cap": COUNT_CAP}
             )
         ).fetchall()
         rejected = int(
-            await db.fetch_value(conn, q.RECENTLY_REJECTED, {"minutes": rejected_minutes, "cap": COUNT_CAP + 1}) or 0  # type: ignore[call-overload]
+            await db.fetch_value(
+                conn, monitoring_sql.RECENTLY_REJECTED, {"minutes": rejected_minutes, "cap": COUNT_CAP + 1}
+            )
+            or 0  # type: ignore[call-overload]
         )
         finished = await count_finished(
             conn,
-            TaskQueries.for_layout(session.layout),
+            TaskQueries.for_shape(session.shape),
             timeout_ms=FINISHED_COUNT_BUDGET_MS,
             with_problems=False,
         )
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
     counts: dict[str, int] = dict.fromkeys(UNFINISHED_STATES, 0)
     queues: dict[str, dict[str, float | None]] = {}
     capped = rejected > COUNT_CAP

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tasktui.core.models import Fingerprint, TaskRow
-from tasktui.core.sql import tasks as q
+from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES
 from tasktui.core.store import TaskStore
 
@@ -74,7 +74,7 @@ class Recheck:
         self._share_offset = 0
 
     async def _fingerprints(self, query: str, params: dict[str, Any]) -> dict[str, Fingerprint]:
-        return dict(map(q.read_fingerprint, await self.read(query, params)))
+        return dict(map(tasks_sql.read_fingerprint, await self.read(query, params)))
 
     def _differs(self, found: dict[str, Fingerprint]) -> set[str]:
         rows = self.store.rows
@@ -94,17 +94,17 @@ class Recheck:
         self._share_offset = start + len(share)
         return share
 
-    async def round(self, queries: q.TaskQueries) -> RoundResult:
+    async def round(self, queries: tasks_sql.TaskQueries) -> RoundResult:
         started = time.perf_counter()
-        now = (await self.read(q.SERVER_NOW, None))[0][0]
-        states = [r[0] for r in await self.read(q.DISTINCT_STATES, None)]
+        now = (await self.read(tasks_sql.SERVER_NOW, None))[0][0]
+        states = [r[0] for r in await self.read(tasks_sql.DISTINCT_STATES, None)]
         unfinished_states = [s for s in states if s not in FINAL_STATES]
         finished_states = [s for s in states if s in FINAL_STATES]
         differing: set[str] = set()
         async with self.lock:
             unfinished = await self._fingerprints(
                 queries.fingerprints_by_state,
-                q.window_params(unfinished_states, [self.cap_per_state] * len(unfinished_states)),
+                tasks_sql.window_params(unfinished_states, [self.cap_per_state] * len(unfinished_states)),
             )
             differing |= self._differs(unfinished)
             missing_from_db = {mid for mid in self.store.unfinished_ids() if mid not in unfinished}
@@ -122,7 +122,7 @@ class Recheck:
         async with self.lock:
             recent = await self._fingerprints(
                 queries.fingerprints_by_state,
-                q.window_params(finished_states, [self.window] * len(finished_states), since=since),
+                tasks_sql.window_params(finished_states, [self.window] * len(finished_states), since=since),
             )
             differing |= self._differs(recent)
         self._last_round_at = now

@@ -41,9 +41,8 @@ from tasktui.core.error_groups import error_key
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
 from tasktui.core.session import TASK_TABLE, TASKLOG_TABLE, Session, has_table_privilege
-from tasktui.core.sql import broker as broker_q
 from tasktui.core.sql import catalog
-from tasktui.core.sql import retry as q
+from tasktui.core.sql import retry as retry_sql
 from tasktui.core.sql.errors import ERROR_TEXT_CHARS
 from tasktui.core.sql.tasks import TaskQueries, read_task
 
@@ -164,10 +163,10 @@ async def retry_capability(session: Session) -> tuple[bool, str]:
     conn = session.conn
     try:
         role = await db.fetch_value(conn, catalog.CURRENT_ROLE)
-        if await db.fetch_value(conn, q.SERVER_READ_ONLY):
+        if await db.fetch_value(conn, retry_sql.SERVER_READ_ONLY):
             return False, f"{session.label} accepts no writes (a standby, or default_transaction_read_only is on)"
         needed = [(TASK_TABLE, ("SELECT", "UPDATE"))]
-        if session.layout.has_tasklog:
+        if session.shape.has_tasklog:
             needed.append((TASKLOG_TABLE, ("SELECT", "INSERT", "UPDATE")))
         lacking = []
         for table, privileges in needed:
@@ -175,7 +174,7 @@ async def retry_capability(session: Session) -> tuple[bool, str]:
             if missing:
                 lacking.append(f"{', '.join(missing)} on {table}")
     except psycopg.Error as exc:
-        return False, f"cannot check retry privileges: {db.explain(exc, session.target)}"
+        return False, f"cannot check retry privileges: {db.user_error(exc, session.target)}"
     if lacking:
         return False, f"role {role!r} lacks {' and '.join(lacking)}, needed to retry tasks"
     return True, f"role {role!r} may retry tasks"
@@ -201,12 +200,12 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
         return RetryOutcome(
             message_id, Outcome.FAILED, error="the connection is inside another transaction", fatal=True
         )
-    layout = session.layout
+    shape = session.shape
     params = {
         "message_id": message_id,
-        "active_states": list(q.ACTIVE_STATES),
-        "event": q.RETRY_EVENT,
-        "logger": q.MIDDLEWARE_LOGGER,
+        "active_states": list(retry_sql.ACTIVE_STATES),
+        "event": retry_sql.RETRY_EVENT,
+        "logger": retry_sql.MIDDLEWARE_LOGGER,
         "retries": None,
         "max_bytes": safe_pickle.MAX_BLOB_BYTES,
     }
@@ -215,25 +214,25 @@ async def retry_task(session: Session, message_id: str, *, skip_if_twin: bool = 
     committing = False
     try:
         async with conn.transaction():
-            await conn.execute(q.RETRY_LOCK_TIMEOUT)
-            twin_lock = q.twin_lock(layout) if skip_if_twin else None
+            await conn.execute(retry_sql.RETRY_LOCK_TIMEOUT)
+            twin_lock = retry_sql.twin_lock(shape) if skip_if_twin else None
             if twin_lock is not None:
                 await conn.execute(twin_lock, params)
-            if layout.has_retries:
-                row = await (await conn.execute(q.REJECTED_MESSAGE, params)).fetchone()
+            if shape.has_retries:
+                row = await (await conn.execute(retry_sql.REJECTED_MESSAGE, params)).fetchone()
                 params["retries"] = retry_count(row[0]) if row else None
-            cursor = await conn.execute(q.guarded_retry(layout, skip_if_twin=skip_if_twin), params)
+            cursor = await conn.execute(retry_sql.guarded_retry(shape, skip_if_twin=skip_if_twin), params)
             matched = await cursor.fetchone() is not None
             if not matched:
-                diagnosis = await (await conn.execute(q.diagnose(layout), params)).fetchone()
-            elif layout.has_tasklog:
-                await conn.execute(broker_q.MARK_LOGS_PREVIOUS, {"task_id": message_id})
+                diagnosis = await (await conn.execute(retry_sql.diagnose(shape), params)).fetchone()
+            elif shape.has_tasklog:
+                await conn.execute(retry_sql.MARK_LOGS_PREVIOUS, {"task_id": message_id})
                 await conn.execute(
-                    broker_q.INSERT_LOG,
+                    retry_sql.INSERT_LOG,
                     {
-                        "event": q.RETRY_EVENT,
+                        "event": retry_sql.RETRY_EVENT,
                         "level": "info",
-                        "logger": q.MIDDLEWARE_LOGGER,
+                        "logger": retry_sql.MIDDLEWARE_LOGGER,
                         "attributes": Jsonb({"delay": None}),
                         "task_id": message_id,
                     },
@@ -277,7 +276,7 @@ def _diagnosed(message_id: str, row: tuple[Any, ...] | None) -> RetryOutcome:
 
 
 def _failure(session: Session, message_id: str, exc: psycopg.Error, *, committing: bool) -> RetryOutcome:
-    text = str(db.explain(exc, session.target))
+    text = str(db.user_error(exc, session.target))
     if isinstance(exc, pg_errors.LockNotAvailable):
         return RetryOutcome(
             message_id,
@@ -420,7 +419,7 @@ async def preview_bulk_retry(
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT:,}")
     started = time.monotonic()
     conn = session.conn
-    queries = TaskQueries.for_layout(session.layout)
+    queries = TaskQueries.for_shape(session.shape)
     where, params = task_filter.where_sql(queries)
     params = {
         **params,
@@ -428,19 +427,19 @@ async def preview_bulk_retry(
         "limit": limit,
         "error_sample": error_sample,
         "error_chars": ERROR_TEXT_CHARS + 1,
-        "active_states": list(q.ACTIVE_STATES),
+        "active_states": list(retry_sql.ACTIVE_STATES),
     }
     try:
         # One snapshot for the count, the plan and the sample: they agree with each other.
         async with conn.transaction():
-            await conn.execute(q.SNAPSHOT)
-            await conn.execute(q.PREVIEW_SETTINGS)
-            matching = int(await db.fetch_value(conn, q.count_matching(queries, where), params) or 0)  # type: ignore[call-overload]
-            rows = await (await conn.execute(q.plan(session.layout, queries, where), params)).fetchall()
+            await conn.execute(retry_sql.SNAPSHOT)
+            await conn.execute(retry_sql.PREVIEW_SETTINGS)
+            matching = int(await db.fetch_value(conn, retry_sql.count_matching(queries, where), params) or 0)  # type: ignore[call-overload]
+            rows = await (await conn.execute(retry_sql.plan(session.shape, queries, where), params)).fetchall()
             sample_ids = [row[0] for row in rows[:sample_size]]
             sample_rows = await (await conn.execute(queries.by_ids, {"ids": sample_ids})).fetchall()
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
     # Masked here, after the snapshot is released, not in SQL: see tasktui.core.error_groups.
     errors = await _error_keys({group: text for _, _, _, group, text in rows if text is not None})
     # A group without text is the tasks beyond `error_sample` (error not looked up).

@@ -1,7 +1,7 @@
-"""A session on a database holding authentik's task tables, and the layout those tables have.
+"""A session on a database holding authentik's task tables, and the shape of those tables (TableShape).
 
 authentik's task tables changed across releases: 2025.8 had no task log table and no eta or
-retries columns; later releases may drop `tenant_id`. The console reads the layout once per
+retries columns; later releases may drop `tenant_id`. The console reads that shape once per
 connection and adapts its queries to it.
 """
 
@@ -29,7 +29,7 @@ NO_TABLES_MESSAGE = "this database has no authentik task tables; run `tasktui sc
 
 
 @dataclass(frozen=True)
-class Layout:
+class TableShape:
     """What the task tables of this database look like."""
 
     schema: str
@@ -94,7 +94,7 @@ class Layout:
         return ", ".join(parts) or "authentik 2025.10+ layout"
 
 
-async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
+async def detect_shape(conn: psycopg.AsyncConnection) -> TableShape:
     """Find the task tables and read their columns; raise MissingTables if there are none."""
     try:
         row = await (await conn.execute(catalog.TASK_TABLE_SCHEMA)).fetchone()
@@ -125,7 +125,7 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
     readable: dict[str, bool] = {}
     for table, column in present.items():
         readable[table] = column in columns[table] and await has_table_privilege(conn, table, "SELECT")
-    layout = Layout(
+    shape = TableShape(
         schema=schema,
         task_columns=frozenset(columns[TASK_TABLE]),
         tasklog_columns=frozenset(columns[TASKLOG_TABLE]),
@@ -141,13 +141,13 @@ async def detect_layout(conn: psycopg.AsyncConnection) -> Layout:
             and (table != TENANT_TABLE or "tenant_id" in columns[TASK_TABLE])
         ),
     )
-    if layout.has_tenant and layout.has_tenant_table and layout.has_content_type_table:
-        layout = replace(layout, tenant_content_types=await _tenant_content_types(conn, schema))
-    return layout
+    if shape.has_tenant and shape.has_tenant_table and shape.has_content_type_table:
+        shape = replace(shape, tenant_content_types=await _tenant_content_types(conn, schema))
+    return shape
 
 
 async def _tenant_content_types(conn: psycopg.AsyncConnection, schema: str) -> tuple[tuple[str, str], ...]:
-    """Tenants whose schema names content types differently from the task schema (see Layout)."""
+    """Tenants whose schema names content types differently from the task schema (see TableShape)."""
     try:
         cursor = await conn.execute(
             catalog.TENANT_CONTENT_TYPE_SCHEMAS, {"schema": schema, "limit": MAX_TENANT_SCHEMAS}
@@ -192,7 +192,7 @@ class Session:
     """An open connection to the watched database plus what we learned about it."""
 
     conn: psycopg.AsyncConnection
-    layout: Layout
+    shape: TableShape
     target: db.Target
     label: str
 
@@ -210,10 +210,10 @@ async def open_session(target: db.Target, *, require_tables: bool = True) -> Ses
     """Connect, find the task tables (or raise MissingTables) and check we may read them."""
     conn = await db.connect(target)
     try:
-        layout = await detect_layout(conn)
+        shape = await detect_shape(conn)
         if require_tables:
             await require_table_privileges(conn, [("SELECT", TASK_TABLE)], purpose="show tasks")
     except BaseException:
         await conn.close()
         raise
-    return Session(conn=conn, layout=layout, target=target, label=db.connected_label(conn))
+    return Session(conn=conn, shape=shape, target=target, label=db.connected_label(conn))

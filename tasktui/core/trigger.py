@@ -21,13 +21,13 @@ from tasktui.core.session import (
     TASK_TABLE,
     TASKLOG_TABLE,
     WORKERSTATUS_TABLE,
-    Layout,
-    detect_layout,
+    TableShape,
+    detect_shape,
     quote_ident,
     quote_literal,
 )
 from tasktui.core.sql import catalog
-from tasktui.core.sql import trigger as q
+from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.text import escape_control
 from tasktui.errors import MissingPrivilege
 
@@ -105,13 +105,13 @@ def _when_changed(columns: frozenset[str], table: str) -> str:
     return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in present)
 
 
-def render_install_sql(layout: Layout, template: str | None = None, *, version: int = TRIGGER_VERSION) -> str:
+def render_install_sql(shape: TableShape, template: str | None = None, *, version: int = TRIGGER_VERSION) -> str:
     """The install script for this layout, with its placeholders filled in (`template` and
     `version`: an older release's script, for tests that upgrade from it)."""
     text = read_schema_file("tasktui_notify.sql") if template is None else template
-    if not layout.has_tasklog:
+    if not shape.has_tasklog:
         text = re.sub(r"-- @if tasklog\n.*?-- @endif\n", "", text, flags=re.DOTALL)
-    schema = quote_ident(layout.schema)
+    schema = quote_ident(shape.schema)
     replacements = {
         "@schema_literal@": quote_literal(schema),
         "@task_table@": quote_literal(f"{schema}.{TASK_TABLE}"),
@@ -123,9 +123,9 @@ def render_install_sql(layout: Layout, template: str | None = None, *, version: 
         "@tidy_batch@": str(TIDY_BATCH),
         "@max_consoles@": str(MAX_CONSOLES_PER_ROLE),
         "@version@": str(version),
-        "@task_when@": _when_changed(layout.task_columns, TASK_TABLE),
-        "@tasklog_when@": _when_changed(layout.tasklog_columns, TASKLOG_TABLE) or "false",
-        "@workerstatus_when@": _when_changed(layout.workerstatus_columns, WORKERSTATUS_TABLE),
+        "@task_when@": _when_changed(shape.task_columns, TASK_TABLE),
+        "@tasklog_when@": _when_changed(shape.tasklog_columns, TASKLOG_TABLE) or "false",
+        "@workerstatus_when@": _when_changed(shape.workerstatus_columns, WORKERSTATUS_TABLE),
     }
     for placeholder, value in replacements.items():
         text = text.replace(placeholder, value)
@@ -145,9 +145,9 @@ class ConsoleInfo:
     wants_since: datetime | None = None
 
 
-def expected_triggers(layout: Layout) -> set[tuple[str, str]]:
+def expected_triggers(shape: TableShape) -> set[tuple[str, str]]:
     """The (table, trigger) pairs the install script creates for this layout."""
-    script = render_install_sql(layout)
+    script = render_install_sql(shape)
     return {
         (table, trigger)
         for trigger, table in re.findall(r"CREATE TRIGGER (\w+)\s.*?\.(authentik_tasks_\w+)", script, flags=re.DOTALL)
@@ -202,104 +202,105 @@ class TriggerStatus:
         return text
 
 
-def _tables_present(layout: Layout) -> list[str]:
+def _tables_present(shape: TableShape) -> list[str]:
     tables = [TASK_TABLE]
-    if layout.has_tasklog:
+    if shape.has_tasklog:
         tables.append(TASKLOG_TABLE)
-    if layout.has_workerstatus:
+    if shape.has_workerstatus:
         tables.append(WORKERSTATUS_TABLE)
     return tables
 
 
-async def _require_install_privileges(conn: psycopg.AsyncConnection, layout: Layout) -> None:
+async def _require_install_privileges(conn: psycopg.AsyncConnection, shape: TableShape) -> None:
     role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
-    for table in _tables_present(layout):
+    for table in _tables_present(shape):
         row = await (await conn.execute(catalog.TABLE_PRIVILEGE, {"table": table, "privilege": "TRIGGER"})).fetchone()
         if not row[0]:
             raise MissingPrivilege(f"role {role!r} lacks TRIGGER on {table}, needed to install the notify trigger")
     row = await (
-        await conn.execute(catalog.SCHEMA_PRIVILEGE, {"schema": layout.schema, "privilege": "CREATE"})
+        await conn.execute(catalog.SCHEMA_PRIVILEGE, {"schema": shape.schema, "privilege": "CREATE"})
     ).fetchone()
     if not row[0]:
         raise MissingPrivilege(
-            f"role {role!r} lacks CREATE on schema {layout.schema}, needed to install the notify trigger"
+            f"role {role!r} lacks CREATE on schema {shape.schema}, needed to install the notify trigger"
         )
 
 
-async def _drop_our_triggers(conn: psycopg.AsyncConnection, layout: Layout) -> None:
-    rows = await (await conn.execute(q.INSTALLED_TRIGGERS, {"schema": layout.schema})).fetchall()
+async def _drop_our_triggers(conn: psycopg.AsyncConnection, shape: TableShape) -> None:
+    rows = await (await conn.execute(trigger_sql.INSTALLED_TRIGGERS, {"schema": shape.schema})).fetchall()
     for table, trigger in rows:
         await conn.execute(
-            sql.SQL(q.DROP_TRIGGER).format(
+            sql.SQL(trigger_sql.DROP_TRIGGER).format(
                 trigger=sql.Identifier(trigger),
-                schema=sql.Identifier(layout.schema),
+                schema=sql.Identifier(shape.schema),
                 table=sql.Identifier(table),
             )
         )
 
 
-async def install(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> TriggerStatus:
+async def install(conn: psycopg.AsyncConnection, shape: TableShape | None = None) -> TriggerStatus:
     """Install or upgrade the trigger in one short transaction; returns the new status."""
-    layout = layout or await detect_layout(conn)
-    await _require_install_privileges(conn, layout)
-    script = render_install_sql(layout)
+    shape = shape or await detect_shape(conn)
+    await _require_install_privileges(conn, shape)
+    script = render_install_sql(shape)
     async with conn.transaction():
         # CREATE TRIGGER briefly locks the task table against writes: never queue behind a
         # long transaction (and so block the workers queued behind us) for more than this.
         await conn.execute("SET LOCAL lock_timeout = '3s'")
-        await _drop_our_triggers(conn, layout)
+        await _drop_our_triggers(conn, shape)
         await conn.execute(script)  # type: ignore[arg-type]  # our own file, not user input
-    return await status(conn, layout)
+    return await status(conn, shape)
 
 
-async def uninstall(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> None:
+async def uninstall(conn: psycopg.AsyncConnection, shape: TableShape | None = None) -> None:
     """Remove every object the trigger install created; leave authentik's objects as they are."""
-    layout = layout or await detect_layout(conn)
-    schema = sql.Identifier(layout.schema)
+    shape = shape or await detect_shape(conn)
+    schema = sql.Identifier(shape.schema)
     async with conn.transaction():
         await conn.execute("SET LOCAL lock_timeout = '3s'")
-        await _drop_our_triggers(conn, layout)
+        await _drop_our_triggers(conn, shape)
         for signature in FUNCTIONS:
             # Our own constant signatures, appended to the composed schema identifier.
-            await conn.execute(sql.SQL(q.DROP_FUNCTION).format(schema=schema, function=sql.SQL(signature)))
-        await conn.execute(sql.SQL(q.DROP_CONSOLE_TABLE).format(schema=schema))
-        await conn.execute(sql.SQL(q.DROP_CHANGES_TABLE).format(schema=schema))
+            await conn.execute(sql.SQL(trigger_sql.DROP_FUNCTION).format(schema=schema, function=sql.SQL(signature)))
+        await conn.execute(sql.SQL(trigger_sql.DROP_CONSOLE_TABLE).format(schema=schema))
+        await conn.execute(sql.SQL(trigger_sql.DROP_CHANGES_TABLE).format(schema=schema))
 
 
-async def status(conn: psycopg.AsyncConnection, layout: Layout | None = None) -> TriggerStatus:
-    layout = layout or await detect_layout(conn)
+async def status(conn: psycopg.AsyncConnection, shape: TableShape | None = None) -> TriggerStatus:
+    shape = shape or await detect_shape(conn)
     triggers = [
-        tuple(r) for r in await (await conn.execute(q.INSTALLED_TRIGGERS, {"schema": layout.schema})).fetchall()
+        tuple(r)
+        for r in await (await conn.execute(trigger_sql.INSTALLED_TRIGGERS, {"schema": shape.schema})).fetchall()
     ]
-    comment_row = await (await conn.execute(q.FUNCTION_COMMENT, {"schema": layout.schema})).fetchone()
+    comment_row = await (await conn.execute(trigger_sql.FUNCTION_COMMENT, {"schema": shape.schema})).fetchone()
     version = None
     if comment_row and comment_row[0]:
         match = re.search(r"version (\d+)", comment_row[0])
         version = int(match.group(1)) if match else None
-    table_row = await (await conn.execute(q.CONSOLE_TABLE_EXISTS)).fetchone()
+    table_row = await (await conn.execute(trigger_sql.CONSOLE_TABLE_EXISTS)).fetchone()
     consoles: list[ConsoleInfo] | None = []
     mode: str | None = None
     changes_waiting: int | None = None
     if table_row[0]:
         try:
             async with conn.transaction():
-                has_wants = (await (await conn.execute(q.CONSOLE_HAS_WANTS)).fetchone())[0]
-                query = q.ACTIVE_CONSOLES if has_wants else q.ACTIVE_CONSOLES_BEFORE_MODES
+                has_wants = (await (await conn.execute(trigger_sql.CONSOLE_HAS_WANTS)).fetchone())[0]
+                query = trigger_sql.ACTIVE_CONSOLES if has_wants else trigger_sql.ACTIVE_CONSOLES_BEFORE_MODES
                 rows = await (await conn.execute(query, {"stale_after": STALE_AFTER})).fetchall()
             consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
             if has_wants:
                 mode = DRAIN_MODE if any(c.wants == DRAIN_MODE for c in consoles) else NOTIFY_MODE
         except psycopg.errors.InsufficientPrivilege:
             consoles = None  # only the installer reads the registrations
-        if (await (await conn.execute(q.CHANGES_TABLE_EXISTS)).fetchone())[0]:
+        if (await (await conn.execute(trigger_sql.CHANGES_TABLE_EXISTS)).fetchone())[0]:
             try:
                 async with conn.transaction():
-                    waiting = await (await conn.execute(q.CHANGES_WAITING)).fetchone()
+                    waiting = await (await conn.execute(trigger_sql.CHANGES_WAITING)).fetchone()
                 changes_waiting = int(waiting[0]) if waiting else None
             except psycopg.errors.InsufficientPrivilege:
                 changes_waiting = None
     installed = bool(triggers) and comment_row is not None and bool(table_row[0])
-    missing = sorted(name for _, name in expected_triggers(layout) - set(triggers)) if installed else []
+    missing = sorted(name for _, name in expected_triggers(shape) - set(triggers)) if installed else []
     return TriggerStatus(
         installed=installed,
         version=version,

@@ -45,7 +45,7 @@ from typing import Literal
 from tasktui.core.db import fetch_value
 from tasktui.core.locks import pg_locks_ids, task_lock_key, worker_lock_key
 from tasktui.core.session import Session
-from tasktui.core.sql import workers as q
+from tasktui.core.sql import workers as workers_sql
 from tasktui.core.timefmt import duration
 
 HEARTBEAT_WINDOW = timedelta(minutes=2)  # authentik's "alive" window
@@ -185,7 +185,7 @@ async def lock_holders(session: Session, keys: list[int]) -> dict[tuple[int, int
         return {}
     ids = [pg_locks_ids(key) for key in keys]
     params = {"classids": [c for c, _ in ids], "objids": [o for _, o in ids]}
-    rows = await (await session.conn.execute(q.HELD_ADVISORY_LOCKS, params)).fetchall()
+    rows = await (await session.conn.execute(workers_sql.HELD_ADVISORY_LOCKS, params)).fetchall()
     return {(int(c), int(o)): int(pid) for c, o, pid in rows}
 
 
@@ -197,15 +197,15 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
     """Workers with their liveness, plus alarms about stuck work. A handful of bounded reads;
     no locks taken, nothing written."""
     conn = session.conn
-    layout = session.layout
+    shape = session.shape
     rows: list[tuple] = []
-    if layout.has_workerstatus:
-        rows = await (await conn.execute(q.WORKERS, {"limit": MAX_WORKERS})).fetchall()
-    now = rows[0][4] if rows else (await (await conn.execute(q.NOW)).fetchone())[0]
+    if shape.has_workerstatus:
+        rows = await (await conn.execute(workers_sql.WORKERS, {"limit": MAX_WORKERS})).fetchall()
+    now = rows[0][4] if rows else (await (await conn.execute(workers_sql.NOW)).fetchone())[0]
 
     running = await (
         await conn.execute(
-            q.running_tasks("_uid" in layout.task_columns),
+            workers_sql.running_tasks("_uid" in shape.task_columns),
             {"states": list(RUNNING_STATES), "limit": MAX_RUNNING_CHECKED + 1},
         )
     ).fetchall()
@@ -234,7 +234,7 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
 
     orphans = await _orphans(session, running, task_keys, held, now)
     overdue_row = await (
-        await conn.execute(q.overdue_queued(layout.has_eta), {"minutes": queued_minutes, "cap": COUNT_CAP})
+        await conn.execute(workers_sql.overdue_queued(shape.has_eta), {"minutes": queued_minutes, "cap": COUNT_CAP})
     ).fetchone()
     overdue = int(overdue_row[0]) if overdue_row else 0
 
@@ -250,15 +250,15 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
         running_checked=len(running),
         running_capped=running_capped,
     )
-    return replace(report, alarms=_alarms(report, layout.has_workerstatus))
+    return replace(report, alarms=_alarms(report, shape.has_workerstatus))
 
 
 async def _deployed_version(session: Session) -> str | None:
     """authentik's newest recorded version ("<version>+<build>"), or None when this database (or
     this role) has no version history to read."""
-    if not await fetch_value(session.conn, q.VERSION_HISTORY_READABLE):
+    if not await fetch_value(session.conn, workers_sql.VERSION_HISTORY_READABLE):
         return None
-    version = await fetch_value(session.conn, q.NEWEST_AUTHENTIK_VERSION)
+    version = await fetch_value(session.conn, workers_sql.NEWEST_AUTHENTIK_VERSION)
     return str(version) if version else None
 
 
@@ -278,7 +278,7 @@ async def _orphans(
         return []
     # The task list was read before pg_locks: one that finished (and unlocked) in between is
     # not in a running state any more. Only those still running without a lock are orphans.
-    rows = await (await session.conn.execute(q.TASK_STATES, {"ids": list(candidates)})).fetchall()
+    rows = await (await session.conn.execute(workers_sql.TASK_STATES, {"ids": list(candidates)})).fetchall()
     still_running = {mid for mid, state in rows if state in RUNNING_STATES}
     orphans = []
     for message_id, queue, actor, uid, state, mtime in candidates.values():

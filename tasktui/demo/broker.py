@@ -19,7 +19,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tasktui.core.locks import task_lock_key, worker_lock_key
-from tasktui.core.sql import broker as q
+from tasktui.core.sql import retry as retry_sql
+from tasktui.demo.sql import broker as broker_sql
 
 MIDDLEWARE_LOGGER = "authentik.tasks.middleware.TaskLogMiddleware"
 
@@ -73,7 +74,7 @@ def encode_exception_result(exc_type: str, message: str) -> bytes:
 
 
 async def default_tenant(conn: psycopg.AsyncConnection) -> uuid.UUID:
-    row = await (await conn.execute(q.DEFAULT_TENANT)).fetchone()
+    row = await (await conn.execute(broker_sql.DEFAULT_TENANT)).fetchone()
     assert row is not None, "the mirror has a default tenant"
     return row[0]
 
@@ -88,7 +89,7 @@ async def log(
     attributes: dict | None = None,
 ) -> None:
     await conn.execute(
-        q.INSERT_LOG,
+        retry_sql.INSERT_LOG,
         {"event": event, "level": level, "logger": logger, "attributes": Jsonb(attributes or {}), "task_id": task_id},
     )
 
@@ -111,7 +112,7 @@ async def enqueue(
     message_id = message_id or str(uuid.uuid4())
     async with conn.transaction():
         await conn.execute(
-            q.ENQUEUE,
+            broker_sql.ENQUEUE,
             {
                 "message_id": message_id,
                 "queue": queue,
@@ -135,19 +136,19 @@ async def enqueue(
 
 
 async def pending(conn: psycopg.AsyncConnection, queue: str = "default", limit: int = 20) -> list[str]:
-    rows = await (await conn.execute(q.PENDING, {"queue": queue, "limit": limit})).fetchall()
+    rows = await (await conn.execute(broker_sql.PENDING, {"queue": queue, "limit": limit})).fetchall()
     return [str(r[0]) for r in rows]
 
 
 async def claim(locks_conn: psycopg.AsyncConnection, message_id: str, queue: str = "default") -> bool:
     """Claim on the worker's locks connection: consumed + the task's session advisory lock."""
     key = task_lock_key(queue, message_id)
-    row = await (await locks_conn.execute(q.CLAIM, {"message_id": message_id, "lock_key": key})).fetchone()
+    row = await (await locks_conn.execute(broker_sql.CLAIM, {"message_id": message_id, "lock_key": key})).fetchone()
     return row is not None
 
 
 async def release(locks_conn: psycopg.AsyncConnection, message_id: str, queue: str = "default") -> None:
-    await locks_conn.execute(q.UNLOCK, {"lock_key": task_lock_key(queue, message_id)})
+    await locks_conn.execute(broker_sql.UNLOCK, {"lock_key": task_lock_key(queue, message_id)})
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class ClaimedTask:
 
 
 async def read_claimed(conn: psycopg.AsyncConnection, message_id: str) -> ClaimedTask | None:
-    row = await (await conn.execute(q.CLAIMED_TASK, {"message_id": message_id})).fetchone()
+    row = await (await conn.execute(broker_sql.CLAIMED_TASK, {"message_id": message_id})).fetchone()
     if row is None:
         return None
     actor_name, uid, retries, tenant_id = row
@@ -177,16 +178,18 @@ async def read_claimed(conn: psycopg.AsyncConnection, message_id: str) -> Claime
 async def requeue(conn: psycopg.AsyncConnection, message_ids: list[str]) -> None:
     """Worker shutdown: messages it held but did not finish go back to `queued`."""
     if message_ids:
-        await conn.execute(q.REQUEUE, {"message_ids": message_ids})
+        await conn.execute(broker_sql.REQUEUE, {"message_ids": message_ids})
 
 
 async def any_rejected(conn: psycopg.AsyncConnection) -> bool:
-    row = await (await conn.execute(q.ANY_REJECTED)).fetchone()
+    row = await (await conn.execute(broker_sql.ANY_REJECTED)).fetchone()
     return bool(row and row[0])
 
 
 async def advance(conn: psycopg.AsyncConnection, message_id: str, from_state: str, to_state: str) -> None:
-    await conn.execute(q.ADVANCE_STATE, {"message_id": message_id, "from_state": from_state, "to_state": to_state})
+    await conn.execute(
+        broker_sql.ADVANCE_STATE, {"message_id": message_id, "from_state": from_state, "to_state": to_state}
+    )
 
 
 async def start_processing(conn: psycopg.AsyncConnection, message_id: str) -> None:
@@ -198,7 +201,7 @@ async def start_processing(conn: psycopg.AsyncConnection, message_id: str) -> No
 
 async def save_task_fields(conn: psycopg.AsyncConnection, message_id: str) -> None:
     """CurrentTask's save of the non-broker fields: a write that changes nothing visible."""
-    await conn.execute(q.SAVE_TASK_FIELDS, {"message_id": message_id})
+    await conn.execute(broker_sql.SAVE_TASK_FIELDS, {"message_id": message_id})
 
 
 async def succeed(conn: psycopg.AsyncConnection, message_id: str) -> None:
@@ -206,8 +209,8 @@ async def succeed(conn: psycopg.AsyncConnection, message_id: str) -> None:
     await advance(conn, message_id, "running", "postprocess")
     await log(conn, message_id, "Task finished processing without errors")
     await save_task_fields(conn, message_id)
-    await conn.execute(q.STORE_RESULT, {"message_id": message_id, "result": pickle.dumps(None)})
-    await conn.execute(q.ACK, {"message_id": message_id})
+    await conn.execute(broker_sql.STORE_RESULT, {"message_id": message_id, "result": pickle.dumps(None)})
+    await conn.execute(broker_sql.ACK, {"message_id": message_id})
 
 
 def exception_attributes(exc_type: str, message: str, frames: list[dict] | None = None) -> dict:
@@ -256,7 +259,7 @@ async def fail(
     if retry_delay_ms is not None:
         async with conn.transaction():
             await conn.execute(
-                q.RETRY_LATER,
+                broker_sql.RETRY_LATER,
                 {
                     "message_id": message_id,
                     "retries": retries + 1,
@@ -264,13 +267,13 @@ async def fail(
                     "message": encode_message(message_id, actor, queue=queue, retries=retries + 1),
                 },
             )
-            await conn.execute(q.MARK_LOGS_PREVIOUS, {"task_id": message_id})
+            await conn.execute(retry_sql.MARK_LOGS_PREVIOUS, {"task_id": message_id})
             await log(conn, message_id, "Task will be retried", attributes={"delay": retry_delay_ms})
         return
     rejected = encode_message(message_id, actor, queue=queue, retries=retries if thrown else retries + 1)
-    await conn.execute(q.NACK, {"message_id": message_id, "message": rejected})
+    await conn.execute(broker_sql.NACK, {"message_id": message_id, "message": rejected})
     await conn.execute(
-        q.STORE_EXCEPTION, {"message_id": message_id, "result": encode_exception_result(exc_type, exc_message)}
+        broker_sql.STORE_EXCEPTION, {"message_id": message_id, "result": encode_exception_result(exc_type, exc_message)}
     )
 
 
@@ -278,27 +281,27 @@ async def register_worker(conn: psycopg.AsyncConnection, hostname: str, version:
     """A worker process boots: replace its host's row with a new id (autocommit connection)."""
     worker_id = str(uuid.uuid4())
     async with conn.transaction():
-        await conn.execute(q.WORKER_DELETE_HOST, {"hostname": hostname})
-        await conn.execute(q.WORKER_INSERT, {"id": worker_id, "hostname": hostname, "version": version})
+        await conn.execute(broker_sql.WORKER_DELETE_HOST, {"hostname": hostname})
+        await conn.execute(broker_sql.WORKER_INSERT, {"id": worker_id, "hostname": hostname, "version": version})
     return worker_id
 
 
 async def worker_heartbeat(conn: psycopg.AsyncConnection, worker_id: str) -> None:
-    await conn.execute(q.WORKER_HEARTBEAT, {"id": worker_id})
+    await conn.execute(broker_sql.WORKER_HEARTBEAT, {"id": worker_id})
 
 
 async def hold_worker_lock(locks_conn: psycopg.AsyncConnection, worker_id: str) -> None:
     """The liveness proof: a session advisory lock held for the worker's whole life."""
-    await locks_conn.execute(q.ADVISORY_LOCK, {"lock_key": worker_lock_key(worker_id)})
+    await locks_conn.execute(broker_sql.ADVISORY_LOCK, {"lock_key": worker_lock_key(worker_id)})
 
 
 async def due_schedules(conn: psycopg.AsyncConnection, schema: str, content_type: int) -> list[str]:
     """The scheduler's pick in one tenant schema: ids of the schedules to send now."""
-    query = sql.SQL(q.DUE_SCHEDULES).format(schema=sql.Identifier(schema))
+    query = sql.SQL(broker_sql.DUE_SCHEDULES).format(schema=sql.Identifier(schema))
     rows = await (await conn.execute(query, {"content_type": content_type})).fetchall()
     return [schedule_id for (schedule_id,) in rows]
 
 
 async def set_next_run(conn: psycopg.AsyncConnection, schema: str, schedule_id: str, seconds: float) -> None:
-    query = sql.SQL(q.SET_NEXT_RUN).format(schema=sql.Identifier(schema))
+    query = sql.SQL(broker_sql.SET_NEXT_RUN).format(schema=sql.Identifier(schema))
     await conn.execute(query, {"id": schedule_id, "seconds": seconds})

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from tasktui.core.sql import demo as q
 from tasktui.demo import broker
 from tasktui.demo.scenario import (
     CONTENT_TYPES,
@@ -28,6 +27,7 @@ from tasktui.demo.scenario import (
     content_type_key,
     random_uuid,
 )
+from tasktui.demo.sql import seed as seed_sql
 from tasktui.errors import UserFacingError
 
 NOT_A_MIRROR = (
@@ -42,45 +42,49 @@ _NONE_RESULT = pickle.dumps(None)
 
 async def prepare_installation(conn: psycopg.AsyncConnection, scenario: Scenario) -> None:
     """Create the demo's tenants and content types (idempotent) and load their ids into `scenario`."""
-    if (await (await conn.execute(q.FOREIGN_MIGRATIONS)).fetchone())[0]:
+    if (await (await conn.execute(seed_sql.FOREIGN_MIGRATIONS)).fetchone())[0]:
         raise UserFacingError(NOT_A_MIRROR)
     async with conn.transaction():
         for spec in TENANTS:
             if spec.schema_name == "public":
                 continue  # the mirror's default tenant
             await conn.execute(
-                q.INSERT_TENANT,
+                seed_sql.INSERT_TENANT,
                 {"tenant_uuid": scenario.tenant_uuid(spec), "schema_name": spec.schema_name, "name": spec.name},
             )
         for app_label, model in (*CONTENT_TYPES.values(), *OTHER_CONTENT_TYPES):
-            await conn.execute(q.INSERT_CONTENT_TYPE, {"app_label": app_label, "model": model})
+            await conn.execute(seed_sql.INSERT_CONTENT_TYPE, {"app_label": app_label, "model": model})
         for spec in TENANTS:
             if spec.schema_name == "public":
                 continue
             schema = sql.Identifier(spec.schema_name)
-            for statement in (q.CREATE_TENANT_SCHEMA, q.CREATE_TENANT_CONTENT_TYPES, q.COPY_TENANT_CONTENT_TYPES):
+            for statement in (
+                seed_sql.CREATE_TENANT_SCHEMA,
+                seed_sql.CREATE_TENANT_CONTENT_TYPES,
+                seed_sql.COPY_TENANT_CONTENT_TYPES,
+            ):
                 await conn.execute(sql.SQL(statement).format(schema=schema))  # type: ignore[arg-type]
-    tenant_rows = await (await conn.execute(q.TENANTS)).fetchall()
+    tenant_rows = await (await conn.execute(seed_sql.TENANTS)).fetchall()
     scenario.build_tenants({schema_name: tenant_uuid for tenant_uuid, schema_name, _ in tenant_rows})
-    type_rows = await (await conn.execute(q.CONTENT_TYPES)).fetchall()
+    type_rows = await (await conn.execute(seed_sql.CONTENT_TYPES)).fetchall()
     scenario.content_type_ids = {content_type_key(app, model): ct_id for ct_id, app, model in type_rows}
 
 
 async def seed_schedules(conn: psycopg.AsyncConnection, scenario: Scenario) -> bool:
     """Every tenant's schedule table and schedules (idempotent). False when the mirror has no
     schedule table (made by an older tasktui): the demo then sends no scheduled tasks."""
-    if not (await (await conn.execute(q.SCHEDULE_TABLE_EXISTS)).fetchone())[0]:
+    if not (await (await conn.execute(seed_sql.SCHEDULE_TABLE_EXISTS)).fetchone())[0]:
         return False
     async with conn.transaction():
         for tenant in scenario.tenants:
             if tenant.spec.schema_name == "public":
                 continue  # the mirror's own table
             schema = sql.Identifier(tenant.spec.schema_name)
-            for statement in (q.CREATE_TENANT_SCHEDULES, q.CREATE_TENANT_SCHEDULE_TRIGGER):
+            for statement in (seed_sql.CREATE_TENANT_SCHEDULES, seed_sql.CREATE_TENANT_SCHEDULE_TRIGGER):
                 await conn.execute(sql.SQL(statement).format(schema=schema))  # type: ignore[arg-type]
         for schedule in scenario.schedules():
             obj = schedule.obj
-            insert = sql.SQL(q.INSERT_SCHEDULE).format(schema=sql.Identifier(schedule.tenant.spec.schema_name))
+            insert = sql.SQL(seed_sql.INSERT_SCHEDULE).format(schema=sql.Identifier(schedule.tenant.spec.schema_name))
             await conn.execute(
                 insert,  # type: ignore[arg-type]
                 {
@@ -110,7 +114,7 @@ async def seed_stuck_task(conn: psycopg.AsyncConnection, scenario: Scenario) -> 
     request = scenario.stuck_request()
     assert request.rel_obj is not None
     await conn.execute(
-        q.INSERT_SENT_TASK,
+        seed_sql.INSERT_SENT_TASK,
         {
             "message_id": request.message_id,
             "queue": QUEUE,
@@ -130,11 +134,11 @@ async def seed_stuck_task(conn: psycopg.AsyncConnection, scenario: Scenario) -> 
 
 
 async def has_tasks(conn: psycopg.AsyncConnection) -> bool:
-    return bool((await (await conn.execute(q.ANY_TASK)).fetchone())[0])
+    return bool((await (await conn.execute(seed_sql.ANY_TASK)).fetchone())[0])
 
 
 async def task_count(conn: psycopg.AsyncConnection) -> int:
-    return int((await (await conn.execute(q.TASK_COUNT)).fetchone())[0])
+    return int((await (await conn.execute(seed_sql.TASK_COUNT)).fetchone())[0])
 
 
 @dataclass
@@ -164,15 +168,15 @@ async def seed_history(conn: psycopg.AsyncConnection, scenario: Scenario, count:
             task_row, task_logs = _finished_task(rng, scenario, request, end)
             task_rows.append(task_row)
             logs.extend(task_logs)
-        async with cursor.copy(q.COPY_TASKS) as copy:
+        async with cursor.copy(seed_sql.COPY_TASKS) as copy:
             for row in task_rows:
                 await copy.write_row(row)
-        async with cursor.copy(q.COPY_TASKLOGS) as copy:
+        async with cursor.copy(seed_sql.COPY_TASKLOGS) as copy:
             for row in logs:
                 await copy.write_row(row)
         log_rows = len(logs)
     # Fresh statistics, so the console's first queries on thousands of rows plan well.
-    await conn.execute(q.ANALYZE_TASK_TABLES)
+    await conn.execute(seed_sql.ANALYZE_TASK_TABLES)
     return log_rows
 
 

@@ -48,7 +48,6 @@ from psycopg.conninfo import make_conninfo
 
 from tasktui.argtypes import positive
 from tasktui.core import db
-from tasktui.core.sql import broker as broker_sql
 from tasktui.demo import broker, seed
 from tasktui.demo.broker import ClaimedTask
 from tasktui.demo.scenario import (
@@ -66,6 +65,7 @@ from tasktui.demo.scenario import (
     content_type_key,
     worker_hostname,
 )
+from tasktui.demo.sql import broker as broker_sql
 from tasktui.errors import UserFacingError
 
 ENQUEUE_CHANNEL = f"authentik.tasks.{QUEUE}.enqueue"
@@ -144,7 +144,7 @@ class Fleet:
         try:
             return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
         except psycopg.Error as exc:
-            raise db.explain(exc, self.target) from None
+            raise db.user_error(exc, self.target) from None
 
     async def send(self, conn: psycopg.AsyncConnection, request: TaskRequest) -> None:
         # The plan is known before the NOTIFY goes out at commit, whoever claims first.
@@ -443,7 +443,7 @@ class Workload:
             # Live message ids depend on what is already there: a second run never reuses one.
             self.scenario.id_salt = str(await seed.task_count(conn))
         except psycopg.Error as exc:
-            raise db.explain(exc, self.target) from None
+            raise db.user_error(exc, self.target) from None
         finally:
             await conn.close()
         fleet = Fleet(self.config, self.scenario, self.target)
@@ -624,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"workload: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except psycopg.Error as exc:
-        print(f"workload: error: {db.explain(exc, db.Target.resolve(config.dsn))}", file=sys.stderr, flush=True)
+        print(f"workload: error: {db.user_error(exc, db.Target.resolve(config.dsn))}", file=sys.stderr, flush=True)
         return 1
     except Exception as exc:
         if os.environ.get("TASKTUI_DEBUG"):

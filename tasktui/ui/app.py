@@ -282,10 +282,10 @@ class TaskTuiApp(App[int]):
         session = self._sessions.get(purpose)
         if session is None or session.conn.closed:
             session = self._sessions[purpose] = await open_session(self.target)
-            if session.layout.lookup_notice and not self._lookups_noticed:
+            if session.shape.lookup_notice and not self._lookups_noticed:
                 # Once per console, not once per (re)connection: it is a fact about the role.
                 self._lookups_noticed = True
-                self.notify(session.layout.lookup_notice, timeout=NOTICE_SECONDS)
+                self.notify(session.shape.lookup_notice, timeout=NOTICE_SECONDS)
         return session
 
     async def forget_side_session(self) -> None:
@@ -304,7 +304,7 @@ class TaskTuiApp(App[int]):
             report = await load_workers(await self.side_session())
         except Exception as exc:  # the panel says what failed; the feed reports drops itself
             await self.forget_side_session()
-            panel.show(None, str(db.explain(exc, self.target)))
+            panel.show(None, str(db.user_error(exc, self.target)))
             return
         self.worker_report = report
         self.header_state.alarms = [a.message for a in report.alarms if a.severity == "error"]
@@ -520,7 +520,7 @@ class TaskTuiApp(App[int]):
         try:
             loaded = await self.feed.load_older()
         except Exception as exc:  # a dropped connection: the feed reconnects on its own
-            self.notify(f"could not load older tasks: {db.explain(exc, self.target)}", severity="error")
+            self.notify(f"could not load older tasks: {db.user_error(exc, self.target)}", severity="error")
             return
         self.notify(f"loaded {loaded:,} older finished tasks" if loaded else "no older finished tasks")
 
@@ -533,7 +533,7 @@ class TaskTuiApp(App[int]):
             allowed, reason = await retry_capability(await self.retry_session())
         except Exception as exc:
             await self._forget("retry")
-            allowed, reason = False, f"could not check privileges: {db.explain(exc, self.target)}"
+            allowed, reason = False, f"could not check privileges: {db.user_error(exc, self.target)}"
         if not allowed:
             self.read_only, self.read_only_reason = True, reason
             self.refresh_bindings()
@@ -565,7 +565,7 @@ class TaskTuiApp(App[int]):
             result = await retry_selected(await self.retry_session(), [task.message_id])
         except Exception as exc:
             await self._forget("retry")
-            self.notify(f"retry failed: {db.explain(exc, self.target)}", severity="error")
+            self.notify(f"retry failed: {db.user_error(exc, self.target)}", severity="error")
             return
         outcome = result.outcomes[0]
         self.notify(outcome.describe(), severity="information" if outcome.retried else "warning")

@@ -39,7 +39,7 @@ import psycopg
 from tasktui.core import db
 from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.session import Session
-from tasktui.core.sql import queues as q
+from tasktui.core.sql import queues as queues_sql
 from tasktui.core.sql.tasks import DISTINCT_STATES
 from tasktui.core.status import FINAL_STATES, UNFINISHED_STATES
 
@@ -217,8 +217,8 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
         raise ValueError(f"minutes must be between 1 and {MAX_MINUTES}")
     started = time.monotonic()
     conn = session.conn
-    layout = session.layout
-    arrivals_known = layout.has_tasklog
+    shape = session.shape
+    arrivals_known = shape.has_tasklog
     try:
         now = await db.fetch_value(conn, "SELECT now()")
         assert isinstance(now, datetime)
@@ -232,15 +232,17 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
             "unfinished": list(UNFINISHED_STATES),
             "final": list(FINAL_STATES),
         }
-        names = [n for (n,) in await (await conn.execute(q.QUEUE_NAMES, {"limit": MAX_QUEUES})).fetchall()]
-        current = {row[0]: row[1:] for row in await (await conn.execute(q.queue_now(layout), params)).fetchall()}
-        completions = await (await conn.execute(q.COMPLETIONS, params)).fetchall()
+        names = [n for (n,) in await (await conn.execute(queues_sql.QUEUE_NAMES, {"limit": MAX_QUEUES})).fetchall()]
+        current = {
+            row[0]: row[1:] for row in await (await conn.execute(queues_sql.queue_now(shape), params)).fetchall()
+        }
+        completions = await (await conn.execute(queues_sql.COMPLETIONS, params)).fetchall()
         arrivals: list[tuple] = []
         if arrivals_known:
             states = [s for (s,) in await (await conn.execute(DISTINCT_STATES)).fetchall()]
-            arrivals = await (await conn.execute(q.ARRIVALS, {**params, "states": states})).fetchall()
+            arrivals = await (await conn.execute(queues_sql.ARRIVALS, {**params, "states": states})).fetchall()
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
 
     capped = sum(current_row[0] + current_row[1] + current_row[3] for current_row in current.values()) >= MAX_SCANNED
     completed_by_minute: dict[str, list[int]] = {}
@@ -261,9 +263,9 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
         )
         if waiting and queue not in last_completion:
             try:
-                newest = await db.fetch_value(conn, q.LAST_COMPLETION, {**params, "queue": queue})
+                newest = await db.fetch_value(conn, queues_sql.LAST_COMPLETION, {**params, "queue": queue})
             except psycopg.Error as exc:
-                raise db.explain(exc, session.target) from None
+                raise db.user_error(exc, session.target) from None
             if isinstance(newest, datetime):
                 last_completion[queue] = newest
         consumed = [moment for moment in (last_claim, last_completion.get(queue)) if moment is not None]

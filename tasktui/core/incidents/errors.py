@@ -41,7 +41,7 @@ from tasktui.core.filters import TaskFilter
 from tasktui.core.incidents.jsonable import INTERNAL, JsonReport
 from tasktui.core.retry import NO_ERROR_LOGGED
 from tasktui.core.session import Session
-from tasktui.core.sql import errors as q
+from tasktui.core.sql import errors as errors_sql
 from tasktui.core.timefmt import exact_span
 from tasktui.errors import UserFacingError
 
@@ -159,32 +159,32 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         raise ValueError(f"since must be more than 0 and at most {MAX_SINCE}")
     started = time.monotonic()
     conn = session.conn
-    layout = session.layout
+    shape = session.shape
     try:
         now = await db.fetch_value(conn, "SELECT now()")
         assert isinstance(now, datetime)
         window_start = now - since
         scan_start = now - max(since, TREND_SPAN)
         params = {
-            "states": list(q.FAILURE_STATES),
+            "states": list(errors_sql.FAILURE_STATES),
             "since": scan_start,
             "limit": MAX_TASKS_PER_STATE,
             "scan": MAX_SCANNED_PER_STATE,
-            "error_chars": q.ERROR_TEXT_CHARS + 1,
+            "error_chars": errors_sql.ERROR_TEXT_CHARS + 1,
         }
-        rows = await (await conn.execute(q.failed_tasks(layout), params)).fetchall()
-        scanned = await (await conn.execute(q.SCANNED, params)).fetchall()
+        rows = await (await conn.execute(errors_sql.failed_tasks(shape), params)).fetchall()
+        scanned = await (await conn.execute(errors_sql.SCANNED, params)).fetchall()
         names: dict[str, str] = {}
-        if layout.has_tenant and layout.has_tenant_table:
-            tenant_rows = await (await conn.execute(q.TENANT_NAMES, {"limit": MAX_TENANTS})).fetchall()
+        if shape.has_tenant and shape.has_tenant_table:
+            tenant_rows = await (await conn.execute(errors_sql.TENANT_NAMES, {"limit": MAX_TENANTS})).fetchall()
             names = dict(tenant_rows)
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
 
     texts = {number: text for *_, number, text in rows if text is not None}
     # Each distinct text is masked once (a few µs each; see tasktui.core.error_groups).
     signatures = {
-        number: error_key(text[: q.ERROR_TEXT_CHARS], truncated=len(text) > q.ERROR_TEXT_CHARS)
+        number: error_key(text[: errors_sql.ERROR_TEXT_CHARS], truncated=len(text) > errors_sql.ERROR_TEXT_CHARS)
         for number, text in texts.items()
     }
     capped, covered_from = _coverage(rows, scanned, window_start)
@@ -196,7 +196,9 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         key = (actor, signatures.get(number, ""))
         builder = builders.get(key)
         if builder is None:
-            builder = builders[key] = _Builder(actor, key[1], example_error=texts.get(number, "")[: q.ERROR_TEXT_CHARS])
+            builder = builders[key] = _Builder(
+                actor, key[1], example_error=texts.get(number, "")[: errors_sql.ERROR_TEXT_CHARS]
+            )
         age = now - mtime
         if age < TREND_SPAN:
             bucket = TREND_BUCKETS - 1 - min(TREND_BUCKETS - 1, max(0, int(age / bucket_span)))
@@ -267,6 +269,11 @@ async def count_failures(session: Session, *, since: timedelta, cap: int) -> tup
     counted up to `cap` per state: (count, capped)."""
     now = await db.fetch_value(session.conn, "SELECT now()")
     assert isinstance(now, datetime)
-    params = {"states": list(q.FAILURE_STATES), "since": now - since, "limit": cap + 1, "scan": MAX_SCANNED_PER_STATE}
-    count = int(await db.fetch_value(session.conn, q.count_failed(session.layout), params) or 0)  # type: ignore[call-overload]
+    params = {
+        "states": list(errors_sql.FAILURE_STATES),
+        "since": now - since,
+        "limit": cap + 1,
+        "scan": MAX_SCANNED_PER_STATE,
+    }
+    count = int(await db.fetch_value(session.conn, errors_sql.count_failed(session.shape), params) or 0)  # type: ignore[call-overload]
     return count, count > cap

@@ -35,7 +35,7 @@ from tasktui.core import db
 from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session, quote_ident
-from tasktui.core.sql import schedules as q
+from tasktui.core.sql import schedules as schedules_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.status import UNFINISHED_STATES
 from tasktui.core.workers import describe_age
@@ -112,15 +112,15 @@ async def load_schedules(session: Session) -> ScheduleReport:
     try:
         return await _load(session)
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
 
 
 async def _load(session: Session) -> ScheduleReport:
     started = time.monotonic()
     conn = session.conn
-    layout = session.layout
+    shape = session.shape
     found = await (
-        await conn.execute(q.SCHEDULE_SCHEMAS, {"task_schema": layout.schema, "limit": MAX_SCHEMAS})
+        await conn.execute(schedules_sql.SCHEDULE_SCHEMAS, {"task_schema": shape.schema, "limit": MAX_SCHEMAS})
     ).fetchall()
     if not found:
         raise MissingTables(f"{NO_SCHEDULE_TABLE} (connected to {session.label})")
@@ -128,32 +128,32 @@ async def _load(session: Session) -> ScheduleReport:
     unreadable = tuple(schema for schema, may_read, _ in found if not may_read)
     if not readable:
         raise MissingPrivilege(
-            f"this role may not read the schedule table ({q.SCHEDULE_TABLE}) of schema"
+            f"this role may not read the schedule table ({schedules_sql.SCHEDULE_TABLE}) of schema"
             f" {', '.join(unreadable)}; it needs SELECT on it"
         )
     tenants: dict[str, str] = {}
-    if layout.has_tenant_table:
-        tenants = dict(await (await conn.execute(q.TENANTS_BY_SCHEMA, {"limit": MAX_TENANTS})).fetchall())
-    task_select = TaskQueries.for_layout(layout).select
+    if shape.has_tenant_table:
+        tenants = dict(await (await conn.execute(schedules_sql.TENANTS_BY_SCHEMA, {"limit": MAX_TENANTS})).fetchall())
+    task_select = TaskQueries.for_shape(shape).select
     rows_by_schema: list[tuple[str, list[tuple[Any, ...]]]] = []
     content_types = []
     capped = False
     for schema, has_types in readable:
         content_type = None
         if has_types:
-            query = sql.SQL(q.SCHEDULE_CONTENT_TYPE).format(schema=sql.Identifier(schema))
+            query = sql.SQL(schedules_sql.SCHEDULE_CONTENT_TYPE).format(schema=sql.Identifier(schema))
             content_type = await db.fetch_value(conn, query)  # type: ignore[arg-type]
             if content_type is not None:
                 content_types.append(content_type)
         params = {"content_type": content_type, "limit": MAX_SCHEDULES + 1}
-        statement = q.schedules(quote_ident(schema).replace("%", "%%"), task_select)
+        statement = schedules_sql.schedules(quote_ident(schema).replace("%", "%%"), task_select)
         rows = await (await conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
         capped |= len(rows) > MAX_SCHEDULES
         rows_by_schema.append((schema, rows[:MAX_SCHEDULES]))
     # Each schedule's oldest unfinished task (schedule ids are uuids: unique across schemas).
     params = {"unfinished": list(UNFINISHED_STATES), "content_types": content_types, "limit": MAX_UNFINISHED}
     blockers: dict[str, TaskRow] = {}
-    for row in await (await conn.execute(q.unfinished_tasks(task_select), params)).fetchall():
+    for row in await (await conn.execute(schedules_sql.unfinished_tasks(task_select), params)).fetchall():
         task = read_task(row)
         if task.rel_obj_id is not None:
             blockers.setdefault(task.rel_obj_id, task)

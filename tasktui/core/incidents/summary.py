@@ -21,7 +21,7 @@ from tasktui.core import db
 from tasktui.core.incidents.errors import count_failures
 from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.session import Session
-from tasktui.core.sql import summary as q
+from tasktui.core.sql import summary as summary_sql
 from tasktui.core.status import UNFINISHED_STATES
 from tasktui.core.workers import load_workers
 
@@ -51,12 +51,12 @@ async def load_summary(session: Session) -> InstallationSummary:
     try:
         report = await load_workers(session)
         params = {"cap": COUNT_CAP + 1, "unfinished": list(UNFINISHED_STATES)}
-        row = await (await session.conn.execute(q.unfinished_counts(session.layout), params)).fetchone()
+        row = await (await session.conn.execute(summary_sql.unfinished_counts(session.shape), params)).fetchone()
         assert row is not None
         queued, delayed, running = (int(value) for value in row)
         errors, errors_capped = await count_failures(session, since=ERRORS_SPAN, cap=COUNT_CAP)
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
     return InstallationSummary(
         database=session.target.label,
         checked_at=report.checked_at,

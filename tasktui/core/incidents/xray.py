@@ -35,8 +35,8 @@ from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.locks import pg_locks_ids, task_lock_key, worker_lock_key
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
-from tasktui.core.sql import workers as workers_q
-from tasktui.core.sql import xray as q
+from tasktui.core.sql import workers as workers_sql
+from tasktui.core.sql import xray as xray_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.status import FINAL_STATES, STATES
 from tasktui.core.workers import MAX_WORKERS, RUNNING_STATES, WorkerInfo, classify, describe_age, lock_holders
@@ -119,26 +119,26 @@ async def xray_task(session: Session, message_id: str) -> TaskXray:
     try:
         return await _xray(session, message_id)
     except psycopg.Error as exc:
-        raise db.explain(exc, session.target) from None
+        raise db.user_error(exc, session.target) from None
 
 
 async def _xray(session: Session, message_id: str) -> TaskXray:
     conn = session.conn
-    queries = TaskQueries.for_layout(session.layout)
+    queries = TaskQueries.for_shape(session.shape)
     row = await (await conn.execute(queries.by_ids, {"ids": [message_id]})).fetchone()
     if row is None:
         raise TaskNotFound(f"no task {message_id} on {session.label}")
     task = read_task(row)
     key = task_lock_key(task.queue_name, task.message_id)
     classid, objid = pg_locks_ids(key)
-    lock_rows = await (await conn.execute(q.LOCK_HOLDERS, {"classid": classid, "objid": objid})).fetchall()
+    lock_rows = await (await conn.execute(xray_sql.LOCK_HOLDERS, {"classid": classid, "objid": objid})).fetchall()
     holder = next((pid for pid, granted in lock_rows if granted), None)
     waiters = tuple(pid for pid, granted in lock_rows if not granted)
 
     workers: list[tuple[Any, ...]] = []
-    if session.layout.has_workerstatus:
-        workers = await (await conn.execute(workers_q.WORKERS, {"limit": MAX_WORKERS})).fetchall()
-    now = await db.fetch_value(conn, workers_q.NOW)
+    if session.shape.has_workerstatus:
+        workers = await (await conn.execute(workers_sql.WORKERS, {"limit": MAX_WORKERS})).fetchall()
+    now = await db.fetch_value(conn, workers_sql.NOW)
     assert isinstance(now, datetime)
     worker_keys = {str(w[0]): worker_lock_key(str(w[0])) for w in workers}
     liveness = await lock_holders(session, list(worker_keys.values()))
@@ -174,7 +174,7 @@ async def _xray(session: Session, message_id: str) -> TaskXray:
     verdict, text = _verdict(task, holder is not None, now)
     if verdict in (XrayVerdict.ORPHANED, XrayVerdict.CLAIM_ORPHANED):
         # Read before pg_locks: a task that finished (and unlocked) in between is no orphan.
-        state = await db.fetch_value(conn, q.TASK_STATE, {"message_id": task.message_id})
+        state = await db.fetch_value(conn, xray_sql.TASK_STATE, {"message_id": task.message_id})
         if state != task.state:
             row = await (await conn.execute(queries.by_ids, {"ids": [message_id]})).fetchone()
             if row is not None:
@@ -243,7 +243,7 @@ async def _sessions(
         "query_chars": QUERY_CHARS,
         "limit": MAX_SESSIONS,
     }
-    rows = await (await session.conn.execute(q.SESSIONS, params)).fetchall()
+    rows = await (await session.conn.execute(xray_sql.SESSIONS, params)).fetchall()
     return tuple(_session(row, holder, worker_pids) for row in rows)
 
 
@@ -281,7 +281,7 @@ async def _other_locks(
     session: Session, holder: int, task_key: int, worker_keys: dict[str, int]
 ) -> tuple[HeldLock, ...]:
     conn = session.conn
-    rows = await (await conn.execute(q.LOCKS_OF_SESSION, {"pid": holder, "limit": MAX_LOCKS})).fetchall()
+    rows = await (await conn.execute(xray_sql.LOCKS_OF_SESSION, {"pid": holder, "limit": MAX_LOCKS})).fetchall()
     held = [(int(c), int(o)) for c, o in rows if (int(c), int(o)) != pg_locks_ids(task_key)]
     if not held:
         return ()
@@ -295,7 +295,7 @@ async def _other_locks(
         "recent": LINGER,
         "limit": MAX_CANDIDATES,
     }
-    for message_id, queue, actor, state in await (await conn.execute(q.LOCK_CANDIDATES, params)).fetchall():
+    for message_id, queue, actor, state in await (await conn.execute(xray_sql.LOCK_CANDIDATES, params)).fetchall():
         c, o = pg_locks_ids(task_lock_key(queue, message_id))
         names[(c, o)] = HeldLock(c, o, "task", message_id=message_id, actor_name=actor, state=state)
     return tuple(names.get(ids, HeldLock(ids[0], ids[1], "unknown")) for ids in held)

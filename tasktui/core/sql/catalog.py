@@ -1,4 +1,4 @@
-"""Catalog look-ups: where the task tables live, which layout they have, what we may do."""
+"""Catalog look-ups: where the task tables live, which shape they have, what we may do."""
 
 # The schema holding authentik's task table, preferring the one first on the search_path.
 TASK_TABLE_SCHEMA = """

@@ -23,7 +23,7 @@ index and only the matching keys are sorted (a top-1 sort, no row beyond the one
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 
 # A uuid for legacy rows, which have none: keys must be comparable without NULLs.
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -52,7 +52,7 @@ WHERE t.message_id = %(message_id)s
 """
 
 
-def log_counts(layout: Layout) -> str:
+def log_counts(shape: TableShape) -> str:
     """Log lines of one task: (tasklog current, tasklog previous, legacy current, legacy
     previous), each counted up to %(cap)s + 1 so that a pathological task costs a bounded scan."""
 
@@ -63,14 +63,14 @@ def log_counts(layout: Layout) -> str:
         )
 
     def legacy(column: str) -> str:
-        if column not in layout.task_columns:
+        if column not in shape.task_columns:
             return "0"
         return (
             f"(SELECT CASE jsonb_typeof(t.{column}) WHEN 'array' THEN jsonb_array_length(t.{column}) ELSE 0 END"
             " FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s)"
         )
 
-    tasklog = [capped("NOT l.previous"), capped("l.previous")] if layout.has_tasklog else ["0", "0"]
+    tasklog = [capped("NOT l.previous"), capped("l.previous")] if shape.has_tasklog else ["0", "0"]
     return "SELECT " + ", ".join([*tasklog, legacy("_messages"), legacy("_previous_messages")])
 
 
@@ -143,7 +143,7 @@ _LEGACY_TS = (
 )
 
 
-def legacy_page(layout: Layout, *, previous: bool | None, descending: bool, problems: bool = False) -> str | None:
+def legacy_page(shape: TableShape, *, previous: bool | None, descending: bool, problems: bool = False) -> str | None:
     """One page of 2025.8's JSON log lists (None when the layout has neither column); with
     `problems`, only the lines at %(levels)s. The lists live in one task row and are unnested
     whole either way, so the level is filtered here, in SQL, like everything else."""
@@ -152,7 +152,7 @@ def legacy_page(layout: Layout, *, previous: bool | None, descending: bool, prob
         ("_messages", SOURCE_LEGACY_CURRENT, False),
         ("_previous_messages", SOURCE_LEGACY_PREVIOUS, True),
     ):
-        if column not in layout.task_columns or (previous is not None and previous != is_previous):
+        if column not in shape.task_columns or (previous is not None and previous != is_previous):
             continue
         arms.append(
             f"SELECT {source} AS src, {str(is_previous).lower()} AS prev, x.elem, x.ord"

@@ -8,7 +8,7 @@ follows the number of failures in the window, not the size of the table.
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 from tasktui.core.status import levels_at_least
 
 # Log levels that mark a log as an error (authentik's Task.error and structlog's levels).
@@ -19,19 +19,19 @@ _ERROR_LEVELS = "(" + ", ".join(f"'{level}'" for level in levels_at_least(3)) + 
 ERROR_TEXT_CHARS = 1000
 
 
-def last_error(layout: Layout, task: str) -> str:
+def last_error(shape: TableShape, task: str) -> str:
     """SQL: the current attempt's last error of the task aliased `task`, "ExcType: message" from
     structlog's exception list when the log has one, else the log's event text ('' when nothing
     was logged)."""
     sources = []
-    if layout.has_tasklog:
+    if shape.has_tasklog:
         sources.append(
             "(SELECT COALESCE(NULLIF(concat_ws(': ', l.attributes #>> '{exception,-1,exc_type}',"
             " l.attributes #>> '{exception,-1,exc_value}'), ''), l.event)"
             f" FROM authentik_tasks_tasklog AS l WHERE l.task_id = {task}.message_id AND NOT l.previous"
             f' AND lower(l.log_level) IN {_ERROR_LEVELS} ORDER BY l."timestamp" DESC LIMIT 1)'
         )
-    if layout.has_legacy_messages:
+    if shape.has_legacy_messages:
         sources.append(
             "(SELECT COALESCE(NULLIF(concat_ws(': ', e #>> '{attributes,exception,-1,exc_type}',"
             " e #>> '{attributes,exception,-1,exc_value}'), ''), e ->> 'event')"
@@ -43,11 +43,11 @@ def last_error(layout: Layout, task: str) -> str:
     return "COALESCE(" + ", ".join([*sources, "''"]) + ")"
 
 
-def logged_an_error(layout: Layout, task: str) -> str:
+def logged_an_error(shape: TableShape, task: str) -> str:
     """SQL: the current attempt of the task aliased `task` logged an error — in the task log
     (2025.10+), or as authentik's own trigger judged its legacy `_messages` (2025.8 rows)."""
     conditions = []
-    if layout.has_tasklog:
+    if shape.has_tasklog:
         # A scalar subquery, not EXISTS: the planner turns an EXISTS under OR into one hashed scan
         # of the whole task log (0.8 s on 3 million logs, growing with the table); this is one
         # (task_id) index look-up per task of the window.
@@ -55,7 +55,7 @@ def logged_an_error(layout: Layout, task: str) -> str:
             f"(SELECT true FROM authentik_tasks_tasklog AS l WHERE l.task_id = {task}.message_id"
             f" AND NOT l.previous AND lower(l.log_level) IN {_ERROR_LEVELS} LIMIT 1) IS NOT NULL"
         )
-    if layout.has_legacy_messages:
+    if shape.has_legacy_messages:
         conditions.append(f"{task}.aggregated_status = 'error'")
     return "(" + " OR ".join(conditions) + ")" if conditions else "false"
 
@@ -64,19 +64,19 @@ def logged_an_error(layout: Layout, task: str) -> str:
 FAILURE_STATES = ("rejected", "done")
 
 
-def _failures(layout: Layout, columns: str) -> str:
+def _failures(shape: TableShape, columns: str) -> str:
     """Failed tasks changed at or after %(since)s, newest first: per state a LATERAL backward
     scan of the (state, mtime) index over at most %(scan)s tasks (a done task costs a task log
     look-up to tell whether it failed), keeping at most %(limit)s failures. Columns of the
     scanned rows, as `t`: message_id, actor_name, state, mtime, tenant_id, aggregated_status."""
-    tenant = "t.tenant_id" if layout.has_tenant else "NULL::uuid"
+    tenant = "t.tenant_id" if shape.has_tenant else "NULL::uuid"
     return (
         "SELECT r.* FROM unnest(%(states)s::text[]) AS s(state) CROSS JOIN LATERAL ("
         f"SELECT {columns} FROM ("
         f"SELECT t.message_id, t.actor_name, t.state, t.mtime, {tenant} AS tenant_id, t.aggregated_status"
         " FROM authentik_tasks_task AS t WHERE t.state = s.state AND t.mtime >= %(since)s"
         " ORDER BY t.mtime DESC LIMIT %(scan)s) AS t"
-        f" WHERE s.state = 'rejected' OR {logged_an_error(layout, 't')}"
+        f" WHERE s.state = 'rejected' OR {logged_an_error(shape, 't')}"
         " ORDER BY t.mtime DESC LIMIT %(limit)s) AS r"
     )
 
@@ -94,17 +94,17 @@ CROSS JOIN LATERAL (
 """
 
 
-def failed_tasks(layout: Layout) -> str:
+def failed_tasks(shape: TableShape) -> str:
     """One row per failed task of the window: message id, actor, state, tenant id, mtime, error
     number (equal texts, equal numbers) and the error's first %(error_chars)s characters on the
     first row of each number only, so each distinct text is sent once."""
     columns = (
         "t.message_id, t.actor_name, t.state, t.tenant_id::text AS tenant_id, t.mtime,"
-        f" left({last_error(layout, 't')}, %(error_chars)s) AS error"
+        f" left({last_error(shape, 't')}, %(error_chars)s) AS error"
     )
     # "C" collation: byte order is all grouping needs, and several times faster on many texts.
     return f"""
-WITH found AS MATERIALIZED ({_failures(layout, columns)})
+WITH found AS MATERIALIZED ({_failures(shape, columns)})
 SELECT f.message_id::text, f.actor_name, f.state, f.tenant_id, f.mtime,
     dense_rank() OVER (ORDER BY f.error COLLATE "C"),
     CASE WHEN row_number() OVER (PARTITION BY f.error COLLATE "C" ORDER BY f.message_id) = 1 THEN f.error END
@@ -112,10 +112,10 @@ FROM found AS f
 """
 
 
-def count_failed(layout: Layout) -> str:
+def count_failed(shape: TableShape) -> str:
     """How many tasks failed since %(since)s, counted up to %(limit)s per state (over at most
     %(scan)s tasks per state)."""
-    return f"SELECT count(*) FROM ({_failures(layout, 't.message_id')}) AS failed"
+    return f"SELECT count(*) FROM ({_failures(shape, 't.message_id')}) AS failed"
 
 
 # Tenant names, to name the tenants an error touches (a handful of rows).

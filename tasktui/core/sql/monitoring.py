@@ -3,7 +3,7 @@ authentik's (state, mtime, …) index."""
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 
 # Per queue and unfinished state: how many (up to %(cap)s per state, the oldest first), how many
 # of the queued are retries whose eta is ahead, and how long the oldest task that is due has
@@ -26,9 +26,9 @@ GROUP BY u.queue_name, u.state
 """
 
 
-def queue_depths(layout: Layout) -> str:
+def queue_depths(shape: TableShape) -> str:
     """(queue, state, tasks, delayed, oldest due task's wait in seconds or NULL) rows."""
-    return _QUEUE_DEPTHS.format(eta="t.eta" if layout.has_eta else "NULL::timestamptz")
+    return _QUEUE_DEPTHS.format(eta="t.eta" if shape.has_eta else "NULL::timestamptz")
 
 
 # Rejected tasks that finished in the last %(minutes)s minutes, counted up to %(cap)s.

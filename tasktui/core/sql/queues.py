@@ -18,7 +18,7 @@ Every scan walks authentik's (state, mtime, …) index and is bounded by %(cap)s
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 
 # Queue names by a loose index scan over authentik's (queue_name) index: milliseconds on any
 # table size (authentik itself only uses "default").
@@ -53,14 +53,14 @@ GROUP BY u.queue_name
 """
 
 
-def queue_now(layout: Layout) -> str:
+def queue_now(shape: TableShape) -> str:
     """Per queue, now: waiting (queued and due: no eta, or eta passed), delayed (eta ahead),
     overdue retries (eta passed more than %(poll_grace)s ago: only the broker's fallback poll
     picks those up, normally within a minute), in flight (consumed … postprocess), since when
     the oldest waiting task is due (an eta-delayed one counts from eta + the poll grace, a sent
     one from its mtime: its enqueue, or the rejection a retry brought back), the last claim (in-flight
     mtime) and the next eta."""
-    return _NOW.format(eta="t.eta" if layout.has_eta else "NULL::timestamptz")
+    return _NOW.format(eta="t.eta" if shape.has_eta else "NULL::timestamptz")
 
 
 # Tasks that reached done or rejected after %(start)s, per queue and minute (0 = the last 60 s

@@ -19,7 +19,7 @@ matches, so exactly one of them retries. The log writes run only if the guarded 
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 from tasktui.core.sql.errors import last_error
 from tasktui.core.sql.tasks import TaskQueries
 
@@ -43,14 +43,14 @@ _LEGACY_RETRY_ENTRY = (
 )
 
 
-def _twin_condition(layout: Layout, task: str) -> str:
+def _twin_condition(shape: TableShape, task: str) -> str:
     """SQL: another task with the same actor, uid (and tenant) is waiting or running.
 
     Tasks without a uid are never twins: uid-less actors (notifications, one-off jobs) carry
     their identity in their arguments, which the database cannot compare."""
-    if "_uid" not in layout.task_columns:
+    if "_uid" not in shape.task_columns:
         return "false"
-    tenant = f" AND d.tenant_id = {task}.tenant_id" if layout.has_tenant else ""
+    tenant = f" AND d.tenant_id = {task}.tenant_id" if shape.has_tenant else ""
     return (
         f"({task}._uid IS NOT NULL AND EXISTS (SELECT 1 FROM authentik_tasks_task AS d"
         f" WHERE d.state = ANY (%(active_states)s) AND d.actor_name = {task}.actor_name"
@@ -58,15 +58,15 @@ def _twin_condition(layout: Layout, task: str) -> str:
     )
 
 
-def twin_lock(layout: Layout) -> str | None:
+def twin_lock(shape: TableShape) -> str | None:
     """Serialises twin-checked retries of the same work (actor, uid, tenant) across consoles for
     the rest of the transaction. Without it two consoles bulk-retrying two rejected twins at the
     same moment would each see the other still rejected and both queue the work. The statement
     after it reads a new snapshot (READ COMMITTED), so it sees a twin the other just queued.
     The two-key form lives apart from authentik's one-key task and worker locks."""
-    if "_uid" not in layout.task_columns:
+    if "_uid" not in shape.task_columns:
         return None
-    tenant = " || ':' || coalesce(t.tenant_id::text, '')" if layout.has_tenant else ""
+    tenant = " || ':' || coalesce(t.tenant_id::text, '')" if shape.has_tenant else ""
     return (
         "SELECT pg_advisory_xact_lock(hashtext('tasktui.retry'), hashtext(t.actor_name || ':' || t._uid"
         + tenant
@@ -85,58 +85,66 @@ FOR UPDATE
 """
 
 
-def guarded_retry(layout: Layout, *, skip_if_twin: bool) -> str:
+def guarded_retry(shape: TableShape, *, skip_if_twin: bool) -> str:
     """The task row's half of a retry: %(message_id)s back to queued only if still rejected
     (and, for bulk runs, only if no twin is waiting or running), `retries` set to %(retries)s
     (NULL keeps the column's). RETURNING queue_name."""
     assignments = ["state = 'queued'"]
-    if layout.has_eta:
+    if shape.has_eta:
         assignments.append("eta = NULL")
-    if layout.has_retries:
+    if shape.has_retries:
         assignments.append("retries = COALESCE(%(retries)s::bigint, t.retries)")
-    if not layout.has_tasklog and layout.has_legacy_messages:
+    if not shape.has_tasklog and shape.has_legacy_messages:
         # authentik 2025.8 kept logs in the row: the current attempt's become previous ones
         # and the new attempt starts with the retry entry (MessagesMiddleware.after_enqueue).
         assignments.append("_previous_messages = t._previous_messages || t._messages")
         assignments.append(f"_messages = jsonb_build_array({_LEGACY_RETRY_ENTRY})")
-    twin = f" AND NOT {_twin_condition(layout, 't')}" if skip_if_twin else ""
+    twin = f" AND NOT {_twin_condition(shape, 't')}" if skip_if_twin else ""
     return (
         "UPDATE authentik_tasks_task AS t SET " + ", ".join(assignments) + " WHERE t.message_id = %(message_id)s"
         " AND t.state = 'rejected'" + twin + " RETURNING t.queue_name"
     )
 
 
-# The task log's half (2025.10+) is TaskLogMiddleware.after_enqueue on a re-enqueued message:
-# the same statements the simulated broker runs, tasktui.core.sql.broker.MARK_LOGS_PREVIOUS and
-# INSERT_LOG (event RETRY_EVENT, level info, logger MIDDLEWARE_LOGGER, attributes {"delay": null}).
+# The task log's half (2025.10+) is TaskLogMiddleware.after_enqueue on a re-enqueued message
+# (event RETRY_EVENT, level info, logger MIDDLEWARE_LOGGER, attributes {"delay": null}); the demo's
+# simulated broker runs the same two statements.
+# TaskLogMiddleware: one log row per event, visible at once.
+INSERT_LOG = """
+INSERT INTO authentik_tasks_tasklog (id, event, log_level, logger, "timestamp", attributes, previous, task_id)
+VALUES (gen_random_uuid(), %(event)s, %(level)s, %(logger)s, now(), %(attributes)s, false, %(task_id)s)
+"""
+
+# On re-enqueue of an existing message: earlier logs belong to previous attempts.
+MARK_LOGS_PREVIOUS = "UPDATE authentik_tasks_tasklog SET previous = true WHERE task_id = %(task_id)s AND NOT previous"
 
 
-def _retried_marker(layout: Layout, task: str) -> str:
+def _retried_marker(shape: TableShape, task: str) -> str:
     """SQL: the task's current attempt was opened by a retry (ours or authentik's)."""
     markers = []
-    if layout.has_tasklog:
+    if shape.has_tasklog:
         markers.append(
             "EXISTS (SELECT 1 FROM authentik_tasks_tasklog AS l WHERE l.task_id = "
             f"{task}.message_id AND NOT l.previous AND l.event = %(event)s AND l.logger = %(logger)s)"
         )
-    if layout.has_legacy_messages:
+    if shape.has_legacy_messages:
         markers.append(f"{task}._messages @> jsonb_build_array(jsonb_build_object('event', %(event)s::text))")
     return "(" + " OR ".join(markers) + ")" if markers else "false"
 
 
-def diagnose(layout: Layout) -> str:
+def diagnose(shape: TableShape) -> str:
     """Why a guarded retry matched nothing: the task's state now, whether its current attempt
     was opened by a retry, and a twin that is waiting or running (its message id)."""
     twin_id = "NULL::text"
-    if "_uid" in layout.task_columns:
-        tenant = " AND d.tenant_id = t.tenant_id" if layout.has_tenant else ""
+    if "_uid" in shape.task_columns:
+        tenant = " AND d.tenant_id = t.tenant_id" if shape.has_tenant else ""
         twin_id = (
             "(SELECT d.message_id::text FROM authentik_tasks_task AS d WHERE t._uid IS NOT NULL"
             " AND d.state = ANY (%(active_states)s) AND d.actor_name = t.actor_name AND d._uid = t._uid"
             f"{tenant} AND d.message_id <> t.message_id LIMIT 1)"
         )
     return (
-        f"SELECT t.state, {_retried_marker(layout, 't')}, {twin_id}"
+        f"SELECT t.state, {_retried_marker(shape, 't')}, {twin_id}"
         " FROM authentik_tasks_task AS t WHERE t.message_id = %(message_id)s"
     )
 
@@ -166,21 +174,21 @@ def count_matching(queries: TaskQueries, where: str) -> str:
     return f"SELECT count(*) FROM {_matching(queries, where, limit='cap', newest_first=False)}"
 
 
-def plan(layout: Layout, queries: TaskQueries, where: str) -> str:
+def plan(shape: TableShape, queries: TaskQueries, where: str) -> str:
     """The newest %(limit)s matching rejected tasks, newest first, one row each: message id,
     actor, skip reason ('active_twin' | 'older_duplicate' | NULL), error group number, and the
     group's error text (its first %(error_chars)s characters) on the group's first row only, so
     a plan of 100k tasks carries each distinct error once. Errors are looked up for the newest
     %(error_sample)s tasks only (NULL beyond), which bounds the lookups and the texts sent."""
     matching = _matching(queries, where, limit="limit", newest_first=True)
-    if "_uid" not in layout.task_columns:
+    if "_uid" not in shape.task_columns:
         keys = "NULL::text AS uid, ''::text AS tenant_key"
         active = ""
         twin = "false"
     else:
         # tenant_key: '' when the layout has no tenant, so identities compare with plain equality.
-        keys = "m._uid AS uid, " + ("COALESCE(m.tenant_id, '')" if layout.has_tenant else "''::text") + " AS tenant_key"
-        tenant = "COALESCE(a.tenant_id::text, '')" if layout.has_tenant else "''::text"
+        keys = "m._uid AS uid, " + ("COALESCE(m.tenant_id, '')" if shape.has_tenant else "''::text") + " AS tenant_key"
+        tenant = "COALESCE(a.tenant_id::text, '')" if shape.has_tenant else "''::text"
         # Waiting or running work, by identity (a handful of rows: the unfinished tasks).
         active = f"""
 active AS MATERIALIZED (
@@ -206,7 +214,7 @@ classified AS (
             WHEN row_number() OVER (PARTITION BY c.actor_name COLLATE "C", c.uid COLLATE "C", c.tenant_key
                                     ORDER BY c.mtime DESC, c.message_id) > 1 THEN 'older_duplicate'
         END AS skip,
-        CASE WHEN c.position <= %(error_sample)s THEN left({last_error(layout, "c")}, %(error_chars)s) END AS error
+        CASE WHEN c.position <= %(error_sample)s THEN left({last_error(shape, "c")}, %(error_chars)s) END AS error
     FROM matching AS c
 )
 SELECT k.message_id::text, k.actor_name, k.skip,

@@ -3,7 +3,7 @@ over authentik's (state, mtime, …) index)."""
 
 from __future__ import annotations
 
-from tasktui.core.session import Layout
+from tasktui.core.session import TableShape
 
 _UNFINISHED_COUNTS = """
 SELECT count(*) FILTER (WHERE u.state = 'queued' AND (u.eta IS NULL OR u.eta <= now())),
@@ -16,6 +16,6 @@ CROSS JOIN LATERAL (
 """
 
 
-def unfinished_counts(layout: Layout) -> str:
+def unfinished_counts(shape: TableShape) -> str:
     """(waiting for a worker, delayed retries, claimed by a worker)."""
-    return _UNFINISHED_COUNTS.format(eta="t.eta" if layout.has_eta else "NULL::timestamptz")
+    return _UNFINISHED_COUNTS.format(eta="t.eta" if shape.has_eta else "NULL::timestamptz")

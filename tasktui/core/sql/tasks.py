@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from tasktui.core.models import Fingerprint, TaskRow
-from tasktui.core.session import Layout, quote_ident
+from tasktui.core.session import TableShape, quote_ident
 from tasktui.core.status import LEVEL_SEVERITY, effective_status
 
 # Distinct states by a loose index scan (recursive skip over the state index): milliseconds
@@ -59,22 +59,22 @@ _LEVEL_BY_SEVERITY = {1: "info", 2: "warning", 3: "error"}
 _NIL_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
-def _content_type_join(layout: Layout) -> str:
+def _content_type_join(shape: TableShape) -> str:
     """`ct.label` ("app.model") for the task's related object. authentik looks the content type up
     in the task's tenant schema; where a tenant's schema names ids differently from the task
-    schema's (Layout.tenant_content_types), its tasks are joined to their own schema's table."""
+    schema's (TableShape.tenant_content_types), its tasks are joined to their own schema's table."""
     label = "app_label || '.' || model"
-    if not layout.tenant_content_types:
+    if not shape.tenant_content_types:
         return (
             f"LEFT JOIN (SELECT id, {label} AS label FROM django_content_type) AS ct"
             " ON ct.id = t.rel_obj_content_type_id"
         )
     branches = [f"SELECT '{_NIL_TENANT}'::uuid AS tenant_key, id, {label} AS label FROM django_content_type"]
-    for tenant_uuid, schema_name in layout.tenant_content_types:
+    for tenant_uuid, schema_name in shape.tenant_content_types:
         # The select is run with parameters: a "%" in a schema name must not read as one.
         schema = quote_ident(schema_name).replace("%", "%%")
         branches.append(f"SELECT '{uuid.UUID(tenant_uuid)}'::uuid, id, {label} FROM {schema}.django_content_type")
-    tenants = ",".join(str(uuid.UUID(tenant)) for tenant, _ in layout.tenant_content_types)
+    tenants = ",".join(str(uuid.UUID(tenant)) for tenant, _ in shape.tenant_content_types)
     key = f"CASE WHEN t.tenant_id = ANY ('{{{tenants}}}'::uuid[]) THEN t.tenant_id ELSE '{_NIL_TENANT}'::uuid END"
     return (
         "LEFT JOIN (" + " UNION ALL ".join(branches) + ") AS ct"
@@ -84,7 +84,7 @@ def _content_type_join(layout: Layout) -> str:
 
 @dataclass(frozen=True)
 class TaskQueries:
-    """The task queries for one layout (columns that older releases lack become NULLs)."""
+    """The task queries for one table shape (columns that older releases lack become NULLs)."""
 
     select: str  # SELECT … FROM task t [joins]: the row shape read by `read_task`
     fingerprint_select: str  # SELECT … FROM task t: what can change of a row, read by `read_fingerprint`
@@ -95,19 +95,19 @@ class TaskQueries:
     uid: str  # SQL expression: the task's _uid (NULL in layouts without it)
 
     @classmethod
-    def for_layout(cls, layout: Layout) -> TaskQueries:
-        has_tenant_join = layout.has_tenant and layout.has_tenant_table
-        tenant_id = "t.tenant_id::text" if layout.has_tenant else "NULL::text"
+    def for_shape(cls, shape: TableShape) -> TaskQueries:
+        has_tenant_join = shape.has_tenant and shape.has_tenant_table
+        tenant_id = "t.tenant_id::text" if shape.has_tenant else "NULL::text"
         tenant_name = "tn.name" if has_tenant_join else "NULL::text"
-        uid = "t._uid" if "_uid" in layout.task_columns else "NULL::text"
+        uid = "t._uid" if "_uid" in shape.task_columns else "NULL::text"
         worst = (
             f"CASE WHEN t.state = 'done' THEN (SELECT max({_SEVERITY}) FROM authentik_tasks_tasklog AS l"
             " WHERE l.task_id = t.message_id AND NOT l.previous) END"
-            if layout.has_tasklog
+            if shape.has_tasklog
             else "NULL::int"
         )
-        retries = "t.retries" if layout.has_retries else "NULL::bigint"
-        eta = "t.eta" if layout.has_eta else "NULL::timestamptz"
+        retries = "t.retries" if shape.has_retries else "NULL::bigint"
+        eta = "t.eta" if shape.has_eta else "NULL::timestamptz"
         columns = [
             "t.message_id::text",
             "t.queue_name",
@@ -118,7 +118,7 @@ class TaskQueries:
             worst,
             tenant_id,
             tenant_name,
-            "ct.label" if layout.has_content_type_table else "NULL::text",
+            "ct.label" if shape.has_content_type_table else "NULL::text",
             "t.rel_obj_content_type_id",
             "t.rel_obj_id",
             retries,
@@ -129,8 +129,8 @@ class TaskQueries:
         joins = []
         if has_tenant_join:
             joins.append("LEFT JOIN authentik_tenants_tenant AS tn ON tn.tenant_uuid = t.tenant_id")
-        if layout.has_content_type_table:
-            joins.append(_content_type_join(layout))
+        if shape.has_content_type_table:
+            joins.append(_content_type_join(shape))
         select = "SELECT " + ", ".join(columns) + " FROM authentik_tasks_task AS t " + " ".join(joins)
         # No joins: names of tenants and related objects do not change under a task.
         fingerprint_columns = [
@@ -155,7 +155,7 @@ class TaskQueries:
         )
         related_type = (
             "COALESCE(ct.label, t.rel_obj_content_type_id::text)"
-            if layout.has_content_type_table
+            if shape.has_content_type_table
             else "t.rel_obj_content_type_id::text"
         )
         return cls(

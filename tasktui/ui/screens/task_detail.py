@@ -268,7 +268,7 @@ class TaskDetailScreen(ModalScreen[None]):
                 await work(await self.tui.side_session())
             except Exception as exc:
                 await self.tui.forget_side_session()
-                self._failure = f"could not {what}: {db.explain(exc, self.target)} — press r to retry"
+                self._failure = f"could not {what}: {db.user_error(exc, self.target)} — press r to retry"
                 self._show_error()
                 return False
         if self._failure:
@@ -411,7 +411,7 @@ class TaskDetailScreen(ModalScreen[None]):
             # Up to detail.ATTRIBUTES_ON_DEMAND characters: the view renders them a page at a time.
             value = await load_attributes(session, entry.line)
         except Exception as exc:
-            entry.attributes_error = str(db.explain(exc, self.target))
+            entry.attributes_error = str(db.user_error(exc, self.target))
             view.entry_changed(entry)
             raise
         entry.attributes, entry.attributes_error = value, ""

@@ -1,6 +1,6 @@
 """The writes authentik's dramatiq broker makes, step by step (reference §3), for the demo's
-simulated workers and for tests. The console itself runs only the re-enqueue log writes
-(MARK_LOGS_PREVIOUS, INSERT_LOG), when it retries a task (tasktui.core.retry)."""
+simulated workers and for tests. The re-enqueue log writes (MARK_LOGS_PREVIOUS, INSERT_LOG) are
+the console's own when it retries a task: they live in tasktui.core.sql.retry."""
 
 DEFAULT_TENANT = "SELECT tenant_uuid FROM authentik_tenants_tenant ORDER BY schema_name = 'public' DESC LIMIT 1"
 
@@ -18,15 +18,6 @@ ON CONFLICT (message_id) DO UPDATE
 SET queue_name = EXCLUDED.queue_name, actor_name = EXCLUDED.actor_name, state = 'queued',
     retries = EXCLUDED.retries, eta = EXCLUDED.eta, message = EXCLUDED.message
 """
-
-# TaskLogMiddleware: one log row per event, visible at once.
-INSERT_LOG = """
-INSERT INTO authentik_tasks_tasklog (id, event, log_level, logger, "timestamp", attributes, previous, task_id)
-VALUES (gen_random_uuid(), %(event)s, %(level)s, %(logger)s, now(), %(attributes)s, false, %(task_id)s)
-"""
-
-# On re-enqueue of an existing message: earlier logs belong to previous attempts.
-MARK_LOGS_PREVIOUS = "UPDATE authentik_tasks_tasklog SET previous = true WHERE task_id = %(task_id)s AND NOT previous"
 
 # _PostgresConsumer claim: no SKIP LOCKED, a session advisory lock on the locks connection.
 CLAIM = """

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO
 
 SOCKET_PORT = 5432  # only names the socket file inside our private folder
-GUARDIAN_MODULE = "tasktui.core.pgguard"
+GUARDIAN_MODULE = "tasktui.embedded.pgguard"
 # The guardian says READY once it waits; the owner says DISMISS when it stopped the server itself.
 GUARDIAN_READY = b"ready\n"
 GUARDIAN_DISMISS = b"dismiss\n"
@@ -147,7 +147,7 @@ class Teardown:
 
 
 class Guardian:
-    """The owner's side of a guardian process (`python -m tasktui.core.pgguard`, see there).
+    """The owner's side of a guardian process (`python -m tasktui.embedded.pgguard`, see there).
 
     The guardian waits for end of file on a pipe whose only write end the owner holds (it is not
     inherited: close-on-exec, and every child is started with close_fds). The kernel closes it when

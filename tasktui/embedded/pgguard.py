@@ -1,6 +1,6 @@
 """The guardian of a throwaway PostgreSQL: removes it if the process that started it is killed.
 
-    python -m tasktui.core.pgguard --root DIR --data-dir DIR --bindir DIR [--user NAME]
+    python -m tasktui.embedded.pgguard --root DIR --data-dir DIR --bindir DIR [--user NAME]
 
 Started by `localpg` for a server made with `guarded=True` (`tasktui demo`), see `localpg.Guardian`.
 It says it is ready, then waits for end of file on its stdin, a pipe that only its owner can write
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tasktui.core.localpg import GUARDIAN_DISMISS, GUARDIAN_READY, Teardown
+from tasktui.embedded.localpg import GUARDIAN_DISMISS, GUARDIAN_READY, Teardown
 
 # How long an initdb or `pg_ctl start` that the dead owner left running may take to finish; they
 # take seconds, this is only a bound for a guardian that would otherwise never end.
