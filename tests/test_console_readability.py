@@ -15,9 +15,9 @@ from textual.widget import Widget
 
 from tasktui.core.db import without_target
 from tasktui.core.feed import FeedMode
-from tasktui.core.presentation import shared_host_prefix, short_hostname
 from tasktui.core.status import STATUSES, UNKNOWN
 from tasktui.demo import broker
+from tasktui.render.workers import shared_host_prefix, short_hostname
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.widgets.legend import WORSE_IN_LOGS, Legend, legend_entries

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from tasktui.core import db
+from tasktui.core.bulk_retry import preview_bulk_retry
 from tasktui.core.incidents.errors import ErrorReport, Trend, group_id, load_errors, retry_filter, trend_of
-from tasktui.core.retry import preview_bulk_retry
 from tasktui.core.session import Session, TableShape, open_session
 from tasktui.core.sql import errors as errors_sql
 from tasktui.demo import broker

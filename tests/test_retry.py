@@ -16,21 +16,13 @@ import pytest
 
 from tasktui.core import db
 from tasktui.core.audit import Journal
+from tasktui.core.bulk_retry import BulkProgress, preview_bulk_retry, run_bulk_retry
 from tasktui.core.filters import TaskFilter
-from tasktui.core.presentation import bulk_summary_text
-from tasktui.core.retry import (
-    BulkProgress,
-    Outcome,
-    SkipReason,
-    preview_bulk_retry,
-    retry_capability,
-    retry_selected,
-    retry_task,
-    run_bulk_retry,
-)
+from tasktui.core.retry import Outcome, SkipReason, retry_capability, retry_selected, retry_task
 from tasktui.core.session import Session, open_session
 from tasktui.core.sql import retry as retry_sql
 from tasktui.demo import broker
+from tasktui.render.bulk import bulk_summary_text
 from tests.notify_helpers import Listener, execute
 from tests.retry_helpers import (
     ENQUEUE_CHANNEL,

@@ -27,15 +27,19 @@ from textual.app import App, ComposeResult
 
 from tasktui import cli
 from tasktui.commands._output import print_lines, say
-from tasktui.core import presentation, safe_pickle
+from tasktui.core import safe_pickle
 from tasktui.core.detail import LogCounts, LogCursor, LogLine, TaskDetail
 from tasktui.core.feed import FeedMode, FeedStatus
 from tasktui.core.models import TaskRow
 from tasktui.core.session import TableShape
 from tasktui.core.store import DEFAULT_SORT
-from tasktui.core.task_report import LogGroup, TaskReport, report_lines
+from tasktui.core.task_report import LogGroup, TaskReport
 from tasktui.core.text import ascii_json, cut
 from tasktui.core.workers import WorkerInfo
+from tasktui.render import detail as rendered_detail
+from tasktui.render import workers as rendered_workers
+from tasktui.render.report import report_lines
+from tasktui.render.text import NAME_CHARS
 from tasktui.ui.screens.facets import counted_prompt, plain_prompt
 from tasktui.ui.screens.retry import retry_question
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
@@ -211,10 +215,10 @@ def test_tail_json_is_ascii_and_exact(payload: dict) -> None:
 @given(task_rows, log_lines, exceptions)
 def test_detail_fields_log_lines_and_tracebacks(task: TaskRow, line: LogLine, exception) -> None:
     detail = detail_of(task)
-    texts = [value for _, value in presentation.task_rows(detail)]
-    texts += [value for _, value in presentation.message_rows(detail.message)]
-    texts += [presentation.log_line(line), presentation.log_line(line, time_only=True, logger_chars=12)]
-    texts += presentation.traceback_lines(exception)
+    texts = [value for _, value in rendered_detail.task_rows(detail)]
+    texts += [value for _, value in rendered_detail.message_rows(detail.message)]
+    texts += [rendered_detail.log_line(line), rendered_detail.log_line(line, time_only=True, logger_chars=12)]
+    texts += rendered_detail.traceback_lines(exception)
     for text in texts:
         assert_inert(text.plain)
     assert_inert(rendered(*texts, width=40), newlines=True)
@@ -252,9 +256,9 @@ def test_worker_lines(hostname: str, version: str, reason: str) -> None:
         reason=reason,
         version_mismatch=True,
     )
-    assert_inert(presentation.worker_line(worker, host_width=12, version_width=8).plain)
+    assert_inert(rendered_workers.worker_line(worker, host_width=12, version_width=8).plain)
     for width in (3, 8, 16):
-        short = presentation.short_hostname(cut(hostname, presentation.NAME_CHARS), "", width)
+        short = rendered_workers.short_hostname(cut(hostname, NAME_CHARS), "", width)
         assert_inert(short)
         assert cell_len(short) <= width
 

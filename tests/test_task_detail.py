@@ -17,10 +17,11 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db, presentation
+from tasktui.core import db
 from tasktui.core.detail import ATTRIBUTES_ON_DEMAND, LogCursor, LogLine
 from tasktui.core.feed import FeedMode
 from tasktui.demo import broker
+from tasktui.render import detail as rendered
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.log_view import MAX_LINES, PAGE
@@ -434,8 +435,8 @@ def test_narrow_log_rows_keep_the_time_and_the_end_of_the_logger() -> None:
         timestamp_text=None, level="error", logger=broker.MIDDLEWARE_LOGGER, event="server down", event_bytes=11,
         attributes={}, attributes_bytes=2, attributes_stored_bytes=2,
     )  # fmt: skip
-    assert presentation.log_line(line).plain.startswith("2026-01-15 11:57:00.123456 UTC  ERROR    authentik.tasks.")
-    narrow = presentation.log_line(line, time_only=True, logger_chars=24).plain
+    assert rendered.log_line(line).plain.startswith("2026-01-15 11:57:00.123456 UTC  ERROR    authentik.tasks.")
+    narrow = rendered.log_line(line, time_only=True, logger_chars=24).plain
     assert narrow == "11:57:00.123456  ERROR    …eware.TaskLogMiddleware  server down"
 
 

@@ -8,7 +8,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from tasktui.core.text import ascii_json, assemble, cut, escape_control, fit_cells, lines_of, safe_text
+from tasktui.core.text import ascii_json, cut, escape_control, fit_cells, lines_of
+from tasktui.render.text import assemble, safe_text
 
 
 def test_escape_sequences_become_visible_characters() -> None:

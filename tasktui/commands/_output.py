@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.text import Text
 
 from tasktui.core.session import TableShape
-from tasktui.core.text import escape_control, is_safe, safe_text
+from tasktui.core.text import escape_control, is_safe
+from tasktui.render.styles import CLI_THEME
+from tasktui.render.text import safe_text
 
 
 def say(text: str, *, stream: TextIO | None = None, multiline: bool = True) -> None:
@@ -44,7 +46,7 @@ def print_lines(lines: list[Text]) -> None:
     FORCE_COLOR and friends could make it emit escape sequences there."""
     lines = [line if is_safe(line.plain) else safe_text(line.plain) for line in lines]
     if sys.stdout.isatty():
-        console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+        console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True, theme=CLI_THEME)
         try:
             for line in lines:
                 console.print(line)

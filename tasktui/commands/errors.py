@@ -17,13 +17,14 @@ from tasktui.argtypes import retries_per_second, time_span
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.commands.retry import retry_matching
-from tasktui.core import retry
+from tasktui.core import bulk_retry
 from tasktui.core.db import Target
 from tasktui.core.incidents.errors import DEFAULT_SINCE, MAX_SINCE, ErrorGroup, ErrorReport, load_errors, retry_filter
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble
 from tasktui.core.timefmt import absolute_utc, exact_span
 from tasktui.core.workers import describe_age
+from tasktui.render import styles
+from tasktui.render.text import assemble
 
 DESCRIPTION = """\
 What is failing: rejected tasks, and done tasks whose current attempt logged an error
@@ -76,8 +77,10 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     group.add_argument(
         "--rate",
         type=retries_per_second,
-        default=retry.DEFAULT_RATE,
-        help=f"with --retry: retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
+        default=bulk_retry.DEFAULT_RATE,
+        help=(
+            f"with --retry: retries per second (default {bulk_retry.DEFAULT_RATE:g}; 0: as fast as the database allows)"
+        ),
     )
     parser.set_defaults(handler=run)
 
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not group.rejected:
         print(f"nothing to retry in group {group.id}: none of its tasks is rejected (they logged an error, then ended)")
         return 0
-    limit = min(retry.MAX_LIMIT, len(group.rejected_ids))
+    limit = min(bulk_retry.MAX_LIMIT, len(group.rejected_ids))
     return retry_matching(target, retry_filter(group), limit=limit, rate=args.rate, dry_run=args.dry_run, yes=args.yes)
 
 
@@ -115,27 +118,27 @@ def report_lines(report: ErrorReport) -> list[Text]:
     total = f"{report.failed:,} failed task{'s' if report.failed != 1 else ''} in {len(report.groups):,} group" + (
         "s" if len(report.groups) != 1 else ""
     )
-    lines = [assemble((f"Failing in the last {span}: {total}", "bold"))]
+    lines = [assemble((f"Failing in the last {span}: {total}", styles.LABEL))]
     if report.capped:
         since = absolute_utc(report.covered_from)
         lines.append(Text(f"  (more failed than tasktui reads at once: counts are complete from {since})"))
     for group in report.groups:
         lines.extend(_group_lines(group, report))
     if not report.groups:
-        lines.append(assemble(("  Nothing failed.", "green")))
+        lines.append(assemble(("  Nothing failed.", styles.GOOD)))
     else:
         lines.append(Text("Retry a group's rejected tasks: tasktui errors --retry GROUP [--dry-run]"))
     return lines
 
 
-_TREND_STYLE = {"rising": "bold red", "steady": "", "falling": "green"}
+_TREND_STYLE = {"rising": styles.BAD, "steady": "", "falling": styles.GOOD}
 
 
 def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
     now = report.checked_at
     counts = f"{group.count:,} failed ({group.rejected:,} rejected, {group.logged:,} logged an error)"
     head = assemble(
-        (group.id, "bold cyan"),
+        (group.id, styles.ID),
         "  ",
         counts,
         "  ",
@@ -146,8 +149,8 @@ def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
     return [
         Text(""),
         head,
-        assemble("  ", (group.actor_name, "bold"), "  ·  tenants: ", tenants),
-        assemble("  ", (group.title, "red")),
+        assemble("  ", (group.actor_name, styles.LABEL), "  ·  tenants: ", tenants),
+        assemble("  ", (group.title, styles.FAILURE)),
         assemble(
             "  last hour per 10 min: ",
             " ".join(str(n) for n in group.last_hour),

@@ -20,6 +20,7 @@ from tasktui.core.db import Target, user_error
 from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.session import open_session
 from tasktui.errors import UserFacingError
+from tasktui.render.report import bundle_markdown
 
 EPILOG = """\
 examples:
@@ -134,7 +135,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     bundle = run_command(load())
     assert isinstance(bundle, export.IncidentBundle)
     task_id = bundle.report.detail.task.message_id
-    where = _write(export.bundle_markdown(bundle), args.output, f"tasktui-incident-{task_id[:8]}-{_stamp()}.md")
+    where = _write(bundle_markdown(bundle), args.output, f"tasktui-incident-{task_id[:8]}-{_stamp()}.md")
     say(f"tasktui: incident bundle of {task_id} written to {where}", stream=sys.stderr)
     return 0
 

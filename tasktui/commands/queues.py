@@ -13,8 +13,9 @@ from tasktui.commands._run import run_command
 from tasktui.core.db import Target
 from tasktui.core.incidents.draining import DEFAULT_MINUTES, MAX_MINUTES, QueueFlow, QueueReport, Verdict, load_queues
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble
 from tasktui.core.workers import describe_age
+from tasktui.render import styles
+from tasktui.render.text import assemble
 
 EXIT_OK = 0
 EXIT_STALLED = 1
@@ -41,11 +42,11 @@ exit status:
 """
 
 _STYLE = {
-    Verdict.STALLED: "bold red",
-    Verdict.GROWING: "yellow",
-    Verdict.DRAINING: "green",
-    Verdict.KEEPING_UP: "green",
-    Verdict.IDLE: "dim",
+    Verdict.STALLED: styles.BAD,
+    Verdict.GROWING: styles.WARN,
+    Verdict.DRAINING: styles.GOOD,
+    Verdict.KEEPING_UP: styles.GOOD,
+    Verdict.IDLE: styles.MUTED,
     Verdict.STEADY: "",
 }
 
@@ -84,7 +85,7 @@ async def _queues(target: Target, *, minutes: int, as_json: bool) -> int:
 
 
 def report_lines(report: QueueReport) -> list[Text]:
-    lines = [assemble((f"Queues over the last {report.minutes} min", "bold"))]
+    lines = [assemble((f"Queues over the last {report.minutes} min", styles.LABEL))]
     for flow in report.queues:
         lines.extend(_queue_lines(flow, report))
     if not report.queues:
@@ -105,7 +106,7 @@ def _queue_lines(flow: QueueFlow, report: QueueReport) -> list[Text]:
     consumed = describe_age(now - flow.last_consumed) if flow.last_consumed else "not within a day"
     lines = [
         Text(""),
-        assemble((flow.queue_name, "bold"), "  ", (forecast.text, _STYLE[forecast.verdict])),
+        assemble((flow.queue_name, styles.LABEL), "  ", (forecast.text, _STYLE[forecast.verdict])),
         Text(
             f"  waiting {flow.waiting:,}{overdue} · delayed {flow.delayed:,} · in flight {flow.in_flight:,}"
             f" · arrived {arrived} · completed {flow.completed:,} · last consumed {consumed}"

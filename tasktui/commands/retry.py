@@ -20,17 +20,18 @@ from tasktui.argtypes import retries_per_second
 from tasktui.commands._filter import add_filter_options, filter_from, filter_given
 from tasktui.commands._output import note_lookups, say
 from tasktui.commands._run import run_command
-from tasktui.core import retry
+from tasktui.core import bulk_retry, retry
+from tasktui.core.bulk_retry import BulkPreview, BulkProgress
 from tasktui.core.db import Target, user_error
 from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.filters import TaskFilter
-from tasktui.core.presentation import bulk_preview_text, bulk_summary_text
-from tasktui.core.retry import BulkPreview, BulkProgress, Outcome, RetryOutcome
+from tasktui.core.retry import Outcome, RetryOutcome
 from tasktui.core.session import open_session
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.text import escape_control
 from tasktui.core.timefmt import duration
 from tasktui.errors import MissingPrivilege, UserFacingError
+from tasktui.render.bulk import bulk_preview_text, bulk_summary_text
 
 EXIT_OK = 0  # every task asked for was retried (a filter that matches nothing asks for nothing)
 EXIT_FAILED = 1  # a retry failed (database error, lost connection): see the per-task lines
@@ -120,15 +121,15 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     facets.add_argument(
         "--limit",
         type=_limit,
-        default=retry.DEFAULT_LIMIT,
-        help=f"retry at most this many tasks, the newest (default {retry.DEFAULT_LIMIT:,};"
-        f" at most {retry.MAX_LIMIT:,})",
+        default=bulk_retry.DEFAULT_LIMIT,
+        help=f"retry at most this many tasks, the newest (default {bulk_retry.DEFAULT_LIMIT:,};"
+        f" at most {bulk_retry.MAX_LIMIT:,})",
     )
     facets.add_argument(
         "--rate",
         type=retries_per_second,
-        default=retry.DEFAULT_RATE,
-        help=f"retries per second (default {retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
+        default=bulk_retry.DEFAULT_RATE,
+        help=f"retries per second (default {bulk_retry.DEFAULT_RATE:g}; 0: as fast as the database allows)",
     )
     parser.set_defaults(handler=run)
 
@@ -145,9 +146,9 @@ def _limit(value: str) -> int:
         number = int(value)
     except ValueError:
         number = 0
-    if not 1 <= number <= retry.MAX_LIMIT:
+    if not 1 <= number <= bulk_retry.MAX_LIMIT:
         raise argparse.ArgumentTypeError(
-            f"expected a number of tasks from 1 to {retry.MAX_LIMIT:,} (retry more in several runs), got {value!r}"
+            f"expected a number of tasks from 1 to {bulk_retry.MAX_LIMIT:,} (retry more in several runs), got {value!r}"
         )
     return number
 
@@ -253,7 +254,7 @@ def retry_matching(
 async def _preview(target: Target, task_filter: TaskFilter, limit: int) -> tuple[BulkPreview, tuple[bool, str]]:
     async with await open_session(target) as session:
         note_lookups(session.shape)
-        preview = await retry.preview_bulk_retry(session, task_filter, limit=limit)
+        preview = await bulk_retry.preview_bulk_retry(session, task_filter, limit=limit)
         return preview, await retry.retry_capability(session)
 
 
@@ -288,7 +289,7 @@ async def _run(target: Target, preview: BulkPreview, rate: float) -> int:
         loop.add_signal_handler(signum, abort.set)
     progress = _ProgressPrinter(sys.stderr.isatty())
     async with await open_session(target) as session:
-        summary = await retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
+        summary = await bulk_retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
     progress.finish()
     say(bulk_summary_text(summary))
     if summary.journal_error:

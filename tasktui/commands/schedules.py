@@ -13,9 +13,10 @@ from tasktui.commands._run import run_command
 from tasktui.core.db import Target
 from tasktui.core.incidents.schedules import ScheduleInfo, ScheduleReport, ScheduleStatus, load_schedules
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble, safe_text
 from tasktui.core.timefmt import relative
 from tasktui.core.workers import describe_age
+from tasktui.render import styles
+from tasktui.render.text import assemble, safe_text
 
 EXIT_OK = 0
 EXIT_ALARM = 1
@@ -41,11 +42,11 @@ exit status:
 """
 
 _STATUS_STYLE = {
-    ScheduleStatus.OK: "green",
+    ScheduleStatus.OK: styles.GOOD,
     ScheduleStatus.DUE: "",
-    ScheduleStatus.PAUSED: "dim",
-    ScheduleStatus.BLOCKED: "bold red",
-    ScheduleStatus.OVERDUE: "yellow",
+    ScheduleStatus.PAUSED: styles.MUTED,
+    ScheduleStatus.BLOCKED: styles.BAD,
+    ScheduleStatus.OVERDUE: styles.WARN,
 }
 
 
@@ -79,23 +80,23 @@ def report_lines(report: ScheduleReport) -> list[Text]:
     counts = {status: sum(s.status is status for s in report.schedules) for status in ScheduleStatus}
     summary = ", ".join(f"{n} {status.value}" for status, n in counts.items() if n)
     schemas = f"{len(report.schemas)} tenant schema{'s' if len(report.schemas) != 1 else ''}"
-    lines = [assemble((f"Schedules in {schemas}: {len(report.schedules)} ({summary or 'none'})", "bold"))]
+    lines = [assemble((f"Schedules in {schemas}: {len(report.schedules)} ({summary or 'none'})", styles.LABEL))]
     if report.unreadable:
         lines.append(Text(f"  not readable by this role: {', '.join(report.unreadable)}"))
-    header = [Text(h, "bold") for h in ("STATUS", "SCHEDULE", "TENANT", "CRONTAB", "NEXT RUN", "LATEST TASK")]
+    header = [Text(h, styles.LABEL) for h in ("STATUS", "SCHEDULE", "TENANT", "CRONTAB", "NEXT RUN", "LATEST TASK")]
     rows = [header] + [_cells(s, report) for s in report.schedules]
     lines += columns(rows, indent="  ")
     if report.capped:
         lines.append(Text("  (a schema has more schedules than tasktui reads at once; the first ones are shown)"))
     if report.alarms:
-        lines.append(assemble(("Alarms:", "bold")))
+        lines.append(assemble(("Alarms:", styles.LABEL)))
         for alarm in report.alarms:
-            style = "bold red" if alarm.severity == "error" else "yellow"
+            style = styles.severity(alarm.severity)
             lines.append(assemble("  ", (f"{alarm.severity}: ", style), alarm.message))
         if any(a.task_id for a in report.alarms):
             lines.append(Text("  (tasktui xray TASK_ID shows who holds a blocking task)"))
     else:
-        lines.append(assemble(("No schedule is blocked or overdue.", "green")))
+        lines.append(assemble(("No schedule is blocked or overdue.", styles.GOOD)))
     return lines
 
 
@@ -108,10 +109,10 @@ def _cells(info: ScheduleInfo, report: ScheduleReport) -> list[Text]:
     else:
         next_run = relative(info.next_run, now)
     task = info.latest_task
-    latest = Text("never ran", "dim")
+    latest = Text("never ran", styles.MUTED)
     if task is not None:
         latest = assemble(
-            (task.status.label, ""), " ", task.message_id[:8], " ", (describe_age(now - task.mtime), "dim")
+            (task.status.label, ""), " ", task.message_id[:8], " ", (describe_age(now - task.mtime), styles.MUTED)
         )
     return [
         Text(info.status.value, _STATUS_STYLE[info.status]),

@@ -18,7 +18,8 @@ from tasktui.commands._run import run_command
 from tasktui.core.db import Target, user_error
 from tasktui.core.detail import MIN_PREFIX, InvalidMessageId, parse_id_or_prefix, resolve_message_id
 from tasktui.core.session import open_session
-from tasktui.core.task_report import DEFAULT_MAX_LOGS, load_task_report, report_json, report_lines
+from tasktui.core.task_report import DEFAULT_MAX_LOGS, load_task_report, report_json
+from tasktui.render.report import report_lines
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

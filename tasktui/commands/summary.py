@@ -16,8 +16,10 @@ from tasktui.commands._run import run_command
 from tasktui.core.db import Target, without_target
 from tasktui.core.incidents.summary import COUNT_CAP, InstallationSummary, load_summary
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble, escape_control, safe_text
+from tasktui.core.text import escape_control
 from tasktui.errors import UserFacingError
+from tasktui.render import styles
+from tasktui.render.text import assemble, safe_text
 
 EXIT_OK = 0
 
@@ -99,16 +101,16 @@ def _count(value: int) -> str:
 
 
 def report_lines(targets: list[Target], results: list[InstallationSummary | UserFacingError]) -> list[Text]:
-    header = [Text(h, "bold") for h in ("INSTALLATION", "WORKERS ALIVE", "QUEUED", "RUNNING", "ERRORS (1H)")]
+    header = [Text(h, styles.LABEL) for h in ("INSTALLATION", "WORKERS ALIVE", "QUEUED", "RUNNING", "ERRORS (1H)")]
     rows: list[list[Text]] = [header]
     failed: list[Text] = []
     for target, result in zip(targets, results, strict=True):
         if isinstance(result, UserFacingError):
-            rows.append([safe_text(target.label), Text("unreadable", "bold red"), Text(""), Text(""), Text("")])
+            rows.append([safe_text(target.label), Text("unreadable", styles.BAD), Text(""), Text(""), Text("")])
             why = without_target(str(result), target.label)
-            failed.append(assemble("  ", (target.label, "bold"), ": ", (why, "red")))
+            failed.append(assemble("  ", (target.label, styles.LABEL), ": ", (why, styles.FAILURE)))
             continue
-        alive_style = "green" if result.workers_alive else "bold red"
+        alive_style = styles.GOOD if result.workers_alive else styles.BAD
         delayed = f" (+{_count(result.delayed)} delayed)" if result.delayed else ""
         rows.append(
             [
@@ -116,7 +118,7 @@ def report_lines(targets: list[Target], results: list[InstallationSummary | User
                 Text(f"{result.workers_alive} of {result.workers}", alive_style),
                 Text(_count(result.queued) + delayed),
                 Text(_count(result.running)),
-                Text(_count(result.errors_last_hour), "red" if result.errors_last_hour else ""),
+                Text(_count(result.errors_last_hour), styles.FAILURE if result.errors_last_hour else ""),
             ]
         )
     return columns(rows) + failed

@@ -17,11 +17,13 @@ from rich.text import Text
 
 from tasktui.commands._output import print_lines, say, write_stdout
 from tasktui.commands._run import run_command
-from tasktui.core import presentation
 from tasktui.core.db import Target, user_error
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble, escape_control
-from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, load_workers
+from tasktui.core.text import escape_control
+from tasktui.core.workers import DEFAULT_QUEUED_MINUTES, WorkerInfo, WorkerReport, load_workers, workers_by_urgency
+from tasktui.render import styles
+from tasktui.render.text import assemble
+from tasktui.render.workers import alarm_line, orphan_line, worker_line
 
 EXIT_ALIVE = 0
 EXIT_NONE_ALIVE = 1
@@ -107,22 +109,20 @@ def worker_json(worker: WorkerInfo) -> dict[str, Any]:
 def _lines(report: WorkerReport) -> list[Text]:
     counts = f"{report.alive} alive, {report.stale} stale, {report.dead} dead"
     reference = f"; compared with {report.reference_text}" if report.reference_version else ""
-    lines = [assemble((f"Workers: {counts}{reference}", "bold"))]
+    lines = [assemble((f"Workers: {counts}{reference}", styles.LABEL))]
     host_width = max((len(escape_control(w.hostname)) for w in report.workers), default=0)
     version_width = max((len(escape_control(w.version)) for w in report.workers), default=0)
     # The console's order: what needs a look first.
-    for worker in presentation.workers_by_urgency(report.workers):
-        lines.append(
-            Text("  ").append_text(presentation.worker_line(worker, host_width=host_width, version_width=version_width))
-        )
+    for worker in workers_by_urgency(report.workers):
+        lines.append(Text("  ").append_text(worker_line(worker, host_width=host_width, version_width=version_width)))
     if not report.workers:
         lines.append(Text("  (no worker has registered)"))
     if report.orphans:
-        lines.append(assemble(("Orphaned tasks (running, no lock held):", "bold")))
-        lines += [Text("  ").append_text(presentation.orphan_line(orphan)) for orphan in report.orphans]
+        lines.append(assemble(("Orphaned tasks (running, no lock held):", styles.LABEL)))
+        lines += [Text("  ").append_text(orphan_line(orphan)) for orphan in report.orphans]
     if report.alarms:
-        lines.append(assemble(("Alarms:", "bold")))
-        lines += [Text("  ").append_text(presentation.alarm_line(alarm)) for alarm in report.alarms]
+        lines.append(assemble(("Alarms:", styles.LABEL)))
+        lines += [Text("  ").append_text(alarm_line(alarm)) for alarm in report.alarms]
     else:
-        lines.append(assemble(("No alarms.", "green")))
+        lines.append(assemble(("No alarms.", styles.GOOD)))
     return lines

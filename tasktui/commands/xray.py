@@ -17,8 +17,9 @@ from tasktui.core.detail import InvalidMessageId, parse_id_or_prefix, resolve_me
 from tasktui.core.incidents.xray import HeldLock, SessionInfo, TaskXray, xray_task
 from tasktui.core.locks import pg_locks_ids
 from tasktui.core.session import open_session
-from tasktui.core.text import assemble, safe_text
 from tasktui.core.timefmt import duration
+from tasktui.render import styles
+from tasktui.render.text import assemble, safe_text
 
 DESCRIPTION = """\
 X-ray a task: the Postgres session that holds its advisory lock (authentik's consumer takes it
@@ -42,14 +43,14 @@ exit status:
 """
 
 _VERDICT_STYLE = {
-    "running": "green",
-    "claimed": "cyan",
-    "orphaned": "bold red",
-    "claim_orphaned": "bold red",
+    "running": styles.GOOD,
+    "claimed": styles.ACCENT,
+    "orphaned": styles.BAD,
+    "claim_orphaned": styles.BAD,
     "queued": "",
-    "finished": "dim",
-    "finished_lock_lingers": "yellow",
-    "unknown": "yellow",
+    "finished": styles.MUTED,
+    "finished_lock_lingers": styles.WARN,
+    "unknown": styles.WARN,
 }
 
 
@@ -95,7 +96,13 @@ def report_lines(report: TaskXray) -> list[Text]:
     task = report.task
     classid, objid = pg_locks_ids(report.lock_key)
     lines = [
-        assemble(("Task ", "bold"), (task.message_id, "bold"), "  ", (task.display_uid, "bold"), f"  ({task.state})"),
+        assemble(
+            ("Task ", styles.LABEL),
+            (task.message_id, styles.LABEL),
+            "  ",
+            (task.display_uid, styles.LABEL),
+            f"  ({task.state})",
+        ),
         assemble("Verdict: ", (report.verdict_text, _VERDICT_STYLE.get(report.verdict.value, ""))),
     ]
     holder = f"held by pid {report.lock_holder}" if report.lock_holder is not None else "held by nobody"
@@ -106,9 +113,9 @@ def report_lines(report: TaskXray) -> list[Text]:
         lines.append(
             assemble(
                 "Worker: ",
-                (worker.worker_id, "bold"),
+                (worker.worker_id, styles.LABEL),
                 f" ({worker.version}) ",
-                (worker.liveness, "green" if worker.alive else "red"),
+                (worker.liveness, styles.liveness(worker.liveness)),
                 f": {worker.reason}",
             )
         )
@@ -126,7 +133,7 @@ def report_lines(report: TaskXray) -> list[Text]:
 
 def _lock_line(lock: HeldLock) -> Text:
     if lock.kind == "task":
-        return assemble("task ", lock.message_id or "", " ", (lock.actor_name or "", "bold"), f" ({lock.state})")
+        return assemble("task ", lock.message_id or "", " ", (lock.actor_name or "", styles.LABEL), f" ({lock.state})")
     if lock.kind == "worker":
         return assemble("worker liveness lock of ", lock.worker_id or "")
     return Text(f"unknown advisory lock (classid {lock.classid}, objid {lock.objid})")
@@ -149,7 +156,7 @@ def _session_cells(session: SessionInfo) -> list[Text]:
     return [
         Text(f"pid {session.pid}"),
         safe_text(f"{spell} · {wait} · {where}" + (f" · holds {', '.join(role)}" if role else "")),
-        safe_text(" ".join((session.query or "").split())[:80], "dim"),
+        safe_text(" ".join((session.query or "").split())[:80], styles.MUTED),
     ]
 
 

@@ -32,7 +32,7 @@ from tasktui.core.models import TaskRow
 from tasktui.core.session import Session, TableShape
 from tasktui.core.sql import detail as detail_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
-from tasktui.core.status import LEVEL_SEVERITY
+from tasktui.core.status import ERROR_LEVELS, LEVEL_SEVERITY
 from tasktui.core.text import lines_of
 from tasktui.errors import UserFacingError
 
@@ -513,6 +513,12 @@ async def load_attributes(
     return AttributesValue(
         size=size, text=text, value=json.loads(text) if complete else None, complete=complete, present=True
     )
+
+
+def wants_exception(line: LogLine) -> bool:
+    """Whether to look for an exception: inline attributes tell at once; attributes too large
+    to come with the page are worth a (bounded) fetch for error-level lines only."""
+    return line.attributes_inline or line.level.lower() in ERROR_LEVELS
 
 
 async def exception_of(session: Session, line: LogLine) -> Any:

@@ -1,12 +1,11 @@
 """Exports for tickets and spreadsheets, without Textual: the tasks a filter matches as CSV or
 JSON, and an incident bundle — one Markdown file with the task in full (fields, decoded message
 and result, current and previous logs, the traceback), the workers, the counts, the filter as SQL
-and the versions, ready to paste into a ticket.
+and the versions, ready to paste into a ticket (written out by tasktui.render.report).
 
 The console's `x` (phase 2) exports the rows it holds through `tasks_csv` / `tasks_json`; `tasktui
 export` reads the newest matching tasks from the database (`newest_matching`). Text from the
-database is written as it is in CSV and JSON (exact; JSON escapes non-ASCII), and through the one
-sanitiser in Markdown, where a fence longer than any backtick run keeps it inside its block.
+database is written as it is in CSV and JSON (exact; JSON escapes non-ASCII).
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tasktui import __version__
-from tasktui.core import db, presentation
+from tasktui.core import db
 from tasktui.core import trigger as notify_trigger
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
@@ -29,8 +27,7 @@ from tasktui.core.monitoring import TaskSystemStatus, load_status
 from tasktui.core.session import Session
 from tasktui.core.sql import export as export_sql
 from tasktui.core.sql.tasks import DISTINCT_STATES, TaskQueries, read_task
-from tasktui.core.task_report import TaskReport, load_task_report, report_lines
-from tasktui.core.text import escape_control
+from tasktui.core.task_report import TaskReport, load_task_report
 from tasktui.core.workers import WorkerReport, load_workers
 
 DEFAULT_LIMIT = 10_000
@@ -169,109 +166,3 @@ async def load_bundle(session: Session, message_id: str, task_filter: TaskFilter
             postgres=postgres,
         ),
     )
-
-
-def _fenced(lines: Sequence[str], info: str = "text") -> list[str]:
-    """A fenced code block that no line can close early (CommonMark: a longer fence)."""
-    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [f"{fence}{info}", *lines, fence]
-
-
-def _cell(value: object) -> str:
-    """Database text inline in Markdown (a heading, a table cell): one line, controls inert, and
-    backslashes, pipes and backticks escaped so that it reads as the text it is."""
-    text = escape_control("" if value is None else str(value), multiline=False)
-    return re.sub(r"([\\|`])", r"\\\1", text) or " "
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return lines
-
-
-def bundle_markdown(bundle: IncidentBundle) -> str:
-    """The bundle as one Markdown document (sections: summary, task, logs, workers, counts,
-    filter, versions)."""
-    task = bundle.report.detail.task
-    versions = bundle.versions
-    lines = [
-        f"# Incident bundle: {_cell(task.display_uid)} ({task.status.label})",
-        "",
-        f"Task `{task.message_id}` on {_cell(bundle.database)}, made by tasktui {versions.tasktui}"
-        f" at {bundle.made_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC.",
-        "",
-        "## Task",
-        "",
-        *_fenced([line.plain for line in report_lines(bundle.report)]),
-        "",
-        "## Workers",
-        "",
-    ]
-    workers = bundle.workers
-    lines.append(
-        f"{workers.alive} alive, {workers.stale} stale, {workers.dead} dead"
-        + (f"; compared with {_cell(workers.reference_text)}" if workers.reference_text else "")
-        + "."
-    )
-    lines.append("")
-    if workers.workers:
-        lines += _table(
-            ("liveness", "worker", "version", "last seen (UTC)", "why"),
-            (
-                (
-                    w.liveness,
-                    w.worker_id,
-                    w.version + (" (differs)" if w.version_mismatch else ""),
-                    presentation.format_time(w.last_seen),
-                    w.reason,
-                )
-                for w in presentation.workers_by_urgency(workers.workers)
-            ),
-        )
-    else:
-        lines.append("No worker has registered.")
-    if workers.alarms:
-        lines += ["", "Alarms:", ""]
-        lines += [f"- {alarm.severity}: {_cell(alarm.message)}" for alarm in workers.alarms]
-    status = bundle.status
-    lines += ["", "## Counts", ""]
-    estimated = " (finished tasks: the planner's estimate)" if status.finished_estimated else ""
-    lines += _table(("status", "tasks"), ((name, f"{count:,}") for name, count in status.counts.items()))
-    lines += ["", f"Rejected in the last {status.rejected_minutes} minutes: {status.rejected_recent:,}.{estimated}"]
-    if status.queues:
-        lines += [""]
-        lines += _table(
-            ("queue", "waiting", "oldest waiting (s)", "delayed", "in flight"),
-            (
-                (
-                    queue.queue,
-                    queue.waiting,
-                    "" if queue.oldest_waiting_seconds is None else f"{queue.oldest_waiting_seconds:.0f}",
-                    queue.delayed,
-                    queue.in_flight,
-                )
-                for queue in status.queues
-            ),
-        )
-    lines += [
-        "",
-        "## Filter",
-        "",
-        f"What was shown: {_cell(bundle.task_filter.describe())}. As SQL over the console's task query"
-        " (`authentik_tasks_task AS t`):",
-        "",
-        *_fenced([f"WHERE {bundle.filter_sql}"], "sql"),
-        "",
-        *_fenced([json.dumps(bundle.filter_params, ensure_ascii=True, default=str)], "json"),
-        "",
-        "## Versions",
-        "",
-        f"- tasktui {versions.tasktui} (installs notify trigger version {versions.trigger_installs};"
-        f" installed here: {versions.trigger_installed if versions.trigger_installed is not None else 'none'})",
-        f"- authentik: {_cell(versions.authentik_basis) or 'unknown (no worker has registered)'}",
-        f"- PostgreSQL {_cell(versions.postgres)}",
-        "",
-    ]
-    return "\n".join(lines)

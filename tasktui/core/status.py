@@ -27,6 +27,10 @@ def levels_at_least(severity: int) -> tuple[str, ...]:
     return tuple(level for level, rank in LEVEL_SEVERITY.items() if rank >= severity)
 
 
+# The levels that make a finished task show Error (and whose lines carry a traceback, if any).
+ERROR_LEVELS = frozenset(levels_at_least(3))
+
+
 @dataclass(frozen=True)
 class Status:
     key: str

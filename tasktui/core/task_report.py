@@ -1,6 +1,6 @@
 """One task in full, as `tasktui show` prints it and an incident bundle quotes it: its fields,
 decoded message and result, and the logs of its current and previous attempts with exceptions as
-tracebacks — as styled lines (tasktui.core.presentation) or as one JSON object.
+tracebacks — read here, as one JSON object here, as styled lines in tasktui.render.report.
 
 Everything shown comes from the database and goes through tasktui.core.text: control characters
 and escape sequences appear as visible escapes, markup as the characters it is.
@@ -8,14 +8,11 @@ and escape sequences appear as visible escapes, markup as the characters it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.text import Text
-
-from tasktui.core import presentation, safe_pickle
+from tasktui.core import safe_pickle
 from tasktui.core.detail import (
     MAX_PAGE,
     LogLine,
@@ -25,9 +22,9 @@ from tasktui.core.detail import (
     fetch_logs,
     format_exception,
     load_detail,
+    wants_exception,
 )
 from tasktui.core.session import Session
-from tasktui.core.text import assemble
 
 DEFAULT_MAX_LOGS = 1000
 
@@ -63,7 +60,7 @@ async def load_task_report(session: Session, message_id: str, *, max_logs: int =
 
 
 async def _exception(session: Session, line: LogLine) -> Any:
-    return await exception_of(session, line) if presentation.wants_exception(line) else None
+    return await exception_of(session, line) if wants_exception(line) else None
 
 
 async def _collect_logs(
@@ -81,39 +78,6 @@ async def _collect_logs(
         if max_logs and len(lines) >= max_logs:
             return lines, True
         cursor = page.last_cursor
-
-
-# --- text -----------------------------------------------------------------------------------
-
-
-def _rows(rows: list[presentation.Row]) -> Iterator[Text]:
-    for label, value in rows:
-        yield assemble((f"  {label:<14}", presentation.LABEL_STYLE)).append_text(value)
-
-
-def report_lines(report: TaskReport) -> Iterator[Text]:
-    detail = report.detail
-    yield assemble(("Task ", presentation.LABEL_STYLE), (detail.message_id, presentation.LABEL_STYLE))
-    yield from _rows(presentation.task_rows(detail)[1:])  # the id is the title
-    yield Text("")
-    yield assemble((presentation.blob_title("Message", detail.message.decoded), presentation.LABEL_STYLE))
-    yield from _rows(presentation.message_rows(detail.message))
-    yield Text("")
-    yield assemble((presentation.blob_title("Result", detail.result.decoded), presentation.LABEL_STYLE))
-    yield from _rows(presentation.result_rows(detail.result))
-    for group in report.groups:
-        yield Text("")
-        count = detail.log_counts.previous if group.previous else detail.log_counts.current
-        title = "Previous attempts" if group.previous else "Current attempt"
-        yield assemble((f"{title}: {count} log line{'s' if count != 1 else ''}", presentation.LABEL_STYLE))
-        if not group.lines:
-            yield Text("  (none)")
-        for line, exception in zip(group.lines, group.exceptions, strict=True):
-            yield Text("  ").append_text(presentation.log_line(line))
-            for text in presentation.traceback_lines(exception):
-                yield Text("      ").append_text(text)
-        if group.truncated:
-            yield assemble((f"  … {count - len(group.lines)} more not shown (--max-logs 0 shows all)", "dim"))
 
 
 # --- JSON -----------------------------------------------------------------------------------

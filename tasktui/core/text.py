@@ -13,8 +13,8 @@ header, CLI text and errors, `tail`, `show`. Its rules, for every caller:
   characters become visible escapes (`\\x1b[31m` shows as the eight characters `\\x1b[31m`);
   printable text, including non-ASCII letters and emoji, is unchanged.
 * Never build Rich/Textual *markup strings* from untrusted text (no f"[red]{event}[/]"). Build
-  `rich.text.Text` objects instead — `safe_text()` and `assemble()` below — whose content is
-  never parsed as markup. Textual widgets accept these `Text` objects directly.
+  `rich.text.Text` objects instead — `tasktui.render.text.safe_text()` and `assemble()`, which
+  escape with this module — whose content is never parsed as markup.
 * Measure and cut in terminal cells (`fit_cells`), never with len(): a CJK character or a joined
   emoji takes two cells, a combining mark none.
 * Bound every value before rendering it (`cut`, `fit_cells`): a single 1 MB value must not take
@@ -32,7 +32,6 @@ import json
 import re
 
 from rich.cells import cell_len, set_cell_size
-from rich.text import Span, Text
 
 # Everything shown as an escape: Cc (C0 controls, DEL, C1 controls such as CSI U+009B), the line
 # and paragraph separators (Zl/Zp, which widgets may treat as newlines), lone surrogates (Cs,
@@ -153,26 +152,3 @@ def ascii_json(payload: str) -> str:
     except ValueError:
         value = payload
     return json.dumps(value, ensure_ascii=True).replace("\x7f", "\\u007f")
-
-
-def safe_text(text: object, style: str = "", *, multiline: bool = False) -> Text:
-    """A Rich `Text` showing untrusted `text` literally with `style`: control characters
-    escaped (see `escape_control`) and no markup parsed — `[bold]` stays `[bold]`."""
-    return Text(escape_control(text, multiline=multiline), style=style, end="")
-
-
-def assemble(*parts: str | tuple[object, str], multiline: bool = False) -> Text:
-    """One `Text` from pieces, each a plain string or (untrusted text, style); every piece is
-    escaped, so a caller cannot forget to escape one of them. Built in one go (not by repeated
-    Text.append, which costs several times more): a 100,000-line log is rendered this way."""
-    chunks: list[str] = []
-    spans: list[Span] = []
-    offset = 0
-    for part in parts:
-        value, style = part if isinstance(part, tuple) else (part, "")
-        piece = escape_control(value, multiline=multiline)
-        if style and piece:
-            spans.append(Span(offset, offset + len(piece), style))
-        chunks.append(piece)
-        offset += len(piece)
-    return Text("".join(chunks), spans=spans, end="")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -335,3 +336,20 @@ def _alarms(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
             )
         )
     return alarms
+
+
+# Stale first: a process that lives but stopped heartbeating, or one that exited minutes ago,
+# needs a look now. Dead rows follow, most recently seen first: they linger a day after every
+# restart, so old ones would otherwise bury the one that died today. Alive last (the summary
+# counts them).
+_URGENCY = {"stale": 0, "dead": 1, "alive": 2}
+
+
+def workers_by_urgency(workers: Iterable[WorkerInfo]) -> list[WorkerInfo]:
+    """Workers in the order an SRE wants to read them: stale, then dead, then alive."""
+
+    def key(worker: WorkerInfo) -> tuple[int, timedelta, str]:
+        recency = worker.seen_ago if worker.liveness == "dead" else timedelta(0)
+        return _URGENCY[worker.liveness], recency, worker.hostname
+
+    return sorted(workers, key=key)

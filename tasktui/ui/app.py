@@ -25,13 +25,14 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from tasktui.core import db
+from tasktui.core.bulk_retry import BulkSummary
 from tasktui.core.counts import StatusCounts
 from tasktui.core.feed import RECONCILE_INTERVAL, FeedMode, FeedStatus, FeedUpdate, TaskFeed
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
 from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.models import TaskRow
-from tasktui.core.retry import BulkSummary, retry_capability, retry_selected
+from tasktui.core.retry import retry_capability, retry_selected
 from tasktui.core.session import Session, open_session
 from tasktui.core.status import RETRYABLE_STATE
 from tasktui.core.store import DEFAULT_SORT, SortKey, TaskStore

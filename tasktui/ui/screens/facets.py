@@ -17,9 +17,9 @@ from textual.widgets import Checkbox, Input, Label, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
 from tasktui.core.filters import TaskFilter
-from tasktui.core.presentation import NAME_CHARS
 from tasktui.core.status import STATUSES
 from tasktui.core.text import cut, fit_cells
+from tasktui.render.text import NAME_CHARS
 
 SELECTED_MARK = "✓"
 HINT = "Space toggles · Tab moves · ctrl+s applies · Esc cancels"

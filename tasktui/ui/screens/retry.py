@@ -19,10 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, Static
 
-from tasktui.core.filters import TaskFilter
-from tasktui.core.models import TaskRow
-from tasktui.core.presentation import VALUE_CHARS, bulk_preview_text, bulk_summary_text
-from tasktui.core.retry import (
+from tasktui.core.bulk_retry import (
     DEFAULT_RATE,
     BulkPreview,
     BulkProgress,
@@ -30,9 +27,14 @@ from tasktui.core.retry import (
     preview_bulk_retry,
     run_bulk_retry,
 )
+from tasktui.core.filters import TaskFilter
+from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
-from tasktui.core.text import cut, safe_text
+from tasktui.core.text import cut
 from tasktui.core.timefmt import duration
+from tasktui.render import styles
+from tasktui.render.bulk import bulk_preview_text, bulk_summary_text
+from tasktui.render.text import VALUE_CHARS, safe_text
 
 SINGLE_RETRY_EXPLAINED = (
     "In one transaction, as authentik's own retry does: its logs so far become a previous attempt, a "
@@ -46,12 +48,12 @@ SINGLE_RETRY_EXPLAINED = (
 def retry_question(task: TaskRow) -> Text:
     """Which task a single retry is about: its actor and uid (bounded, escaped), id and retries."""
     return Text.assemble(
-        (cut(task.display_uid, VALUE_CHARS), "bold"),
+        (cut(task.display_uid, VALUE_CHARS), styles.LABEL),
         "\n",
-        ("message id ", "dim"),
+        ("message id ", styles.MUTED),
         cut(task.message_id, VALUE_CHARS),
         "  ",
-        ("retries so far ", "dim"),
+        ("retries so far ", styles.MUTED),
         str(task.retries if task.retries is not None else "?"),
     )
 

@@ -31,7 +31,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from tasktui.core import db, presentation
+from tasktui.core import db
 from tasktui.core.detail import (
     LogLine,
     TaskDetail,
@@ -41,16 +41,20 @@ from tasktui.core.detail import (
     find_problem,
     load_attributes,
     load_detail,
+    wants_exception,
 )
 from tasktui.core.feed import FeedMode
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
 from tasktui.core.status import FINAL_STATES, status_of
-from tasktui.core.text import assemble, cut, safe_text
+from tasktui.core.text import cut
 from tasktui.core.timefmt import relative
+from tasktui.render import detail as rendered
+from tasktui.render import styles
+from tasktui.render.text import NAME_CHARS, VALUE_CHARS, assemble, safe_text
 from tasktui.ui import keys
 from tasktui.ui.keys import KeyAction
-from tasktui.ui.palette import palette_classes, palette_css, palette_styles, themed
+from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles, themed
 from tasktui.ui.widgets.log_view import PAGE, Edge, LogEntry, LogView
 from tasktui.ui.widgets.task_table import TaskRows
 
@@ -185,7 +189,7 @@ class TaskDetailScreen(ModalScreen[None]):
 
     BINDINGS = keys.bindings(DETAIL_KEYS)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    COMPONENT_CLASSES = {"task-detail--label", *palette_classes("task-detail")}
+    COMPONENT_CLASSES = {"task-detail--label", *semantic_classes("task-detail")}
 
     DEFAULT_CSS = """
     TaskDetailScreen { layout: vertical; background: $background; overflow: hidden; }
@@ -202,7 +206,7 @@ class TaskDetailScreen(ModalScreen[None]):
     #attempt-bar { height: 1; background: $boost; padding: 0 1; }
     #detail-error { height: auto; color: $text-error; background: $error 15%; padding: 0 1; }
     #detail-help { height: 1; color: $text-muted; background: $panel; padding: 0 1; }
-    """ + palette_css("TaskDetailScreen", "task-detail")
+    """ + semantic_css("TaskDetailScreen", "task-detail")
 
     def __init__(self, target: db.Target, message_id: str) -> None:
         super().__init__()
@@ -298,7 +302,7 @@ class TaskDetailScreen(ModalScreen[None]):
         entries = [LogEntry(line, exception=line.exception) for line in lines]
         # Error lines whose attributes were too large to come with the page: fetch just their
         # exception (a bounded number per page, nearest the end), so their traceback shows too.
-        wanted = [e for e in entries if not e.line.attributes_inline and presentation.wants_exception(e.line)]
+        wanted = [e for e in entries if not e.line.attributes_inline and wants_exception(e.line)]
         for entry in wanted[-EXCEPTIONS_PER_PAGE:]:
             entry.exception = await exception_of(session, entry.line)
         return entries
@@ -491,36 +495,36 @@ class TaskDetailScreen(ModalScreen[None]):
         if only_if_times_changed and times == self._shown_times:
             return
         self._shown_times = times
-        styles = palette_styles(self, "task-detail")
+        by_name = semantic_styles(self, "task-detail")
         task = detail.task
         status = status_of(task.effective_status)
         title = themed(
             assemble(
-                (f" {status.label} ", presentation.STATUS_STYLES.get(status.style, "")),
+                (f" {status.label} ", styles.status(status.style)),
                 "  ",
-                (cut(task.display_uid, presentation.NAME_CHARS), "bold"),
-                ("  " + detail.result.summary(), "bold red") if detail.result.is_exception else "",
+                (cut(task.display_uid, NAME_CHARS), styles.LABEL),
+                ("  " + detail.result.summary(), styles.BAD) if detail.result.is_exception else "",
             ),
-            styles,
+            by_name,
         )
         title.stylize("reverse", 0, len(status.label) + 2)  # a badge in the status's colour
         self.query_one("#detail-title", Static).update(title)
-        self.query_one("#fields-task", Static).update(self._task_table(detail, times, styles))
-        self.query_one("#fields-blobs", Static).update(self._blob_fields(detail, styles))
+        self.query_one("#fields-task", Static).update(self._task_table(detail, times, by_name))
+        self.query_one("#fields-blobs", Static).update(self._blob_fields(detail, by_name))
 
     @property
     def _value_chars(self) -> int:
         """Characters of a field's value shown: a few lines above the logs, more with `i`."""
-        return presentation.VALUE_CHARS if self.fields_full else SUMMARY_CHARS
+        return VALUE_CHARS if self.fields_full else SUMMARY_CHARS
 
-    def _task_table(self, detail: TaskDetail, times: tuple[str, ...], styles: Mapping[str, Style]) -> Table:
+    def _task_table(self, detail: TaskDetail, times: tuple[str, ...], by_name: Mapping[str, Style]) -> Table:
         table = _fields_table()
         label_style = self.get_component_rich_style("task-detail--label", partial=True)
         relative_times = dict(zip(TIME_LABELS, times, strict=True))
-        for label, value in presentation.task_rows(detail, limit=self._value_chars):
-            value = themed(value, styles)
+        for label, value in rendered.task_rows(detail, limit=self._value_chars):
+            value = themed(value, by_name)
             if relative_times.get(label):
-                value.append(f"  ({relative_times[label]})", styles["dim"])
+                value.append(f"  ({relative_times[label]})", by_name[styles.MUTED])
             table.add_row(Text(label, style=label_style), value)
             if label == "status" and detail.task.status_differs:
                 stored = status_of(detail.aggregated_status).label
@@ -528,45 +532,45 @@ class TaskDetailScreen(ModalScreen[None]):
                     f"authentik shows {stored} (it stores '{detail.aggregated_status}' for finished tasks whatever"
                     f" they logged); this attempt's logs say {detail.task.status.label}"
                 )
-                table.add_row(Text(""), themed(assemble((note, "yellow")), styles))
+                table.add_row(Text(""), themed(assemble((note, styles.WARN)), by_name))
         return table
 
-    def _blob_fields(self, detail: TaskDetail, styles: Mapping[str, Style]) -> Group:
+    def _blob_fields(self, detail: TaskDetail, by_name: Mapping[str, Style]) -> Group:
         """The decoded message and result, each under its title (with its size)."""
         label_style = self.get_component_rich_style("task-detail--label", partial=True)
         sections = (
             (
-                presentation.blob_title("Message", detail.message.decoded),
-                presentation.message_rows(detail.message, limit=self._value_chars),
+                rendered.blob_title("Message", detail.message.decoded),
+                rendered.message_rows(detail.message, limit=self._value_chars),
             ),
             (
-                presentation.blob_title("Result", detail.result.decoded),
-                presentation.result_rows(detail.result, limit=self._value_chars),
+                rendered.blob_title("Result", detail.result.decoded),
+                rendered.result_rows(detail.result, limit=self._value_chars),
             ),
         )
         parts: list[Text | Table] = []
         for title, rows in sections:
             if parts:
                 parts.append(Text(""))
-            parts.append(Text(title, style=label_style + styles["cyan"]))
+            parts.append(Text(title, style=label_style + by_name[styles.ACCENT]))
             table = _fields_table()
             for label, value in rows:
-                table.add_row(Text(label, style=label_style), themed(value, styles))
+                table.add_row(Text(label, style=label_style), themed(value, by_name))
             parts.append(table)
         return Group(*parts)
 
     def _show_bar(self) -> None:
         """Which attempt group is shown (highlighted), how much of each is loaded, and the key."""
-        styles = palette_styles(self, "task-detail")
+        by_name = semantic_styles(self, "task-detail")
         bar = Text(end="")
         for previous, name in ((False, "Current attempt"), (True, "Previous attempts")):
             view = self.view(previous)
             count = view.describe() if view.loaded else "loading…"
             bar.append(f" {name}: {count} ", "bold reverse" if previous == self.showing_previous else "")
             if view.loading:
-                bar.append("paging in… ", styles["dim"])
+                bar.append("paging in… ", by_name[styles.MUTED])
             bar.append(" ")
-        bar.append(" p switches", styles["dim"])
+        bar.append(" p switches", by_name[styles.MUTED])
         self.query_one("#attempt-bar", Static).update(bar)
 
     def _show_error(self) -> None:

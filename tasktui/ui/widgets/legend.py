@@ -6,8 +6,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from tasktui.core.presentation import flow
 from tasktui.core.status import STATUSES, UNKNOWN
+from tasktui.render.text import flow
 from tasktui.ui.widgets.task_table import TaskRows
 
 # The table's colour classes, in the order a task goes through them.

@@ -5,7 +5,7 @@ a few pages fetched with keyset cursors) and draws only the rows on screen. As t
 either end of the window it asks for the next page (`NearEdge`); when the window grows past
 MAX_LINES, the far end is dropped and the view keeps showing the same lines.
 
-Each log line is a *block* of rows: the line itself (presentation.log_line, cropped to the width),
+Each log line is a *block* of rows: the line itself (tasktui.render.detail.log_line, cropped to the width),
 its structlog exception as a traceback (always shown: that is what a reader came for), and when
 expanded its full event and attributes as indented JSON (large attributes are fetched on demand
 by the screen). Blocks are rendered once per width and cached; plain lines cost one row and no
@@ -35,10 +35,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tasktui.core import presentation
 from tasktui.core.detail import AttributesValue, LogCursor, LogLine, format_exception
-from tasktui.core.text import assemble, more_characters, safe_text
-from tasktui.ui.palette import palette_classes, palette_css, palette_styles, themed
+from tasktui.core.status import ERROR_LEVELS
+from tasktui.core.text import more_characters
+from tasktui.render import detail as rendered
+from tasktui.render import styles
+from tasktui.render.text import assemble, safe_text
+from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles, themed
 
 PAGE = 200  # lines per fetch: a few screens, one query
 MAX_LINES = 2_000  # lines held at once; pages beyond drop the far end
@@ -52,7 +55,7 @@ PAGE_ROWS = 300
 WRAP_CHARS = 2_000  # body lines up to this long wrap at words; longer ones fold at the width
 
 Edge = Literal["before", "after"]
-RawLine = tuple[str, str]  # (untrusted text, presentation style name), not escaped yet
+RawLine = tuple[str, str]  # (untrusted text, semantic style name), not escaped yet
 
 
 @dataclass(eq=False)
@@ -69,7 +72,7 @@ class LogEntry:
 
     @property
     def is_error(self) -> bool:
-        return self.line.level.lower() in presentation.ERROR_LEVELS
+        return self.line.level.lower() in ERROR_LEVELS
 
     @property
     def is_problem(self) -> bool:
@@ -85,14 +88,14 @@ class LogEntry:
 class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     """The screen owns the keys (one registry); this widget owns drawing and the window."""
 
-    COMPONENT_CLASSES = {"log-view--cursor", "log-view--placeholder", *palette_classes("log-view")}
+    COMPONENT_CLASSES = {"log-view--cursor", "log-view--placeholder", *semantic_classes("log-view")}
 
     DEFAULT_CSS = """
     LogView { height: 1fr; background: $surface; overflow-x: hidden; scrollbar-gutter: stable; }
     LogView > .log-view--cursor { background: $primary 30%; }
     LogView:focus > .log-view--cursor { background: $primary 50%; }
     LogView > .log-view--placeholder { color: $text-muted; text-style: italic; }
-    """ + palette_css("LogView", "log-view")
+    """ + semantic_css("LogView", "log-view")
 
     class NearEdge(Message):
         """The view is within a screen of the start or end of its window, and more lines lie
@@ -427,20 +430,18 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _new_block(self, entry: LogEntry, width: int) -> _Block:
         """The line's header row, and its body (traceback, details) as lines not rendered yet."""
-        styles = palette_styles(self, "log-view")
-        muted = styles["dim"]
+        by_name = semantic_styles(self, "log-view")
+        muted = by_name[styles.MUTED]
         console = self.app.console
         marker = "▾ " if entry.expanded else "▸ "
         header = Text(end="")
         header.append(marker, muted)
         wide = width >= WIDE
-        row = presentation.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
-        header.append_text(themed(row, styles))
+        row = rendered.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
+        header.append_text(themed(row, by_name))
         # Untrusted lines stay raw (text, style) until a page reaches them: a 1 MB exception of
         # 150,000 lines costs its split here, and its escaping a page at a time.
-        body: list[Text | RawLine] = [
-            (line, presentation.TRACEBACK_STYLE) for line in format_exception(entry.exception)
-        ]
+        body: list[Text | RawLine] = [(line, styles.FAILURE) for line in format_exception(entry.exception)]
         if entry.expanded:
             body += self._details(entry, width, header.cell_len, muted)
         return _Block(
@@ -449,7 +450,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             total=sum(len(line) if isinstance(line, Text) else len(line[0]) for line in body),
             width=width,
             muted=muted,
-            styles=styles,
+            by_name=by_name,
         )
 
     def _extend(self, block: _Block) -> None:
@@ -497,7 +498,12 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if line.timestamp is not None and (width < WIDE or len(line.logger) > LOGGER_CHARS[True]):
             # The row shortened the time or the logger: here they are whole.
             texts.append(
-                assemble(("time ", "dim"), presentation.format_time(line.timestamp), ("  logger ", "dim"), line.logger)
+                assemble(
+                    ("time ", styles.MUTED),
+                    rendered.format_time(line.timestamp),
+                    ("  logger ", styles.MUTED),
+                    line.logger,
+                )
             )
         if header_width > width or "\n" in line.event or line.event_truncated:
             texts.append(Text("event:", style=muted))
@@ -589,7 +595,7 @@ class _Block:
     total: int  # characters in the body
     width: int
     muted: Style
-    styles: dict[str, Style]
+    by_name: dict[str, Style]
     line: int = 0  # the next body line to render
     offset: int = 0  # characters of it rendered already
     shown: int = 0  # characters of the body rendered
@@ -604,7 +610,7 @@ class _Block:
         first time it is needed, once."""
         line = self.body[index]
         if not isinstance(line, Text):
-            line = self.body[index] = themed(assemble(line), self.styles)
+            line = self.body[index] = themed(assemble(line), self.by_name)
         return line
 
     def row(self, index: int) -> Strip:

@@ -83,7 +83,7 @@ class StatusHeader(Static):
         "status-header--group-successful",
         "status-header--group-error",
         "status-header--alarm",
-        "status-header--dim",
+        "status-header--muted",
     }
 
     # Every line is built to be one line: cut with an ellipsis, never wrapped into the next one
@@ -104,7 +104,7 @@ class StatusHeader(Static):
     StatusHeader > .status-header--group-successful { color: $success; }
     StatusHeader > .status-header--group-error { color: $error; text-style: bold; }
     StatusHeader > .status-header--alarm { color: $error; text-style: bold; }
-    StatusHeader > .status-header--dim { color: $text-muted; }
+    StatusHeader > .status-header--muted { color: $text-muted; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -133,7 +133,7 @@ class StatusHeader(Static):
         if state.paused:
             first.append(" PAUSED ", self._style("paused"))
             changes = "change" if state.buffered == 1 else "changes"
-            first.append(f" {state.buffered:,} {changes} buffered · feed ", self._style("dim"))
+            first.append(f" {state.buffered:,} {changes} buffered · feed ", self._style("muted"))
         mode_style = {
             FeedMode.LIVE: "live",
             FeedMode.POLLING: "polling",
@@ -145,19 +145,19 @@ class StatusHeader(Static):
             first.append(f" blind {_ago(now - status.blind_since)}", self._style("down"))
         news_is_old = status.fades and now - status.at > NEWS_SECONDS
         if status.detail and not down and not news_is_old:
-            detail_style = "polling" if status.mode == FeedMode.POLLING else "dim"
+            detail_style = "polling" if status.mode == FeedMode.POLLING else "muted"
             first.append(f" — {cut(status.detail, DETAIL_CHARS)}", self._style(detail_style))
         # While blind no event can arrive: the blind time is the one that counts.
         if state.last_event_at is not None and not down:
-            first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("dim"))
+            first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("muted"))
         if state.health is not None and status.mode == FeedMode.LIVE:
             # The feed's self-audit: rows the re-check had to heal. 0 on a healthy installation.
             drift = state.health.drift_last_hour
-            first.append(f"  drift {drift}/h", self._style("alarm" if drift else "dim"))
+            first.append(f"  drift {drift}/h", self._style("alarm" if drift else "muted"))
         first.append("  ")
         # The label is --label or the database's name: either may hold anything (an ESC would
         # retitle the terminal).
-        first.append(cut(status.label, DETAIL_CHARS), self._style("dim"))
+        first.append(cut(status.label, DETAIL_CHARS), self._style("muted"))
 
         lines = [first]
         if down and status.detail:
@@ -186,12 +186,12 @@ class StatusHeader(Static):
     def _counts_line(self, state: HeaderState, *, stale: bool, width: int, now: float) -> Text:
         second = Text()
         if state.counts is None:
-            second.append("counting…  ", self._style("dim"))
+            second.append("counting…  ", self._style("muted"))
         else:
             if stale:
                 # The counts cannot be refreshed while blind: keep them, but say so.
                 second.append("last known: ", self._style("reason"))
-            number_style = self._style("dim") if stale else None
+            number_style = self._style("muted") if stale else None
             counts = state.counts
             for group in GROUPS:
                 second.append(f"{group} ", self._style(f"group-{group.lower()}"))
@@ -230,4 +230,4 @@ class StatusHeader(Static):
             line.append(sparkline(rate[-spark:]), self._style("group-running"))
             line.append(" ")
         if room >= len(label):
-            line.append(label, self._style("dim"))
+            line.append(label, self._style("muted"))

@@ -31,6 +31,8 @@ from tasktui.core.models import TaskRow
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey
 from tasktui.core.text import fit_cells
 from tasktui.core.timefmt import absolute_utc, relative, utc_now
+from tasktui.render import styles
+from tasktui.ui.styles import RULES
 
 STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
 SHORT_ID_LENGTH = 8  # the shortest message id prefix `tasktui show` accepts
@@ -162,20 +164,15 @@ class TaskRows(ScrollView, can_focus=True):
         "task-table--cursor",
     }
 
+    # A row's colour is its status's, as everywhere else (tasktui.ui.styles).
     DEFAULT_CSS = """
     TaskRows {
         height: 1fr; background: $surface; overflow-x: hidden;
         scrollbar-size-vertical: 1; scrollbar-background: $surface; scrollbar-color: $panel-lighten-2;
     }
-    TaskRows > .task-table--queued { color: $text-muted; }
-    TaskRows > .task-table--active { color: $primary-lighten-2; }
-    TaskRows > .task-table--success { color: $success; }
-    TaskRows > .task-table--warning { color: $warning; }
-    TaskRows > .task-table--error { color: $error; text-style: bold; }
-    TaskRows > .task-table--unknown { color: $text-disabled; }
     TaskRows > .task-table--cursor { background: $primary 40%; }
     TaskRows:focus > .task-table--cursor { background: $primary 60%; }
-    """
+    """ + "\n".join(f"TaskRows > .task-table--{name} {{ {RULES[styles.status(name)]} }}" for name in STATUS_STYLES)
 
     cursor = reactive(0, always_update=True, repaint=True)
 

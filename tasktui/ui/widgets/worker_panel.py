@@ -10,16 +10,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tasktui.core.presentation import (
-    NAME_CHARS,
-    VALUE_CHARS,
-    flow,
-    shared_host_prefix,
-    short_hostname,
-    workers_by_urgency,
-)
-from tasktui.core.text import cut, safe_text
-from tasktui.core.workers import WorkerReport, describe_age
+from tasktui.core.text import cut
+from tasktui.core.workers import WorkerReport, describe_age, workers_by_urgency
+from tasktui.render.text import NAME_CHARS, VALUE_CHARS, flow, safe_text
+from tasktui.render.workers import shared_host_prefix, short_hostname
 
 # From this many columns of content the table has a header row and a "Last seen" column; below
 # it every row is one line of liveness, host, version and reason (which says the age too), so
@@ -36,7 +30,7 @@ class WorkerPanel(VerticalScroll):
         "worker-panel--error",
         "worker-panel--warning",
         "worker-panel--mismatch",
-        "worker-panel--dim",
+        "worker-panel--muted",
     }
 
     # A stable, thin gutter: the width the rows are laid out for does not change when the
@@ -53,7 +47,7 @@ class WorkerPanel(VerticalScroll):
     WorkerPanel > .worker-panel--error { color: $error; text-style: bold; }
     WorkerPanel > .worker-panel--warning { color: $warning; }
     WorkerPanel > .worker-panel--mismatch { color: $warning; text-style: bold reverse; }
-    WorkerPanel > .worker-panel--dim { color: $text-muted; }
+    WorkerPanel > .worker-panel--muted { color: $text-muted; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -95,7 +89,7 @@ class WorkerPanel(VerticalScroll):
         self.call_after_refresh(self._show_scroll_hint)
         if report is None:
             error = self._error
-            body.update(safe_text(f"workers: {error or 'not loaded yet'}", self._style("error" if error else "dim")))
+            body.update(safe_text(f"workers: {error or 'not loaded yet'}", self._style("error" if error else "muted")))
             return
         hosts = [cut(w.hostname, NAME_CHARS) for w in report.workers]
         prefix = shared_host_prefix(hosts)
@@ -105,7 +99,7 @@ class WorkerPanel(VerticalScroll):
         if report.workers:
             parts.append(self._table(report, prefix, width))
         else:
-            parts.append(Text("no worker rows in authentik_tasks_workerstatus", self._style("dim")))
+            parts.append(Text("no worker rows in authentik_tasks_workerstatus", self._style("muted")))
         for part in parts:
             if isinstance(part, Text):
                 part.end = "\n"  # safe_text ends without a newline; each part is its own line
@@ -114,14 +108,14 @@ class WorkerPanel(VerticalScroll):
     def _summary(self, report: WorkerReport, prefix: str, width: int) -> list[Text]:
         pieces = [
             Text.assemble(("Workers ", "bold"), (f"{report.alive} alive", self._style("alive"))),
-            Text(f"{report.stale} stale", self._style("stale") if report.stale else self._style("dim")),
-            Text(f"{report.dead} dead", self._style("dim")),  # normal after a restart: not an alarm
+            Text(f"{report.stale} stale", self._style("stale") if report.stale else self._style("muted")),
+            Text(f"{report.dead} dead", self._style("muted")),  # normal after a restart: not an alarm
         ]
         if report.reference_version:
-            pieces.append(Text(f"version {cut(report.reference_version, NAME_CHARS)}", self._style("dim")))
+            pieces.append(Text(f"version {cut(report.reference_version, NAME_CHARS)}", self._style("muted")))
         if prefix:
             # What the "…" that starts every host name stands for.
-            pieces.append(Text(f'host "…" = {prefix}', self._style("dim")))
+            pieces.append(Text(f'host "…" = {prefix}', self._style("muted")))
         return flow(pieces, width, " · ")
 
     def _table(self, report: WorkerReport, prefix: str, width: int) -> Table:
@@ -145,6 +139,6 @@ class WorkerPanel(VerticalScroll):
             ]
             if wide:
                 cells.append(describe_age(worker.seen_ago))
-            cells.append(Text(cut(worker.reason, VALUE_CHARS), self._style("dim")))
+            cells.append(Text(cut(worker.reason, VALUE_CHARS), self._style("muted")))
             table.add_row(*cells)
         return table
