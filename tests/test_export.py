@@ -94,7 +94,9 @@ async def test_an_incident_bundle_has_every_section_and_keeps_database_text_insi
     assert "No worker has registered." in text and "No workers connected. Background tasks will not run." in text
     assert "| rejected | 1 |" in text and "| queued | 1 |" in text
     assert "What was shown: status=rejected · hiding successful." in text
-    assert "WHERE NOT COALESCE((CASE WHEN t.state <> 'done'" in text
+    # The filter's SQL, as the one filter definition (tasktui.core.filters) writes it.
+    assert "WHERE NOT COALESCE(((CASE WHEN t.state <> 'done'" in text
+    assert "= ANY (%(f_hide_successful)s::text[])), false) AND" in text and "= ANY (%(f_statuses)s::text[])" in text
     assert '"f_statuses": ["rejected"]' in text
     assert f"- tasktui 0.1.0 (installs notify trigger version {TRIGGER_VERSION}; installed here: none)" in text
     assert "- PostgreSQL 15" in text or "- PostgreSQL 1" in text

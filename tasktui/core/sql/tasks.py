@@ -93,6 +93,7 @@ class TaskQueries:
     tenant_name: str  # SQL expression: the tenant's name (NULL when unknown)
     tenant_id: str  # SQL expression: the tenant's uuid as text (NULL when tasks have none)
     uid: str  # SQL expression: the task's _uid (NULL in layouts without it)
+    related: str  # SQL expression: "app.model:id" of the related object, '?' for what is unknown (TaskRow.related)
 
     @classmethod
     def for_shape(cls, shape: TableShape) -> TaskQueries:
@@ -148,17 +149,27 @@ class TaskQueries:
         ]
         fingerprint_select = "SELECT " + ", ".join(fingerprint_columns) + " FROM authentik_tasks_task AS t"
         rank = "CASE t.aggregated_status WHEN 'error' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
+        # tasktui.core.status.effective_status, exactly (a property test holds the two together):
+        # an unfinished task shows its stored status, else its state; a done one the worse of its
+        # stored status (kept when it is one tasktui does not know) and its current attempt's logs.
         effective = (
-            "CASE WHEN t.state <> 'done' THEN t.aggregated_status ELSE"
-            f" (CASE GREATEST({rank}, COALESCE({worst}, 0)) WHEN 3 THEN 'error' WHEN 2 THEN 'warning'"
-            " WHEN 1 THEN 'info' ELSE 'done' END) END"
+            "CASE WHEN t.state <> 'done' THEN COALESCE(NULLIF(t.aggregated_status, ''), t.state)"
+            f" ELSE (CASE GREATEST({rank}, COALESCE({worst}, 0)) WHEN {rank}"
+            " THEN COALESCE(NULLIF(t.aggregated_status, ''), 'done')"
+            " WHEN 3 THEN 'error' WHEN 2 THEN 'warning' ELSE 'info' END) END"
         )
         related_type = (
             "COALESCE(ct.label, t.rel_obj_content_type_id::text)"
             if shape.has_content_type_table
             else "t.rel_obj_content_type_id::text"
         )
+        # As TaskRow.related spells it: NULL when there is no related object at all.
+        related = (
+            f"CASE WHEN {related_type} IS NULL AND t.rel_obj_id IS NULL THEN NULL"
+            f" ELSE COALESCE({related_type}, '?') || ':' || COALESCE(t.rel_obj_id, '?') END"
+        )
         return cls(
+            related=related,
             select=select,
             fingerprint_select=fingerprint_select,
             effective_status=effective,
