@@ -36,7 +36,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
-from tasktui.core.detail import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
+from tasktui.core.logs import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.session import open_session
 from tasktui.core.sql import detail as detail_sql

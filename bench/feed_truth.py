@@ -45,7 +45,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode, TaskFeed
+from tasktui.core.events import FeedMode
+from tasktui.core.feed import TaskFeed
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.models import TaskRow
 from tasktui.core.session import detect_shape, open_session

@@ -26,7 +26,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.screens.task_detail import TaskDetailScreen

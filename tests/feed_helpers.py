@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode, FeedStatus, TaskFeed
+from tasktui.core.events import FeedMode, FeedStatus
+from tasktui.core.feed import TaskFeed
 from tasktui.core.store import TaskStore
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.retry_helpers import reject

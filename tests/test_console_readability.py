@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 from textual.widget import Widget
 
 from tasktui.core.db import without_target
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.core.status import STATUSES, UNKNOWN
 from tasktui.demo import broker
 from tasktui.render.workers import shared_host_prefix, short_hostname

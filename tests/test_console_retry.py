@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 from textual.widgets import Button, ProgressBar
 
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.widgets.task_table import TaskRows

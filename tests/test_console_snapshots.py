@@ -14,7 +14,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.ui_helpers import wait_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.ui_helpers import make_app, screen_text, wait_for

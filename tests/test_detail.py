@@ -12,22 +12,13 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
-from tasktui.core.detail import (
-    ATTRIBUTES_INLINE,
-    InvalidMessageId,
-    LogLine,
-    count_logs,
-    exception_of,
-    fetch_logs,
-    format_exception,
-    load_attributes,
-    load_detail,
-    parse_message_id,
-)
+from tasktui.core.detail import InvalidMessageId, count_logs, load_detail, parse_message_id
 from tasktui.core.filters import TaskFilter
+from tasktui.core.logs import ATTRIBUTES_INLINE, LogLine, exception_of, fetch_logs, load_attributes
 from tasktui.core.safe_pickle import EMPTY_MESSAGE_NOTE
 from tasktui.core.session import Session, open_session
 from tasktui.core.sql.tasks import TaskQueries, read_task
+from tasktui.core.tracebacks import format_exception
 from tasktui.demo import broker
 from tests.retry_helpers import LDAP_SYNC, rejected_after_a_retry
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
-from tasktui.core.detail import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
+from tasktui.core.logs import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
 from tasktui.core.session import Session, open_session
 from tasktui.demo import broker
 from tasktui.ui.app import TaskTuiApp

@@ -29,7 +29,8 @@ import psycopg
 from psycopg import sql
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode, TaskFeed
+from tasktui.core.events import FeedMode
+from tasktui.core.feed import TaskFeed
 from tasktui.core.listener import ChangeListener
 from tasktui.core.models import TaskRow
 from tasktui.core.session import open_session

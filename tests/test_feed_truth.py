@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.core.listener import ChangeListener
 from tasktui.demo import broker
 from tests.feed_helpers import running_feed, until

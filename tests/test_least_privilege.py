@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.core.session import CONTENT_TYPE_TABLE, TENANT_TABLE
 from tasktui.demo import broker
 from tasktui.ui.screens.task_detail import TaskDetailScreen

@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 
 from tasktui.core import db
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
 from tasktui.core.listener import ChangeListener
 from tasktui.core.session import detect_shape
 from tasktui.core.trigger import MAX_CONSOLES_PER_ROLE, TRIGGER_VERSION, install, render_install_sql, status

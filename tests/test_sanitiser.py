@@ -28,8 +28,9 @@ from textual.app import App, ComposeResult
 from tasktui import cli
 from tasktui.commands._output import print_lines, say
 from tasktui.core import safe_pickle
-from tasktui.core.detail import LogCounts, LogCursor, LogLine, TaskDetail
-from tasktui.core.feed import FeedMode, FeedStatus
+from tasktui.core.detail import LogCounts, TaskDetail
+from tasktui.core.events import FeedMode, FeedStatus
+from tasktui.core.logs import LogCursor, LogLine
 from tasktui.core.models import TaskRow
 from tasktui.core.session import TableShape
 from tasktui.core.store import DEFAULT_SORT

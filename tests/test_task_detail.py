@@ -18,8 +18,8 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
-from tasktui.core.detail import ATTRIBUTES_ON_DEMAND, LogCursor, LogLine
-from tasktui.core.feed import FeedMode
+from tasktui.core.events import FeedMode
+from tasktui.core.logs import ATTRIBUTES_ON_DEMAND, LogCursor, LogLine
 from tasktui.demo import broker
 from tasktui.render import detail as rendered
 from tasktui.ui.app import TaskTuiApp

@@ -9,7 +9,7 @@ import re
 from psycopg.conninfo import make_conninfo
 from rich.cells import cell_len
 
-from tasktui.core.detail import format_exception
+from tasktui.core.tracebacks import format_exception
 from tasktui.demo import broker
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows

@@ -4,7 +4,8 @@ each state back on its own keyset."""
 
 from __future__ import annotations
 
-from tasktui.core.feed import FIRST_PAGE, FeedMode
+from tasktui.core.events import FeedMode
+from tasktui.core.feed import FIRST_PAGE
 from tasktui.demo import broker
 from tests.feed_helpers import running_feed, until
 from tests.ui_helpers import make_app, wait_for

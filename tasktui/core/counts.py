@@ -16,18 +16,30 @@ table where the count is cheap enough, else among the finished tasks loaded.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
+from tasktui.core import db
+from tasktui.core.session import Session, open_session
 from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES, GROUPS, status_of
+from tasktui.errors import UserFacingError
+
+log = logging.getLogger(__name__)
 
 PROBLEM_STATUSES = ("warning", "error")
+COUNTS_TIMEOUT_MS = 2_000
+COUNTS_STALE_AFTER = 120.0
+ESTIMATE_INTERVAL = 10.0  # counts that are too slow to be exact: the estimate's refresh
+EXACT_RETRY = 300.0  # and how often an exact count is tried again
 
 
 @dataclass(frozen=True)
@@ -141,3 +153,67 @@ async def _estimate_rows(conn: psycopg.AsyncConnection, state: str) -> int:
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
+
+
+class FinishedCounter:
+    """The feed's counts loop: finished tasks counted on a connection of their own, never failing
+    the feed. Counting reads much of the table: cheap counts run often, expensive ones rarely;
+    where an exact count does not fit its timeout, the planner's estimate is refreshed instead and
+    the exact count tried again only now and then. `finished` and `error` are the latest reading
+    (see `combine`); `on_counted` is called after each."""
+
+    def __init__(
+        self,
+        target: db.Target,
+        *,
+        timeout_ms: int = COUNTS_TIMEOUT_MS,
+        link_timeout: float,
+        on_counted: Callable[[], None],
+    ) -> None:
+        self.target = target
+        self.timeout_ms = timeout_ms
+        self.link_timeout = link_timeout
+        self.on_counted = on_counted
+        self.finished: FinishedCounts | None = None
+        self.error = ""
+
+    async def run(self) -> None:
+        session: Session | None = None
+        next_exact = 0.0
+        try:
+            while True:
+                interval = ESTIMATE_INTERVAL
+                try:
+                    if session is None or session.conn.closed:
+                        session = await open_session(self.target)
+                    queries = tasks_sql.TaskQueries.for_shape(session.shape)
+                    exact = time.monotonic() >= next_exact
+                    finished = await db.bounded(
+                        count_finished(session.conn, queries, timeout_ms=self.timeout_ms, exact=exact),
+                        self.timeout_ms / 1000 + self.link_timeout,
+                        "counting",
+                    )
+                    self.finished, self.error = finished, ""
+                    if finished.estimated:
+                        if exact:
+                            next_exact = time.monotonic() + EXACT_RETRY
+                    elif finished.elapsed_ms < 50:
+                        interval = 2.0
+                    elif finished.elapsed_ms >= 1_000:
+                        interval = 60.0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # whatever it is, it must not stop the feed: logged, shown stale
+                    if not isinstance(exc, psycopg.Error | UserFacingError | OSError):
+                        log.exception("counting finished tasks failed")
+                    self.error = " ".join(str(exc).split())[:200] or type(exc).__name__
+                    if session is not None:
+                        with contextlib.suppress(Exception):
+                            await session.close()
+                        session = None
+                self.on_counted()
+                await asyncio.sleep(interval)
+        finally:
+            if session is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()

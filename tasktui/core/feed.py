@@ -41,14 +41,14 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 
 from tasktui.core import db
 from tasktui.core.changemode import AUTO
-from tasktui.core.counts import FinishedCounts, StatusCounts, combine, count_finished
+from tasktui.core.counts import COUNTS_STALE_AFTER, COUNTS_TIMEOUT_MS, FinishedCounter, StatusCounts, combine
+from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
 from tasktui.core.health import DriftLedger, FeedHealth
 from tasktui.core.listener import DRAINED, LINK_TIMEOUT, SENTINEL, Change, ChangeListener
 from tasktui.core.models import TaskRow
@@ -64,38 +64,6 @@ from tasktui.errors import ConnectionFailed, LinkHung, MissingPrivilege, Trigger
 log = logging.getLogger(__name__)
 
 
-class FeedMode(Enum):
-    CONNECTING = "CONNECTING"
-    LIVE = "LIVE"
-    POLLING = "POLLING"
-    RECONNECTING = "RECONNECTING"
-    FAILED = "FAILED"
-
-
-@dataclass(frozen=True)
-class FeedStatus:
-    mode: FeedMode
-    detail: str = ""  # why polling / what failed / blind time after a reconnect
-    label: str = ""  # the database, as user@host:port/db
-    shape: str = ""  # what the task tables look like (older releases)
-    blind_since: float | None = None  # wall clock of the last proof that the link worked
-    at: float = field(default_factory=time.time)  # wall clock of this report
-    fades: bool = False  # the detail is news ("reconnected after …"): shown for a while only
-
-
-@dataclass(frozen=True)
-class FeedUpdate:
-    changed: int  # rows that actually changed in the store
-
-
-class FeedSink(Protocol):
-    def feed_status(self, status: FeedStatus) -> None: ...
-    def feed_updated(self, update: FeedUpdate) -> None: ...
-    def feed_counts(self, counts: StatusCounts) -> None: ...
-    def feed_side_changes(self, tasklog_task_ids: frozenset[str], workers_changed: bool) -> None: ...
-    def feed_health(self, health: FeedHealth) -> None: ...
-
-
 # Unfinished tasks are all loaded, up to this many per state (a backlog beyond that is an
 # incident in itself and the counts say how big it is).
 UNFINISHED_CAP_PER_STATE = 20_000
@@ -105,10 +73,6 @@ FETCH_BATCH = 500
 MIN_BACKOFF, MAX_BACKOFF, FAILED_RETRY = 0.5, 10.0, 10.0
 RECONCILE_INTERVAL = 5.0
 RECONCILE_DUTY = 0.05  # the re-check never takes more than this share of the time
-COUNTS_TIMEOUT_MS = 2_000
-COUNTS_STALE_AFTER = 120.0
-ESTIMATE_INTERVAL = 10.0  # counts that are too slow to be exact: the estimate's refresh
-EXACT_RETRY = 300.0  # and how often an exact count is tried again
 CLEANUP_WAIT = 1.0  # how long a failing feed waits for its loops to stop before moving on
 
 
@@ -211,9 +175,13 @@ class TaskFeed:
             pending=lambda: self._pending.task_ids,
             fetch_rows=self.fetch_by_ids,
         )
-        # Counts
-        self._finished: FinishedCounts | None = None
-        self._counts_error = ""
+        # Counts, on a connection of their own
+        self._counter = FinishedCounter(
+            target,
+            timeout_ms=counts_timeout_ms,
+            link_timeout=link_timeout,
+            on_counted=lambda: self.sink.feed_counts(self.counts()),
+        )
 
     # -- reporting -----------------------------------------------------------------------------
 
@@ -261,8 +229,8 @@ class TaskFeed:
         """The header's counts from the store as it is now (see tasktui.core.counts)."""
         return combine(
             self.store.tally(),
-            self._finished,
-            error=self._counts_error,
+            self._counter.finished,
+            error=self._counter.error,
             stale_after=COUNTS_STALE_AFTER,
             now=time.time(),
         )
@@ -374,11 +342,11 @@ class TaskFeed:
             self._report(FeedMode.LIVE, detail, fades=bool(detail))
             self._report_health()
             await _until_one_fails(
-                self._consume(self._listener), self._flush_loop(), self._reconcile_loop(), self._counts_loop()
+                self._consume(self._listener), self._flush_loop(), self._reconcile_loop(), self._counter.run()
             )
         else:
             self._report(FeedMode.POLLING, f"{polling_reason}; {detail}" if detail else polling_reason)
-            await _until_one_fails(self._poll_loop(), self._counts_loop())
+            await _until_one_fails(self._poll_loop(), self._counter.run())
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -615,53 +583,6 @@ class TaskFeed:
             if changed:
                 self.sink.feed_counts(self.counts())
             last_poll = started
-
-    # -- counts --------------------------------------------------------------------------------
-
-    async def _counts_loop(self) -> None:
-        """Finished tasks counted on a connection of their own, never failing the feed. Counting
-        reads much of the table: cheap counts run often, expensive ones rarely; where an exact
-        count does not fit its timeout, the planner's estimate is refreshed instead and the exact
-        count tried again only now and then."""
-        session: Session | None = None
-        next_exact = 0.0
-        try:
-            while True:
-                interval = ESTIMATE_INTERVAL
-                try:
-                    if session is None or session.conn.closed:
-                        session = await open_session(self.target)
-                    queries = tasks_sql.TaskQueries.for_shape(session.shape)
-                    exact = time.monotonic() >= next_exact
-                    finished = await db.bounded(
-                        count_finished(session.conn, queries, timeout_ms=self.counts_timeout_ms, exact=exact),
-                        self.counts_timeout_ms / 1000 + self.link_timeout,
-                        "counting",
-                    )
-                    self._finished, self._counts_error = finished, ""
-                    if finished.estimated:
-                        if exact:
-                            next_exact = time.monotonic() + EXACT_RETRY
-                    elif finished.elapsed_ms < 50:
-                        interval = 2.0
-                    elif finished.elapsed_ms >= 1_000:
-                        interval = 60.0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # whatever it is, it must not stop the feed: logged, shown stale
-                    if not isinstance(exc, psycopg.Error | UserFacingError | OSError):
-                        log.exception("counting finished tasks failed")
-                    self._counts_error = _one_line(exc)
-                    if session is not None:
-                        with contextlib.suppress(Exception):
-                            await session.close()
-                        session = None
-                self.sink.feed_counts(self.counts())
-                await asyncio.sleep(interval)
-        finally:
-            if session is not None:
-                with contextlib.suppress(Exception):
-                    await session.close()
 
 
 def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:

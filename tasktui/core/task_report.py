@@ -13,18 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tasktui.core import safe_pickle
-from tasktui.core.detail import (
-    MAX_PAGE,
-    LogLine,
-    TaskDetail,
-    TaskNotFound,
-    exception_of,
-    fetch_logs,
-    format_exception,
-    load_detail,
-    wants_exception,
-)
+from tasktui.core.detail import TaskDetail, TaskNotFound, load_detail
+from tasktui.core.logs import MAX_PAGE, LogLine, exception_of, fetch_logs, wants_exception
 from tasktui.core.session import Session
+from tasktui.core.tracebacks import format_exception
 
 DEFAULT_MAX_LOGS = 1000
 

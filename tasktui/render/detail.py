@@ -10,9 +10,11 @@ from typing import Any
 from rich.text import Text
 
 from tasktui.core import safe_pickle
-from tasktui.core.detail import LogLine, TaskDetail, format_exception
+from tasktui.core.detail import TaskDetail
+from tasktui.core.logs import LogLine
 from tasktui.core.status import ERROR_LEVELS, status_of
 from tasktui.core.text import cut
+from tasktui.core.tracebacks import format_exception
 from tasktui.render import styles
 from tasktui.render.text import VALUE_CHARS, assemble
 
@@ -152,5 +154,5 @@ def log_line(
 
 
 def traceback_lines(exception: Any) -> list[Text]:
-    """structlog's exception value as traceback lines (see detail.format_exception)."""
+    """structlog's exception value as traceback lines (see tasktui.core.tracebacks.format_exception)."""
     return [assemble((text, styles.FAILURE)) for text in format_exception(exception)]

@@ -27,7 +27,8 @@ from textual.widgets import Footer, Input, Static
 from tasktui.core import db
 from tasktui.core.bulk_retry import BulkSummary
 from tasktui.core.counts import StatusCounts
-from tasktui.core.feed import RECONCILE_INTERVAL, FeedMode, FeedStatus, FeedUpdate, TaskFeed
+from tasktui.core.events import FeedMode, FeedStatus, FeedUpdate
+from tasktui.core.feed import RECONCILE_INTERVAL, TaskFeed
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
 from tasktui.core.listener import LINK_TIMEOUT

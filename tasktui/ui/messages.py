@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from tasktui.core.counts import StatusCounts
-from tasktui.core.feed import FeedStatus, FeedUpdate
+from tasktui.core.events import FeedStatus, FeedUpdate
 from tasktui.core.health import FeedHealth
 
 

@@ -7,7 +7,7 @@ traceback in view; `p` switches to the previous attempts, the failures that led 
 `E` jump to the next / previous error or warning line, however far away in a 100,000-line log.
 
 Nothing here loads a whole log: each attempt group is a LogView holding a bounded window of pages
-fetched with keyset cursors (tasktui.core.detail.fetch_logs), paged in as the user scrolls; large
+fetched with keyset cursors (tasktui.core.logs.fetch_logs), paged in as the user scrolls; large
 attributes are fetched only when a line is expanded. A jump searches the window first, and only
 past it asks the database for the one line it stops at (find_problem), then loads the pages around
 that line in place of the window. Every query runs on the app's side session, one at a time (a
@@ -32,18 +32,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tasktui.core import db
-from tasktui.core.detail import (
+from tasktui.core.detail import TaskDetail, load_detail
+from tasktui.core.events import FeedMode
+from tasktui.core.logs import (
     LogLine,
-    TaskDetail,
     exception_of,
     fetch_around,
     fetch_logs,
     find_problem,
     load_attributes,
-    load_detail,
     wants_exception,
 )
-from tasktui.core.feed import FeedMode
 from tasktui.core.models import TaskRow
 from tasktui.core.session import Session
 from tasktui.core.status import FINAL_STATES, status_of
@@ -412,7 +411,7 @@ class TaskDetailScreen(ModalScreen[None]):
 
     async def _load_attributes(self, session: Session, view: LogView, entry: LogEntry) -> None:
         try:
-            # Up to detail.ATTRIBUTES_ON_DEMAND characters: the view renders them a page at a time.
+            # Up to logs.ATTRIBUTES_ON_DEMAND characters: the view renders them a page at a time.
             value = await load_attributes(session, entry.line)
         except Exception as exc:
             entry.attributes_error = str(db.user_error(exc, self.target))

@@ -35,9 +35,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tasktui.core.detail import AttributesValue, LogCursor, LogLine, format_exception
+from tasktui.core.logs import AttributesValue, LogCursor, LogLine
 from tasktui.core.status import ERROR_LEVELS
 from tasktui.core.text import more_characters
+from tasktui.core.tracebacks import format_exception
 from tasktui.render import detail as rendered
 from tasktui.render import styles
 from tasktui.render.text import assemble, safe_text

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from tasktui.core.counts import StatusCounts
 from tasktui.core.db import without_target
-from tasktui.core.feed import FeedMode, FeedStatus
+from tasktui.core.events import FeedMode, FeedStatus
 from tasktui.core.health import FeedHealth
 from tasktui.core.status import GROUPS
 from tasktui.core.text import cut
