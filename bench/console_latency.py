@@ -146,6 +146,7 @@ def prober(dsn: str, stop_at: float, out_path: str, tag: str) -> None:
 
 async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float) -> None:
     # (Blocking process starts and file reads are fine here: they happen between phases.)
+    from tasktui.core.console import TaskConsole
     from tasktui.ui.app import TaskTuiApp
     from tasktui.ui.widgets.task_table import TaskRows
 
@@ -162,13 +163,13 @@ async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float
         return strip
 
     TaskRows.render_line = render_line  # type: ignore[method-assign]
-    app = TaskTuiApp(db.Target.resolve(dsn))
+    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)))
     started = time.perf_counter()
     async with app.run_test(size=(120, 36)) as pilot:
-        rows = app.query_one(TaskRows)
+        rows = app.main_screen.query_one(TaskRows)
         while not rows.rows:
             await pilot.pause(0.01)
-        print(f"first screen with rows: {time.perf_counter() - started:.3f}s ({len(app.store):,} tasks loaded)")
+        print(f"first screen with rows: {time.perf_counter() - started:.3f}s ({len(app.service.store):,} tasks loaded)")
         # Newest first, unfiltered: probes land on the first row.
         app.action_toggle_successful()
         for name, rate, batch in phases:
@@ -200,12 +201,12 @@ async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float
                 print(
                     f"{name:>28}: probes {len(commits)}, drawn {len(latencies)}, not drawn {missing};"
                     f" commit→screen p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms;"
-                    f" notify queue {usage:.4%}; feed pending {len(app.feed._pending.task_ids)};"
-                    f" mode {app.feed.mode.value}"
+                    f" notify queue {usage:.4%}; feed pending {len(app.service.feed._pending.task_ids)};"
+                    f" mode {app.service.feed.mode.value}"
                 )
             else:
                 top = [r.actor_name for r in rows.rows[:3]]
-                print(f"{name:>28}: no probe drawn ({missing} missing); mode {app.feed.mode.value}; top {top}")
+                print(f"{name:>28}: no probe drawn ({missing} missing); mode {app.service.feed.mode.value}; top {top}")
 
 
 def main() -> None:

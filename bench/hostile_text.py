@@ -40,6 +40,7 @@ from textual import events
 from textual.css.query import NoMatches
 
 from tasktui.core import db
+from tasktui.core.console import TaskConsole
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import install
 from tasktui.demo import broker
@@ -124,7 +125,7 @@ async def close_detail(app: TaskTuiApp, pilot) -> None:
 
 
 async def one_run(dsn: str, ids: dict[str, str], samples: dict[str, list[float]]) -> None:
-    app = TaskTuiApp(db.Target.resolve(dsn))
+    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)))
     async with app.run_test(size=(120, 36)) as pilot:
         rows = app.query_one(TaskRows)
         await until(pilot, lambda: all(m in [r.message_id for r in rows.rows] for m in ids.values()))

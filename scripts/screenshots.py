@@ -26,10 +26,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tasktui.core import db
+from tasktui.core.console import TaskConsole
 from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
 
 LABEL = "demo (embedded PostgreSQL)"
@@ -63,7 +65,7 @@ async def until(pilot: Pilot, condition: Callable[[], bool], within: float = 30.
 
 async def show_rejected_first(pilot: Pilot) -> None:
     app = pilot.app
-    while app.sort.column != "status":
+    while app.main_screen.sort.column != "status":
         await pilot.press("o")
     await pilot.press("g")
 
@@ -107,10 +109,14 @@ SCENES: list[tuple[str, Scene]] = [
 async def shoot(
     dsn: str, out: Path, size: tuple[int, int], name: str, scene: Callable[[Pilot], Awaitable[None]]
 ) -> Path:
-    app = TaskTuiApp(db.Target.resolve(dsn), label=LABEL)
+    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)), ConsoleSettings(label=LABEL))
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: app.feed.mode == FeedMode.LIVE and bool(app.query_one(TaskRows).rows))
-        await until(pilot, lambda: app.header_state.counts is not None and app.worker_report is not None)
+        await until(
+            pilot, lambda: app.service.feed.mode == FeedMode.LIVE and bool(app.main_screen.query_one(TaskRows).rows)
+        )
+        await until(
+            pilot, lambda: app.main_screen.header_state.counts is not None and app.main_screen.worker_report is not None
+        )
         await pilot.pause(2.5)  # a couple of seconds of live traffic for the sparkline
         await scene(pilot)
         svg = out / f"{name}-{size[0]}x{size[1]}.svg"

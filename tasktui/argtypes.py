@@ -6,12 +6,15 @@ import argparse
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
+
+Number = TypeVar("Number", int, float)
 
 
-def positive(kind: type) -> object:
+def positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
     """An argparse type: a number of `kind` greater than 0 (shared with `tasktui demo`)."""
 
-    def parse(text: str) -> object:
+    def parse(text: str) -> Number:
         try:
             value = kind(text)
         except ValueError:

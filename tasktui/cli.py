@@ -1,8 +1,9 @@
 """The `tasktui` command: the console by default, and subcommands for scripts and runbooks.
 
 Each subcommand lives in tasktui.commands.<name> as `add_parser(subparsers, common)` plus an
-async `run(args) -> int`. Errors reach the user as one line on stderr with a non-zero status;
-a traceback is shown only with TASKTUI_DEBUG=1.
+async `run(args) -> int`. Errors reach the user as one line on stderr with a non-zero status; an
+unexpected one's traceback goes to the debug log (tasktui.debuglog, `--log FILE`), or to the
+terminal with TASKTUI_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import argcomplete
 
-from tasktui import __version__, config
+from tasktui import __version__, config, debuglog
 from tasktui.commands import COMMANDS, console
 from tasktui.commands._output import say
 from tasktui.core.db import redact
@@ -83,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a named profile of the config file (`tasktui config path`): its DSN, label, read-only, channel",
     )
     profile.completer = _profile_names  # type: ignore[attr-defined]
+    common.add_argument(
+        "--log",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="debug log of unexpected failures, with tracebacks and without passwords"
+        " (default: $XDG_STATE_HOME/tasktui/tasktui.log)",
+    )
     parser = _Parser(
         prog="tasktui",
         description="Live terminal console for authentik's Postgres task system.",
@@ -111,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("dsn", "profile"):
         if not hasattr(args, name):
             setattr(args, name, None)
+    log_file = getattr(args, "log", None)
+    log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", "")])
     handler = getattr(args, "handler", console.run)
     try:
         if getattr(args, "reads_config", True):
@@ -118,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the console runs (tasktui.config).
             args.settings = config.resolve(args, config.load_config())
             args.dsn = args.settings.dsn.value
+            # The resolved DSN (a profile's, say) is one more whose password the log never holds.
+            debuglog.setup(log_file, conninfos=[args.dsn or "", os.environ.get("DATABASE_URL", "")])
         return handler(args)
     except UserFacingError as exc:
         report = getattr(args, "report_error", None)
@@ -130,9 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("TASKTUI_DEBUG"):
             raise
+        debuglog.log.error("unexpected failure", exc_info=exc)
         message = redact(" ".join(str(exc).split()), args.dsn or "")
         say(
-            f"tasktui: unexpected error: {type(exc).__name__}: {message} (set TASKTUI_DEBUG=1 for details)",
+            f"tasktui: unexpected error: {type(exc).__name__}: {message} (details in {log_path})",
             stream=sys.stderr,
             multiline=False,
         )

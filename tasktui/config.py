@@ -159,7 +159,8 @@ def _kind(value: Any) -> str:
         return f"the string {value[:60]!r}"
     if isinstance(value, int | float):
         return f"the number {value!r}"
-    return {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "a table", list: "a list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:

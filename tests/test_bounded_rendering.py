@@ -30,7 +30,7 @@ def _detail_ready(app) -> bool:
 
 
 async def _select(pilot, message_id: str) -> None:
-    rows = pilot.app.query_one(TaskRows)
+    rows = pilot.app.main_screen.query_one(TaskRows)
     await wait_for(pilot, lambda: message_id in [r.message_id for r in rows.rows], what="the task in the table")
     rows.move_to([r.message_id for r in rows.rows].index(message_id))
     await pilot.pause()

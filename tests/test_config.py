@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tasktui.commands.console import console_options
+from tasktui.commands.console import console_app, console_options
 from tasktui.config import load_config, resolve
 from tasktui.core import db
 from tasktui.demo import broker
-from tasktui.ui.app import console_app
 from tests.conftest import CliResult, run_cli
 from tests.retry_helpers import reject
 from tests.ui_helpers import screen_text, wait_for
@@ -193,7 +192,7 @@ async def test_the_console_opens_with_the_files_theme_keymap_and_filter(tmp_path
     app = console_app(db.Target.resolve(live_dsn), **console_options(settings))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: "authentik.test.rejected" in screen_text(app), what="the rejected task")
-        assert app.theme == "nord" and app.redraw_interval == pytest.approx(0.1)
+        assert app.theme == "nord" and app.settings.redraw_interval == pytest.approx(0.1)
         text = screen_text(app)
         assert "status=rejected" in text and "hiding successful" not in text
         assert "authentik.test.waiting" not in text and rejected

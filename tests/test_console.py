@@ -17,13 +17,13 @@ REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
 
 
 def _ids_on_screen(app) -> list[str]:
-    return [r.message_id for r in app.main_query(TaskRows).rows]
+    return [r.message_id for r in app.main_screen.query_one(TaskRows).rows]
 
 
 async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         tenant = await broker.default_tenant(writer)
         queued = await broker.enqueue(writer, "authentik.sources.ldap.tasks.ldap_sync", tenant_id=tenant, uid="corp")
         await wait_for(pilot, lambda: queued in _ids_on_screen(app), what="queued task on screen")
@@ -37,10 +37,10 @@ async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str,
             message="connection refused",
         )
         await wait_for(pilot, lambda: rejected in _ids_on_screen(app), what="rejected task")
-        app.query_one(TaskRows).move_to(_ids_on_screen(app).index(rejected))
+        app.main_screen.query_one(TaskRows).move_to(_ids_on_screen(app).index(rejected))
         await pilot.pause()
         assert row_style(app, queued).color == component_color(app, "queued")
-        app.query_one(TaskRows).move_to(_ids_on_screen(app).index(queued))
+        app.main_screen.query_one(TaskRows).move_to(_ids_on_screen(app).index(queued))
         await pilot.pause()
         assert row_style(app, rejected).color == component_color(app, "error")
         await wait_for(pilot, lambda: "LIVE" in screen_text(app), what="LIVE")
@@ -49,12 +49,15 @@ async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str,
 async def test_header_counts_follow_the_database(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
+        await wait_for(pilot, lambda: app.main_screen.header_state.counts is not None, what="counts")
         await reject(writer, "authentik.x.fails", uid="1", **REFUSED)
         await reject(writer, "authentik.x.fails", uid="2", **REFUSED)
         await wait_for(
             pilot,
-            lambda: app.header_state.counts is not None and app.header_state.counts.by_group["Error"] == 2,
+            lambda: (
+                app.main_screen.header_state.counts is not None
+                and app.main_screen.header_state.counts.by_group["Error"] == 2
+            ),
             within=15,
             what="Error count 2",
         )
@@ -94,29 +97,29 @@ async def test_sort_by_column_and_invert(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 3, what="three tasks")
-        while app.sort.column != "actor":
+        while app.main_screen.sort.column != "actor":
             await pilot.press("o")
-        actors = [r.actor_name for r in app.query_one(TaskRows).rows]
+        actors = [r.actor_name for r in app.main_screen.query_one(TaskRows).rows]
         assert actors == ["a.actor", "b.actor", "c.actor"]
         await wait_for(pilot, lambda: "Actor:uid ▲" in screen_text(app), what="Actor:uid ▲")
         await pilot.press("i")
         await pilot.pause()
-        assert [r.actor_name for r in app.query_one(TaskRows).rows] == ["c.actor", "b.actor", "a.actor"]
+        assert [r.actor_name for r in app.main_screen.query_one(TaskRows).rows] == ["c.actor", "b.actor", "a.actor"]
 
 
 async def test_pause_buffers_and_resume_applies_everything(live_dsn: str, writer) -> None:
     tenant = await broker.default_tenant(writer)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         await pilot.press("space")
         await wait_for(pilot, lambda: "PAUSED" in screen_text(app), what="PAUSED")
         first = await broker.enqueue(writer, "authentik.paused.one", tenant_id=tenant)
         second = await broker.enqueue(writer, "authentik.paused.two", tenant_id=tenant)
-        await wait_for(pilot, lambda: {first, second} <= set(app.store.rows), what="feed keeps buffering")
+        await wait_for(pilot, lambda: {first, second} <= set(app.service.store.rows), what="feed keeps buffering")
         await pilot.pause(0.2)
         assert first not in _ids_on_screen(app) and second not in _ids_on_screen(app)
-        assert app.header_state.buffered >= 2
+        assert app.main_screen.header_state.buffered >= 2
         await pilot.press("space")
         await wait_for(pilot, lambda: {first, second} <= set(_ids_on_screen(app)), what="resume applies")
         await wait_for(pilot, lambda: "PAUSED" not in screen_text(app), what="no " + "PAUSED")
@@ -125,7 +128,7 @@ async def test_pause_buffers_and_resume_applies_everything(live_dsn: str, writer
 async def test_polling_fallback_without_the_trigger(mirror_dsn: str) -> None:
     app = make_app(mirror_dsn, poll_interval=0.3)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.POLLING, what="polling mode")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.POLLING, what="polling mode")
         await wait_for(pilot, lambda: "tasktui trigger install" in screen_text(app), what="tasktui trigger install")
         conn = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
         try:
@@ -137,7 +140,7 @@ async def test_polling_fallback_without_the_trigger(mirror_dsn: str) -> None:
             await broker.start_processing(conn, message_id)
             await wait_for(
                 pilot,
-                lambda: any(r.state == "running" for r in app.query_one(TaskRows).rows),
+                lambda: any(r.state == "running" for r in app.main_screen.query_one(TaskRows).rows),
                 what="running seen by polling",
             )
         finally:
@@ -154,7 +157,7 @@ async def test_effective_status_shows_errors_authentik_hides(live_dsn: str, writ
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="task loaded")
-        row = app.store.rows[message_id]
+        row = app.service.store.rows[message_id]
         assert row.aggregated_status == "done" and row.effective_status == "error"
         assert any(line.startswith("Error*") for line in row_texts(app))
 
@@ -186,18 +189,18 @@ async def test_terminal_escapes_in_actor_names_are_shown_literally(live_dsn: str
 async def test_reconnects_after_the_backend_is_terminated_and_says_how_long_it_was_blind(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         # Kill every tasktui backend, as an operator or a failover would.
         await writer.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
         )
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.RECONNECTING, what="reconnecting shown")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.RECONNECTING, what="reconnecting shown")
         await wait_for(pilot, lambda: "RECONNECTING" in screen_text(app), what="RECONNECTING")
         # A change committed while the console is blind is picked up by the reload.
         tenant = await broker.default_tenant(writer)
         missed = await broker.enqueue(writer, "authentik.while.blind", tenant_id=tenant)
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=15, what="live again")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, within=15, what="live again")
         await wait_for(pilot, lambda: missed in _ids_on_screen(app), what="change made while blind")
         await wait_for(pilot, lambda: "blind; reloaded" in screen_text(app), what="blind; reloaded")
 
@@ -228,7 +231,7 @@ async def test_console_adapts_to_older_and_newer_layouts(mirror_dsn: str, altera
         )).fetchall()}  # fmt: skip
         app = make_app(mirror_dsn)
         async with app.run_test(size=(120, 36)) as pilot:
-            await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+            await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
             values = {
                 "message_id": "'7d6e1c5e-0000-4000-8000-000000000001'", "queue_name": "'default'",
                 "actor_name": "'authentik.legacy.actor'", "message": "''::bytea", "state": "'done'",
@@ -242,7 +245,7 @@ async def test_console_adapts_to_older_and_newer_layouts(mirror_dsn: str, altera
             )
             await pilot.press("h")  # show successful (and warning) tasks
             await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task shown")
-            row = app.query_one(TaskRows).rows[0]
+            row = app.main_screen.query_one(TaskRows).rows[0]
             # The legacy JSON log level reaches the status through authentik's own trigger.
             assert row.aggregated_status == "warning" and row.status.label == "Warning"
             assert "Warning" in row_texts(app)[0]
@@ -255,7 +258,7 @@ async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers
 
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
+        await wait_for(pilot, lambda: app.main_screen.worker_report is not None, what="worker report")
         await wait_for(pilot, lambda: "No workers connected" in screen_text(app), what="No workers connected")
         # A worker boots: its row plus the session advisory lock it holds for its life.
         locks = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
@@ -265,7 +268,7 @@ async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers
             await pilot.press("w")
             await wait_for(
                 pilot,
-                lambda: app.worker_report is not None and app.worker_report.alive == 1,
+                lambda: app.main_screen.worker_report is not None and app.main_screen.worker_report.alive == 1,
                 what="worker alive (pushed by the trigger)",
             )
             await pilot.pause()
@@ -275,8 +278,8 @@ async def test_worker_panel_shows_liveness_and_the_header_alarms_without_workers
         finally:
             await locks.close()
         # Its session ends: the lock is gone, so authentik would no longer count it alive.
-        app.refresh_workers()
-        await wait_for(pilot, lambda: app.worker_report.alive == 0, what="worker no longer alive")
+        app.main_screen.refresh_workers()
+        await wait_for(pilot, lambda: app.main_screen.worker_report.alive == 0, what="worker no longer alive")
 
 
 async def test_facets_filter_by_status_and_queue(live_dsn: str, writer) -> None:
@@ -319,22 +322,22 @@ async def test_load_older_pages_in_finished_tasks_by_keyset(live_dsn: str, write
     )
     app = make_app(live_dsn, window=20)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await wait_for(pilot, lambda: len(app.store) == 20, what="bounded window")
-        newest = {r.actor_name for r in app.store.rows.values()}
+        await wait_for(pilot, lambda: len(app.service.store) == 20, what="bounded window")
+        newest = {r.actor_name for r in app.service.store.rows.values()}
         assert newest == {f"authentik.old.{g}" for g in range(1, 21)}
         # An old task changing live joins the window with its old mtime: the next page must
         # still continue from the window's edge, not from that task.
         await writer.execute("UPDATE authentik_tasks_task SET retries = 1 WHERE actor_name = 'authentik.old.50'")
-        await wait_for(pilot, lambda: len(app.store) == 21, what="old task arrives live")
+        await wait_for(pilot, lambda: len(app.service.store) == 21, what="old task arrives live")
         await pilot.press("m")
-        await wait_for(pilot, lambda: len(app.store) == 50, what="older page")
+        await wait_for(pilot, lambda: len(app.service.store) == 50, what="older page")
         await wait_for(pilot, lambda: "loaded 30 older finished tasks" in screen_text(app), what="notice")
 
 
 async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         from textual.screen import Screen
 
         await app.push_screen(Screen())  # a full screen on top, as the task detail is
@@ -342,7 +345,7 @@ async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer
         tenant = await broker.default_tenant(writer)
         message_id = await broker.enqueue(writer, "authentik.under.help", tenant_id=tenant)
         await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="table updated underneath")
-        app.tick()
+        app.main_screen.tick()
         app.pop_screen()
         await pilot.pause()
         assert any("authentik.under.help" in line for line in row_texts(app))
@@ -351,15 +354,17 @@ async def test_live_updates_while_another_screen_is_on_top(live_dsn: str, writer
 async def test_window_stays_bounded_as_tasks_finish_live(live_dsn: str, writer) -> None:
     app = make_app(live_dsn, window=10)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         tenant = await broker.default_tenant(writer)
         for i in range(30):
             message_id = await broker.enqueue(writer, f"authentik.burst.{i}", tenant_id=tenant)
             assert await broker.claim(writer, message_id)
             await broker.start_processing(writer, message_id)
             await broker.succeed(writer, message_id)
-        await wait_for(pilot, lambda: app.store.rows and all(r.state == "done" for r in app.store.rows.values()))
+        await wait_for(
+            pilot, lambda: app.service.store.rows and all(r.state == "done" for r in app.service.store.rows.values())
+        )
         await pilot.pause(0.3)
         # 10 kept, up to a quarter more before the oldest are dropped.
-        assert 10 <= len(app.store) <= 12
-        assert "authentik.burst.29" in {r.actor_name for r in app.store.rows.values()}
+        assert 10 <= len(app.service.store) <= 12
+        assert "authentik.burst.29" in {r.actor_name for r in app.service.store.rows.values()}

@@ -25,7 +25,7 @@ async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn:
     await reject(writer, "authentik.b", uid="1")
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        rows = app.main_query(TaskRows)
+        rows = app.main_screen.query_one(TaskRows)
         await wait_for(pilot, lambda: len(rows.rows) >= 2, what="loaded")
         for key in keys:
             await pilot.press(key)
@@ -36,7 +36,7 @@ async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn:
         await wait_for(pilot, lambda: rows.cursor == 0, what="cursor on the first row")
         await pilot.press("j")
         await wait_for(pilot, lambda: rows.cursor == 1, what="cursor on the second row")
-        assert app.task_filter.text == ""
+        assert app.main_screen.task_filter.text == ""
 
 
 async def test_the_facet_picker_toggles_with_space_at_once(live_dsn: str, writer) -> None:
@@ -46,7 +46,7 @@ async def test_the_facet_picker_toggles_with_space_at_once(live_dsn: str, writer
     await broker.enqueue(writer, "authentik.a", tenant_id=tenant)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: len(app.main_query(TaskRows).rows) >= 1, what="loaded")
+        await wait_for(pilot, lambda: len(app.main_screen.query_one(TaskRows).rows) >= 1, what="loaded")
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="facet picker")
         await pilot.press("space")

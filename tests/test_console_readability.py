@@ -75,10 +75,10 @@ async def test_worker_panel_shows_stale_and_dead_workers_first_with_their_whole_
     app = make_app(live_dsn)
     async with app.run_test(size=size) as pilot:
         await pilot.press("w")
-        panel = app.main_query(WorkerPanel)
+        panel = app.main_screen.query_one(WorkerPanel)
         await wait_for(
             pilot,
-            lambda: app.worker_report is not None and app.worker_report.alive == 5,
+            lambda: app.main_screen.worker_report is not None and app.main_screen.worker_report.alive == 5,
             what="five workers alive",
         )
         await wait_for(pilot, lambda: "DEAD" in "\n".join(_widget_lines(app, panel)), what="the dead worker drawn")
@@ -134,7 +134,7 @@ async def _tasks(writer: psycopg.AsyncConnection) -> None:
 
 
 def _header_lines(app: TaskTuiApp) -> list[str]:
-    return _widget_lines(app, app.main_query(StatusHeader))
+    return _widget_lines(app, app.main_screen.query_one(StatusHeader))
 
 
 @SIZES
@@ -145,8 +145,12 @@ async def test_header_labels_the_change_rate(
     app = make_app(live_dsn)
     async with app.run_test(size=size) as pilot:
         # Workers alive, so no alarm shares the line (an alarm goes before the rate).
-        await wait_for(pilot, lambda: app.worker_report is not None and app.worker_report.healthy, what="workers")
-        await wait_for(pilot, lambda: app.header_state.counts is not None, what="counts")
+        await wait_for(
+            pilot,
+            lambda: app.main_screen.worker_report is not None and app.main_screen.worker_report.healthy,
+            what="workers",
+        )
+        await wait_for(pilot, lambda: app.main_screen.header_state.counts is not None, what="counts")
         await wait_for(pilot, lambda: "changes/s" in "\n".join(_header_lines(app)), what="the rate, labelled")
         counts_line = _header_lines(app)[1]
         assert "Queued 3" in counts_line
@@ -165,7 +169,7 @@ async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(
     admin = await psycopg.AsyncConnection.connect(pg_server.admin_dsn, autocommit=True)
     app = make_app(live_dsn)
     async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
         await wait_for(pilot, lambda: "Queued 3" in "\n".join(_header_lines(app)), what="counts shown")
         # The database stops taking connections and the console's are cut: it stays blind.
         allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
@@ -187,13 +191,13 @@ async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(
             # The reason in full, on lines of its own, without the target the first line names.
             reason = _joined(lines[1:-1])
             assert f'cannot reach the server: database "{dbname}" is not currently accepting connections' in reason
-            assert app.target.label not in reason
+            assert app.service.target.label not in reason
             # The counts stay, marked as the last known ones.
             assert lines[-1].startswith(" last known: Running 0  Queued 3")
         finally:
             await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("true")))
             await admin.close()
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=20, what="live again")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, within=20, what="live again")
         await wait_for(pilot, lambda: len(_header_lines(app)) == 2, what="the header back to two lines")
         assert "last known" not in "\n".join(_header_lines(app))
 
@@ -202,7 +206,7 @@ async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(
 async def test_legend_names_every_status_and_breaks_between_entries(live_dsn: str, size: tuple[int, int]) -> None:
     app = make_app(live_dsn)
     async with app.run_test(size=size) as pilot:
-        legend = app.main_query(Legend)
+        legend = app.main_screen.query_one(Legend)
         await wait_for(pilot, lambda: WORSE_IN_LOGS in "\n".join(_widget_lines(app, legend)), what="legend")
         lines = [line.strip() for line in _widget_lines(app, legend)]
         text = " ".join(lines)

@@ -30,13 +30,13 @@ def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def _select(pilot, message_id: str) -> None:
     """Put the cursor on a task once the table shows it."""
-    rows = pilot.app.main_query(TaskRows)
+    rows = pilot.app.main_screen.query_one(TaskRows)
     await wait_for(pilot, lambda: any(r.message_id == message_id for r in rows.rows), what="task drawn")
     rows.move_to(next(i for i, r in enumerate(rows.rows) if r.message_id == message_id))
 
 
 def _state(app, message_id: str) -> str | None:
-    row = app.store.rows.get(message_id)
+    row = app.service.store.rows.get(message_id)
     return row.state if row else None
 
 
@@ -50,7 +50,7 @@ async def test_retry_one_rejected_task_and_watch_it_run(live_dsn: str, writer, j
     )
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and _state(app, message_id) == "rejected")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE and _state(app, message_id) == "rejected")
         await _select(pilot, message_id)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal), what="confirmation")
@@ -147,7 +147,7 @@ async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
         )
     app = make_app(live_dsn)
     async with app.run_test(size=(140, 45)) as pilot:
-        await wait_for(pilot, lambda: len(app.store.rows) == 12)
+        await wait_for(pilot, lambda: len(app.service.store.rows) == 12)
         await pilot.press("B")
         await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
         screen = app.screen
@@ -178,7 +178,9 @@ async def test_an_aborted_bulk_run_says_so_and_leaves_only_close(live_dsn: str, 
     plain = [await reject(writer, hooks, uid=f"hook{i}", **REFUSED) for i in range(4)]
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: len(app.store.rows) == 6 and all(_state(app, m) == "rejected" for m in plain))
+        await wait_for(
+            pilot, lambda: len(app.service.store.rows) == 6 and all(_state(app, m) == "rejected" for m in plain)
+        )
         await pilot.press("B")
         await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
         screen = app.screen
@@ -236,8 +238,8 @@ async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writ
         )
         app = make_app(f"{live_dsn} user={role}")
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.read_only, what="automatic read-only")
-            assert "lacks UPDATE on authentik_tasks_task" in app.read_only_reason
+            await wait_for(pilot, lambda: app.access.read_only, what="automatic read-only")
+            assert "lacks UPDATE on authentik_tasks_task" in app.access.reason
             await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
             assert "Retry" not in screen_text(app).splitlines()[-1]
             await _select(pilot, message_id)

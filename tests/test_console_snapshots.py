@@ -13,11 +13,10 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db
 from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.ui_helpers import wait_for
+from tests.ui_helpers import make_app, wait_for
 
 FROZEN_NOW = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 
@@ -63,24 +62,27 @@ def snapshot_dsn(live_dsn: str) -> str:
 
 
 def _app(dsn: str) -> TaskTuiApp:
-    return TaskTuiApp(db.Target.resolve(dsn), clock=lambda: FROZEN_NOW, label="tasktui@db.example/authentik")
+    return make_app(dsn, clock=lambda: FROZEN_NOW, label="tasktui@db.example/authentik")
 
 
 async def _loaded(pilot) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
-    await wait_for(pilot, lambda: len(app.query_one(TaskRows).rows) == 9, what="rows")
+    await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
+    await wait_for(pilot, lambda: len(app.main_screen.query_one(TaskRows).rows) == 9, what="rows")
     await wait_for(
         pilot,
-        lambda: app.header_state.counts is not None and app.header_state.counts.finished_counted_at is not None,
+        lambda: (
+            app.main_screen.header_state.counts is not None
+            and app.main_screen.header_state.counts.finished_counted_at is not None
+        ),
         what="finished tasks counted",
     )
-    await wait_for(pilot, lambda: app.worker_report is not None, what="worker report")
-    app.header_state.rate = [0] * 60
-    app.header_state.last_event_at = None
-    app.feed.last_event_at = None
-    app.redraw(force=True)
-    app.show_header()
+    await wait_for(pilot, lambda: app.main_screen.worker_report is not None, what="worker report")
+    app.main_screen.header_state.rate = [0] * 60
+    app.main_screen.header_state.last_event_at = None
+    app.service.feed.last_event_at = None
+    app.main_screen.redraw(force=True)
+    app.main_screen.show_header()
     await pilot.pause()
 
 

@@ -15,7 +15,7 @@ SIZE_IDS = ["80x24", "120x36"]
 
 
 def _ids_on_screen(app) -> list[str]:
-    return [r.message_id for r in app.main_query(TaskRows).rows]
+    return [r.message_id for r in app.main_screen.query_one(TaskRows).rows]
 
 
 def _header(app) -> str:
@@ -43,7 +43,7 @@ async def test_sorting_by_retries_shows_the_arrow_on_the_narrow_column(live_dsn:
     app = make_app(live_dsn)
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: set(ids) <= set(_ids_on_screen(app)), what="tasks loaded")
-        while app.sort.column != "retries":
+        while app.main_screen.sort.column != "retries":
             await pilot.press("o")
         # The three-cell "Try" column makes room for its arrow rather than showing "Tr…".
         await wait_for(pilot, lambda: "Try ▼" in _header(app), what="Try ▼ in the header")
@@ -75,7 +75,7 @@ async def test_sort_cycles_through_the_columns_on_screen_only(live_dsn: str, wri
         seen = []
         for _ in expected:
             await pilot.press("o")
-            seen.append(app.sort.column)
+            seen.append(app.main_screen.sort.column)
             # Whatever the sort, the header marks its column: no order without a visible reason.
             await wait_for(pilot, lambda: "▲" in _header(app) or "▼" in _header(app), what="an arrow in the header")
         assert seen == expected
@@ -90,7 +90,7 @@ async def test_a_sort_column_hidden_by_a_resize_is_named_on_the_status_line(live
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: set(ids) <= set(_ids_on_screen(app)), what="tasks loaded")
-        while app.sort.column != "message_id":
+        while app.main_screen.sort.column != "message_id":
             await pilot.press("o")
         await wait_for(pilot, lambda: "Msg id ▲" in _header(app), what="Msg id ▲")
         assert "sorted by message id ↑" in _status_line(app)
@@ -232,7 +232,7 @@ async def test_actor_facet_filters_by_exact_actor(live_dsn: str, writer, size) -
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: sorted(_ids_on_screen(app)) == sorted(ldap_ids), what="actor facet")
         await wait_for(pilot, lambda: "actor=authentik.sources" in _status_line(app), what="actor= on the status line")
-        assert app.task_filter.actors == {ldap}
+        assert app.main_screen.task_filter.actors == {ldap}
         # Opened again, the picker shows the actor still picked.
         await _open_facets(pilot)
         assert [e[2] for e in _actor_entries(app)] == [False, True, False]

@@ -13,7 +13,7 @@ from tests.ui_helpers import make_app, screen_text, wait_for
 
 
 def _running_rows(app) -> int:
-    return sum(1 for row in app.main_query(TaskRows).rows if row.status.group == "Running")
+    return sum(1 for row in app.main_screen.query_one(TaskRows).rows if row.status.group == "Running")
 
 
 async def test_header_counts_what_the_table_shows_and_the_drift_it_healed(live_dsn: str, writer) -> None:
@@ -25,7 +25,7 @@ async def test_header_counts_what_the_table_shows_and_the_drift_it_healed(live_d
     await broker.succeed(writer, finished_with_error)
     app = make_app(live_dsn, reconcile_interval=1.0)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
         running = []
         for n in range(3):
             mid = await broker.enqueue(writer, f"authentik.runs.{n}", tenant_id=tenant)
@@ -35,7 +35,7 @@ async def test_header_counts_what_the_table_shows_and_the_drift_it_healed(live_d
             # Every flush moves header and table together: whenever the header counts a task
             # running, the table shows it.
             await wait_for(pilot, lambda n=n: _running_rows(app) == n + 1, what=f"{n + 1} running rows")
-            assert app.header_state.counts.by_group["Running"] == _running_rows(app)
+            assert app.main_screen.header_state.counts.by_group["Running"] == _running_rows(app)
         await wait_for(pilot, lambda: "Running 3" in screen_text(app), what="Running 3 in the header")
         # authentik calls it successful; its logs say otherwise, and the header says how many.
         await wait_for(pilot, lambda: "(1 with errors/warnings)" in screen_text(app), what="problems counted")
@@ -50,7 +50,7 @@ async def test_header_counts_what_the_table_shows_and_the_drift_it_healed(live_d
             await writer.execute("ALTER TABLE authentik_tasks_task ENABLE TRIGGER tasktui_notify_task_update")
         await wait_for(
             pilot,
-            lambda: app.store.rows[running[0]].state == "postprocess",
+            lambda: app.service.store.rows[running[0]].state == "postprocess",
             within=10,
             what="the silent change healed by the re-check",
         )
@@ -63,13 +63,13 @@ async def test_reconnected_news_fades_from_the_header(live_dsn: str, writer) -> 
     now = [datetime.now(UTC)]
     app = make_app(live_dsn, clock=lambda: now[0])
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
         await writer.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
         )
         await wait_for(pilot, lambda: "blind; reloaded" in screen_text(app), within=20, what="reconnect news")
         now[0] += timedelta(seconds=31)
-        app.show_header()
+        app.main_screen.show_header()
         await wait_for(pilot, lambda: "blind; reloaded" not in screen_text(app), what="the news faded")
         assert "LIVE" in screen_text(app)

@@ -16,7 +16,8 @@ import pytest
 from tasktui.core import db
 from tasktui.core.bulk_retry import preview_bulk_retry
 from tasktui.core.incidents.errors import ErrorReport, Trend, group_id, load_errors, retry_filter, trend_of
-from tasktui.core.session import Session, TableShape, open_session
+from tasktui.core.session import Session, open_session
+from tasktui.core.shape import TableShape
 from tasktui.core.sql import errors as errors_sql
 from tasktui.demo import broker
 from tests.conftest import run_cli

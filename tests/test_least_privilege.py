@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tasktui.core.events import FeedMode
-from tasktui.core.session import CONTENT_TYPE_TABLE, TENANT_TABLE
+from tasktui.core.shape import CONTENT_TYPE_TABLE, TENANT_TABLE
 from tasktui.demo import broker
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.task_table import TaskRows
@@ -31,10 +31,10 @@ async def test_select_on_the_task_tables_is_a_live_read_only_console_with_ids(li
     with role(live_dsn, READER) as reader:
         app = make_app(reader)
         async with app.run_test(size=(160, 40), notifications=True) as pilot:
-            await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, within=15, what="a live feed")
-            await wait_for(pilot, lambda: app.read_only, what="read-only: no right to retry")
-            assert "lacks UPDATE on authentik_tasks_task" in app.read_only_reason
-            rows = app.query_one(TaskRows)
+            await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, within=15, what="a live feed")
+            await wait_for(pilot, lambda: app.access.read_only, what="read-only: no right to retry")
+            assert "lacks UPDATE on authentik_tasks_task" in app.access.reason
+            rows = app.main_screen.query_one(TaskRows)
             await wait_for(pilot, lambda: message_id in [r.message_id for r in rows.rows], what="the task")
             task = next(r for r in rows.rows if r.message_id == message_id)
             assert (task.tenant_name, task.tenant_id, task.rel_obj_type) == (None, tenant, str(content_type))
@@ -59,7 +59,7 @@ async def test_select_on_the_task_tables_is_a_live_read_only_console_with_ids(li
             # One notice, however long the console runs (no retry loop behind it).
             await asyncio.sleep(3)
             await pilot.pause()
-            assert app.feed.mode == FeedMode.LIVE
+            assert app.service.feed.mode == FeedMode.LIVE
             said = [n for n in _notices(app) if IDS_NOTICE in n]
             assert len(said) == 1, _notices(app)
             assert TENANT_TABLE in said[0] and CONTENT_TYPE_TABLE in said[0]

@@ -250,7 +250,9 @@ async def test_a_removed_registration_makes_the_console_reconnect_not_go_deaf(li
     # The console itself: it reconnects, registers again and shows what changed meanwhile.
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and len(_consoles(live_dsn)) == 1, what="LIVE")
+        await wait_for(
+            pilot, lambda: app.service.feed.mode == FeedMode.LIVE and len(_consoles(live_dsn)) == 1, what="LIVE"
+        )
         first = _consoles(live_dsn)[0][0]
         execute(live_dsn, "DELETE FROM tasktui_console")
         deadline = time.monotonic() + 30
@@ -262,7 +264,7 @@ async def test_a_removed_registration_makes_the_console_reconnect_not_go_deaf(li
         )
         await wait_for(
             pilot,
-            lambda: message_id in [r.message_id for r in app.query_one(TaskRows).rows],
+            lambda: message_id in [r.message_id for r in app.main_screen.query_one(TaskRows).rows],
             within=15,
             what="a task written after the registration was removed",
         )

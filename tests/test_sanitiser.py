@@ -32,7 +32,7 @@ from tasktui.core.detail import LogCounts, TaskDetail
 from tasktui.core.events import FeedMode, FeedStatus
 from tasktui.core.logs import LogCursor, LogLine
 from tasktui.core.models import TaskRow
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 from tasktui.core.store import DEFAULT_SORT
 from tasktui.core.task_report import LogGroup, TaskReport
 from tasktui.core.text import ascii_json, cut
@@ -306,7 +306,7 @@ async def test_header_and_notices_in_the_console(live_dsn: str, monkeypatch: pyt
     app = make_app(live_dsn)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        header = app.query_one(StatusHeader)
+        header = app.main_screen.query_one(StatusHeader)
 
         @SETTINGS
         @given(hostile, hostile, hostile, hostile, st.sampled_from(list(FeedMode)))

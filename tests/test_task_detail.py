@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db
 from tasktui.core.events import FeedMode
 from tasktui.core.logs import ATTRIBUTES_ON_DEMAND, LogCursor, LogLine
 from tasktui.demo import broker
@@ -33,14 +32,14 @@ ACTOR = LDAP_SYNC
 
 
 def _ids(app: TaskTuiApp) -> list[str]:
-    return [r.message_id for r in app.query_one(TaskRows).rows]
+    return [r.message_id for r in app.main_screen.query_one(TaskRows).rows]
 
 
 async def open_detail(pilot, message_id: str) -> TaskDetailScreen:
     """Select the task in the table and press Enter, as a user would."""
     app = pilot.app
     await wait_for(pilot, lambda: message_id in _ids(app), what="task in the table")
-    rows = app.query_one(TaskRows)
+    rows = app.main_screen.query_one(TaskRows)
     rows.move_to(_ids(app).index(message_id))
     await pilot.press("enter")
     await wait_for(
@@ -203,7 +202,7 @@ async def test_100k_log_lines_open_with_one_page_and_page_in_as_you_scroll(live_
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: mid in _ids(app), what="task in the table")
-        app.query_one(TaskRows).move_to(_ids(app).index(mid))
+        app.main_screen.query_one(TaskRows).move_to(_ids(app).index(mid))
         started = time.monotonic()
         await pilot.press("enter")
         screen = app.screen
@@ -339,7 +338,7 @@ async def test_new_log_lines_and_state_changes_appear_live(live_dsn: str, writer
     await broker.start_processing(writer, mid)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         screen = await open_detail(pilot, mid)
         await wait_for(pilot, lambda: "Running" in screen_text(app), what="Running")
         await broker.log(writer, mid, "sending to webhook (live)", logger="authentik.events")
@@ -364,7 +363,7 @@ async def test_escape_returns_to_the_table_with_the_cursor_on_the_same_task(live
     newest = await broker.enqueue(writer, "authentik.second", tenant_id=tenant)
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE and len(_ids(app)) == 2, what="two tasks")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE and len(_ids(app)) == 2, what="two tasks")
         assert _ids(app)[0] == newest  # newest first: the cursor is on the head of the list
         await open_detail(pilot, newest)
         # A task arrives while the detail is open: the table's head moves down.
@@ -374,7 +373,7 @@ async def test_escape_returns_to_the_table_with_the_cursor_on_the_same_task(live
             await pilot.press(key)
             await wait_for(pilot, lambda k=key: isinstance(app.screen, TaskDetailScreen) == (k == "enter"), what=key)
             if key != "enter":
-                assert app.query_one(TaskRows).current.message_id == newest
+                assert app.main_screen.query_one(TaskRows).current.message_id == newest
 
 
 async def test_a_dropped_connection_is_one_line_and_r_retries(live_dsn: str, writer) -> None:
@@ -382,7 +381,7 @@ async def test_a_dropped_connection_is_one_line_and_r_retries(live_dsn: str, wri
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_detail(pilot, mid)
-        session = await app.side_session()
+        session = app.service.pool.open_sessions["read"]
         await writer.execute("SELECT pg_terminate_backend(%s)", (session.conn.info.backend_pid,))
         await pilot.press("r")
         await wait_for(pilot, lambda: "could not load the task" in screen_text(app), what="error line")
@@ -494,12 +493,12 @@ def snapshot_dsn(live_dsn: str) -> str:
 
 
 def _snapshot_app(dsn: str) -> TaskTuiApp:
-    return TaskTuiApp(db.Target.resolve(dsn), clock=lambda: FROZEN_NOW, label="tasktui@db.example/authentik")
+    return make_app(dsn, clock=lambda: FROZEN_NOW, label="tasktui@db.example/authentik")
 
 
 async def _opened(pilot) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live")
+    await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
     await open_detail(pilot, SNAPSHOT_ID)
     await wait_for(pilot, lambda: app.screen.view(True).loaded, what="previous attempts prefetched")
     await pilot.pause()

@@ -45,7 +45,7 @@ async def test_a_label_with_escapes_cannot_retitle_the_terminal(live_dsn: str) -
     app = make_app(live_dsn, label=f"prod{TITLE}\u202e")
     async with app.run_test(size=(120, 20)) as pilot:
         await wait_for(pilot, lambda: "prod" in screen_text(app), what="the label")
-        header = app.query_one(StatusHeader)
+        header = app.main_screen.query_one(StatusHeader)
         drawn = "\n".join("".join(s.text for s in header.render_line(y)) for y in range(header.size.height))
         assert "prod\\x1b]0;pwned\\x07\\u202e" in drawn
         assert FORBIDDEN.search(screen_text(app)) is None
@@ -57,7 +57,7 @@ async def test_wide_characters_do_not_shift_the_table_columns(live_dsn: str, wri
         await broker.enqueue(writer, actor, tenant_id=tenant, uid="日本", queue="キュー")
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 20)) as pilot:
-        rows = app.query_one(TaskRows)
+        rows = app.main_screen.query_one(TaskRows)
         await wait_for(pilot, lambda: len(rows.rows) == 3, what="three tasks")
         await pilot.pause()
         width = rows.scrollable_content_region.width

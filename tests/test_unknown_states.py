@@ -29,8 +29,8 @@ async def test_an_unknown_state_is_shown_by_default_and_coloured_as_unknown(live
     ]
     app = make_app(live_dsn)
     async with app.run_test(size=(120, 30)) as pilot:
-        assert app.task_filter.hide_successful
-        rows = app.query_one(TaskRows)
+        assert app.main_screen.task_filter.hide_successful
+        rows = app.main_screen.query_one(TaskRows)
         await wait_for(pilot, lambda: paused in [r.message_id for r in rows.rows], what="the paused task, shown")
         assert done not in [r.message_id for r in rows.rows]  # successful ones stay hidden
         rows.move_to([r.message_id for r in rows.rows].index(queued))  # the cursor's colour is its own

@@ -25,14 +25,14 @@ async def _old(writer, prefix: str, state: str, n: int, age: str) -> None:
 
 
 def _actors(app, state: str) -> set[str]:
-    return {r.actor_name for r in app.store.rows.values() if r.state == state}
+    return {r.actor_name for r in app.service.store.rows.values() if r.state == state}
 
 
 async def test_successful_tasks_streaming_past_never_push_out_rejected_ones(live_dsn: str, writer) -> None:
     await _old(writer, "authentik.failed.", "rejected", 3, "3 hours")
     app = make_app(live_dsn, window=10)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.feed.mode == FeedMode.LIVE, what="live feed")
+        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
         await wait_for(pilot, lambda: len(_actors(app, "rejected")) == 3, what="rejected loaded")
         tenant = await broker.default_tenant(writer)
         for i in range(30):
@@ -51,12 +51,12 @@ async def test_load_older_pages_each_final_state_on_its_own(live_dsn: str, write
     await _old(writer, "authentik.failed.", "rejected", 15, "5 hours")
     app = make_app(live_dsn, window=10)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: len(app.store) == 20, what="ten of each final state")
+        await wait_for(pilot, lambda: len(app.service.store) == 20, what="ten of each final state")
         assert len(_actors(app, "rejected")) == len(_actors(app, "done")) == 10
         # One page: the newest 10 older tasks across both states — the successes (minutes old).
-        assert await app.feed.load_older(count=10) == 10
+        assert await app.service.feed.load_older(count=10) == 10
         assert len(_actors(app, "done")) == 15 and len(_actors(app, "rejected")) == 15
-        assert await app.feed.load_older(count=10) == 0
+        assert await app.service.feed.load_older(count=10) == 0
 
 
 async def test_the_first_screen_does_not_wait_for_the_whole_window(live_dsn: str, writer) -> None:

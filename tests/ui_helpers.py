@@ -6,13 +6,17 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
 
 from rich.style import Style
 from textual import events
 from textual.pilot import Pilot
 
 from tasktui.core import db
+from tasktui.core.console import TaskConsole
 from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
 
 
@@ -26,8 +30,15 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], within: float = 
     raise AssertionError(f"timed out after {within}s waiting for {what or condition}")
 
 
-def make_app(dsn: str, **kwargs: object) -> TaskTuiApp:
-    return TaskTuiApp(db.Target.resolve(dsn), **kwargs)  # type: ignore[arg-type]
+SETTINGS = frozenset(f.name for f in fields(ConsoleSettings))
+
+
+def make_app(dsn: str, **kwargs: Any) -> TaskTuiApp:
+    """The real console on `dsn`: the TaskConsole service with the given options, the App with
+    the given settings (read_only, label, notice, clock)."""
+    settings = {k: v for k, v in kwargs.items() if k in SETTINGS}
+    options = {k: v for k, v in kwargs.items() if k not in SETTINGS}
+    return TaskTuiApp(TaskConsole(db.Target.resolve(dsn), **options), ConsoleSettings(**settings))
 
 
 def screen_text(app: TaskTuiApp) -> str:
@@ -38,7 +49,7 @@ def screen_text(app: TaskTuiApp) -> str:
 
 def row_texts(app: TaskTuiApp) -> list[str]:
     """The table's visible rows as text, as drawn."""
-    rows = app.main_query(TaskRows)
+    rows = app.main_screen.query_one(TaskRows)
     height = rows.scrollable_content_region.height
     lines = []
     for y in range(min(height, len(rows.rows) - int(rows.scroll_offset.y))):
@@ -48,7 +59,7 @@ def row_texts(app: TaskTuiApp) -> list[str]:
 
 def row_style(app: TaskTuiApp, message_id: str) -> Style:
     """The foreground style the table draws a task's row with (status cell excluded)."""
-    rows = app.main_query(TaskRows)
+    rows = app.main_screen.query_one(TaskRows)
     index = next(i for i, r in enumerate(rows.rows) if r.message_id == message_id)
     y = index - int(rows.scroll_offset.y)
     segments = list(rows.render_line(y))
@@ -56,7 +67,7 @@ def row_style(app: TaskTuiApp, message_id: str) -> Style:
 
 
 def component_color(app: TaskTuiApp, name: str) -> object:
-    return app.query_one(TaskRows).get_component_rich_style(f"task-table--{name}").color
+    return app.main_screen.query_one(TaskRows).get_component_rich_style(f"task-table--{name}").color
 
 
 async def settle(seconds: float = 0.2) -> None:

@@ -16,7 +16,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 from tasktui.core.text import escape_control, is_safe
 from tasktui.render.styles import CLI_THEME
 from tasktui.render.text import safe_text

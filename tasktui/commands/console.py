@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tasktui.argtypes import positive
 from tasktui.config import Resolved
+from tasktui.core.console import TaskConsole
+from tasktui.core.db import Target
 from tasktui.core.feed import RECONCILE_INTERVAL
+from tasktui.core.filters import TaskFilter
 from tasktui.core.listener import LINK_TIMEOUT
+from tasktui.core.session import open_session
 from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
+
+if TYPE_CHECKING:  # Textual only once the console opens: the CLI's other commands start faster without it
+    from tasktui.ui.app import TaskTuiApp
 
 
 def channel_prefix(value: str) -> str:
@@ -72,7 +81,62 @@ def console_options(settings: Resolved, *, notice: str | None = None) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    from tasktui.core.db import Target
-    from tasktui.ui.app import run_console
-
     return run_console(Target.resolve(args.dsn), **console_options(args.settings))
+
+
+def preflight(target: Target) -> None:
+    """Fail before the screen opens on a bad DSN, a server that is down, or missing tables."""
+
+    async def check() -> None:
+        session = await open_session(target)
+        await session.close()
+
+    asyncio.run(check())
+
+
+def run_console(target: Target, **options: Any) -> int:
+    """Check the database, then run the console (options: see console_app) until it quits."""
+    preflight(target)
+    app = console_app(target, **options)
+    app.exit_on_signals = True
+    result = app.run()
+    return result or 0
+
+
+def console_app(
+    target: Target,
+    *,
+    read_only: bool,
+    channel: str,
+    label: str | None = None,
+    notice: str | None = None,
+    link_timeout: float = LINK_TIMEOUT,
+    reconcile_interval: float = RECONCILE_INTERVAL,
+    poll_interval: float = 2.0,
+    fps: float | None = None,
+    theme: str | None = None,
+    keymap: Mapping[str, str] | None = None,
+    task_filter: TaskFilter | None = None,
+) -> TaskTuiApp:
+    """The console service on `target` and the console on it, with the settings of the command
+    line, environment and config file (tasktui.config, which validated them)."""
+    from tasktui.ui.app import TaskTuiApp
+    from tasktui.ui.settings import REDRAW_INTERVAL, ConsoleSettings
+
+    service = TaskConsole(
+        target,
+        channel=channel,
+        link_timeout=link_timeout,
+        reconcile_interval=reconcile_interval,
+        poll_interval=poll_interval,
+    )
+    settings = ConsoleSettings(
+        read_only=read_only,
+        label=label,
+        notice=notice,
+        redraw_interval=1 / fps if fps else REDRAW_INTERVAL,
+        theme=theme,
+        keymap=dict(keymap or {}),
+        task_filter=task_filter or TaskFilter(),
+    )
+    return TaskTuiApp(service, settings)

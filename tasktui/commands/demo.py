@@ -241,7 +241,7 @@ class EmbeddedDemo:
         os._exit(128 + signal.SIGHUP)
 
     def console(self) -> int:
-        from tasktui.ui.app import run_console
+        from tasktui.commands.console import run_console
 
         self.signals.on_hangup = self.abandon
         # Retries on demo data belong to the demo: their audit journal goes with its folder,

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         from textual_serve.server import Server
     except ImportError:  # pragma: no cover - a dependency of tasktui
         raise UserFacingError("tasktui serve needs textual-serve: pip install textual-serve") from None
-    from tasktui.ui.app import preflight
+    from tasktui.commands.console import preflight
 
     settings: Resolved = args.settings
     # The same checks as the console's, once, before anyone opens a tab.

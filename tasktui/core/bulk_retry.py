@@ -150,7 +150,7 @@ async def preview_bulk_retry(
         async with conn.transaction():
             await conn.execute(retry_sql.SNAPSHOT)
             await conn.execute(retry_sql.PREVIEW_SETTINGS)
-            matching = int(await db.fetch_value(conn, retry_sql.count_matching(queries, where), params) or 0)  # type: ignore[call-overload]
+            matching = int(await db.fetch_value(conn, retry_sql.count_matching(queries, where), params) or 0)
             rows = await (await conn.execute(retry_sql.plan(session.shape, queries, where), params)).fetchall()
             sample_ids = [row[0] for row in rows[:sample_size]]
             sample_rows = await (await conn.execute(queries.by_ids, {"ids": sample_ids})).fetchall()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.abc import Params
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tasktui.core.text import lines_of
@@ -82,7 +84,7 @@ class Target:
         return cls(conninfo=make_conninfo("", **params), label=_label(params), hint=hint)
 
 
-def _label(params: dict[str, object]) -> str:
+def _label(params: Mapping[str, object]) -> str:
     """user@host:port/dbname from the parameters and the PG* environment, as libpq would."""
     env = os.environ
 
@@ -225,13 +227,15 @@ async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     raise LinkHung(f"the server did not answer ({what}) within {seconds:g}s")
 
 
-def _forget_outcome(task: asyncio.Future[object]) -> None:
+def _forget_outcome(task: asyncio.Future[Any]) -> None:
     """An abandoned operation's error is expected (its connection is being dropped)."""
     if not task.cancelled():
         task.exception()
 
 
-async def fetch_value(conn: psycopg.AsyncConnection, query: str, params: object = None) -> object:
+async def fetch_value(
+    conn: psycopg.AsyncConnection[Any], query: str | sql.SQL | sql.Composed, params: Params | None = None
+) -> Any:
     """The first column of the first row (None when there is no row)."""
-    row = await (await conn.execute(query, params)).fetchone()  # type: ignore[arg-type]
+    row = await (await conn.execute(query, params)).fetchone()
     return None if row is None else row[0]

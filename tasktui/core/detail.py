@@ -16,7 +16,8 @@ from datetime import datetime
 
 from tasktui.core import safe_pickle
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Session, TableShape
+from tasktui.core.session import Session
+from tasktui.core.shape import TableShape
 from tasktui.core.sql import detail as detail_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.errors import UserFacingError

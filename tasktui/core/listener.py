@@ -38,9 +38,10 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -410,9 +411,13 @@ class ChangeListener:
                 next_heartbeat = time.monotonic() + self.heartbeat_seconds
 
 
-async def _fetch_row(conn: psycopg.AsyncConnection, query: str, params: object) -> tuple[object, ...] | None:
-    return await (await conn.execute(query, params)).fetchone()  # type: ignore[arg-type]
+async def _fetch_row(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    return await (await conn.execute(query, params)).fetchone()
 
 
-async def _fetch_all(conn: psycopg.AsyncConnection, query: str, params: object) -> list[tuple[object, ...]]:
-    return await (await conn.execute(query, params)).fetchall()  # type: ignore[arg-type]
+async def _fetch_all(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    return await (await conn.execute(query, params)).fetchall()

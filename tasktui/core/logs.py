@@ -193,7 +193,7 @@ async def _fetch_lines(
         statements.append(legacy)
     lines: list[LogLine] = []
     for statement in statements:
-        rows = await (await session.conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
+        rows = await (await session.conn.execute(statement, params)).fetchall()
         lines.extend(_read_line(message_id, row) for row in rows)
     # Each source gave its first `limit` lines past the cursor; merged, the first `limit` of the
     # union are exactly the union's next lines (a keyset merge).
@@ -299,7 +299,7 @@ async def load_attributes(
     else:
         statement = detail_sql.TASKLOG_ATTRIBUTES
         params["log_id"] = line.cursor.log_id
-    row = await (await session.conn.execute(statement, params)).fetchone()  # type: ignore[arg-type]
+    row = await (await session.conn.execute(statement, params)).fetchone()
     if row is None or row[1] is None:
         return AttributesValue(size=0, text="", value=None, complete=True, present=False)
     size, text = int(row[0]), row[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from tasktui.core import db
 from tasktui.core.schema_files import read_schema_file
 from tasktui.core.sql import catalog
 from tasktui.errors import MissingPrivilege, UserFacingError
@@ -23,9 +24,9 @@ async def apply_mirror(conn: psycopg.AsyncConnection) -> None:
     script = read_schema_file("authentik_mirror.sql")
     try:
         async with conn.transaction():
-            await conn.execute(script)  # type: ignore[arg-type]  # our own file, not user input
+            await conn.execute(script)  # our own file, not user input
     except psycopg.errors.InsufficientPrivilege as exc:
-        role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
+        role = await db.fetch_value(conn, catalog.CURRENT_ROLE)
         raise MissingPrivilege(
             f"role {role!r} may not create the mirror here ({exc.diag.message_primary}); it needs CREATE on the schema"
         ) from None

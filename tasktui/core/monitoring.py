@@ -116,7 +116,7 @@ async def load_status(session: Session, *, rejected_minutes: int = DEFAULT_REJEC
             await db.fetch_value(
                 conn, monitoring_sql.RECENTLY_REJECTED, {"minutes": rejected_minutes, "cap": COUNT_CAP + 1}
             )
-            or 0  # type: ignore[call-overload]
+            or 0
         )
         finished = await count_finished(
             conn,

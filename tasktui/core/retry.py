@@ -29,7 +29,8 @@ from psycopg.types.json import Jsonb
 
 from tasktui.core import db, safe_pickle
 from tasktui.core.audit import Journal
-from tasktui.core.session import TASK_TABLE, TASKLOG_TABLE, Session, has_table_privilege
+from tasktui.core.session import Session, has_table_privilege
+from tasktui.core.shape import TASK_TABLE, TASKLOG_TABLE
 from tasktui.core.sql import catalog
 from tasktui.core.sql import retry as retry_sql
 
@@ -133,7 +134,7 @@ async def retry_capability(session: Session) -> tuple[bool, str]:
         role = await db.fetch_value(conn, catalog.CURRENT_ROLE)
         if await db.fetch_value(conn, retry_sql.SERVER_READ_ONLY):
             return False, f"{session.label} accepts no writes (a standby, or default_transaction_read_only is on)"
-        needed = [(TASK_TABLE, ("SELECT", "UPDATE"))]
+        needed: list[tuple[str, tuple[str, ...]]] = [(TASK_TABLE, ("SELECT", "UPDATE"))]
         if session.shape.has_tasklog:
             needed.append((TASKLOG_TABLE, ("SELECT", "INSERT", "UPDATE")))
         lacking = []

@@ -28,7 +28,7 @@ import pickle
 import pickletools
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 # Larger blobs are not decoded (and not even fetched: see tasktui.core.sql.detail). Real
 # messages are a few kilobytes; a console has no business decoding megabytes of arguments.
@@ -109,7 +109,7 @@ class Placeholder(metaclass=PlaceholderType):
 
     @property
     def qualname(self) -> str:
-        return type(self).qualname  # type: ignore[attr-defined]
+        return f"{self.pickle_module}.{self.pickle_name}"
 
     @property
     def has_state(self) -> bool:
@@ -135,17 +135,19 @@ class _ConstructorHelper(Placeholder):
 
     __slots__ = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Placeholder:
+    # Any: an instance of another placeholder class (the one it stands in for), not of this one.
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         target = args[0] if args else None
         if not isinstance(target, PlaceholderType):
             return Placeholder.__new__(cls, *args, **kwargs)
+        built = cast("type[Placeholder]", target)
         if cls.pickle_name == "__newobj_ex__" and len(args) == 3:
             inner_args, inner_kwargs = args[1], args[2]
             if isinstance(inner_args, tuple) and isinstance(inner_kwargs, dict):
-                return Placeholder.__new__(target, *inner_args, **inner_kwargs)
+                return Placeholder.__new__(built, *inner_args, **inner_kwargs)
         if cls.pickle_name == "__newobj__":
-            return Placeholder.__new__(target, *args[1:])
-        return Placeholder.__new__(target)
+            return Placeholder.__new__(built, *args[1:])
+        return Placeholder.__new__(built)
 
 
 _CONSTRUCTOR_HELPERS = {

@@ -13,85 +13,22 @@ import psycopg
 from psycopg import sql
 
 from tasktui.core import db
+from tasktui.core.shape import (
+    CONTENT_TYPE_TABLE,
+    TASK_TABLE,
+    TASKLOG_TABLE,
+    TENANT_TABLE,
+    WORKERSTATUS_TABLE,
+    TableShape,
+    quote_ident,
+)
 from tasktui.core.sql import catalog
 from tasktui.errors import MissingPrivilege, MissingTables
-
-TASK_TABLE = "authentik_tasks_task"
-TASKLOG_TABLE = "authentik_tasks_tasklog"
-WORKERSTATUS_TABLE = "authentik_tasks_workerstatus"
-TENANT_TABLE = "authentik_tenants_tenant"
-CONTENT_TYPE_TABLE = "django_content_type"
 
 # At most this many tenant schemas are compared (and joined) for content types.
 MAX_TENANT_SCHEMAS = 100
 
 NO_TABLES_MESSAGE = "this database has no authentik task tables; run `tasktui schema apply` for a standalone setup"
-
-
-@dataclass(frozen=True)
-class TableShape:
-    """What the task tables of this database look like."""
-
-    schema: str
-    task_columns: frozenset[str]
-    tasklog_columns: frozenset[str]
-    workerstatus_columns: frozenset[str]
-    has_tenant_table: bool  # there, and readable by this role
-    has_content_type_table: bool  # there, and readable by this role
-    migrations: tuple[str, ...] = ()
-    # Lookup tables that are there but this role may not read: their names are shown as ids.
-    unreadable_lookups: tuple[str, ...] = ()
-    # (tenant uuid, schema name) of tenants whose schema's content types differ from the task
-    # schema's: their tasks' related objects are named from their own schema.
-    tenant_content_types: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def has_tasklog(self) -> bool:
-        """2025.10 and later keep logs in their own table; 2025.8 only in `_messages`."""
-        return bool(self.tasklog_columns)
-
-    @property
-    def has_workerstatus(self) -> bool:
-        return bool(self.workerstatus_columns)
-
-    @property
-    def has_tenant(self) -> bool:
-        """Later releases drop `tenant_id` from tasks."""
-        return "tenant_id" in self.task_columns
-
-    @property
-    def has_eta(self) -> bool:
-        """`eta` and `retries` arrived in 2025.10."""
-        return "eta" in self.task_columns
-
-    @property
-    def has_retries(self) -> bool:
-        return "retries" in self.task_columns
-
-    @property
-    def has_legacy_messages(self) -> bool:
-        return "_messages" in self.task_columns
-
-    @property
-    def lookup_notice(self) -> str:
-        """What the console shows instead of names it may not read ("" when it reads them all)."""
-        if not self.unreadable_lookups:
-            return ""
-        shown = {TENANT_TABLE: "tenant names", CONTENT_TYPE_TABLE: "related object types"}
-        what = " and ".join(shown[table] for table in self.unreadable_lookups)
-        tables = ", ".join(self.unreadable_lookups)
-        return f"{what} shown as ids: this role may not read {tables} (GRANT SELECT on it for names)"
-
-    def describe(self) -> str:
-        """A short human description of the detected release family."""
-        parts = []
-        if not self.has_tasklog:
-            parts.append("no task log table (2025.8 layout)")
-        if not self.has_tenant:
-            parts.append("no tenant column")
-        if not self.has_eta:
-            parts.append("no eta/retries columns")
-        return ", ".join(parts) or "authentik 2025.10+ layout"
 
 
 async def detect_shape(conn: psycopg.AsyncConnection) -> TableShape:
@@ -112,7 +49,7 @@ async def detect_shape(conn: psycopg.AsyncConnection) -> TableShape:
         columns[table].add(column)
     migrations: tuple[str, ...] = ()
     await conn.execute(catalog.SET_SEARCH_PATH, {"path": quote_ident(schema)})
-    if (await (await conn.execute(catalog.DJANGO_MIGRATIONS_EXISTS)).fetchone())[0]:
+    if await db.fetch_value(conn, catalog.DJANGO_MIGRATIONS_EXISTS):
         try:
             cursor = await conn.execute(catalog.TASK_MIGRATIONS)
             migrations = tuple(name for (name,) in await cursor.fetchall())
@@ -155,21 +92,11 @@ async def _tenant_content_types(conn: psycopg.AsyncConnection, schema: str) -> t
         differing = []
         for tenant_uuid, schema_name in await cursor.fetchall():
             query = sql.SQL(catalog.CONTENT_TYPES_DIFFER).format(schema=sql.Identifier(schema_name))
-            if (await (await conn.execute(query)).fetchone())[0]:
+            if await db.fetch_value(conn, query):
                 differing.append((tenant_uuid, schema_name))
     except psycopg.errors.InsufficientPrivilege:
         return ()  # the task schema's names, as before: better than no console
     return tuple(differing)
-
-
-def quote_ident(name: str) -> str:
-    """An SQL identifier, quoted as Postgres's quote_ident would (for SQL built without a connection)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """An SQL string literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 async def has_table_privilege(conn: psycopg.AsyncConnection, table: str, privilege: str) -> bool:
@@ -183,7 +110,7 @@ async def require_table_privileges(
     """Raise MissingPrivilege naming the first (privilege, table) the current role lacks."""
     for privilege, table in needed:
         if not await has_table_privilege(conn, table, privilege):
-            role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
+            role = await db.fetch_value(conn, catalog.CURRENT_ROLE)
             raise MissingPrivilege(f"role {role!r} lacks {privilege} on {table}, needed to {purpose}")
 
 

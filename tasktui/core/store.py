@@ -56,7 +56,7 @@ class _Descending:
         self.value = value
 
     def __lt__(self, other: _Descending) -> bool:
-        return other.value < self.value
+        return bool(other.value < self.value)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Descending) and self.value == other.value

@@ -16,16 +16,10 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from tasktui.core import db
 from tasktui.core.schema_files import read_schema_file
-from tasktui.core.session import (
-    TASK_TABLE,
-    TASKLOG_TABLE,
-    WORKERSTATUS_TABLE,
-    TableShape,
-    detect_shape,
-    quote_ident,
-    quote_literal,
-)
+from tasktui.core.session import detect_shape
+from tasktui.core.shape import TASK_TABLE, TASKLOG_TABLE, WORKERSTATUS_TABLE, TableShape, quote_ident, quote_literal
 from tasktui.core.sql import catalog
 from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.text import escape_control
@@ -212,15 +206,11 @@ def _tables_present(shape: TableShape) -> list[str]:
 
 
 async def _require_install_privileges(conn: psycopg.AsyncConnection, shape: TableShape) -> None:
-    role = (await (await conn.execute(catalog.CURRENT_ROLE)).fetchone())[0]
+    role = await db.fetch_value(conn, catalog.CURRENT_ROLE)
     for table in _tables_present(shape):
-        row = await (await conn.execute(catalog.TABLE_PRIVILEGE, {"table": table, "privilege": "TRIGGER"})).fetchone()
-        if not row[0]:
+        if not await db.fetch_value(conn, catalog.TABLE_PRIVILEGE, {"table": table, "privilege": "TRIGGER"}):
             raise MissingPrivilege(f"role {role!r} lacks TRIGGER on {table}, needed to install the notify trigger")
-    row = await (
-        await conn.execute(catalog.SCHEMA_PRIVILEGE, {"schema": shape.schema, "privilege": "CREATE"})
-    ).fetchone()
-    if not row[0]:
+    if not await db.fetch_value(conn, catalog.SCHEMA_PRIVILEGE, {"schema": shape.schema, "privilege": "CREATE"}):
         raise MissingPrivilege(
             f"role {role!r} lacks CREATE on schema {shape.schema}, needed to install the notify trigger"
         )
@@ -248,7 +238,7 @@ async def install(conn: psycopg.AsyncConnection, shape: TableShape | None = None
         # long transaction (and so block the workers queued behind us) for more than this.
         await conn.execute("SET LOCAL lock_timeout = '3s'")
         await _drop_our_triggers(conn, shape)
-        await conn.execute(script)  # type: ignore[arg-type]  # our own file, not user input
+        await conn.execute(script)  # our own file, not user input
     return await status(conn, shape)
 
 
@@ -277,14 +267,14 @@ async def status(conn: psycopg.AsyncConnection, shape: TableShape | None = None)
     if comment_row and comment_row[0]:
         match = re.search(r"version (\d+)", comment_row[0])
         version = int(match.group(1)) if match else None
-    table_row = await (await conn.execute(trigger_sql.CONSOLE_TABLE_EXISTS)).fetchone()
+    console_table = bool(await db.fetch_value(conn, trigger_sql.CONSOLE_TABLE_EXISTS))
     consoles: list[ConsoleInfo] | None = []
     mode: str | None = None
     changes_waiting: int | None = None
-    if table_row[0]:
+    if console_table:
         try:
             async with conn.transaction():
-                has_wants = (await (await conn.execute(trigger_sql.CONSOLE_HAS_WANTS)).fetchone())[0]
+                has_wants = bool(await db.fetch_value(conn, trigger_sql.CONSOLE_HAS_WANTS))
                 query = trigger_sql.ACTIVE_CONSOLES if has_wants else trigger_sql.ACTIVE_CONSOLES_BEFORE_MODES
                 rows = await (await conn.execute(query, {"stale_after": STALE_AFTER})).fetchall()
             consoles = [ConsoleInfo(str(r[0]), *r[1:]) for r in rows]
@@ -292,14 +282,14 @@ async def status(conn: psycopg.AsyncConnection, shape: TableShape | None = None)
                 mode = DRAIN_MODE if any(c.wants == DRAIN_MODE for c in consoles) else NOTIFY_MODE
         except psycopg.errors.InsufficientPrivilege:
             consoles = None  # only the installer reads the registrations
-        if (await (await conn.execute(trigger_sql.CHANGES_TABLE_EXISTS)).fetchone())[0]:
+        if await db.fetch_value(conn, trigger_sql.CHANGES_TABLE_EXISTS):
             try:
                 async with conn.transaction():
                     waiting = await (await conn.execute(trigger_sql.CHANGES_WAITING)).fetchone()
                 changes_waiting = int(waiting[0]) if waiting else None
             except psycopg.errors.InsufficientPrivilege:
                 changes_waiting = None
-    installed = bool(triggers) and comment_row is not None and bool(table_row[0])
+    installed = bool(triggers) and comment_row is not None and console_table
     missing = sorted(name for _, name in expected_triggers(shape) - set(triggers)) if installed else []
     return TriggerStatus(
         installed=installed,

@@ -41,9 +41,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from tasktui.core.db import fetch_value
+from tasktui.core import db
 from tasktui.core.locks import pg_locks_ids, task_lock_key, worker_lock_key
 from tasktui.core.session import Session
 from tasktui.core.sql import workers as workers_sql
@@ -199,10 +199,10 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
     no locks taken, nothing written."""
     conn = session.conn
     shape = session.shape
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     if shape.has_workerstatus:
         rows = await (await conn.execute(workers_sql.WORKERS, {"limit": MAX_WORKERS})).fetchall()
-    now = rows[0][4] if rows else (await (await conn.execute(workers_sql.NOW)).fetchone())[0]
+    now = rows[0][4] if rows else await db.fetch_value(conn, workers_sql.NOW)
 
     running = await (
         await conn.execute(
@@ -225,7 +225,8 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
         liveness, reason = classify(seen_ago, lock_held)
         workers.append(WorkerInfo(worker_id, hostname, version, last_seen, seen_ago, lock_held, liveness, reason))
 
-    reference, source = await _deployed_version(session), "version_history"
+    source: VersionSource = "version_history"
+    reference = await _deployed_version(session)
     if reference is None:
         alive_versions = [w.version for w in workers if w.alive]
         reference, source = reference_version(alive_versions or [w.version for w in workers]), "majority"
@@ -257,9 +258,9 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
 async def _deployed_version(session: Session) -> str | None:
     """authentik's newest recorded version ("<version>+<build>"), or None when this database (or
     this role) has no version history to read."""
-    if not await fetch_value(session.conn, workers_sql.VERSION_HISTORY_READABLE):
+    if not await db.fetch_value(session.conn, workers_sql.VERSION_HISTORY_READABLE):
         return None
-    version = await fetch_value(session.conn, workers_sql.NEWEST_AUTHENTIK_VERSION)
+    version = await db.fetch_value(session.conn, workers_sql.NEWEST_AUTHENTIK_VERSION)
     return str(version) if version else None
 
 
@@ -269,7 +270,7 @@ def _with_mismatch(worker: WorkerInfo, mismatch: bool) -> WorkerInfo:
 
 async def _orphans(
     session: Session,
-    running: list[tuple],
+    running: list[tuple[Any, ...]],
     task_keys: dict[str, int],
     held: set[tuple[int, int]],
     now: datetime,

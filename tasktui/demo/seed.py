@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from tasktui.core import db
 from tasktui.demo import broker
 from tasktui.demo.scenario import (
     CONTENT_TYPES,
@@ -42,7 +43,7 @@ _NONE_RESULT = pickle.dumps(None)
 
 async def prepare_installation(conn: psycopg.AsyncConnection, scenario: Scenario) -> None:
     """Create the demo's tenants and content types (idempotent) and load their ids into `scenario`."""
-    if (await (await conn.execute(seed_sql.FOREIGN_MIGRATIONS)).fetchone())[0]:
+    if await db.fetch_value(conn, seed_sql.FOREIGN_MIGRATIONS):
         raise UserFacingError(NOT_A_MIRROR)
     async with conn.transaction():
         for spec in TENANTS:
@@ -63,7 +64,7 @@ async def prepare_installation(conn: psycopg.AsyncConnection, scenario: Scenario
                 seed_sql.CREATE_TENANT_CONTENT_TYPES,
                 seed_sql.COPY_TENANT_CONTENT_TYPES,
             ):
-                await conn.execute(sql.SQL(statement).format(schema=schema))  # type: ignore[arg-type]
+                await conn.execute(sql.SQL(statement).format(schema=schema))
     tenant_rows = await (await conn.execute(seed_sql.TENANTS)).fetchall()
     scenario.build_tenants({schema_name: tenant_uuid for tenant_uuid, schema_name, _ in tenant_rows})
     type_rows = await (await conn.execute(seed_sql.CONTENT_TYPES)).fetchall()
@@ -73,7 +74,7 @@ async def prepare_installation(conn: psycopg.AsyncConnection, scenario: Scenario
 async def seed_schedules(conn: psycopg.AsyncConnection, scenario: Scenario) -> bool:
     """Every tenant's schedule table and schedules (idempotent). False when the mirror has no
     schedule table (made by an older tasktui): the demo then sends no scheduled tasks."""
-    if not (await (await conn.execute(seed_sql.SCHEDULE_TABLE_EXISTS)).fetchone())[0]:
+    if not await db.fetch_value(conn, seed_sql.SCHEDULE_TABLE_EXISTS):
         return False
     async with conn.transaction():
         for tenant in scenario.tenants:
@@ -81,12 +82,12 @@ async def seed_schedules(conn: psycopg.AsyncConnection, scenario: Scenario) -> b
                 continue  # the mirror's own table
             schema = sql.Identifier(tenant.spec.schema_name)
             for statement in (seed_sql.CREATE_TENANT_SCHEDULES, seed_sql.CREATE_TENANT_SCHEDULE_TRIGGER):
-                await conn.execute(sql.SQL(statement).format(schema=schema))  # type: ignore[arg-type]
+                await conn.execute(sql.SQL(statement).format(schema=schema))
         for schedule in scenario.schedules():
             obj = schedule.obj
             insert = sql.SQL(seed_sql.INSERT_SCHEDULE).format(schema=sql.Identifier(schedule.tenant.spec.schema_name))
             await conn.execute(
-                insert,  # type: ignore[arg-type]
+                insert,
                 {
                     "id": schedule.id,
                     "actor": schedule.actor.name,
@@ -134,11 +135,11 @@ async def seed_stuck_task(conn: psycopg.AsyncConnection, scenario: Scenario) -> 
 
 
 async def has_tasks(conn: psycopg.AsyncConnection) -> bool:
-    return bool((await (await conn.execute(seed_sql.ANY_TASK)).fetchone())[0])
+    return bool(await db.fetch_value(conn, seed_sql.ANY_TASK))
 
 
 async def task_count(conn: psycopg.AsyncConnection) -> int:
-    return int((await (await conn.execute(seed_sql.TASK_COUNT)).fetchone())[0])
+    return int(await db.fetch_value(conn, seed_sql.TASK_COUNT))
 
 
 @dataclass

@@ -1,12 +1,13 @@
-"""The one registry of key bindings: it feeds the app's BINDINGS, the footer, the help screen
-and the command palette, and read-only mode removes every write action from all of them."""
+"""The one registry of key bindings: the main screen's (KEY_ACTIONS) and the task detail's
+(DETAIL_KEYS). It feeds each screen's BINDINGS, the footers, the help screen, the detail's help
+line and the command palette, and read-only mode removes every write action from all of them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,103 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
 
 ACTIONS_BY_NAME = {k.action: k for k in KEY_ACTIONS}
 
+DETAIL_GROUP = "Task detail"
 
-def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[Binding]:
+# The task detail's keys: its BINDINGS, footer and help line, and the help screen's "Task detail"
+# group, are all generated from this list. Most useful first: the
+# help line is cut at the terminal's width.
+DETAIL_KEYS: tuple[KeyAction, ...] = (
+    KeyAction(
+        "detail-attempts",
+        "p",
+        "toggle_attempts",
+        "Previous attempts' logs / back to the current attempt",
+        DETAIL_GROUP,
+        footer=True,
+        short="Previous attempts",
+    ),
+    KeyAction(
+        "detail-expand",
+        "enter,space",
+        "toggle_line",
+        "Show / hide the selected line's attributes and full text",
+        DETAIL_GROUP,
+        footer=True,
+        short="Attributes",
+    ),
+    KeyAction("detail-last", "end,G", "last_page", "Last page: the end of the log", DETAIL_GROUP, short="Last page"),
+    KeyAction("detail-first", "home,g", "first_page", "First page: the start of the log", DETAIL_GROUP, short="First"),
+    KeyAction(
+        "detail-fields",
+        "i",
+        "toggle_fields",
+        "All fields / back to the logs",
+        DETAIL_GROUP,
+        footer=True,
+        short="Fields",
+    ),
+    KeyAction(
+        "detail-copy-id",
+        "y",
+        "copy_message_id",
+        "Copy the message id (OSC 52)",
+        DETAIL_GROUP,
+        footer=True,
+        short="Copy id",
+    ),
+    KeyAction(
+        "detail-next-problem",
+        "e",
+        "next_problem",
+        "Next error or warning line after the cursor",
+        DETAIL_GROUP,
+        short="Next problem",
+    ),
+    KeyAction(
+        "detail-previous-problem",
+        "E",
+        "previous_problem",
+        "Previous error or warning line before the cursor",
+        DETAIL_GROUP,
+        short="Previous problem",
+    ),
+    KeyAction("detail-reload", "r", "reload", "Reload the task and its logs", DETAIL_GROUP, short="Reload"),
+    KeyAction(
+        "detail-retry",
+        "R",
+        "retry_task",
+        "Retry this rejected task",
+        DETAIL_GROUP,
+        footer=True,
+        write=True,
+        short="Retry",
+    ),
+    KeyAction("detail-help", "question_mark", "help", "Help: every key", DETAIL_GROUP, display="?", short="Help"),
+    KeyAction(
+        "detail-back",
+        "escape,q,backspace",
+        "back",
+        "Back to the task table",
+        DETAIL_GROUP,
+        footer=True,
+        short="Back",
+    ),
+    KeyAction(
+        "detail-more",
+        "m",
+        "more_of_line",
+        "More of a long line: its next page",
+        DETAIL_GROUP,
+        short="More of the line",
+    ),
+    KeyAction("detail-down", "down,j", "line_down", "Next log line", DETAIL_GROUP, display="↓ / j"),
+    KeyAction("detail-up", "up,k", "line_up", "Previous log line", DETAIL_GROUP, display="↑ / k"),
+    KeyAction("detail-page-down", "pagedown,ctrl+d", "page_down", "Page down", DETAIL_GROUP, display="PgDn / ctrl+d"),
+    KeyAction("detail-page-up", "pageup,ctrl+u", "page_up", "Page up", DETAIL_GROUP, display="PgUp / ctrl+u"),
+)
+
+
+def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[BindingType]:
     """Textual bindings for the main screen's actions, or for a screen's own list of them."""
     return [
         Binding(k.keys, k.action, k.short or k.description, show=k.footer, id=k.id, key_display=k.display or None)
@@ -94,6 +190,11 @@ def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[Binding]:
     ]
 
 
-def available(read_only: bool) -> list[KeyAction]:
+def available(read_only: bool, actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[KeyAction]:
     """The actions a user may take in this mode (what help and the palette list)."""
-    return [k for k in KEY_ACTIONS if not (read_only and k.write)]
+    return [k for k in actions if not (read_only and k.write)]
+
+
+def forbidden(action: str, read_only: bool, actions: Iterable[KeyAction] = KEY_ACTIONS) -> bool:
+    """A write action in read-only mode: hidden from the footer and refused."""
+    return read_only and any(k.action == action and k.write for k in actions)

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import psycopg
 
@@ -237,7 +238,7 @@ async def load_queues(session: Session, *, minutes: int = DEFAULT_MINUTES) -> Qu
             row[0]: row[1:] for row in await (await conn.execute(queues_sql.queue_now(shape), params)).fetchall()
         }
         completions = await (await conn.execute(queues_sql.COMPLETIONS, params)).fetchall()
-        arrivals: list[tuple] = []
+        arrivals: list[tuple[Any, ...]] = []
         if arrivals_known:
             states = [s for (s,) in await (await conn.execute(DISTINCT_STATES)).fetchall()]
             arrivals = await (await conn.execute(queues_sql.ARRIVALS, {**params, "states": states})).fetchall()

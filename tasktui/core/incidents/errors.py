@@ -212,7 +212,7 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         builder.last_seen = builder.last_seen or mtime
         builder.first_seen = mtime
         if tenant_id is not None:
-            builder.tenants.add(names.get(tenant_id, tenant_id))
+            builder.tenants.add(names.get(tenant_id) or tenant_id)
     groups = [_group(b) for b in builders.values() if b.ids]
     groups.sort(key=lambda g: (-g.count, -g.last_seen.timestamp(), g.actor_name, g.signature))
     return ErrorReport(
@@ -275,5 +275,5 @@ async def count_failures(session: Session, *, since: timedelta, cap: int) -> tup
         "limit": cap + 1,
         "scan": MAX_SCANNED_PER_STATE,
     }
-    count = int(await db.fetch_value(session.conn, errors_sql.count_failed(session.shape), params) or 0)  # type: ignore[call-overload]
+    count = int(await db.fetch_value(session.conn, errors_sql.count_failed(session.shape), params) or 0)
     return count, count > cap

@@ -42,4 +42,6 @@ class JsonReport:
     """Mixin for report dataclasses: `to_json()` is `jsonable(self)`."""
 
     def to_json(self) -> dict[str, Any]:
-        return jsonable(self)
+        value = jsonable(self)
+        assert isinstance(value, dict)
+        return value

@@ -34,7 +34,8 @@ from psycopg import sql
 from tasktui.core import db
 from tasktui.core.incidents.jsonable import JsonReport
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Session, quote_ident
+from tasktui.core.session import Session
+from tasktui.core.shape import quote_ident
 from tasktui.core.sql import schedules as schedules_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.status import UNFINISHED_STATES
@@ -142,12 +143,12 @@ async def _load(session: Session) -> ScheduleReport:
         content_type = None
         if has_types:
             query = sql.SQL(schedules_sql.SCHEDULE_CONTENT_TYPE).format(schema=sql.Identifier(schema))
-            content_type = await db.fetch_value(conn, query)  # type: ignore[arg-type]
+            content_type = await db.fetch_value(conn, query)
             if content_type is not None:
                 content_types.append(content_type)
         params = {"content_type": content_type, "limit": MAX_SCHEDULES + 1}
         statement = schedules_sql.schedules(quote_ident(schema).replace("%", "%%"), task_select)
-        rows = await (await conn.execute(statement, params)).fetchall()  # type: ignore[arg-type]
+        rows = await (await conn.execute(statement, params)).fetchall()
         capped |= len(rows) > MAX_SCHEDULES
         rows_by_schema.append((schema, rows[:MAX_SCHEDULES]))
     # Each schedule's oldest unfinished task (schedule ids are uuids: unique across schemas).

@@ -141,8 +141,8 @@ async def _xray(session: Session, message_id: str) -> TaskXray:
     now = await db.fetch_value(conn, workers_sql.NOW)
     assert isinstance(now, datetime)
     worker_keys = {str(w[0]): worker_lock_key(str(w[0])) for w in workers}
-    liveness = await lock_holders(session, list(worker_keys.values()))
-    liveness_pid = {wid: liveness.get(pg_locks_ids(k)) for wid, k in worker_keys.items()}
+    liveness_holders = await lock_holders(session, list(worker_keys.values()))
+    liveness_pid = {wid: liveness_holders.get(pg_locks_ids(k)) for wid, k in worker_keys.items()}
 
     other_locks: tuple[HeldLock, ...] = ()
     sessions: tuple[SessionInfo, ...] = ()

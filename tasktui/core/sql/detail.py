@@ -23,7 +23,7 @@ index and only the matching keys are sorted (a top-1 sort, no row beyond the one
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 
 # A uuid for legacy rows, which have none: keys must be comparable without NULLs.
 NIL_UUID = "00000000-0000-0000-0000-000000000000"

@@ -8,7 +8,7 @@ follows the number of failures in the window, not the size of the table.
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 from tasktui.core.status import levels_at_least
 
 # Log levels that mark a log as an error (authentik's Task.error and structlog's levels).

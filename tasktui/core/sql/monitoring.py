@@ -3,7 +3,7 @@ authentik's (state, mtime, …) index."""
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 
 # Per queue and unfinished state: how many (up to %(cap)s per state, the oldest first), how many
 # of the queued are retries whose eta is ahead, and how long the oldest task that is due has

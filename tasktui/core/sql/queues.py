@@ -18,7 +18,7 @@ Every scan walks authentik's (state, mtime, …) index and is bounded by %(cap)s
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 
 # Queue names by a loose index scan over authentik's (queue_name) index: milliseconds on any
 # table size (authentik itself only uses "default").

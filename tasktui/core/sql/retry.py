@@ -19,7 +19,7 @@ matches, so exactly one of them retries. The log writes run only if the guarded 
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 from tasktui.core.sql.errors import last_error
 from tasktui.core.sql.tasks import TaskQueries
 

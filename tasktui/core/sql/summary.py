@@ -3,7 +3,7 @@ over authentik's (state, mtime, …) index)."""
 
 from __future__ import annotations
 
-from tasktui.core.session import TableShape
+from tasktui.core.shape import TableShape
 
 _UNFINISHED_COUNTS = """
 SELECT count(*) FILTER (WHERE u.state = 'queued' AND (u.eta IS NULL OR u.eta <= now())),

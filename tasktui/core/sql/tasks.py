@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from tasktui.core.models import Fingerprint, TaskRow
-from tasktui.core.session import TableShape, quote_ident
+from tasktui.core.shape import TableShape, quote_ident
 from tasktui.core.status import LEVEL_SEVERITY, effective_status
 
 # Distinct states by a loose index scan (recursive skip over the state index): milliseconds

@@ -56,7 +56,8 @@ class FittedSelectionList(MarkedSelectionList):
     every resize): the list can say the most that fits instead of ending in an ellipsis."""
 
     def __init__(self, entries: list[tuple[str, bool]], prompt: Callable[[str, int], str], *, id: str) -> None:
-        self._values = [value for value, _ in entries]
+        # Not `_values`: SelectionList keeps its own (value -> index) under that name.
+        self._prompted = [value for value, _ in entries]
         self._prompt = prompt
         # Plain Content, never markup: values are names from the database. Until the list has a
         # width (its first resize), the prompts are the plain values.
@@ -66,7 +67,7 @@ class FittedSelectionList(MarkedSelectionList):
         width = self.scrollable_content_region.width - self._get_left_gutter_width()
         if width <= 0:
             return
-        for index, value in enumerate(self._values):
+        for index, value in enumerate(self._prompted):
             self.replace_option_prompt_at_index(index, Content(self._prompt(value, width)))
 
 

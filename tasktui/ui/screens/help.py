@@ -10,8 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tasktui.ui.keys import available
-from tasktui.ui.screens.task_detail import DETAIL_KEYS
+from tasktui.ui.keys import DETAIL_KEYS, available
 
 
 def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
@@ -21,7 +20,7 @@ def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     group = None
     # The detail screen's own keys (its BINDINGS come from the same list); first when asked
     # from that screen.
-    detail = [k for k in DETAIL_KEYS if not (read_only and k.write)]
+    detail = available(read_only, DETAIL_KEYS)
     keys = [*detail, *available(read_only)] if detail_first else [*available(read_only), *detail]
     for key in keys:
         if key.group != group:

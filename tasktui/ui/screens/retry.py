@@ -1,40 +1,38 @@
 """Retrying from the console: `R` on a rejected task, `B` for everything matching the filter.
 
-Both say what will happen before anything changes, do exactly what tasktui.core.retry does
-(authentik's own retry, guarded: only a task still rejected at that moment changes) and write
-the audit journal. The bulk screen previews first (counts by actor and by error, a sample, the
-duplicates it will skip), then runs throttled with a progress bar that can be aborted.
+Both say what will happen before anything changes, do it through the console service (authentik's
+own retry, guarded: only a task still rejected at that moment changes; the audit journal records
+it), and say how it went. The single retry's modal runs the retry itself and closes when it is
+done; the bulk screen previews first (counts by actor and by error, a sample, the duplicates it
+will skip), then runs throttled with a progress bar that can be aborted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, ProgressBar, Static
 
-from tasktui.core.bulk_retry import (
-    DEFAULT_RATE,
-    BulkPreview,
-    BulkProgress,
-    BulkSummary,
-    preview_bulk_retry,
-    run_bulk_retry,
-)
+from tasktui.core.bulk_retry import DEFAULT_RATE, BulkPreview, BulkProgress, BulkSummary
+from tasktui.core.console import ConsoleService
 from tasktui.core.filters import TaskFilter
 from tasktui.core.models import TaskRow
-from tasktui.core.session import Session
+from tasktui.core.retry import SelectionResult
+from tasktui.core.status import RETRYABLE_STATE
 from tasktui.core.text import cut
 from tasktui.core.timefmt import duration
+from tasktui.errors import UserFacingError
 from tasktui.render import styles
 from tasktui.render.bulk import bulk_preview_text, bulk_summary_text
 from tasktui.render.text import VALUE_CHARS, safe_text
+from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles, themed
 
 SINGLE_RETRY_EXPLAINED = (
     "In one transaction, as authentik's own retry does: its logs so far become a previous attempt, a "
@@ -58,15 +56,28 @@ def retry_question(task: TaskRow) -> Text:
     )
 
 
-class ConfirmRetryModal(ModalScreen[bool]):
-    """Say what a single retry does; `y` or the button confirms, anything else cancels."""
+def confirm_retry(screen: Screen[Any], service: ConsoleService, task: TaskRow) -> None:
+    """R, from the table or a task's detail: a rejected task gets the confirmation (which
+    retries); any other is refused with why."""
+    if task.state != RETRYABLE_STATE:
+        screen.notify(f"only rejected tasks can be retried; this one is {task.state}", severity="warning")
+        return
+    screen.app.push_screen(ConfirmRetryModal(service, task))
+
+
+class ConfirmRetryModal(ModalScreen[SelectionResult | None]):
+    """Say what a single retry does; `y` or the button retries (the modal stays until the retry
+    is done, so that nothing cancels it mid-commit), anything else cancels."""
 
     BINDINGS = [
         Binding("y", "confirm", "Retry", id="retry-confirm"),
         Binding("escape,n,q", "cancel", "Cancel", id="retry-cancel"),
     ]
 
-    DEFAULT_CSS = """
+    COMPONENT_CLASSES = semantic_classes("retry")
+    DEFAULT_CSS = (
+        semantic_css("ConfirmRetryModal", "retry")
+        + """
     ConfirmRetryModal { align: center middle; }
     ConfirmRetryModal > Vertical {
         width: 90%; max-width: 100; height: auto; background: $panel; border: thick $error; padding: 1 2;
@@ -75,31 +86,56 @@ class ConfirmRetryModal(ModalScreen[bool]):
     ConfirmRetryModal Horizontal { height: auto; margin-top: 1; }
     ConfirmRetryModal Button { margin-right: 2; }
     """
+    )
 
-    def __init__(self, task: TaskRow) -> None:
+    def __init__(self, service: ConsoleService, task: TaskRow) -> None:
         super().__init__()
+        self.service = service
         self.task_row = task
+        self.retrying = False
 
     def compose(self) -> ComposeResult:
-        task = self.task_row
         with Vertical():
             yield Label("Retry this rejected task?", classes="title")
-            yield Static(retry_question(task))
-            yield Static(SINGLE_RETRY_EXPLAINED)
+            yield Static(id="retry-question")
+            yield Static(SINGLE_RETRY_EXPLAINED, id="retry-explained")
             with Horizontal():
                 yield Button("Retry (y)", id="confirm", variant="error")
                 yield Button("Cancel (Esc)", id="cancel")
 
     def on_mount(self) -> None:
+        question = themed(retry_question(self.task_row), semantic_styles(self, "retry"))
+        self.query_one("#retry-question", Static).update(question)
         self.query_one("#cancel", Button).focus()  # a stray Enter must not retry
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
-        self.dismiss(True)
+        if self.retrying:
+            return
+        self.retrying = True
+        for button in self.query(Button):
+            button.disabled = True
+        self.query_one("#retry-explained", Static).update("retrying…")
+        self.retry()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        if not self.retrying:
+            self.dismiss(None)
+
+    @work(group="retry-one", exclusive=True, exit_on_error=False, name="retry-one", description="retrying a task")
+    async def retry(self) -> None:
+        try:
+            result = await self.service.retry_selected([self.task_row.message_id])
+        except UserFacingError as exc:
+            self.notify(f"retry failed: {exc}", severity="error")
+            self.dismiss(None)
+            return
+        outcome = result.outcomes[0]
+        self.notify(outcome.describe(), severity="information" if outcome.retried else "warning")
+        if result.journal_error:
+            self.notify(f"audit journal: {result.journal_error}", severity="error")
+        self.dismiss(result)
 
 
 class BulkRetryScreen(ModalScreen[BulkSummary | None]):
@@ -116,7 +152,10 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
         Binding("escape,q", "close", "Close / abort", id="bulk-close"),
     ]
 
-    DEFAULT_CSS = """
+    COMPONENT_CLASSES = semantic_classes("retry")
+    DEFAULT_CSS = (
+        semantic_css("BulkRetryScreen", "retry")
+        + """
     BulkRetryScreen { align: center middle; }
     BulkRetryScreen > Vertical {
         width: 96%; height: 90%; background: $panel; border: thick $error; padding: 0 1;
@@ -128,17 +167,12 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
     BulkRetryScreen Horizontal { height: auto; }
     BulkRetryScreen Button { margin-right: 2; }
     """
+    )
 
-    def __init__(
-        self,
-        task_filter: TaskFilter,
-        session: Callable[[], Awaitable[Session]],
-        *,
-        rate: float = DEFAULT_RATE,
-    ) -> None:
+    def __init__(self, service: ConsoleService, task_filter: TaskFilter, *, rate: float = DEFAULT_RATE) -> None:
         super().__init__()
         self.task_filter = task_filter
-        self.session = session
+        self.service = service
         self.rate = rate
         self.preview: BulkPreview | None = None
         self.summary: BulkSummary | None = None
@@ -161,6 +195,9 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
     def on_mount(self) -> None:
         self._show_buttons()
         self.load_preview()
+
+    def _failed(self, text: str) -> Text:
+        return themed(safe_text(text, styles.BAD), semantic_styles(self, "retry"))
 
     @property
     def finished(self) -> bool:
@@ -195,9 +232,9 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
     async def load_preview(self) -> None:
         status = self.query_one("#bulk-status", Static)
         try:
-            self.preview = await preview_bulk_retry(await self.session(), self.task_filter)
-        except Exception as exc:
-            status.update(safe_text(f"preview failed: {exc}", "bold"))
+            self.preview = await self.service.preview_bulk_retry(self.task_filter)
+        except UserFacingError as exc:
+            status.update(self._failed(f"preview failed: {exc}"))
             return
         self.query_one("#bulk-preview", Static).update(
             safe_text(bulk_preview_text(self.preview, self.rate), multiline=True)
@@ -236,12 +273,11 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             status.update(f"{update.attempted:,} of {update.total:,} tried ({update.rate:.1f}/s{eta}) — a aborts")
 
         try:
-            self.summary = await run_bulk_retry(
-                await self.session(), self.preview, rate=self.rate, abort=self.abort_event, on_progress=progress
+            self.summary = await self.service.run_bulk_retry(
+                self.preview, rate=self.rate, abort=self.abort_event, on_progress=progress
             )
-        except Exception as exc:
-            self.run_failed = True
-            status.update(safe_text(f"bulk retry failed: {exc}", "bold"))
+        except UserFacingError as exc:
+            status.update(self._failed(f"bulk retry failed: {exc}"))
         else:
             # The status line keeps the headline and the sum; the whole summary (skips by
             # reason, tasks that changed or failed) goes on top of the scrollable preview, which
@@ -259,6 +295,8 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             if self.summary.journal_error:
                 self.notify(f"audit journal: {self.summary.journal_error}", severity="error")
         finally:
+            # Failed, however (a bug is logged by the app): never offer to start it again.
+            self.run_failed = self.summary is None
             self.running = False
             self._show_buttons()
 

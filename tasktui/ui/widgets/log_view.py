@@ -100,7 +100,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
 
     class NearEdge(Message):
         """The view is within a screen of the start or end of its window, and more lines lie
-        beyond it: the screen should fetch a page (the edge is marked loading until it does)."""
+        beyond it: the screen should fetch a page (the edge stays in pending_edges until it does)."""
 
         def __init__(self, view: LogView, edge: Edge) -> None:
             super().__init__()
@@ -126,7 +126,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.cursor = 0
         self.loaded = False  # a first page was shown
         self.placeholder = "loading…"
-        self.loading: set[Edge] = set()
+        # Edges a page was asked for and has not come yet (not `loading`: that is Textual's own
+        # Widget.loading, which would make the view unfocusable while a page loads).
+        self.pending_edges: set[Edge] = set()
         self.generation = 0  # bumped by reset(): pages asked for before it are dropped
         self._starts: list[int] = []  # first row of each entry
         self._rows = 0
@@ -149,7 +151,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         last line) with its traceback in view; "start" on the first line; an index on that entry,
         in the middle of the view (a jump's target, with the lines around it)."""
         self.generation += 1
-        self.loading.clear()
+        self.pending_edges.clear()
         self.entries = entries
         self.has_before, self.has_after = has_before, has_after
         self.loaded = True
@@ -367,11 +369,11 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if not self.entries or not self.display:
             return
         top, height = int(self.scroll_offset.y), max(1, self._view_height())
-        if self.has_before and "before" not in self.loading and top < height:
-            self.loading.add("before")
+        if self.has_before and "before" not in self.pending_edges and top < height:
+            self.pending_edges.add("before")
             self.post_message(self.NearEdge(self, "before"))
-        if self.has_after and "after" not in self.loading and top + 2 * height >= self._rows:
-            self.loading.add("after")
+        if self.has_after and "after" not in self.pending_edges and top + 2 * height >= self._rows:
+            self.pending_edges.add("after")
             self.post_message(self.NearEdge(self, "after"))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:

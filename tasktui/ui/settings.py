@@ -1,0 +1,43 @@
+"""What the console was asked to be (ConsoleSettings: the command line, environment and config
+file, resolved by tasktui.config) and whether it may write (WriteAccess, which a role without the
+privileges turns off while the console runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tasktui.core.filters import TaskFilter
+from tasktui.core.timefmt import utc_now
+
+REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second, unless the config file's fps says otherwise
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    read_only: bool = False  # --read-only
+    label: str | None = None  # how the header names the database (default: user@host:port/db)
+    notice: str | None = None  # said once when the console opens (the demo says where its database is)
+    redraw_interval: float = REDRAW_INTERVAL  # 1 / the config file's console.fps
+    theme: str | None = None  # a Textual theme (--theme, console.theme)
+    keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys (the config file's [keys])
+    task_filter: TaskFilter = field(default_factory=TaskFilter)  # what the table shows first (console.filter)
+    # Injected so that snapshot tests can freeze every relative time on screen.
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+@dataclass
+class WriteAccess:
+    """Shared by the screens: the main screen learns at start whether this role may retry; a
+    screen pushed before it knew sees the answer when the user acts."""
+
+    read_only: bool
+    reason: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: ConsoleSettings) -> WriteAccess:
+        return cls(settings.read_only, "--read-only" if settings.read_only else "")
+
+    def revoke(self, reason: str) -> None:
+        self.read_only, self.reason = True, reason
