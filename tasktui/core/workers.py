@@ -252,7 +252,7 @@ async def load_workers(session: Session, *, queued_minutes: int = DEFAULT_QUEUED
         running_checked=len(running),
         running_capped=running_capped,
     )
-    return replace(report, alarms=_alarms(report, shape.has_workerstatus))
+    return replace(report, alarms=alarms_of(report, shape.has_workerstatus))
 
 
 async def _deployed_version(session: Session) -> str | None:
@@ -293,7 +293,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _alarms(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
+def alarms_of(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
+    """What the worker panel and the header warn about, for a report without its alarms yet."""
     alarms = []
     if not has_workerstatus:
         alarms.append(Alarm("no_workerstatus", "error", "this database has no worker status table"))

@@ -117,7 +117,8 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
         background: $panel; border: round $accent; padding: 0 1;
     }
     FacetScreen Horizontal { height: auto; }
-    FacetScreen SelectionList { width: 1fr; height: auto; max-height: 12; }
+    FacetScreen SelectionList { width: 1fr; height: auto; max-height: 12; border-title-color: $text-muted; }
+    FacetScreen SelectionList:focus { border-title-color: $text-primary; }
     FacetScreen #facet-status { width: 38; }
     FacetScreen.-narrow #facet-status { width: 26; }
     FacetScreen #facet-queue, FacetScreen #facet-tenant { max-height: 7; }

@@ -89,6 +89,7 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
         self.set_interval(self.settings.redraw_interval, self._redraw_tick)
         self.redraw(force=True)
+        self.tick()  # the rate and ages from the first frame, not a second later
 
     @property
     def rows(self) -> TaskRows:
@@ -110,9 +111,11 @@ class MainScreen(Screen[None]):
 
     @on(FeedUpdated)
     def _feed_updated(self, message: FeedUpdated) -> None:
-        if self.paused:
-            self.header_state.buffered += message.update.changed
         self.header_state.last_event_at = self.service.last_event_at
+        if self.paused:
+            # Nothing is redrawn while paused but the count of what waits: say it at once.
+            self.header_state.buffered += message.update.changed
+            self.show_header()
         self.schedule_redraw()
 
     @on(CountsUpdated)
@@ -378,6 +381,9 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.access.read_only))
+
+    def action_quit(self) -> None:
+        self.app.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Write actions are hidden from the footer and refused in read-only mode.

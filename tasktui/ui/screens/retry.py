@@ -234,12 +234,17 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
         try:
             self.preview = await self.service.preview_bulk_retry(self.task_filter)
         except UserFacingError as exc:
+            self.query_one("#bulk-progress", ProgressBar).display = False
             status.update(self._failed(f"preview failed: {exc}"))
             return
         self.query_one("#bulk-preview", Static).update(
             safe_text(bulk_preview_text(self.preview, self.rate), multiline=True)
         )
         count = len(self.preview.to_retry)
+        # The bar stops its "working…" animation: it shows the run's progress from here on.
+        bar = self.query_one("#bulk-progress", ProgressBar)
+        bar.update(total=max(1, count), progress=0)
+        bar.display = count > 0
         self._show_buttons()
         if count:
             took = duration(count / self.rate)

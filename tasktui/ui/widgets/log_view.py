@@ -133,6 +133,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._starts: list[int] = []  # first row of each entry
         self._rows = 0
         self._width = 0
+        self._laid_out_for = -1  # the width the window was last laid out at
         self._blocks: dict[LogCursor, _Block] = {}  # a line's rows at self._width
         # (entry, prefer its end, centre it) to reveal once there is a size
         self._reveal: tuple[int, bool, bool] | None = None
@@ -347,7 +348,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._scroll(top)
 
     def _apply_reveal(self) -> None:
-        if self._reveal is None or self._view_height() <= 0 or self._width <= 0:
+        # Not before the window is laid out at this width: the scroll would be clamped to a
+        # virtual size of the old width (the top of a long traceback instead of its end).
+        if self._reveal is None or self._view_height() <= 0 or self._width <= 0 or self._laid_out_for != self._width:
             return
         index, prefer_end, center = self._reveal
         self._reveal = None
@@ -415,7 +418,14 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             starts.append(row)
             row += self._height(entry)
         self._starts, self._rows = starts, row
+        self._laid_out_for = self._width
         self.virtual_size = Size(self._width, max(row, 1))
+
+    def _refit(self) -> None:
+        """Lay the window out at the width it is drawn at, then reveal what waited for it."""
+        self._relayout()
+        self._apply_reveal()
+        self._check_edges()
 
     def _height(self, entry: LogEntry) -> int:
         # Most lines are one row: measured without rendering anything.
@@ -549,7 +559,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             # Sized before the first Resize event reached us: measure at this width from now on.
             self._width = width
             self._blocks.clear()
-            self.call_after_refresh(self._relayout)
+            self.call_after_refresh(self._refit)
         if not self.entries:
             if y != 0:
                 return Strip.blank(width, base)

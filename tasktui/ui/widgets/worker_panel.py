@@ -39,6 +39,7 @@ class WorkerPanel(VerticalScroll):
     WorkerPanel {
         height: auto; max-height: 40%; border-top: solid $accent; background: $panel; padding: 0 1;
         scrollbar-gutter: stable; scrollbar-size-vertical: 1;
+        scrollbar-background: $panel; scrollbar-color: $panel-lighten-2;
         border-title-align: right; border-title-color: $text-muted;
     }
     WorkerPanel > .worker-panel--alive { color: $success; text-style: bold; }
