@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import time
 
-import psycopg
-
-from tasktui.demo import broker
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.log_view import PAGE_ROWS
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.ui_helpers import LateKey, make_app, screen_text, seconds_until, send_key, wait_for
+from tests.fake_console import FakeConsole, TaskLogs, detail, line, task
+from tests.ui_helpers import LateKey, fake_app, screen_text, seconds_until, send_key, wait_for
 
 # A key must be answered well within this, whatever is on screen (it took 10 s before).
 RESPONSE_BOUND = 2.0
@@ -36,16 +34,17 @@ async def _select(pilot, message_id: str) -> None:
     await pilot.pause()
 
 
-async def _failed_with(writer: psycopg.AsyncConnection, actor: str, exception: object) -> str:
-    tenant = await broker.default_tenant(writer)
-    message_id = await broker.enqueue(writer, actor, tenant_id=tenant)
-    await broker.log(writer, message_id, "failed", level="error", attributes={"exception": exception})
-    return message_id
+def _failed_with(actor: str, exception: object) -> FakeConsole:
+    """A task whose one log line failed with `exception` (its attributes come with the page)."""
+    row = task(1, actor)
+    logs = TaskLogs([line(row.message_id, 1, "failed", level="error", attributes={"exception": exception})])
+    return FakeConsole([row], details=[detail(row)], logs={row.message_id: logs})
 
 
-async def test_a_1_mb_exception_of_150000_lines_is_shown_a_page_at_a_time(live_dsn: str, writer) -> None:
-    message_id = await _failed_with(writer, "authentik.test.many_lines", MANY_LINES)
-    app = make_app(live_dsn)
+async def test_a_1_mb_exception_of_150000_lines_is_shown_a_page_at_a_time() -> None:
+    fake = _failed_with("authentik.test.many_lines", MANY_LINES)
+    (message_id,) = fake.store.rows
+    app = fake_app(fake)
     async with app.run_test(size=(120, 36)) as pilot:
         await _select(pilot, message_id)
         # Enter opens the detail, which fetches the exception and lays it out; `?` comes while it
@@ -84,12 +83,10 @@ async def test_a_1_mb_exception_of_150000_lines_is_shown_a_page_at_a_time(live_d
         assert entry.expanded
 
 
-async def test_a_100000_character_actor_is_cut_with_its_count_and_the_detail_opens_at_once(
-    live_dsn: str, writer
-) -> None:
-    tenant = await broker.default_tenant(writer)
-    message_id = await broker.enqueue(writer, LONG_ACTOR, tenant_id=tenant)
-    app = make_app(live_dsn)
+async def test_a_100000_character_actor_is_cut_with_its_count_and_the_detail_opens_at_once() -> None:
+    row = task(1, LONG_ACTOR)
+    message_id = row.message_id
+    app = fake_app(FakeConsole([row], details=[detail(row)]))
     async with app.run_test(size=(120, 36)) as pilot:
         await _select(pilot, message_id)
         send_key(app, "enter")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasktui.demo import broker
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.retry_helpers import reject
-from tests.ui_helpers import make_app, wait_for
+from tests.fake_console import FakeConsole, task
+from tests.ui_helpers import fake_app, wait_for
 
 
 @pytest.mark.parametrize(
@@ -19,11 +18,8 @@ from tests.ui_helpers import make_app, wait_for
         ("w", "tab", "down", "w", "f", "escape"),
     ],
 )
-async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn: str, writer, keys) -> None:
-    tenant = await broker.default_tenant(writer)
-    await broker.enqueue(writer, "authentik.a", tenant_id=tenant)
-    await reject(writer, "authentik.b", uid="1")
-    app = make_app(live_dsn)
+async def test_focus_returns_to_the_table_when_the_focused_panel_hides(keys) -> None:
+    app = fake_app(FakeConsole([task(1, "authentik.a"), task(2, "authentik.b", uid="1", state="rejected")]))
     async with app.run_test(size=(120, 36)) as pilot:
         rows = app.main_screen.query_one(TaskRows)
         await wait_for(pilot, lambda: len(rows.rows) >= 2, what="loaded")
@@ -39,12 +35,10 @@ async def test_focus_returns_to_the_table_when_the_focused_panel_hides(live_dsn:
         assert app.main_screen.task_filter.text == ""
 
 
-async def test_the_facet_picker_toggles_with_space_at_once(live_dsn: str, writer) -> None:
+async def test_the_facet_picker_toggles_with_space_at_once() -> None:
     from tasktui.ui.screens.facets import FacetScreen
 
-    tenant = await broker.default_tenant(writer)
-    await broker.enqueue(writer, "authentik.a", tenant_id=tenant)
-    app = make_app(live_dsn)
+    app = fake_app(FakeConsole([task(1, "authentik.a")]))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: len(app.main_screen.query_one(TaskRows).rows) >= 1, what="loaded")
         await pilot.press("f")

@@ -1,11 +1,12 @@
 """What a new user reads at 80x24 and 120x36: the worker panel puts the workers that need a look
 first and keeps their reason whole, the header keeps the counts and says why it is blind, the
-change rate is labelled, and the legend names every status without splitting an entry."""
+change rate is labelled, and the legend names every status without splitting an entry. The screens
+run on the fake service; the reason a real server gives for refusing the console is checked on
+real PostgreSQL."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -24,7 +25,9 @@ from tasktui.ui.widgets.legend import WORSE_IN_LOGS, Legend, legend_entries
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.worker_panel import SCROLL_HINT, WorkerPanel
 from tests.conftest import PgServer
-from tests.ui_helpers import make_app, screen_text, wait_for
+from tests.fake_console import LABEL, NOW, FakeConsole, task, workers
+from tests.feed_helpers import running_console, until
+from tests.ui_helpers import fake_app, screen_text, wait_for
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 CURRENT = "2026.5.0"
@@ -36,22 +39,16 @@ DEAD_HOST = "7d9f8c6b5-a1b2c"  # neither, for ten minutes
 STALE_REASON = "but its lock is not held (exited or reconnecting)"
 
 
-@pytest.fixture
-async def fleet(live_dsn: str, writer: psycopg.AsyncConnection) -> AsyncIterator[None]:
+def fleet() -> FakeConsole:
     """A deployment mid-incident: five workers alive (one on the old release), one that has just
-    exited (stale) and one dead for ten minutes — the SQL order puts the two last."""
-    locks = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
-    try:
-        for host, version in [*((h, CURRENT) for h in ALIVE), (OLD_VERSION_HOST, "2026.2.3")]:
-            await broker.hold_worker_lock(locks, await broker.register_worker(writer, PREFIX + host, version))
-        await broker.register_worker(writer, PREFIX + STALE_HOST, CURRENT)
-        dead = await broker.register_worker(writer, PREFIX + DEAD_HOST, CURRENT)
-        await writer.execute(
-            "UPDATE authentik_tasks_workerstatus SET last_seen = now() - interval '10 minutes' WHERE id = %s", (dead,)
-        )
-        yield
-    finally:
-        await locks.close()
+    exited (stale) and one dead for ten minutes — the database lists the two last."""
+    report = workers(
+        *((PREFIX + host, CURRENT, 0, True) for host in ALIVE),
+        (PREFIX + OLD_VERSION_HOST, "2026.2.3", 0, True),
+        (PREFIX + STALE_HOST, CURRENT, 0, False),
+        (PREFIX + DEAD_HOST, CURRENT, 600, False),
+    )
+    return FakeConsole([task(i + 1, f"authentik.header.test_{i}") for i in range(3)], report=report)
 
 
 def _widget_lines(app: TaskTuiApp, widget: Widget) -> list[str]:
@@ -69,10 +66,8 @@ def _line_of(lines: list[str], needle: str) -> int:
 
 
 @SIZES
-async def test_worker_panel_shows_stale_and_dead_workers_first_with_their_whole_reason(
-    live_dsn: str, fleet: None, size: tuple[int, int]
-) -> None:
-    app = make_app(live_dsn)
+async def test_worker_panel_shows_stale_and_dead_workers_first_with_their_whole_reason(size: tuple[int, int]) -> None:
+    app = fake_app(fleet())
     async with app.run_test(size=size) as pilot:
         await pilot.press("w")
         panel = app.main_screen.query_one(WorkerPanel)
@@ -118,8 +113,8 @@ async def test_worker_panel_shows_stale_and_dead_workers_first_with_their_whole_
             assert size[0] >= 120 and SCROLL_HINT not in screen_text(app)
 
 
-async def test_help_says_how_to_scroll_the_worker_panel(live_dsn: str) -> None:
-    app = make_app(live_dsn)
+async def test_help_says_how_to_scroll_the_worker_panel() -> None:
+    app = fake_app(FakeConsole())
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
@@ -127,22 +122,15 @@ async def test_help_says_how_to_scroll_the_worker_panel(live_dsn: str) -> None:
         assert "PgUp PgDn scroll it" in screen_text(app)
 
 
-async def _tasks(writer: psycopg.AsyncConnection) -> None:
-    tenant = await broker.default_tenant(writer)
-    for index in range(3):
-        await broker.enqueue(writer, f"authentik.header.test_{index}", tenant_id=tenant)
-
-
 def _header_lines(app: TaskTuiApp) -> list[str]:
     return _widget_lines(app, app.main_screen.query_one(StatusHeader))
 
 
 @SIZES
-async def test_header_labels_the_change_rate(
-    live_dsn: str, writer: psycopg.AsyncConnection, fleet: None, size: tuple[int, int]
-) -> None:
-    await _tasks(writer)
-    app = make_app(live_dsn)
+async def test_header_labels_the_change_rate(size: tuple[int, int]) -> None:
+    fake = fleet()
+    fake.rate_value = [0] * 50 + [3, 9, 14, 2, 0, 7, 12, 5, 4, 1]
+    app = fake_app(fake)
     async with app.run_test(size=size) as pilot:
         # Workers alive, so no alarm shares the line (an alarm goes before the rate).
         await wait_for(
@@ -160,51 +148,32 @@ async def test_header_labels_the_change_rate(
 
 
 @SIZES
-async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(
-    live_dsn: str, writer: psycopg.AsyncConnection, pg_server: PgServer, size: tuple[int, int]
-) -> None:
-    await _tasks(writer)
-    dbname = conninfo_to_dict(live_dsn)["dbname"]
-    # A database cannot refuse connections from a session of its own: ask from the server's.
-    admin = await psycopg.AsyncConnection.connect(pg_server.admin_dsn, autocommit=True)
-    app = make_app(live_dsn)
+async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(size: tuple[int, int]) -> None:
+    fake = fleet()
+    app = fake_app(fake)
     async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live")
         await wait_for(pilot, lambda: "Queued 3" in "\n".join(_header_lines(app)), what="counts shown")
-        # The database stops taking connections and the console's are cut: it stays blind.
-        allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
-        await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("false")))
-        try:
-            await writer.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
-            )
-            await wait_for(
-                pilot,
-                lambda: "not currently accepting" in _joined(_header_lines(app)),
-                within=15,
-                what="the reason on screen",
-            )
-            await pilot.pause()
-            lines = _header_lines(app)
-            assert "RECONNECTING" in lines[0] and "blind" in lines[0]
-            # The reason in full, on lines of its own, without the target the first line names.
-            reason = _joined(lines[1:-1])
-            assert f'cannot reach the server: database "{dbname}" is not currently accepting connections' in reason
-            assert app.service.target.label not in reason
-            # The counts stay, marked as the last known ones.
-            assert lines[-1].startswith(" last known: Running 0  Queued 3")
-        finally:
-            await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("true")))
-            await admin.close()
-        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, within=20, what="live again")
+        # What the feed says when the server refuses it (as the real feed words it: the service test).
+        refused = f'cannot reach the server at {LABEL}: database "authentik" is not currently accepting connections'
+        fake.set_status(FeedMode.RECONNECTING, refused, blind_since=NOW.timestamp() - 3)
+        await wait_for(pilot, lambda: "not currently accepting" in _joined(_header_lines(app)), what="the reason")
+        await pilot.pause()
+        lines = _header_lines(app)
+        assert "RECONNECTING" in lines[0] and "blind" in lines[0]
+        # The reason in full, on lines of its own, without the target the first line names.
+        reason = _joined(lines[1:-1])
+        assert 'cannot reach the server: database "authentik" is not currently accepting connections' in reason
+        assert LABEL not in reason
+        # The counts stay, marked as the last known ones.
+        assert lines[-1].startswith(" last known: Running 0  Queued 3")
+        fake.set_status(FeedMode.LIVE, "reconnected after 3.0s blind; reloaded", fades=True)
         await wait_for(pilot, lambda: len(_header_lines(app)) == 2, what="the header back to two lines")
         assert "last known" not in "\n".join(_header_lines(app))
 
 
 @SIZES
-async def test_legend_names_every_status_and_breaks_between_entries(live_dsn: str, size: tuple[int, int]) -> None:
-    app = make_app(live_dsn)
+async def test_legend_names_every_status_and_breaks_between_entries(size: tuple[int, int]) -> None:
+    app = fake_app(FakeConsole())
     async with app.run_test(size=size) as pilot:
         legend = app.main_screen.query_one(Legend)
         await wait_for(pilot, lambda: WORSE_IN_LOGS in "\n".join(_widget_lines(app, legend)), what="legend")
@@ -237,3 +206,37 @@ def test_the_reason_drops_only_the_database_the_header_names_already() -> None:
         'cannot reach the server: database "authentik" is not currently accepting connections'
     )
     assert without_target(message, "someone@else:5432/db") == message
+
+
+async def test_a_server_that_refuses_the_console_is_said_with_its_own_words(
+    live_dsn: str, writer: psycopg.AsyncConnection, pg_server: PgServer
+) -> None:
+    """The reason the header shows above, from a real server: the feed reports it whole, and the
+    counts it had stay (the header marks them last known)."""
+    tenant = await broker.default_tenant(writer)
+    for index in range(3):
+        await broker.enqueue(writer, f"authentik.header.test_{index}", tenant_id=tenant)
+    dbname = conninfo_to_dict(live_dsn)["dbname"]
+    # A database cannot refuse connections from a session of its own: ask from the server's.
+    admin = await psycopg.AsyncConnection.connect(pg_server.admin_dsn, autocommit=True)
+    async with running_console(live_dsn) as (console, events):
+        await until(lambda: console.mode == FeedMode.LIVE and console.counts().by_group["Queued"] == 3, what="live")
+        allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+        await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("false")))
+        try:
+            await writer.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+            )
+            await until(
+                lambda: "not currently accepting" in events.statuses[-1][1].detail, within=15, what="the reason"
+            )
+            status = events.statuses[-1][1]
+            assert status.mode == FeedMode.RECONNECTING and status.blind_since is not None
+            shown = without_target(status.detail, status.label)
+            assert f'cannot reach the server: database "{dbname}" is not currently accepting connections' in shown
+            assert console.counts().by_group["Queued"] == 3
+        finally:
+            await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("true")))
+            await admin.close()
+        await until(lambda: console.mode == FeedMode.LIVE, within=20, what="live again")

@@ -1,5 +1,6 @@
-"""Retrying from the console (R, B), read-only mode, and the audit journal — real Postgres, the
-real app driven by Pilot."""
+"""Retrying from the console (R, B), read-only mode, and the audit journal: the real app driven by
+Pilot, end to end on real Postgres for a single retry and an aborted bulk run, on the fake service
+for the screens' other paths."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 from textual.widgets import Button, ProgressBar
 
 from tasktui.core.events import FeedMode
 from tasktui.demo import broker
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.widgets.task_table import TaskRows
+from tests.fake_console import FakeConsole, detail, task
 from tests.retry_helpers import reject
-from tests.ui_helpers import make_app, screen_text, wait_for
+from tests.ui_helpers import fake_app, make_app, screen_text, wait_for
 
 # How the tests' rejected tasks failed (what the preview groups by).
 REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
@@ -36,7 +37,7 @@ async def _select(pilot, message_id: str) -> None:
 
 
 def _state(app, message_id: str) -> str | None:
-    row = app.service.store.rows.get(message_id)
+    row = app.service.task(message_id)
     return row.state if row else None
 
 
@@ -68,10 +69,9 @@ async def test_retry_one_rejected_task_and_watch_it_run(live_dsn: str, writer, j
     assert any(message_id in json.dumps(line) and "retried" in json.dumps(line) for line in lines)
 
 
-async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    queued = await broker.enqueue(writer, "authentik.core.tasks.clean_expired_models", tenant_id=tenant)
-    app = make_app(live_dsn)
+async def test_retry_refuses_a_task_that_is_not_rejected() -> None:
+    queued = task(1, "authentik.core.tasks.clean_expired_models").message_id
+    app = fake_app(FakeConsole([task(1, "authentik.core.tasks.clean_expired_models")]))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await wait_for(pilot, lambda: _state(app, queued) == "queued")
         await _select(pilot, queued)
@@ -81,46 +81,31 @@ async def test_retry_refuses_a_task_that_is_not_rejected(live_dsn: str, writer) 
         await wait_for(pilot, lambda: "only rejected tasks can be retried" in screen_text(app), what="refusal")
 
 
-async def test_cancelling_the_confirmation_changes_nothing(live_dsn: str, writer) -> None:
-    message_id = await reject(writer, "authentik.x", uid="1", **REFUSED)
-    app = make_app(live_dsn)
+async def test_cancelling_the_confirmation_changes_nothing() -> None:
+    fake = FakeConsole([task(1, "authentik.x", uid="1", state="rejected")])
+    (message_id,) = fake.store.rows
+    app = fake_app(fake)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
         await _select(pilot, message_id)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal))
         await pilot.press("enter")  # focus is on Cancel: a stray Enter must not retry
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmRetryModal), what="closed")
         await pilot.pause(0.3)
-    state = (await (await writer.execute(
-        "SELECT state FROM authentik_tasks_task WHERE message_id = %s", (message_id,)
-    )).fetchone())[0]  # fmt: skip
-    assert state == "rejected"
+    assert _state(app, message_id) == "rejected"
+    assert not any(name == "retry_selected" for name, _ in fake.calls)
 
 
-async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writer, journal_dir: Path) -> None:
-    failing = [
-        await reject(
-            writer,
-            "authentik.providers.scim.tasks.scim_sync",
-            uid=f"p{i}",
-            exc_type="LDAPException",
-            message="connection refused",
-        )
-        for i in range(3)
-    ]
+async def test_bulk_retry_previews_runs_and_skips_duplicates() -> None:
+    failing = [task(i + 1, "authentik.providers.scim.tasks.scim_sync", uid=f"p{i}", state="rejected") for i in range(3)]
     # Same actor and uid as a task already queued: the bulk run must skip it.
-    twin = await reject(
-        writer,
-        "authentik.outposts.tasks.outpost_controller",
-        uid="k8s",
-        exc_type="LDAPException",
-        message="connection refused",
-    )
-    tenant = await broker.default_tenant(writer)
-    await broker.enqueue(writer, "authentik.outposts.tasks.outpost_controller", tenant_id=tenant, uid="k8s")
-    app = make_app(live_dsn)
+    twin = task(4, "authentik.outposts.tasks.outpost_controller", uid="k8s", state="rejected", minutes_ago=5)
+    queued = task(5, "authentik.outposts.tasks.outpost_controller", uid="k8s")
+    fake = FakeConsole([*failing, twin, queued])
+    app = fake_app(fake)
     async with app.run_test(size=(140, 45)) as pilot:
-        await wait_for(pilot, lambda: all(_state(app, m) == "rejected" for m in [*failing, twin]))
+        await wait_for(pilot, lambda: all(_state(app, t.message_id) == "rejected" for t in [*failing, twin]))
         await pilot.press("B")
         await wait_for(pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None)
         text = screen_text(app)
@@ -131,21 +116,14 @@ async def test_bulk_retry_previews_runs_and_skips_duplicates(live_dsn: str, writ
         tally = "4 planned = 3 retried + 1 skipped + 0 failed + 0 not attempted"
         await wait_for(pilot, lambda: tally in screen_text(app), what=tally)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: all(_state(app, m) == "queued" for m in failing), what="queued live")
-        assert _state(app, twin) == "rejected"
-    assert (journal_dir / "retries.jsonl").exists()
+        await wait_for(pilot, lambda: all(_state(app, t.message_id) == "queued" for t in failing), what="queued live")
+        assert _state(app, twin.message_id) == "rejected"
 
 
-async def test_bulk_retry_can_be_aborted(live_dsn: str, writer) -> None:
-    for i in range(12):
-        await reject(
-            writer,
-            "authentik.events.tasks.notification_transport",
-            uid=f"hook{i}",
-            exc_type="LDAPException",
-            message="connection refused",
-        )
-    app = make_app(live_dsn)
+async def test_bulk_retry_can_be_aborted() -> None:
+    hooks = "authentik.events.tasks.notification_transport"
+    fake = FakeConsole([task(i + 1, hooks, uid=f"hook{i}", state="rejected") for i in range(12)])
+    app = fake_app(fake)
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for(pilot, lambda: len(app.service.store.rows) == 12)
         await pilot.press("B")
@@ -223,49 +201,32 @@ async def test_an_aborted_bulk_run_says_so_and_leaves_only_close(live_dsn: str, 
     assert lines[-1]["skipped"] == {"active_twin": 1, "older_duplicate": 1} and lines[-1]["aborted"] is True
 
 
-async def test_select_only_role_is_read_only_with_the_reason(live_dsn: str, writer, pg_server) -> None:
-    role = "tasktui_viewer"
-    await writer.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-    await writer.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-    try:
-        for table in ("authentik_tasks_task", "authentik_tasks_tasklog", "authentik_tasks_workerstatus",
-                      "authentik_tenants_tenant", "django_content_type", "tasktui_console"):  # fmt: skip
-            await writer.execute(
-                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(role))
-            )
-        message_id = await reject(
-            writer, "authentik.x", uid="1", exc_type="LDAPException", message="connection refused"
-        )
-        app = make_app(f"{live_dsn} user={role}")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.access.read_only, what="automatic read-only")
-            assert "lacks UPDATE on authentik_tasks_task" in app.access.reason
-            await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
-            assert "Retry" not in screen_text(app).splitlines()[-1]
-            await _select(pilot, message_id)
-            await pilot.press("R")
-            await pilot.pause()
-            assert not isinstance(app.screen, ConfirmRetryModal)
-            await pilot.press("question_mark")
-            await pilot.pause()
-            assert "Retry this rejected task" not in screen_text(app)
-    finally:
-        await writer.execute(
-            sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role))
-        )
+async def test_select_only_role_is_read_only_with_the_reason() -> None:
+    # What the service says for such a role (tests/test_console_service.py checks it on a real one).
+    reason = "role 'tasktui_viewer' lacks UPDATE on authentik_tasks_task, needed to retry tasks"
+    fake = FakeConsole([task(1, "authentik.x", uid="1", state="rejected")], capability=(False, reason))
+    (message_id,) = fake.store.rows
+    app = fake_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.access.read_only, what="automatic read-only")
+        assert "lacks UPDATE on authentik_tasks_task" in app.access.reason
+        await wait_for(pilot, lambda: "READ-ONLY (role 'tasktui_viewer' lacks UPDATE" in screen_text(app))
+        assert "Retry" not in screen_text(app).splitlines()[-1]
+        await _select(pilot, message_id)
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmRetryModal)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "Retry this rejected task" not in screen_text(app)
 
 
-async def test_retry_from_the_task_detail(live_dsn: str, writer) -> None:
+async def test_retry_from_the_task_detail() -> None:
     from tasktui.ui.screens.task_detail import TaskDetailScreen
 
-    message_id = await reject(
-        writer,
-        "authentik.providers.scim.tasks.scim_sync",
-        uid="okta",
-        exc_type="LDAPException",
-        message="connection refused",
-    )
-    app = make_app(live_dsn)
+    row = task(1, "authentik.providers.scim.tasks.scim_sync", uid="okta", state="rejected")
+    message_id = row.message_id
+    app = fake_app(FakeConsole([row], details=[detail(row)]))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: _state(app, message_id) == "rejected")
         await _select(pilot, message_id)

@@ -1,14 +1,14 @@
 """The task table's sort and ids and the facet picker, as a new user meets them at 80×24 and
-120×36: driven through Pilot against real PostgreSQL, asserting what is on screen."""
+120×36: the real console driven through Pilot on the fake service, asserting what is on screen."""
 
 from __future__ import annotations
 
 import pytest
 
-from tasktui.demo import broker
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.ui_helpers import make_app, row_texts, screen_text, wait_for
+from tests.fake_console import FakeConsole, message_id, task
+from tests.ui_helpers import fake_app, row_texts, screen_text, wait_for
 
 SIZES = [(80, 24), (120, 36)]
 SIZE_IDS = ["80x24", "120x36"]
@@ -27,20 +27,19 @@ def _status_line(app) -> str:
     return next(line for line in screen_text(app).splitlines() if " loaded · " in line)
 
 
-async def _tasks_with_retries(writer, retries: list[int]) -> list[str]:
-    tenant = await broker.default_tenant(writer)
-    ids = []
-    for index, count in enumerate(retries):
-        message_id = await broker.enqueue(writer, f"authentik.sort.t{index}", tenant_id=tenant)
-        await writer.execute("UPDATE authentik_tasks_task SET retries = %s WHERE message_id = %s", (count, message_id))
-        ids.append(message_id)
-    return ids
+def _tasks_with_retries(retries: list[int]) -> FakeConsole:
+    return FakeConsole(
+        [
+            task(i + 1, f"authentik.sort.t{i}", retries=count, minutes_ago=len(retries) - i)
+            for i, count in enumerate(retries)
+        ]
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-async def test_sorting_by_retries_shows_the_arrow_on_the_narrow_column(live_dsn: str, writer, size) -> None:
-    ids = await _tasks_with_retries(writer, [1, 7, 3])
-    app = make_app(live_dsn)
+async def test_sorting_by_retries_shows_the_arrow_on_the_narrow_column(size) -> None:
+    ids = [message_id(1), message_id(2), message_id(3)]
+    app = fake_app(_tasks_with_retries([1, 7, 3]))
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: set(ids) <= set(_ids_on_screen(app)), what="tasks loaded")
         while app.main_screen.sort.column != "retries":
@@ -67,9 +66,8 @@ async def test_sorting_by_retries_shows_the_arrow_on_the_narrow_column(live_dsn:
     ],
     ids=SIZE_IDS,
 )
-async def test_sort_cycles_through_the_columns_on_screen_only(live_dsn: str, writer, size, expected) -> None:
-    await _tasks_with_retries(writer, [0, 2])
-    app = make_app(live_dsn)
+async def test_sort_cycles_through_the_columns_on_screen_only(size, expected) -> None:
+    app = fake_app(_tasks_with_retries([0, 2]))
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 2, what="tasks loaded")
         seen = []
@@ -81,13 +79,9 @@ async def test_sort_cycles_through_the_columns_on_screen_only(live_dsn: str, wri
         assert seen == expected
 
 
-async def test_a_sort_column_hidden_by_a_resize_is_named_on_the_status_line(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    ids = [
-        await broker.enqueue(writer, "authentik.by.id", tenant_id=tenant, message_id=message_id)
-        for message_id in ("bbbbbbbb-0000-4000-8000-000000000000", "aaaaaaaa-0000-4000-8000-000000000000")
-    ]
-    app = make_app(live_dsn)
+async def test_a_sort_column_hidden_by_a_resize_is_named_on_the_status_line() -> None:
+    ids = ["bbbbbbbb-0000-4000-8000-000000000000", "aaaaaaaa-0000-4000-8000-000000000000"]
+    app = fake_app(FakeConsole([task(i, "authentik.by.id", mid=mid, minutes_ago=2 - i) for i, mid in enumerate(ids)]))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: set(ids) <= set(_ids_on_screen(app)), what="tasks loaded")
         while app.main_screen.sort.column != "message_id":
@@ -105,10 +99,9 @@ async def test_a_sort_column_hidden_by_a_resize_is_named_on_the_status_line(live
         await wait_for(pilot, lambda: "Status ▲" in _header(app), what="Status ▲")
 
 
-async def test_message_id_prefix_is_on_screen_at_120_columns_and_whole_when_wide(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    message_id = await broker.enqueue(writer, "authentik.sources.ldap.tasks.ldap_sync", tenant_id=tenant, uid="corp")
-    app = make_app(live_dsn)
+async def test_message_id_prefix_is_on_screen_at_120_columns_and_whole_when_wide() -> None:
+    message_id = "3f2b8c1e-9a4d-4c6e-8f10-2b7d5e9a0c41"
+    app = fake_app(FakeConsole([task(1, "authentik.sources.ldap.tasks.ldap_sync", uid="corp", mid=message_id)]))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: message_id in _ids_on_screen(app), what="task loaded")
         await wait_for(pilot, lambda: "Msg id" in _header(app), what="short id column")
@@ -161,10 +154,8 @@ def _actor_entries(app) -> list[tuple[str, str, bool]]:
     return entries
 
 
-async def test_facet_picker_fits_80_columns(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    await broker.enqueue(writer, "authentik.x", tenant_id=tenant)
-    app = make_app(live_dsn)
+async def test_facet_picker_fits_80_columns() -> None:
+    app = fake_app(FakeConsole([task(1, "authentik.x")]))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task loaded")
         await _open_facets(pilot)
@@ -186,10 +177,8 @@ async def test_facet_picker_fits_80_columns(live_dsn: str, writer) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, FacetScreen), what="picker closed")
 
 
-async def test_facet_picker_at_120_columns_names_status_keys(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    await broker.enqueue(writer, "authentik.x", tenant_id=tenant)
-    app = make_app(live_dsn)
+async def test_facet_picker_at_120_columns_names_status_keys() -> None:
+    app = fake_app(FakeConsole([task(1, "authentik.x")]))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task loaded")
         await _open_facets(pilot)
@@ -203,15 +192,14 @@ ENDS = ("clean_expired_models", "directory_of_users_and_groups", "users_and_grou
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-async def test_actor_facet_filters_by_exact_actor(live_dsn: str, writer, size) -> None:
-    tenant = await broker.default_tenant(writer)
+async def test_actor_facet_filters_by_exact_actor(size) -> None:
     # Long enough to be cut at 80 columns: the picker keeps the end, where actors differ.
     ldap = "authentik.sources.ldap.tasks.ldap_sync_directory_of_users_and_groups"
-    ldap_ids = [await broker.enqueue(writer, ldap, tenant_id=tenant, uid=uid) for uid in ("a", "b")]
+    rows = [task(1, ldap, uid="a"), task(2, ldap, uid="b")]
     # An actor whose name contains the other's: an exact facet, not a substring search.
-    await broker.enqueue(writer, ldap + "_page", tenant_id=tenant)
-    await broker.enqueue(writer, "authentik.core.tasks.clean_expired_models", tenant_id=tenant)
-    app = make_app(live_dsn)
+    rows += [task(3, ldap + "_page"), task(4, "authentik.core.tasks.clean_expired_models")]
+    ldap_ids = [rows[0].message_id, rows[1].message_id]
+    app = fake_app(FakeConsole(rows))
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 4, what="tasks loaded")
         screen = await _open_facets(pilot)

@@ -391,11 +391,13 @@ def test_demo_without_the_extra_says_how_to_install_it() -> None:
     assert "pip install 'tasktui[demo]'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-async def test_the_demo_console_says_where_its_database_is(live_dsn: str) -> None:
+async def test_the_demo_console_says_where_its_database_is() -> None:
     from tasktui.commands.demo import demo_notice
-    from tests.ui_helpers import make_app, screen_text, wait_for
+    from tests.fake_console import FakeConsole
+    from tests.ui_helpers import fake_app, screen_text, wait_for
 
-    app = make_app(live_dsn, notice=demo_notice(live_dsn))
+    dsn = "user=postgres dbname=tasktui host=/tmp/tasktui-pg-demo/socket port=5432"
+    app = fake_app(FakeConsole(), notice=demo_notice(dsn))
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         await wait_for(pilot, lambda: "From another terminal: tasktui workers --dsn" in screen_text(app), what="notice")
         assert "Demo database, until this demo exits" in screen_text(app)

@@ -1,10 +1,10 @@
 """`e` / `E` in the task detail: jump to the next / previous error or warning line without loading
-the log — in the core (find_problem, fetch_around) and through Pilot, on the task log table and on
-2025.8's JSON lists, for the current attempt and the previous ones. Real PostgreSQL only."""
+the log — in the core (find_problem, fetch_around, on real PostgreSQL: the task log table and
+2025.8's JSON lists) and through Pilot on the fake service, for the current attempt and the
+previous ones. (The service's jumps in 2025.8's lists: tests/test_console_service.py.)"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,14 +13,16 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tasktui.core import db
-from tasktui.core.logs import PROBLEM_LEVELS, fetch_around, fetch_logs, find_problem
+from tasktui.core.logs import PROBLEM_LEVELS, LogLine, fetch_around, fetch_logs, find_problem
 from tasktui.core.session import Session, open_session
 from tasktui.demo import broker
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.widgets.log_view import PAGE, LogView
+from tests.fake_console import FakeConsole, TaskLogs, detail, task
+from tests.fake_console import line as fake_line
 from tests.retry_helpers import LDAP_SYNC
 from tests.test_task_detail import open_detail
-from tests.ui_helpers import make_app, screen_text, wait_for
+from tests.ui_helpers import fake_app, screen_text, wait_for
 
 ACTOR = LDAP_SYNC
 
@@ -149,19 +151,39 @@ async def test_find_problem_walks_every_level_that_counts_across_both_sources(se
     assert [line.cursor for line in window.lines] == [line.cursor for line in everything[start : start + 11]]
 
 
-# -- the screen --------------------------------------------------------------------------------
+# -- the screen (on the fake service: the same keyset pages, in memory) ------------------------
 
 
-async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them(live_dsn: str, writer) -> None:
-    mid = await broker.enqueue(writer, ACTOR, tenant_id=await broker.default_tenant(writer), uid="jumpy")
+def _fake_lines(mid: str, count: int, problems: dict[int, dict], *, previous: bool, start: int) -> list[LogLine]:
+    lines = []
+    for i in range(1, count + 1):
+        spec = problems.get(i, {})
+        lines.append(
+            fake_line(
+                mid,
+                start + i,
+                spec.get("event", f"line {i}"),
+                level=spec.get("level", "info"),
+                logger="authentik.bulk",
+                previous=previous,
+                attributes=spec.get("attributes", {"i": i}),
+            )
+        )
+    return lines
+
+
+async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them() -> None:
+    row = task(1, ACTOR, uid="jumpy")
+    mid = row.message_id
     problems = {
         2_000: problem("warning", "disk almost full"),
         2_003: problem("error", "bind refused"),  # three lines on: in the same window as the warning
         9_000: problem("debug", "not a problem"),
         15_000: problem("error", "server down", **broker.exception_attributes("LDAPException", "server down")),
     }
-    await insert_lines(writer, mid, 20_000, problems, previous=False, base=datetime.now(UTC))
-    app = make_app(live_dsn)
+    lines = [fake_line(mid, 0, "Task has been queued"), *_fake_lines(mid, 20_000, problems, previous=False, start=0)]
+    fake = FakeConsole([row], details=[detail(row)], logs={mid: TaskLogs(lines)})
+    app = fake_app(fake)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         screen = await open_detail(pilot, mid)
         view = screen.current_view
@@ -171,7 +193,7 @@ async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them(live_
         await press_and_land(pilot, "E", "server down")
         assert "LDAPException: server down" in screen_text(app)  # its traceback shows too
         # One window around it, and no page asked for on top: the view opened where the line is.
-        assert len(view.entries) <= PAGE and not view.loading and view.has_before and view.has_after
+        assert len(view.entries) <= PAGE and not view.pending_edges and view.has_before and view.has_after
         assert f"of {20_001:,} lines loaded" in screen_text(app)
         await press_and_land(pilot, "E", "bind refused")  # the debug line in between is skipped
         window = view.entries[0]
@@ -190,23 +212,24 @@ async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them(live_
         # The window pages in from a jump's window as from any other: scrolling up joins up.
         first = view.entries[0]
         view.select(0)
-        await wait_for(pilot, lambda: view.entries[0] is not first and not view.loading, what="the page before")
+        await wait_for(pilot, lambda: view.entries[0] is not first and not view.pending_edges, what="the page before")
         events = [entry.line.event for entry in view.entries if entry.line.event.startswith("line ")]
         numbers = [int(event.split()[1]) for event in events]
         assert numbers == [n for n in range(numbers[0], numbers[-1] + 1) if n not in problems]
 
 
-async def test_jumps_in_the_previous_attempts_stay_in_them(live_dsn: str, writer) -> None:
-    mid = await broker.enqueue(writer, ACTOR, tenant_id=await broker.default_tenant(writer), uid="retried")
+async def test_jumps_in_the_previous_attempts_stay_in_them() -> None:
+    row = task(1, ACTOR, uid="retried")
+    mid = row.message_id
     previous = {
         3_000: problem("error", "first try timed out"),
         16_000: problem("warning", "slow bind to ldap://dc1"),
     }
-    await insert_lines(writer, mid, 20_000, previous, previous=True, base=datetime.now(UTC) - timedelta(hours=1))
-    await insert_lines(
-        writer, mid, 300, {10: problem("error", "this attempt failed")}, previous=False, base=datetime.now(UTC)
+    logs = TaskLogs(
+        current=_fake_lines(mid, 300, {10: problem("error", "this attempt failed")}, previous=False, start=30_000),
+        previous=_fake_lines(mid, 20_000, previous, previous=True, start=0),
     )
-    app = make_app(live_dsn)
+    app = fake_app(FakeConsole([row], details=[detail(row)], logs={mid: logs}))
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = await open_detail(pilot, mid)
         await pilot.press("p")
@@ -225,41 +248,3 @@ async def test_jumps_in_the_previous_attempts_stay_in_them(live_dsn: str, writer
         await pilot.press("p")
         await wait_for(pilot, lambda: not screen.showing_previous, what="current attempt")
         await press_and_land(pilot, "E", "this attempt failed")
-
-
-async def test_jumps_in_2025_8_json_log_lists(mirror_dsn: str) -> None:
-    conn = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
-    try:
-        await conn.execute("DROP TABLE authentik_tasks_tasklog")
-        await conn.execute("ALTER TABLE authentik_tasks_task DROP COLUMN eta CASCADE, DROP COLUMN retries CASCADE")
-        mid = str(uuid.uuid4())
-
-        problems = {100: problem("error", "legacy failure"), 500: problem("warning", "legacy warning")}
-        current = await legacy_list(conn, 1_000, problems, datetime(2025, 8, 20, 10, tzinfo=UTC))
-        previous = await legacy_list(
-            conn, 600, {50: problem("error", "earlier failure")}, datetime(2025, 8, 20, 9, tzinfo=UTC)
-        )
-        await conn.execute(
-            "INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _uid,"
-            " _messages, _previous_messages, aggregated_status, tenant_id)"
-            " VALUES (%s, 'default', %s, %s, 'done', now(), 'legacy', %s, %s, 'error',"
-            " (SELECT tenant_uuid FROM authentik_tenants_tenant LIMIT 1))",
-            (mid, ACTOR, broker.encode_message(mid, ACTOR), current, previous),
-        )
-        app = make_app(mirror_dsn, poll_interval=0.3)
-        async with app.run_test(size=(120, 36), notifications=True) as pilot:
-            screen = await open_detail(pilot, mid)
-            view = screen.current_view
-            assert view.current.line.event == "line 1000" and view.has_before  # the tail page only
-            await press_and_land(pilot, "E", "legacy warning")
-            assert view.current.line.legacy
-            await press_and_land(pilot, "E", "legacy failure")
-            await press_and_hear(pilot, "E", "no earlier error or warning")
-            await press_and_land(pilot, "e", "legacy warning")
-            await press_and_hear(pilot, "e", "no later error or warning")
-            await pilot.press("p")
-            await wait_for(pilot, lambda: screen.showing_previous and screen.current_view.loaded, what="previous")
-            await press_and_land(pilot, "E", "earlier failure")
-            await press_and_hear(pilot, "e", "no later error or warning")
-    finally:
-        await conn.close()

@@ -45,7 +45,8 @@ from tasktui.ui.screens.facets import counted_prompt, plain_prompt
 from tasktui.ui.screens.retry import retry_question
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable
-from tests.ui_helpers import make_app
+from tests.fake_console import FakeConsole
+from tests.ui_helpers import fake_app
 
 # What must never reach a terminal from data. Newline is checked separately (some paths print
 # several lines); tabs are in here: Rich and the sanitiser turn them into spaces.
@@ -299,11 +300,11 @@ async def test_table_rows_are_inert_and_exactly_as_wide_as_the_terminal(width: i
         check()
 
 
-async def test_header_and_notices_in_the_console(live_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_header_and_notices_in_the_console(monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[dict] = []
     # What the console hands Textual for a notice (the toast itself appears a message later).
     monkeypatch.setattr(App, "notify", lambda _app, message, **kwargs: shown.append({"message": message, **kwargs}))
-    app = make_app(live_dsn)
+    app = fake_app(FakeConsole())
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         header = app.main_screen.query_one(StatusHeader)

@@ -10,11 +10,11 @@ from psycopg.conninfo import make_conninfo
 from rich.cells import cell_len
 
 from tasktui.core.tracebacks import format_exception
-from tasktui.demo import broker
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.conftest import run_cli
-from tests.ui_helpers import make_app, row_texts, screen_text, wait_for
+from tests.fake_console import FakeConsole, task
+from tests.ui_helpers import fake_app, row_texts, screen_text, wait_for
 
 FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 TITLE = "\x1b]0;pwned\x07"
@@ -41,8 +41,8 @@ def test_line_and_paragraph_separators_in_exceptions_stay_in_their_line() -> Non
     assert lines == ["ValueError: one\u2028two\u2029three\x85four", "next"]
 
 
-async def test_a_label_with_escapes_cannot_retitle_the_terminal(live_dsn: str) -> None:
-    app = make_app(live_dsn, label=f"prod{TITLE}\u202e")
+async def test_a_label_with_escapes_cannot_retitle_the_terminal() -> None:
+    app = fake_app(FakeConsole(), label=f"prod{TITLE}\u202e")
     async with app.run_test(size=(120, 20)) as pilot:
         await wait_for(pilot, lambda: "prod" in screen_text(app), what="the label")
         header = app.main_screen.query_one(StatusHeader)
@@ -51,11 +51,9 @@ async def test_a_label_with_escapes_cannot_retitle_the_terminal(live_dsn: str) -
         assert FORBIDDEN.search(screen_text(app)) is None
 
 
-async def test_wide_characters_do_not_shift_the_table_columns(live_dsn: str, writer) -> None:
-    tenant = await broker.default_tenant(writer)
-    for actor in ("authentik.日本語のタスク名前" * 3, "authentik.👨\u200d👩\u200d👧.family" * 4, "authentik.plain"):
-        await broker.enqueue(writer, actor, tenant_id=tenant, uid="日本", queue="キュー")
-    app = make_app(live_dsn)
+async def test_wide_characters_do_not_shift_the_table_columns() -> None:
+    actors = ("authentik.日本語のタスク名前" * 3, "authentik.👨\u200d👩\u200d👧.family" * 4, "authentik.plain")
+    app = fake_app(FakeConsole([task(i + 1, actor, uid="日本", queue="キュー") for i, actor in enumerate(actors)]))
     async with app.run_test(size=(120, 20)) as pilot:
         rows = app.main_screen.query_one(TaskRows)
         await wait_for(pilot, lambda: len(rows.rows) == 3, what="three tasks")

@@ -4,11 +4,13 @@ each state back on its own keyset."""
 
 from __future__ import annotations
 
+import asyncio
+
+from tasktui.core.console import TaskConsole
 from tasktui.core.events import FeedMode
 from tasktui.core.feed import FIRST_PAGE
 from tasktui.demo import broker
-from tests.feed_helpers import running_feed, until
-from tests.ui_helpers import make_app, wait_for
+from tests.feed_helpers import running_console, running_feed, until
 
 OLD_TASKS = """
 INSERT INTO authentik_tasks_task (message_id, queue_name, actor_name, message, state, mtime, _messages,
@@ -24,39 +26,37 @@ async def _old(writer, prefix: str, state: str, n: int, age: str) -> None:
     await writer.execute(OLD_TASKS, {"prefix": prefix, "state": state, "n": n, "age": age})
 
 
-def _actors(app, state: str) -> set[str]:
-    return {r.actor_name for r in app.service.store.rows.values() if r.state == state}
+def _actors(console: TaskConsole, state: str) -> set[str]:
+    return {r.actor_name for r in console.store.rows.values() if r.state == state}
 
 
 async def test_successful_tasks_streaming_past_never_push_out_rejected_ones(live_dsn: str, writer) -> None:
     await _old(writer, "authentik.failed.", "rejected", 3, "3 hours")
-    app = make_app(live_dsn, window=10)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.LIVE, what="live feed")
-        await wait_for(pilot, lambda: len(_actors(app, "rejected")) == 3, what="rejected loaded")
+    async with running_console(live_dsn, window=10) as (console, _):
+        await until(lambda: console.mode == FeedMode.LIVE, what="live feed")
+        await until(lambda: len(_actors(console, "rejected")) == 3, what="rejected loaded")
         tenant = await broker.default_tenant(writer)
         for i in range(30):
             message_id = await broker.enqueue(writer, f"authentik.burst.{i}", tenant_id=tenant)
             assert await broker.claim(writer, message_id)
             await broker.start_processing(writer, message_id)
             await broker.succeed(writer, message_id)
-        await wait_for(pilot, lambda: "authentik.burst.29" in _actors(app, "done"), what="the last success")
-        await pilot.pause(0.3)
-        assert 10 <= len(_actors(app, "done")) <= 12  # successes are bounded…
-        assert _actors(app, "rejected") == {f"authentik.failed.{g}" for g in (1, 2, 3)}  # …failures stay
+        await until(lambda: "authentik.burst.29" in _actors(console, "done"), what="the last success")
+        await asyncio.sleep(0.3)
+        assert 10 <= len(_actors(console, "done")) <= 12  # successes are bounded…
+        assert _actors(console, "rejected") == {f"authentik.failed.{g}" for g in (1, 2, 3)}  # …failures stay
 
 
 async def test_load_older_pages_each_final_state_on_its_own(live_dsn: str, writer) -> None:
     await _old(writer, "authentik.done.", "done", 15, "1 minute")
     await _old(writer, "authentik.failed.", "rejected", 15, "5 hours")
-    app = make_app(live_dsn, window=10)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: len(app.service.store) == 20, what="ten of each final state")
-        assert len(_actors(app, "rejected")) == len(_actors(app, "done")) == 10
+    async with running_console(live_dsn, window=10) as (console, _):
+        await until(lambda: console.loaded == 20, what="ten of each final state")
+        assert len(_actors(console, "rejected")) == len(_actors(console, "done")) == 10
         # One page: the newest 10 older tasks across both states — the successes (minutes old).
-        assert await app.service.feed.load_older(count=10) == 10
-        assert len(_actors(app, "done")) == 15 and len(_actors(app, "rejected")) == 15
-        assert await app.service.feed.load_older(count=10) == 0
+        assert await console.feed.load_older(count=10) == 10
+        assert len(_actors(console, "done")) == 15 and len(_actors(console, "rejected")) == 15
+        assert await console.feed.load_older(count=10) == 0
 
 
 async def test_the_first_screen_does_not_wait_for_the_whole_window(live_dsn: str, writer) -> None:

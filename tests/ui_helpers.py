@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.style import Style
 from textual import events
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 
 from tasktui.core import db
@@ -18,6 +19,7 @@ from tasktui.core.console import TaskConsole
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
+from tests.fake_console import NOW, FakeConsole
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], within: float = 10.0, what: str = "") -> None:
@@ -113,3 +115,18 @@ async def seconds_until(condition: Callable[[], bool], within: float = 60.0) -> 
             raise AssertionError(f"still not after {within}s: {condition}")
         await asyncio.sleep(0.001)
     return time.perf_counter() - started
+
+
+def fake_app(fake: FakeConsole, **settings: Any) -> TaskTuiApp:
+    """The real console on a fake service (tests/fake_console.py): no database, a frozen clock."""
+    settings.setdefault("clock", lambda: NOW)
+    return TaskTuiApp(fake, ConsoleSettings(**settings))
+
+
+def main_rows(app: TaskTuiApp) -> list[str]:
+    """The message ids of the table's rows, in order (none before the table is mounted)."""
+    try:
+        rows = app.main_screen.query_one(TaskRows)
+    except NoMatches:
+        return []
+    return [row.message_id for row in rows.rows]

@@ -1,0 +1,284 @@
+"""Every screen and modal of the console, and each state of the feed, as SVG snapshots at 80×24 and
+120×36 — on the fake service, with a frozen clock and no blinking cursor, so that they change only
+when what the console draws changes.
+
+Review a change with the HTML report (snapshot_report.html), look at the pictures
+(`rsvg-convert -w 1400 x.svg -o x.png`), then `pytest tests/test_snapshots.py --snapshot-update`.
+Textual is pinned in pyproject.toml: its releases change snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, ProgressBar
+
+from tasktui.core.events import FeedMode
+from tasktui.core.health import FeedHealth
+from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.screens.help import HelpScreen
+from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
+from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.widgets.task_table import TaskRows
+from tasktui.ui.widgets.worker_panel import WorkerPanel
+from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers
+from tests.test_task_detail import rejected_after_a_retry
+from tests.ui_helpers import fake_app, main_rows, wait_for
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+Scene = Callable[[Pilot], Awaitable[None]]
+
+
+REJECTED = message_id(2)  # the task rejected after a retry: the detail scenes open it
+
+
+def console() -> tuple[FakeConsole, str]:
+    """An installation on a busy morning: tasks in every state, one rejected after a retry (the
+    one the detail scenes open), a fleet with a stale and a dead worker."""
+    fake, rejected = rejected_after_a_retry(number=2)
+    rows = [
+        task(1, "authentik.sources.ldap.tasks.ldap_sync", uid="corp-directory", state="running", minutes_ago=1),
+        task(3, "authentik.providers.scim.tasks.scim_sync", uid="okta-scim", retries=2, eta_in=4),
+        task(
+            4,
+            "authentik.events.tasks.notification_transport",
+            uid="webhook",
+            state="done",
+            status="warning",
+            minutes_ago=5,
+        ),
+        task(
+            5,
+            "authentik.blueprints.v1.tasks.apply_blueprint",
+            uid="default/flows",
+            state="done",
+            status="error",
+            minutes_ago=7,
+        ),
+        task(6, "authentik.core.tasks.clean_expired_models", state="done", minutes_ago=9),
+        task(7, "authentik.tasks.tasks.clean_worker_statuses", state="consumed", minutes_ago=2),
+        task(
+            8,
+            "authentik.sources.ldap.tasks.ldap_sync_page",
+            uid="corp-directory:users:3",
+            state="preprocess",
+            minutes_ago=1,
+        ),
+        task(9, "authentik.outposts.tasks.outpost_send_update", uid="proxy", state="postprocess", minutes_ago=1),
+        task(10, "authentik.crypto.tasks.certificate_discovery", minutes_ago=11, queue="slow", tenant="Acme"),
+        task(
+            11,
+            "authentik.outposts.tasks.outpost_controller",
+            uid="k8s-embedded",
+            state="rejected",
+            retries=5,
+            minutes_ago=3,
+        ),
+        task(12, "authentik.enterprise.tasks.paused_thing", state="paused", minutes_ago=4),
+    ]
+    fake.put(*rows)
+    fake.report = workers(
+        ("authentik-worker-7d9f8c6b5-6jpvy", "2026.5.0", 12, True),
+        ("authentik-worker-7d9f8c6b5-i3wcr", "2026.5.0", 20, True),
+        ("authentik-worker-5c8b9d7f4-nm3pe", "2026.2.3", 9, True),
+        ("authentik-worker-7d9f8c6b5-k4t8m", "2026.5.0", 40, False),
+        ("authentik-worker-7d9f8c6b5-a1b2c", "2026.5.0", 600, False),
+    )
+    fake.finished = {"done": 3_412, "rejected": 17}
+    fake.health_value = FeedHealth(0, 0, None, (), 0, 5.0, NOW.timestamp(), 14.0, "", 0, 0)
+    fake.rate_value = [0] * 40 + [2, 5, 3, 0, 1, 7, 12, 9, 4, 2, 1, 0, 3, 6, 2, 1, 0, 2, 4, 3]
+    return fake, rejected
+
+
+async def _table(pilot: Pilot) -> None:
+    app: TaskTuiApp = pilot.app  # type: ignore[assignment]
+    await wait_for(pilot, lambda: len(main_rows(app)) >= 8, what="the table")
+    await wait_for(pilot, lambda: app.main_screen.worker_report is not None, what="workers checked")
+    await pilot.pause()
+
+
+async def _search(pilot: Pilot) -> None:
+    await _table(pilot)
+    # Off before the box shows: switched off later, a blink may have hidden the cursor already.
+    pilot.app.main_screen.query_one(Input).cursor_blink = False
+    await pilot.press("slash", *"ldap")
+    await pilot.pause()
+
+
+async def _paused(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("space")
+    fake: FakeConsole = pilot.app.service  # type: ignore[assignment]
+    fake.put(task(20, "authentik.events.tasks.event_trigger_handler", minutes_ago=0))
+    fake.put(task(21, "authentik.events.tasks.event_trigger_handler", uid="2", minutes_ago=0))
+    await pilot.pause()
+
+
+async def _workers(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("w")
+    await wait_for(pilot, lambda: pilot.app.main_screen.query_one(WorkerPanel).display, what="the panel")
+    await pilot.pause()
+
+
+async def _help(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("question_mark")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="help")
+    await pilot.pause()
+
+
+async def _facets(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("f")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, FacetScreen), what="the facets")
+    await pilot.pause()
+    pilot.app.screen.query_one(Input).cursor_blink = False
+    await pilot.pause()
+
+
+async def _palette(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*"retry")
+    await pilot.pause(0.3)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+async def _select(pilot: Pilot, message_id: str) -> None:
+    app: TaskTuiApp = pilot.app  # type: ignore[assignment]
+    app.main_screen.query_one(TaskRows).move_to(main_rows(app).index(message_id))
+    await pilot.pause()
+
+
+async def _retry_confirm(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _select(pilot, REJECTED)
+    await pilot.press("R")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmRetryModal), what="the confirmation")
+    await pilot.pause()
+
+
+async def _detail(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _select(pilot, REJECTED)
+    await pilot.press("enter")
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, TaskDetailScreen) and app.screen.view(False).loaded and app.screen.view(True).loaded
+        ),
+        what="the detail",
+    )
+    await pilot.pause()
+
+
+async def _detail_previous(pilot: Pilot) -> None:
+    await _detail(pilot)
+    await pilot.press("p")
+    await pilot.pause()
+
+
+async def _detail_fields(pilot: Pilot) -> None:
+    await _detail(pilot)
+    await pilot.press("i")
+    await pilot.pause()
+
+
+async def _bulk_preview(pilot: Pilot) -> None:
+    await _table(pilot)
+    await pilot.press("B")
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, BulkRetryScreen) and pilot.app.screen.preview is not None
+    )
+    await pilot.pause()
+
+
+async def _bulk_progress(pilot: Pilot) -> None:
+    await _bulk_preview(pilot)
+    screen = pilot.app.screen
+    screen.rate = 0.2  # the second retry waits 5 s: the first one's progress is on screen meanwhile
+    await pilot.press("y")
+    await wait_for(pilot, lambda: screen.query_one(ProgressBar).progress >= 1, what="the first retry")
+    await pilot.pause()
+
+
+async def _bulk_summary(pilot: Pilot) -> None:
+    await _bulk_preview(pilot)
+    screen = pilot.app.screen
+    screen.rate = 1_000.0
+    await pilot.press("y")
+    await wait_for(pilot, lambda: screen.summary is not None, what="the summary")
+    await pilot.pause()
+
+
+def _app(mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None) -> TaskTuiApp:
+    fake, _ = console()
+    fake.status = replace(
+        fake.status, mode=mode, detail=detail_text, blind_since=None if blind is None else NOW.timestamp() - blind
+    )
+    return fake_app(fake, label=LABEL)
+
+
+SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
+    "table-live": (_app, _table),
+    "table-polling": (lambda: _app(FeedMode.POLLING, "run `tasktui trigger install` for live updates"), _table),
+    "table-reconnecting": (
+        lambda: _app(
+            FeedMode.RECONNECTING,
+            f"cannot reach the server at {LABEL}: connection to server on socket"
+            ' "/run/postgresql/.s.PGSQL.5432" failed: No such file or directory. Is the server running locally'
+            " and accepting connections on that socket?",
+            blind=42.0,
+        ),
+        _table,
+    ),
+    "table-paused": (_app, _paused),
+    "search": (_app, _search),
+    "workers": (_app, _workers),
+    "help": (_app, _help),
+    "facets": (_app, _facets),
+    "palette": (_app, _palette),
+    "retry-confirm": (_app, _retry_confirm),
+    "detail": (_app, _detail),
+    "detail-previous-attempts": (_app, _detail_previous),
+    "detail-fields": (_app, _detail_fields),
+    "bulk-retry-preview": (_app, _bulk_preview),
+    "bulk-retry-progress": (_app, _bulk_progress),
+    "bulk-retry-summary": (_app, _bulk_summary),
+}
+
+
+@SIZES
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_snapshot(snap_compare, scene: str, size: tuple[int, int]) -> None:
+    make, run_before = SCENES[scene]
+    assert snap_compare(make(), terminal_size=size, run_before=run_before)
+
+
+def test_the_scenes_cover_every_screen() -> None:
+    """A screen added to the console gets a scene here."""
+    from tasktui.ui.screens import facets, help, main, retry, task_detail
+
+    screens = {
+        cls.__name__
+        for module in (facets, help, main, retry, task_detail)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module.__name__ and cls.__name__.endswith(("Screen", "Modal"))
+    }
+    assert screens == {
+        "FacetScreen",
+        "HelpScreen",
+        "MainScreen",
+        "BulkRetryScreen",
+        "ConfirmRetryModal",
+        "TaskDetailScreen",
+    }
