@@ -102,6 +102,7 @@ def test_tail_says_so_in_one_line_when_the_trigger_is_uninstalled_under_it(
     assert tail.stderr is not None
     err = Lines(tail.stderr)
     assert err.next().startswith("listening on 'tasktui' (console ")
+    assert err.next() == "trigger mode: notify"  # said at start (issue 12), before any change
     uninstall = subprocess.run(
         [sys.executable, "-m", "tasktui", "trigger", "uninstall", "--dsn", live_dsn], capture_output=True, text=True
     )
