@@ -26,6 +26,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, NoReturn
 
+import psycopg
+
 from tasktui.argtypes import positive
 from tasktui.commands._output import say
 from tasktui.core import db
@@ -167,7 +169,7 @@ class EmbeddedDemo:
             _say(f"  seeded in {time.monotonic() - started:.1f} s; installing the notify trigger")
             # After the bulk load: thousands of inserts need not pass through the trigger.
             await install(conn)
-        except Exception as exc:
+        except psycopg.Error as exc:
             raise db.user_error(exc, target) from None
         finally:
             await conn.close()

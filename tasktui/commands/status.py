@@ -14,6 +14,7 @@ import json
 import os
 from typing import NoReturn
 
+from tasktui import debuglog
 from tasktui.commands._output import say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import db
@@ -153,11 +154,14 @@ def run(args: argparse.Namespace) -> int:
         status = run_command(_bounded(target, args.rejected_minutes, args.timeout))
     except UserFacingError as exc:
         return _unknown(str(exc), as_json=args.json)
-    except Exception as exc:
+    except Exception as exc:  # a plugin's every failure is UNKNOWN (exit 3), a bug too: logged in full
         if os.environ.get("TASKTUI_DEBUG"):
             raise
+        debuglog.log.error("unexpected failure", exc_info=exc)
         message = db.redact(" ".join(str(exc).split()), args.dsn or "")
-        return _unknown(f"unexpected error: {type(exc).__name__}: {message}", as_json=args.json)
+        where = debuglog.where()
+        details = f" (details in {where})" if where is not None else ""
+        return _unknown(f"unexpected error: {type(exc).__name__}: {message}{details}", as_json=args.json)
     if not isinstance(status, TaskSystemStatus):
         return _unknown("interrupted", as_json=args.json)
     verdict = judge(status, thresholds)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import psycopg
+
 from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.commands.console import channel_prefix
@@ -14,7 +16,7 @@ from tasktui.core.listener import TABLES, ChangeListener
 from tasktui.core.sql import trigger as trigger_sql
 from tasktui.core.text import ascii_json
 from tasktui.core.trigger import DEFAULT_CHANNEL
-from tasktui.errors import TriggerNotInstalled
+from tasktui.errors import TriggerNotInstalled, UserFacingError
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -72,7 +74,7 @@ async def _tail(target: db.Target, channel: str, mode: str = AUTO) -> int:
                 sys.stdout.flush()
         except OSError:
             return 0  # stdout closed (piped into head)
-        except Exception as exc:
+        except (psycopg.Error, UserFacingError) as exc:
             # `trigger uninstall` drops the registration functions: the next heartbeat fails on a
             # function that no longer exists. Say that, with the status of a missing trigger.
             if await _trigger_removed(target):
@@ -88,12 +90,12 @@ async def _trigger_removed(target: db.Target) -> bool:
     """Whether the registration functions are gone (False when that cannot be told)."""
     try:
         conn = await db.connect(target)
-    except Exception:
+    except (psycopg.Error, UserFacingError):
         return False
     try:
         row = await (await conn.execute(trigger_sql.REGISTRATION_AVAILABLE)).fetchone()
         return row is not None and not row[0]
-    except Exception:
+    except psycopg.Error:
         return False
     finally:
         await conn.close()

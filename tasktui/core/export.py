@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from tasktui import __version__
 from tasktui.core import db
 from tasktui.core import trigger as notify_trigger
@@ -105,7 +107,7 @@ async def newest_matching(session: Session, task_filter: TaskFilter, *, limit: i
                 export_sql.newest_matching(queries, where), {**params, "states": states, "limit": limit}
             )
         ).fetchall()
-    except Exception as exc:
+    except psycopg.Error as exc:
         raise db.user_error(exc, session.target) from None
     return [read_task(row) for row in rows]
 
@@ -145,7 +147,7 @@ async def load_bundle(session: Session, message_id: str, task_filter: TaskFilter
         status = await load_status(session)
         trigger = await notify_trigger.status(session.conn, session.shape)
         postgres = str(await db.fetch_value(session.conn, export_sql.SERVER_VERSION))
-    except Exception as exc:
+    except psycopg.Error as exc:
         raise db.user_error(exc, session.target) from None
     where, params = task_filter.where_sql(TaskQueries.for_shape(session.shape))
     return IncidentBundle(

@@ -1,8 +1,8 @@
 """The console's App: it follows the console service in a worker, turns the service's events into
 messages for the screens, and starts on the main screen. Everything else is the screens'.
 
-Unexpected failures of any worker (a bug) land here once: written to the debug log with their
-traceback (tasktui.debuglog), and said in one line that names the file.
+A worker's unexpected failure (a bug) is written to the debug log with its traceback and said in
+one line that names the file (tasktui.ui.failures, mixed into the App and the screens).
 """
 
 from __future__ import annotations
@@ -13,20 +13,19 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from textual import on, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
-from tasktui import debuglog
 from tasktui.core.console import ConsoleService
 from tasktui.core.counts import StatusCounts
 from tasktui.core.events import FeedStatus, FeedUpdate
 from tasktui.core.health import FeedHealth
 from tasktui.core.text import cut
 from tasktui.ui import keys
+from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.messages import (
     CountsUpdated,
     FeedHealthChanged,
@@ -76,7 +75,7 @@ class _ScreenEvents:
         self.app.notify(text, timeout=NOTICE_SECONDS)
 
 
-class TaskTuiApp(App[int]):
+class TaskTuiApp(ReportsWorkerFailures, App[int]):
     TITLE = "tasktui"
     CSS_PATH = "app.tcss"
 
@@ -104,22 +103,13 @@ class TaskTuiApp(App[int]):
             self.notify(self.settings.notice, timeout=NOTICE_SECONDS)
         self.follow_service()
 
-    @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="following task changes")
+    @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="follow task changes")
     async def follow_service(self) -> None:
         await self.service.follow(_ScreenEvents(self))
 
     async def on_unmount(self) -> None:
         self._restore_signals()
         await self.service.aclose()
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """A worker that raised: a bug (the screens handle what the user can act on). Logged with
-        its traceback, said in one line naming the log."""
-        worker: Worker[object] = event.worker
-        if event.state is WorkerState.ERROR and worker.error is not None:
-            what = worker.description or worker.name or "do that"
-            self.notify(debuglog.unexpected(what, worker.error), severity="error", timeout=NOTICE_SECONDS)
 
     # -- notices ---------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from tasktui.core.store import DEFAULT_SORT, SortKey
 from tasktui.core.workers import WorkerReport
 from tasktui.errors import UserFacingError
 from tasktui.ui import keys
+from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.messages import (
     CountsUpdated,
     FeedHealthChanged,
@@ -47,7 +48,7 @@ WORKER_REFRESH_SECONDS = 10.0
 HEALTH_SECONDS = 15.0
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReportsWorkerFailures, Screen[None]):
     """The task table and everything around it (see the module docstring)."""
 
     BINDINGS = keys.bindings()
@@ -194,7 +195,7 @@ class MainScreen(Screen[None]):
 
     # -- the worker panel ------------------------------------------------------------------------
 
-    @work(group="workers", exclusive=True, exit_on_error=False, name="workers", description="checking the workers")
+    @work(group="workers", exclusive=True, exit_on_error=False, name="workers", description="check the workers")
     async def refresh_workers(self) -> None:
         panel = self.query_one(WorkerPanel)
         try:
@@ -332,7 +333,7 @@ class MainScreen(Screen[None]):
         legend = self.query_one(Legend)
         legend.display = not legend.display
 
-    @work(group="paging", exclusive=True, exit_on_error=False, name="load-older", description="loading older tasks")
+    @work(group="paging", exclusive=True, exit_on_error=False, name="load-older", description="load older tasks")
     async def action_load_older(self) -> None:
         try:
             loaded = await self.service.load_older()
@@ -343,7 +344,13 @@ class MainScreen(Screen[None]):
 
     # -- actions: acting -------------------------------------------------------------------------
 
-    @work(group="write-access", exclusive=True, exit_on_error=False, name="write-access")
+    @work(
+        group="write-access",
+        exclusive=True,
+        exit_on_error=False,
+        name="write-access",
+        description="check this role's right to retry",
+    )
     async def check_write_access(self) -> None:
         """Switch to read-only up front when this role may not retry, and say why."""
         try:

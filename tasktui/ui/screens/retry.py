@@ -32,6 +32,7 @@ from tasktui.errors import UserFacingError
 from tasktui.render import styles
 from tasktui.render.bulk import bulk_preview_text, bulk_summary_text
 from tasktui.render.text import VALUE_CHARS, safe_text
+from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles, themed
 
 SINGLE_RETRY_EXPLAINED = (
@@ -65,7 +66,7 @@ def confirm_retry(screen: Screen[Any], service: ConsoleService, task: TaskRow) -
     screen.app.push_screen(ConfirmRetryModal(service, task))
 
 
-class ConfirmRetryModal(ModalScreen[SelectionResult | None]):
+class ConfirmRetryModal(ReportsWorkerFailures, ModalScreen[SelectionResult | None]):
     """Say what a single retry does; `y` or the button retries (the modal stays until the retry
     is done, so that nothing cancels it mid-commit), anything else cancels."""
 
@@ -123,7 +124,7 @@ class ConfirmRetryModal(ModalScreen[SelectionResult | None]):
         if not self.retrying:
             self.dismiss(None)
 
-    @work(group="retry-one", exclusive=True, exit_on_error=False, name="retry-one", description="retrying a task")
+    @work(group="retry-one", exclusive=True, exit_on_error=False, name="retry-one", description="retry the task")
     async def retry(self) -> None:
         try:
             result = await self.service.retry_selected([self.task_row.message_id])
@@ -138,7 +139,7 @@ class ConfirmRetryModal(ModalScreen[SelectionResult | None]):
         self.dismiss(result)
 
 
-class BulkRetryScreen(ModalScreen[BulkSummary | None]):
+class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
     """Preview, confirm, run (throttled, abortable), summarise.
 
     The buttons (and the keys the footer offers) follow the state: Start and Close while
@@ -228,7 +229,13 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
             return self.running
         return True
 
-    @work(group="bulk-preview", exclusive=True, exit_on_error=False, name="bulk-preview")
+    @work(
+        group="bulk-preview",
+        exclusive=True,
+        exit_on_error=False,
+        name="bulk-preview",
+        description="preview the bulk retry",
+    )
     async def load_preview(self) -> None:
         status = self.query_one("#bulk-status", Static)
         try:
@@ -265,7 +272,7 @@ class BulkRetryScreen(ModalScreen[BulkSummary | None]):
     def _start_pressed(self) -> None:
         self.action_start()
 
-    @work(group="bulk-run", exclusive=True, exit_on_error=False, name="bulk-run")
+    @work(group="bulk-run", exclusive=True, exit_on_error=False, name="bulk-run", description="run the bulk retry")
     async def run_retries(self) -> None:
         assert self.preview is not None
         status = self.query_one("#bulk-status", Static)

@@ -39,6 +39,7 @@ from tasktui.errors import UserFacingError
 from tasktui.render import styles
 from tasktui.render.text import safe_text
 from tasktui.ui import keys
+from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.messages import SideChangesArrived
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import confirm_retry
@@ -75,7 +76,7 @@ def help_line(read_only: bool) -> Text:
     return Text("  ·  ".join(f"{key.shown_keys} {key.short or key.description}" for key in shown), end="")
 
 
-class TaskDetailScreen(Screen[str | None]):
+class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
     """One task and its logs (see the module docstring); closes with its message id."""
 
     BINDINGS = keys.bindings(keys.DETAIL_KEYS)
