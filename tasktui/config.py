@@ -18,6 +18,7 @@ when read: every error names the file, the key and what is wrong, in one line.
     poll = 2            # seconds between reads without the notify trigger
     recheck = 5         # seconds between re-checks of the rows on screen
     link_timeout = 5    # seconds a silent server gets before it counts as unreachable
+    trigger_mode = "auto"  # what to ask the notify trigger for: auto, notify or drain
 
     [console.filter]    # what the console opens filtered by (c clears it)
     statuses = ["rejected", "error"]
@@ -49,6 +50,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from tasktui.core.changemode import AUTO, CHOICES
 from tasktui.core.db import redact
 from tasktui.core.feed import RECONCILE_INTERVAL
 from tasktui.core.filters import TaskFilter
@@ -103,7 +105,8 @@ class Config:
     exists: bool
     default_profile: str | None = None
     profiles: dict[str, Profile] = field(default_factory=dict)
-    console: dict[str, Any] = field(default_factory=dict)  # theme, hide_successful, fps, poll, recheck, link_timeout
+    # theme, hide_successful, trigger_mode, fps, poll, recheck, link_timeout
+    console: dict[str, Any] = field(default_factory=dict)
     task_filter: dict[str, Any] = field(default_factory=dict)  # [console.filter]
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -241,12 +244,17 @@ _NUMBERS = {
 
 
 def _console(check: _Checker, table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    check.known(table, "console.", ("theme", "hide_successful", *_NUMBERS, "filter"))
+    check.known(table, "console.", ("theme", "hide_successful", "trigger_mode", *_NUMBERS, "filter"))
     console: dict[str, Any] = {}
     if "theme" in table:
         console["theme"] = _theme(check, check.string(table["theme"], "console.theme"), "console.theme")
     if "hide_successful" in table:
         console["hide_successful"] = check.boolean(table["hide_successful"], "console.hide_successful")
+    if "trigger_mode" in table:
+        mode = check.string(table["trigger_mode"], "console.trigger_mode")
+        if mode not in CHOICES:
+            raise check.fail("console.trigger_mode", f"expected one of {', '.join(CHOICES)}, got {mode!r}")
+        console["trigger_mode"] = mode
     for name, (low, high) in _NUMBERS.items():
         if name in table:
             console[name] = check.number(table[name], f"console.{name}", low, high)
@@ -356,6 +364,7 @@ def resolve(args: argparse.Namespace, config: Config, env: Mapping[str, str] | N
     pick("channel", getattr(args, "channel", None), DEFAULT_CHANNEL, from_profile=lambda p: p.channel)
     pick("theme", getattr(args, "theme", None), None, env_name=THEME_ENV)
     pick("hide_successful", None, True)
+    pick("trigger_mode", getattr(args, "trigger_mode", None), AUTO)
     pick("fps", None, DEFAULT_FPS)
     pick("poll", None, DEFAULT_POLL)
     pick("recheck", getattr(args, "recheck", None), RECONCILE_INTERVAL)

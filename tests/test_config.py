@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tasktui.cli import build_parser
 from tasktui.commands.console import console_app, console_options
 from tasktui.config import load_config, resolve
 from tasktui.core import db
+from tasktui.core import trigger as notify_trigger
 from tasktui.demo import broker
 from tests.conftest import CliResult, run_cli
 from tests.retry_helpers import reject
@@ -141,7 +143,14 @@ def _fails(result: CliResult) -> str:
             "[profiles.prod]\ndsn = \"host=db password='hunter2secret'\"\n",
             "key `profiles.prod.dsn`: holds a password;",
         ),
-        ("[console]\nfsp = 10\n", "key `console.fsp`: unknown key (known here: theme, hide_successful, fps, poll,"),
+        (
+            "[console]\nfsp = 10\n",
+            "key `console.fsp`: unknown key (known here: theme, hide_successful, trigger_mode, fps, poll,",
+        ),
+        (
+            '[console]\ntrigger_mode = "fast"\n',
+            "key `console.trigger_mode`: expected one of auto, notify, drain, got 'fast'",
+        ),
         ('[console]\ntheme = "neon"\n', "key `console.theme`: unknown theme 'neon' (Textual's: ansi-dark,"),
         ("[console]\nfps = 0\n", "key `console.fps`: expected a number more than 0 and at most 60, got 0"),
         (
@@ -201,6 +210,25 @@ async def test_the_console_opens_with_the_files_theme_keymap_and_filter(tmp_path
         assert "Search actor, uid or message id" not in screen_text(app)
         await pilot.press("f2")
         await wait_for(pilot, lambda: "Search actor, uid or message id" in screen_text(app), what="help on f2")
+
+
+async def test_the_console_asks_the_trigger_for_the_mode_its_command_line_names(
+    tmp_path: Path, live_dsn: str, writer
+) -> None:
+    """`tasktui --trigger-mode drain` (beating the file's notify): the console's listener asks the
+    trigger for drain mode, and the trigger, which follows its most demanding live console, drains."""
+    path = tmp_path / "config.toml"
+    path.write_text("[console]\ntrigger_mode = 'notify'\n")
+    args = build_parser().parse_args(["--dsn", live_dsn, "--trigger-mode", "drain"])
+    settings = resolve(args, load_config(path), env={})
+    assert settings.console["trigger_mode"].value == "drain"
+    assert (await notify_trigger.status(writer)).mode == "notify"
+    app = console_app(db.Target.resolve(live_dsn), **console_options(settings))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.service.health().trigger_mode == "drain", what="the listener draining")
+        assert (await notify_trigger.status(writer)).mode == "drain"
+    # Gone with the console: nobody asks for drain mode any more.
+    assert (await notify_trigger.status(writer)).mode == "notify"
 
 
 def test_summary_reads_the_installations_named_not_the_default_profile_too(tmp_path: Path, mirror_dsn: str) -> None:

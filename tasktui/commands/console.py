@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tasktui.argtypes import positive
 from tasktui.config import Resolved
+from tasktui.core.changemode import AUTO, CHOICES
 from tasktui.core.console import TaskConsole
 from tasktui.core.db import Target
 from tasktui.core.feed import RECONCILE_INTERVAL
@@ -46,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a Textual theme (default: $TASKTUI_THEME, else console.theme in the config file, else textual-dark)",
     )
     parser.add_argument(
+        "--trigger-mode",
+        choices=CHOICES,
+        default=None,
+        help="what to ask tasktui's notify trigger for: auto (drain mode while the rate of changes is high; the"
+        " default), notify, or drain (no NOTIFY, so no cluster-wide commit lock for authentik's writers)",
+    )
+    parser.add_argument(
         "--link-timeout",
         type=positive(float),
         default=None,
@@ -72,6 +80,7 @@ def console_options(settings: Resolved, *, notice: str | None = None) -> dict[st
         "notice": notice,
         "link_timeout": console["link_timeout"].value,
         "reconcile_interval": console["recheck"].value,
+        "trigger_mode": console["trigger_mode"].value,
         "poll_interval": console["poll"].value,
         "fps": console["fps"].value,
         "theme": console["theme"].value,
@@ -113,6 +122,7 @@ def console_app(
     link_timeout: float = LINK_TIMEOUT,
     reconcile_interval: float = RECONCILE_INTERVAL,
     poll_interval: float = 2.0,
+    trigger_mode: str = AUTO,
     fps: float | None = None,
     theme: str | None = None,
     keymap: Mapping[str, str] | None = None,
@@ -129,6 +139,7 @@ def console_app(
         link_timeout=link_timeout,
         reconcile_interval=reconcile_interval,
         poll_interval=poll_interval,
+        trigger_mode=trigger_mode,
     )
     settings = ConsoleSettings(
         read_only=read_only,

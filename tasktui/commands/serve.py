@@ -97,7 +97,7 @@ def console_command(settings: Resolved) -> list[str]:
     resolved here (the DSN goes in the environment: see child_environment)."""
     console = settings.console
     command = [sys.executable, "-m", "tasktui", "--channel", console["channel"].value]
-    for option, name in (("--label", "label"), ("--theme", "theme")):
+    for option, name in (("--label", "label"), ("--theme", "theme"), ("--trigger-mode", "trigger_mode")):
         if console[name].value:
             command += [option, str(console[name].value)]
     command += ["--recheck", f"{console['recheck'].value:g}", "--link-timeout", f"{console['link_timeout'].value:g}"]

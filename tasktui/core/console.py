@@ -23,6 +23,7 @@ import psycopg
 
 from tasktui.core import bulk_retry, db, logs, retry
 from tasktui.core.bulk_retry import BulkPreview, BulkProgress, BulkSummary
+from tasktui.core.changemode import AUTO
 from tasktui.core.counts import StatusCounts
 from tasktui.core.detail import TaskDetail, load_detail
 from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
@@ -213,6 +214,7 @@ class TaskConsole:
         poll_interval: float = 2.0,
         link_timeout: float = LINK_TIMEOUT,
         reconcile_interval: float = RECONCILE_INTERVAL,
+        trigger_mode: str = AUTO,
     ) -> None:
         self.target = target
         self.link_timeout = link_timeout
@@ -228,6 +230,7 @@ class TaskConsole:
             poll_interval=poll_interval,
             link_timeout=link_timeout,
             reconcile_interval=reconcile_interval,
+            trigger_mode=trigger_mode,
         )
         self.pool = SessionPool(target, link_timeout=link_timeout, on_open=self._opened)
         self._lookups_noticed = False
