@@ -27,7 +27,7 @@ from tasktui.ui.widgets.task_table import TaskRows
 from tasktui.ui.widgets.worker_panel import WorkerPanel
 from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers
 from tests.test_task_detail import rejected_after_a_retry
-from tests.ui_helpers import fake_app, main_rows, wait_for
+from tests.ui_helpers import fake_app, main_rows, screen_text, wait_for
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 Scene = Callable[[Pilot], Awaitable[None]]
@@ -98,6 +98,8 @@ async def _table(pilot: Pilot) -> None:
     app: TaskTuiApp = pilot.app  # type: ignore[assignment]
     await wait_for(pilot, lambda: len(main_rows(app)) >= 8, what="the table")
     await wait_for(pilot, lambda: app.main_screen.worker_report is not None, what="workers checked")
+    # The header is laid out again once its counts come (a reason above them makes it taller).
+    await wait_for(pilot, lambda: "Successful 3,412" in screen_text(app), what="the header's counts")
     await pilot.pause()
 
 
