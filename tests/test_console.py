@@ -49,7 +49,7 @@ async def test_reconnects_after_the_backend_is_terminated_and_says_how_long_it_w
         # Kill every tasktui backend, as an operator or a failover would.
         await writer.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+            " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid() AND datname = current_database()"
         )
         await wait_for(pilot, lambda: app.service.feed.mode == FeedMode.RECONNECTING, what="reconnecting shown")
         await wait_for(pilot, lambda: "RECONNECTING" in screen_text(app), what="RECONNECTING")

@@ -226,7 +226,7 @@ async def test_a_server_that_refuses_the_console_is_said_with_its_own_words(
         try:
             await writer.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+                " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid() AND datname = current_database()"
             )
             await until(
                 lambda: "not currently accepting" in events.statuses[-1][1].detail, within=15, what="the reason"

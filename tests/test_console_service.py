@@ -40,6 +40,12 @@ def _ids(console: TaskConsole, task_filter: TaskFilter | None = None, sort: Sort
 # -- the live window -----------------------------------------------------------------------------
 
 
+def _state(console: TaskConsole, message_id: str) -> str | None:
+    """The task's state as the window holds it (None while it is not in the window yet)."""
+    task = console.task(message_id)
+    return task.state if task is not None else None
+
+
 async def test_a_committed_task_is_in_the_window_live_with_its_status(live_dsn: str, writer) -> None:
     async with running_console(live_dsn) as (console, events):
         await until(lambda: console.mode == FeedMode.LIVE, what="live")
@@ -370,7 +376,7 @@ async def test_a_hung_server_is_said_within_the_bound_and_the_next_call_reconnec
 
 
 async def test_a_role_that_may_not_read_the_names_is_told_once(live_dsn: str, writer) -> None:
-    role = "tasktui_names_hidden"
+    role = f"tasktui_names_hidden_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide: a name of its own
     await writer.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
     await writer.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     try:
@@ -426,8 +432,8 @@ async def test_bulk_preview_and_run_skip_duplicates_and_can_be_aborted(
         summary = await console.run_bulk_retry(preview, rate=0, abort=asyncio.Event(), on_progress=progress.append)
         assert summary.tally() == "4 planned = 3 retried + 1 skipped + 0 failed + 0 not attempted"
         assert len(progress) == 3
-        await until(lambda: all(console.task(m).state == "queued" for m in failing), what="queued live")
-        assert console.task(twin).state == "rejected"
+        await until(lambda: all(_state(console, m) == "queued" for m in failing), what="queued live")
+        assert _state(console, twin) == "rejected"
         # Aborted before it starts: nothing more is tried.
         again = await console.preview_bulk_retry(TaskFilter(hide_successful=False))
         abort = asyncio.Event()
@@ -437,7 +443,7 @@ async def test_bulk_preview_and_run_skip_duplicates_and_can_be_aborted(
 
 
 async def test_a_select_only_role_may_not_retry_and_is_told_why(live_dsn: str, writer) -> None:
-    role = "tasktui_viewer"
+    role = f"tasktui_viewer_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide: a name of its own
     await writer.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
     await writer.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     try:

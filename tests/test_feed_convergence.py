@@ -254,8 +254,8 @@ async def test_the_window_converges_and_drift_counts_exactly_the_silent_writes(l
                 await load.step(set())
                 if time.monotonic() >= next_kill:
                     await writer.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tasktui'"
+                        " AND pid <> pg_backend_pid() AND datname = current_database()"
                     )
                     next_kill += 4
                 await asyncio.sleep(rng.uniform(0, 0.03))

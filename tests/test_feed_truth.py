@@ -20,7 +20,7 @@ from tests.tcp_proxy import stalling_proxy
 
 TERMINATE_CONSOLE = (
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-    " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid()"
+    " WHERE application_name = 'tasktui' AND pid <> pg_backend_pid() AND datname = current_database()"
 )
 
 
@@ -143,6 +143,7 @@ async def test_a_slow_or_failing_count_never_takes_the_feed_down(live_dsn: str, 
         # Now the counting connection dies (its last query was a count or an estimate).
         await writer.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tasktui'"
+            " AND datname = current_database()"
             " AND (query ILIKE '%%EXPLAIN%%' OR query ILIKE '%%GROUP BY aggregated_status%%')"
         )
         await until(lambda: sink.counts[-1].stale, within=30, what="counts marked stale")
