@@ -7,7 +7,7 @@ traceback in view; `p` switches to the previous attempts, the failures that led 
 `E` jump to the next / previous error or warning line, however far away in a 100,000-line log.
 
 Nothing here loads a whole log: each attempt group is a LogView holding a bounded window of pages
-fetched with keyset cursors (tasktui.core.logs.fetch_logs, through the console service), paged in
+fetched with keyset cursors (tasktui.ui.screens.log_pager, through the console service), paged in
 as the user scrolls; large attributes are fetched only when a line is expanded. A jump searches the
 window first, and only past it asks the database for the one line it stops at, then loads the
 pages around that line in place of the window. Queries run one at a time (a lock), so paging, live
@@ -32,7 +32,6 @@ from textual.widgets import Footer, Static
 from tasktui.core.console import ConsoleService
 from tasktui.core.detail import TaskDetail
 from tasktui.core.events import FeedMode
-from tasktui.core.logs import LogLine, wants_exception
 from tasktui.core.models import TaskRow
 from tasktui.core.status import FINAL_STATES
 from tasktui.errors import UserFacingError
@@ -42,10 +41,12 @@ from tasktui.ui import keys
 from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.messages import SideChangesArrived
 from tasktui.ui.screens.help import HelpScreen
+from tasktui.ui.screens.log_pager import LogPager
 from tasktui.ui.screens.retry import confirm_retry
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles
-from tasktui.ui.widgets.log_view import PAGE, Edge, LogEntry, LogView
+from tasktui.ui.widgets.log_blocks import LogEntry
+from tasktui.ui.widgets.log_view import Edge, LogView
 from tasktui.ui.widgets.task_fields import DetailTitle, TaskFields
 
 # Keys that act on the log lines: with the fields maximised they would act on lines nobody sees.
@@ -66,8 +67,6 @@ _LOG_ACTIONS = frozenset(
 
 REFRESH_INTERVAL = 0.5  # live refreshes at most twice a second, however fast the task logs
 POLL_SECONDS = 2.0  # without live notifications, an unfinished task is re-read this often
-LIVE_PAGES = 5  # a live refresh appends at most this many pages; beyond, End shows the rest
-EXCEPTIONS_PER_PAGE = 20  # error lines with large attributes whose exception is fetched per page
 
 
 def help_line(read_only: bool) -> Text:
@@ -118,6 +117,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self._row_seen: TaskRow | None = None  # the window's row for this task, last we looked
         self._gone = ""  # the task was deleted
         self._failure = ""  # the last query failed (cleared by the next that succeeds)
+        self.logs = LogPager(service, message_id, shown=self._show_bar)
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -171,38 +171,12 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
             self._show_error()
         return True
 
-    async def _page(
-        self,
-        view: LogView,
-        *,
-        after: LogEntry | None = None,
-        before: LogEntry | None = None,
-        head: bool = False,
-    ) -> tuple[list[LogEntry], bool]:
-        """One page of `view`'s attempt group: the last page (the default), the first (`head`),
-        or the one after / before an entry; and whether more lines lie beyond it."""
-        cursor = after.line.cursor if after else before.line.cursor if before else None
-        backward = not (head or after)
-        page = await self.service.log_page(
-            self.message_id, previous=view.previous, cursor=cursor, backward=backward, limit=PAGE
-        )
-        return await self._entries(page.lines), page.has_more
-
-    async def _entries(self, lines: list[LogLine]) -> list[LogEntry]:
-        entries = [LogEntry(line, exception=line.exception) for line in lines]
-        # Error lines whose attributes were too large to come with the page: fetch just their
-        # exception (a bounded number per page, nearest the end), so their traceback shows too.
-        wanted = [e for e in entries if not e.line.attributes_inline and wants_exception(e.line)]
-        for entry in wanted[-EXCEPTIONS_PER_PAGE:]:
-            entry.exception = await self.service.exception_of(entry.line)
-        return entries
-
     async def _load_everything(self) -> None:
         """The task, then the tail of the current attempt, then that of the previous ones."""
         if not await self._load_detail():
             return
         for previous in (self.showing_previous, not self.showing_previous):
-            await self._load_tail(self.view(previous))
+            await self.logs.tail(self.view(previous))
 
     async def _load_detail(self) -> bool:
         detail = await self.service.task_detail(self.message_id)
@@ -235,79 +209,6 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self._show_bar()
         self._show_error()
         return True
-
-    async def _load_tail(self, view: LogView) -> None:
-        generation = view.generation
-        entries, has_more = await self._page(view)
-        if view.generation != generation:
-            return
-        view.placeholder = "no previous attempts" if view.previous else "no log lines in this attempt yet"
-        view.reset(entries, has_before=has_more, has_after=False, select="end")
-        self._show_bar()
-
-    async def _load_head(self, view: LogView) -> None:
-        generation = view.generation
-        entries, has_more = await self._page(view, head=True)
-        if view.generation != generation:
-            return
-        view.reset(entries, has_before=False, has_after=has_more, select="start")
-        self._show_bar()
-
-    async def _load_edge(self, view: LogView, edge: Edge) -> None:
-        generation = view.generation
-        try:
-            if not view.entries:
-                return
-            if edge == "before":
-                entries, has_more = await self._page(view, before=view.entries[0])
-                if view.generation == generation:
-                    view.prepend(entries, has_more=has_more)
-            else:
-                entries, has_more = await self._page(view, after=view.entries[-1])
-                if view.generation == generation:
-                    view.append(entries, has_more=has_more)
-        finally:
-            if view.generation == generation:
-                view.pending_edges.discard(edge)
-            self._show_bar()
-
-    async def _jump(self, view: LogView, backward: bool) -> None:
-        """The next error or warning line past the window's edge, and the pages around it. The
-        window is searched again first: pages or live lines may have arrived while this waited
-        its turn."""
-        index = view.problem_index(backward=backward)
-        if index is not None:
-            view.jump(index)
-            return
-        # The window is contiguous and was searched from the cursor to its edge: ask past it.
-        edge = (view.entries[0] if backward else view.entries[-1]) if view.entries else None
-        line = await self.service.problem_line(
-            self.message_id, previous=view.previous, cursor=edge.line.cursor if edge else None, backward=backward
-        )
-        if line is None:
-            self.notify(f"no {'earlier' if backward else 'later'} error or warning", timeout=3)
-            return
-        window = await self.service.log_window(self.message_id, line, previous=view.previous, limit=PAGE)
-        view.reset(
-            await self._entries(window.lines),
-            has_before=window.has_before,
-            has_after=window.has_after,
-            select=window.index,
-        )
-        self._show_bar()
-
-    async def _load_attributes(self, view: LogView, entry: LogEntry) -> None:
-        try:
-            # Up to logs.ATTRIBUTES_ON_DEMAND characters: the view renders them a page at a time.
-            value = await self.service.attributes(entry.line)
-        except UserFacingError as exc:
-            entry.attributes_error = str(exc)
-            view.entry_changed(entry)
-            raise
-        entry.attributes, entry.attributes_error = value, ""
-        if entry.exception is None and value.complete and isinstance(value.value, dict):
-            entry.exception = value.value.get("exception")
-        view.entry_changed(entry)
 
     # -- live ------------------------------------------------------------------------------------
 
@@ -342,20 +243,11 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
             return
         for view in (self.view(self.showing_previous), self.view(not self.showing_previous)):
             if not view.loaded:
-                await self._load_tail(view)
+                await self.logs.tail(view)
                 continue
             if view.has_after or view.pending_edges:
                 continue  # the user is reading older lines; the count says more arrived
-            generation = view.generation
-            for _ in range(LIVE_PAGES):
-                last = view.entries[-1] if view.entries else None
-                entries, has_more = await self._page(view, after=last, head=last is None)
-                if view.generation != generation:
-                    break
-                view.append(entries, has_more=has_more, follow=True)
-                self._show_bar()
-                if not has_more:
-                    break
+            await self.logs.follow(view)
 
     def _tick(self) -> None:
         """Twice a second: the window's row for this task changed (state, status, retries: the
@@ -430,7 +322,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         view = self.current_view
         view.focus()
         if not view.loaded and self.detail is not None:
-            self._run(lambda: self._load_tail(view), "load the logs")
+            self._run(lambda: self.logs.tail(view), "load the logs")
         self._show_bar()
 
     def action_toggle_line(self) -> None:
@@ -449,7 +341,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
     def _fetch_attributes_if_needed(self, view: LogView, entry: LogEntry) -> None:
         if entry.needs_attributes or (entry.expanded and entry.attributes_error):
             entry.attributes_error = ""
-            self._run(lambda: self._load_attributes(view, entry), "load the attributes")
+            self._run(lambda: self.logs.attributes(view, entry), "load the attributes")
 
     def action_more_of_line(self) -> None:
         if not self.current_view.more():
@@ -479,21 +371,25 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         if index is not None:  # in the window: no query, no waiting for the session
             view.jump(index)
             return
-        self._run(lambda: self._jump(view, backward), "find an error or warning line")
+        self._run(lambda: self._find_problem(view, backward), "find an error or warning line")
+
+    async def _find_problem(self, view: LogView, backward: bool) -> None:
+        if not await self.logs.jump(view, backward):
+            self.notify(f"no {'earlier' if backward else 'later'} error or warning", timeout=3)
 
     def action_first_page(self) -> None:
         view = self.current_view
         if view.loaded and not view.has_before:
             view.select(0)
             return
-        self._run(lambda: self._load_head(view), "load the first page")
+        self._run(lambda: self.logs.head(view), "load the first page")
 
     def action_last_page(self) -> None:
         view = self.current_view
         if view.loaded and not view.has_after:
             view.select(len(view.entries) - 1)
             return
-        self._run(lambda: self._load_tail(view), "load the last page")
+        self._run(lambda: self.logs.tail(view), "load the last page")
 
     @on(LogView.NearEdge)
     def _near_edge(self, message: LogView.NearEdge) -> None:
@@ -506,7 +402,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         )
 
     async def _edge_worker(self, view: LogView, edge: Edge) -> None:
-        if not await self._guarded(lambda: self._load_edge(view, edge), "load more lines"):
+        if not await self._guarded(lambda: self.logs.edge(view, edge), "load more lines"):
             # Leave the edge askable again: scrolling (or any key) retries.
             view.pending_edges.discard(edge)
             self._show_bar()

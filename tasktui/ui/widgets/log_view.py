@@ -5,85 +5,34 @@ a few pages fetched with keyset cursors) and draws only the rows on screen. As t
 either end of the window it asks for the next page (`NearEdge`); when the window grows past
 MAX_LINES, the far end is dropped and the view keeps showing the same lines.
 
-Each log line is a *block* of rows: the line itself (tasktui.render.detail.log_line, cropped to the width),
-its structlog exception as a traceback (always shown: that is what a reader came for), and when
-expanded its full event and attributes as indented JSON (large attributes are fetched on demand
-by the screen). Blocks are rendered once per width and cached; plain lines cost one row and no
-rendering until they are on screen.
-
-A block's body is rendered a page at a time (PAGE_CHARS characters or PAGE_ROWS rows, then
-"… N more characters", and `more()` renders the next page onto what is there): a 1 MB exception or attribute costs one
-page's rendering per key press, never seconds of the event loop. Lines up to WRAP_CHARS long wrap
-at words; longer ones fold at the width, row by row, so that a page can end and the next begin
-anywhere in them.
+Each log line is a *block* of rows (tasktui.ui.widgets.log_blocks): the line itself, its
+structlog exception as a traceback (always shown: that is what a reader came for), and when
+expanded its full event and attributes (large attributes are fetched on demand by the screen).
+Blocks are rendered once per width and cached, their bodies a page at a time (`more()` renders
+the next page); plain lines cost one row and no rendering until they are on screen.
 """
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from rich.cells import chop_cells
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Span, Text
 from textual import events
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tasktui.core.logs import AttributesValue, LogCursor, LogLine
-from tasktui.core.status import ERROR_LEVELS
-from tasktui.core.text import more_characters
-from tasktui.core.tracebacks import format_exception
-from tasktui.render import detail as rendered
-from tasktui.render import styles
-from tasktui.render.text import assemble, safe_text
-from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles, themed
+from tasktui.core.logs import LogCursor
+from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles
+from tasktui.ui.widgets.log_blocks import LogBlock, LogEntry, extend, new_block
 
 PAGE = 200  # lines per fetch: a few screens, one query
 MAX_LINES = 2_000  # lines held at once; pages beyond drop the far end
-INDENT = 6  # tracebacks and attributes sit under the event, past the time column's start
-WIDE = 120  # from this width a row shows the full timestamp (date and zone)
-LOGGER_CHARS = (24, 36)  # the end of a logger name kept on a row, narrow and wide
-# A page of a block's body, rendered at once: a long traceback, or a few screens of a huge
-# value; whichever limit comes first (short lines cost their layout, long ones their length).
-PAGE_CHARS = 16_000
-PAGE_ROWS = 300
-WRAP_CHARS = 2_000  # body lines up to this long wrap at words; longer ones fold at the width
 
 Edge = Literal["before", "after"]
-RawLine = tuple[str, str]  # (untrusted text, semantic style name), not escaped yet
-
-
-@dataclass(eq=False)
-class LogEntry:
-    """A log line as shown: its exception (from inline attributes, or fetched for error lines
-    whose attributes were too large to come with the page) and what the user expanded."""
-
-    line: LogLine
-    exception: Any = None
-    expanded: bool = False
-    attributes: AttributesValue | None = None  # fetched on demand (line.attributes_inline is False)
-    attributes_error: str = ""
-    pages: int = 1  # pages of the body to show (more() adds one)
-
-    @property
-    def is_error(self) -> bool:
-        return self.line.level.lower() in ERROR_LEVELS
-
-    @property
-    def is_problem(self) -> bool:
-        """An error or a warning: where `e` / `E` stop."""
-        return self.line.is_problem
-
-    @property
-    def needs_attributes(self) -> bool:
-        """Expanded, but its attributes did not come with the page and are not fetched yet."""
-        return self.expanded and not self.line.attributes_inline and self.attributes is None
 
 
 class LogView(ScrollView, can_focus=True, inherit_bindings=False):
@@ -134,7 +83,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = 0
         self._width = 0
         self._laid_out_for = -1  # the width the window was last laid out at
-        self._blocks: dict[LogCursor, _Block] = {}  # a line's rows at self._width
+        self._blocks: dict[LogCursor, LogBlock] = {}  # a line's rows at self._width
         # (entry, prefer its end, centre it) to reveal once there is a size
         self._reveal: tuple[int, bool, bool] | None = None
 
@@ -243,7 +192,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if entry is None or block is None or block.shown >= block.total:
             return False
         entry.pages += 1
-        self._extend(block)
+        extend(block, self.app.console)
         self._relayout()
         self.refresh()
         self._check_edges()
@@ -433,124 +382,14 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             return 1
         return self._block(entry).height if self._width > 0 else 1
 
-    def _block(self, entry: LogEntry) -> _Block:
+    def _block(self, entry: LogEntry) -> LogBlock:
         block = self._blocks.get(entry.line.cursor)
         if block is None:
-            block = self._blocks[entry.line.cursor] = self._new_block(entry, max(1, self._width))
+            by_name = semantic_styles(self, "log-view")
+            block = self._blocks[entry.line.cursor] = new_block(entry, max(1, self._width), by_name, self.app.console)
             for _ in range(entry.pages):
-                self._extend(block)
+                extend(block, self.app.console)
         return block
-
-    def _new_block(self, entry: LogEntry, width: int) -> _Block:
-        """The line's header row, and its body (traceback, details) as lines not rendered yet."""
-        by_name = semantic_styles(self, "log-view")
-        muted = by_name[styles.MUTED]
-        console = self.app.console
-        marker = "▾ " if entry.expanded else "▸ "
-        header = Text(end="")
-        header.append(marker, muted)
-        wide = width >= WIDE
-        row = rendered.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
-        header.append_text(themed(row, by_name))
-        # Untrusted lines stay raw (text, style) until a page reaches them: a 1 MB exception of
-        # 150,000 lines costs its split here, and its escaping a page at a time.
-        body: list[Text | RawLine] = [(line, styles.FAILURE) for line in format_exception(entry.exception)]
-        if entry.expanded:
-            body += self._details(entry, width, header.cell_len, muted)
-        return _Block(
-            rows=[Strip(list(header.render(console)))],
-            body=body,
-            total=sum(len(line) if isinstance(line, Text) else len(line[0]) for line in body),
-            width=width,
-            muted=muted,
-            by_name=by_name,
-        )
-
-    def _extend(self, block: _Block) -> None:
-        """Render one more page of the block's body, from where it stopped."""
-        console = self.app.console
-        room = max(8, block.width - INDENT)
-        indent = Segment(" " * INDENT)
-        budget = block.shown + PAGE_CHARS
-        last_row = len(block.rows) + PAGE_ROWS
-        while block.line < len(block.body) and block.shown < budget and len(block.rows) < last_row:
-            text = block.text(block.line)
-            if block.offset == 0 and len(text) <= WRAP_CHARS:
-                for wrapped in text.wrap(console, room, overflow="fold"):
-                    block.rows.append(Strip([indent, *wrapped.render(console)]))
-                block.shown += len(text)
-                block.line += 1
-                continue
-            # A long line: folded at the width from where the last page stopped, whole rows only
-            # (looking ahead a little so that the row at the page's end is a whole one).
-            start = block.offset
-            window = text.plain[start : start + (budget - block.shown) + room * 8]
-            for piece in chop_cells(window, room):
-                end = start + len(piece)
-                block.rows.append(Strip([indent, *_slice(text, start, end).render(console)]))
-                block.shown += end - start
-                start = end
-                if block.shown >= budget or len(block.rows) >= last_row:
-                    break
-            if start >= len(text):
-                block.line, block.offset = block.line + 1, 0
-            else:
-                block.offset = start
-        left = block.total - block.shown
-        block.marker = (
-            Strip([indent, Segment(f"{more_characters(left)} — m shows the next page", block.muted)])
-            if left > 0
-            else None
-        )
-
-    def _details(self, entry: LogEntry, width: int, header_width: int, muted: Style) -> list[Text | RawLine]:
-        """What an expanded line adds: its whole event when the row could not show it, and its
-        attributes as indented JSON (the exception is the traceback above)."""
-        line = entry.line
-        texts: list[Text | RawLine] = []
-        if line.timestamp is not None and (width < WIDE or len(line.logger) > LOGGER_CHARS[True]):
-            # The row shortened the time or the logger: here they are whole.
-            texts.append(
-                assemble(
-                    ("time ", styles.MUTED),
-                    rendered.format_time(line.timestamp),
-                    ("  logger ", styles.MUTED),
-                    line.logger,
-                )
-            )
-        if header_width > width or "\n" in line.event or line.event_truncated:
-            texts.append(Text("event:", style=muted))
-            texts.extend((part, "") for part in line.event.split("\n"))
-            if line.event_truncated:
-                texts.append(Text(f"… cut at {len(line.event):,} characters of {line.event_bytes:,} bytes", muted))
-        size = f"{line.attributes_size:,} bytes"
-        if line.attributes_inline:
-            attributes: Any = line.attributes_without_exception
-            if not attributes:
-                texts.append(Text("no attributes" if not entry.exception else "no other attributes", style=muted))
-                return texts
-            texts.append(Text(f"attributes ({size}):", style=muted))
-            texts.extend(_json_lines(attributes))
-        elif entry.attributes_error:
-            texts.append(safe_text(f"attributes ({size}) could not be loaded: {entry.attributes_error}", "bold"))
-        elif entry.attributes is None:
-            texts.append(Text(f"attributes ({size}): loading…", style=muted))
-        elif not entry.attributes.present:
-            texts.append(Text("no attributes", style=muted))
-        elif entry.attributes.complete:
-            value = entry.attributes.value
-            if isinstance(value, dict):
-                value = {k: v for k, v in value.items() if k != "exception"}
-            texts.append(Text(f"attributes ({entry.attributes.size:,} bytes):", style=muted))
-            texts.extend(_json_lines(value))
-        else:
-            shown = len(entry.attributes.text)
-            texts.append(
-                Text(f"attributes: the first {shown:,} characters of {entry.attributes.size:,} bytes", style=muted)
-            )
-            texts.append((entry.attributes.text, ""))
-            texts.append(Text(f"… {entry.attributes.size - shown:,} more bytes not shown", style=muted))
-        return texts
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -596,55 +435,3 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             self.cursor = index
             self.refresh()
-
-
-@dataclass(eq=False)
-class _Block:
-    """A log line's rows at one width: its header row, then as much of its body as its pages
-    allow (rendered by LogView._extend, a page at a time), then a row saying how much is left."""
-
-    rows: list[Strip]  # the header row, then the body rows rendered so far
-    body: list[Text | RawLine]  # every body line, unrendered (raw ones escaped when first rendered)
-    total: int  # characters in the body
-    width: int
-    muted: Style
-    by_name: dict[str, Style]
-    line: int = 0  # the next body line to render
-    offset: int = 0  # characters of it rendered already
-    shown: int = 0  # characters of the body rendered
-    marker: Strip | None = None  # "… N more characters", while some are left
-
-    @property
-    def height(self) -> int:
-        return len(self.rows) + (self.marker is not None)
-
-    def text(self, index: int) -> Text:
-        """Body line `index` as Text: a raw line is escaped (by the one sanitiser) and themed the
-        first time it is needed, once."""
-        line = self.body[index]
-        if not isinstance(line, Text):
-            line = self.body[index] = themed(assemble(line), self.by_name)
-        return line
-
-    def row(self, index: int) -> Strip:
-        if index < len(self.rows) or self.marker is None:
-            return self.rows[min(index, len(self.rows) - 1)]
-        return self.marker
-
-
-def _slice(text: Text, start: int, end: int) -> Text:
-    """Characters [start, end) of `text` with their styles, in time proportional to the slice (Rich's
-    own slicing divides the whole text, which for a 1 MB line is a copy per row)."""
-    spans = [
-        Span(max(span.start, start) - start, min(span.end, end) - start, span.style)
-        for span in text.spans
-        if span.start < end and span.end > start
-    ]
-    return Text(text.plain[start:end], style=text.style, spans=spans, end="")
-
-
-def _json_lines(value: Any) -> list[RawLine]:
-    """Readable JSON, one raw line per line, escaped when rendered (JSON escapes C0 controls but
-    not C1 or bidi characters)."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return [(part, "") for part in text.split("\n")]
