@@ -132,7 +132,7 @@ def _filters(draw: st.DrawFn, rows: list) -> TaskFilter:
         end = draw(st.integers(start, len(value)))
         return draw(st.one_of(st.just(""), st.just(value[start:end]), st.just(value[start:end].upper()), TEXT))
 
-    texts = [v for r in rows for v in (r.actor_name, r.uid, r.message_id) if v]
+    texts = [v for r in rows for v in (r.actor_name, r.uid, r.display_uid, r.message_id) if v]
     return TaskFilter(
         text=part_of(texts),
         statuses=some([r.effective_status for r in rows] + STORED_STATUSES),

