@@ -164,10 +164,11 @@ async def test_header_says_why_it_is_blind_and_keeps_the_last_counts(size: tuple
         reason = _joined(lines[1:-1])
         assert 'cannot reach the server: database "authentik" is not currently accepting connections' in reason
         assert LABEL not in reason
-        # The counts stay, marked as the last known ones.
-        assert lines[-1].startswith(" last known: Running 0  Queued 3")
+        # The counts stay, marked as the last known ones; the workers' alarm under them.
+        assert lines[-2].startswith(" last known: Running 0  Queued 3")
+        assert lines[-1].startswith(" ⚠ 1 stale worker · 1 dead worker")
         fake.set_status(FeedMode.LIVE, "reconnected after 3.0s blind; reloaded", fades=True)
-        await wait_for(pilot, lambda: len(_header_lines(app)) == 2, what="the header back to two lines")
+        await wait_for(pilot, lambda: len(_header_lines(app)) == 3, what="the header back to three lines")
         assert "last known" not in "\n".join(_header_lines(app))
 
 

@@ -4,11 +4,14 @@ columns — each on the fake service, through the keys a user presses."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import SelectionList
 
+from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.fake_console import FakeConsole, task
+from tests.fake_console import FakeConsole, task, workers
 from tests.ui_helpers import fake_app, main_rows, row_texts, screen_text, wait_for
 
 LDAP = "authentik.sources.ldap.tasks.ldap_sync"
@@ -64,3 +67,33 @@ async def test_after_filtering_the_cursor_is_on_the_first_row_and_c_goes_back_to
         await wait_for(pilot, lambda: len(main_rows(app)) == 30, what="cleared")
         assert table.cursor == 0 and int(table.scroll_offset.y) == 0
         assert "u0" in row_texts(app)[0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_a_dead_or_stale_worker_stays_in_the_header_uncut(size: tuple[int, int]) -> None:
+    fake = FakeConsole(
+        [task(1, LDAP, uid="corp-ad")],
+        report=workers(
+            ("authentik-worker-7d9f8c6b5-6jpvy", "2026.5.0", 12, True),
+            ("authentik-worker-7d9f8c6b5-k4t8m", "2026.5.0", 40, False),
+            ("authentik-worker-7d9f8c6b5-a1b2c", "2026.5.0", 600, False),
+        ),
+    )
+    app = fake_app(fake)
+    async with app.run_test(size=size) as pilot:
+        expected = "⚠ 1 stale worker · 1 dead worker — w: details"
+        await wait_for(pilot, lambda: expected in header_text(app), what="the workers' alarm")
+        fake.put(task(2, LDAP, uid="later"))  # news and redraws do not take it away
+        await wait_for(pilot, lambda: len(main_rows(app)) == 2, what="a redraw")
+        app.main_screen.refresh_workers()
+        await pilot.pause(0.3)
+        assert expected in header_text(app)
+        fake.report = workers(("authentik-worker-7d9f8c6b5-6jpvy", "2026.5.0", 12, True))  # the rows are gone
+        app.main_screen.refresh_workers()
+        await wait_for(pilot, lambda: "⚠" not in header_text(app), what="the alarm gone with the rows")
+
+
+def header_text(app: TaskTuiApp) -> str:
+    """The header as drawn: an alarm cut at the width would end in "…"."""
+    header = app.main_screen.query_one(StatusHeader)
+    return "\n".join("".join(s.text for s in header.render_line(y)).rstrip() for y in range(header.size.height))

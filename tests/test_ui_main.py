@@ -155,12 +155,12 @@ async def test_the_worker_panel_and_the_header_alarm() -> None:
     fake = FakeConsole(report=workers())
     app = fake_app(fake)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: "No workers connected" in screen_text(app), what="No workers connected")
+        await wait_for(pilot, lambda: "⚠ no live worker" in screen_text(app), what="the header's alarm")
         fake.report = workers(("worker-a.example", "2026.5.0", 5, True))
         await pilot.press("w")
         await wait_for(pilot, lambda: "worker-a.example" in screen_text(app), what="the worker")
         text = screen_text(app)
-        assert "ALIVE" in text and "No workers connected" not in text
+        assert "ALIVE" in text and "No workers connected" not in text and "no live worker" not in text
 
 
 async def test_a_failing_worker_check_says_why_in_the_panel() -> None:

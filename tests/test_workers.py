@@ -91,7 +91,7 @@ async def test_a_worker_is_alive_only_while_another_session_holds_its_lock(sessi
     assert report.alarms[0].message == "No workers connected. Background tasks will not run. (1 stale worker)"
 
 
-async def test_stale_and_dead_heartbeats(session: Session) -> None:
+async def test_stale_and_dead_heartbeats(session: Session, mirror_dsn: str) -> None:
     stuck = await _worker(session, "stuck", seen_ago="10 minutes")
     await _worker(session, "gone", seen_ago="3 hours")
     fine = await _worker(session, "fine")
@@ -99,9 +99,20 @@ async def test_stale_and_dead_heartbeats(session: Session) -> None:
     try:
         await broker.hold_worker_lock(locks, stuck)
         await broker.hold_worker_lock(locks, fine)
-        hosts = _by_host(await load_workers(session))
+        report = await load_workers(session)
+        text = run_cli("workers", "--dsn", mirror_dsn).stdout
     finally:
         await locks.close()
+    hosts = _by_host(report)
+    # A stale or a dead worker is an alarm for as long as its row is there (issue 11): the
+    # console's header shows it, `tasktui workers` lists it under "Alarms:".
+    assert [(a.code, a.severity, a.headline) for a in report.alarms] == [
+        ("stale_workers", "warning", "1 stale worker"),
+        ("dead_workers", "warning", "1 dead worker"),
+    ]
+    alarms = text[text.index("Alarms:") :]
+    assert "1 stale worker: stuck (lock held but no heartbeat for 10m" in alarms
+    assert "1 dead worker: gone (no heartbeat for 3h, lock not held)" in alarms
     assert hosts["fine"].liveness == "alive"
     assert hosts["stuck"].liveness == "stale"
     assert hosts["stuck"].reason == "lock held but no heartbeat for 10m (heartbeat stuck?)"
@@ -139,7 +150,8 @@ async def test_a_worker_on_another_version_is_flagged(session: Session) -> None:
         await locks.close()
     assert report.reference_version == VERSION
     assert {w.hostname for w in report.workers if w.version_mismatch} == {"c"}
-    (alarm,) = report.alarms
+    dead, alarm = report.alarms  # the dead worker is not flagged for its version, only as dead
+    assert dead.code == "dead_workers"
     assert (alarm.code, alarm.severity) == ("version_mismatch", "warning")
     assert report.reference_source == "majority"
     assert alarm.message == f"1 worker not on the majority version {VERSION}: c (2026.2.1)"
@@ -286,10 +298,11 @@ async def test_workers_cli_json_and_exit_status(session: Session, mirror_dsn: st
         assert isinstance(worker["alive"], bool)
     assert (by_host["worker-a"]["alive"], by_host["worker-b"]["alive"]) == (True, False)
     assert (by_host["worker-a"]["version"], by_host["worker-b"]["liveness"]) == (VERSION, "dead")
-    assert result.stderr == ""
+    # The dead worker is an alarm (a warning: it does not change the exit status).
+    assert result.stderr == "tasktui: warning: 1 dead worker: worker-b (no heartbeat for 2h, lock not held)\n"
     assert text.returncode == 0
     assert "Workers: 1 alive, 0 stale, 1 dead; compared with the majority version 2026.5.0" in text.stdout
-    assert "No alarms." in text.stdout
+    assert "Alarms:\n  warning: 1 dead worker: worker-b" in text.stdout
 
     after = run_cli("workers", "--dsn", mirror_dsn, "--json")
     assert after.returncode == 1

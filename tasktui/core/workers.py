@@ -15,7 +15,7 @@ briefly in health. tasktui reads the lock from pg_locks (never taking it) and cl
   which authentik does 10 s after the error);
 * **dead** — neither: no recent heartbeat and no lock. Rows linger up to a day until authentik's
   clean_worker_statuses removes them; dead is normal after a restart (the new process gets a
-  new row) and is not an alarm on its own.
+  new row), so a dead worker is a warning, shown until its row is gone.
 
 Versions: authentik flags a worker whose version is not its own server's
 (`authentik_full_version()`), and says "Worker with incorrect version connected.". The database
@@ -25,9 +25,10 @@ table (a mirror, or a role that may not read it) the reference is the most commo
 alive workers (among all listed workers when none is alive; ties go to the highest version), and
 the report says which it is. A worker that is not dead and runs another version is flagged.
 
-Alarms: no alive worker; tasks queued for more than N minutes (due by their eta, else since
-their last enqueue or claim) — an error when no worker is alive, a warning otherwise; tasks in
-a running state (preprocess, running, postprocess) whose task lock no session holds — orphans
+Alarms: no alive worker; a stale or dead worker (warnings); tasks queued for more than N
+minutes (due by their eta, else since their last enqueue or claim) — an error when no worker is
+alive, a warning otherwise; tasks in a running state (preprocess, running, postprocess) whose task
+lock no session holds — orphans
 (reference §9: a consumer holds the task lock from its claim until ack, so a running task
 without it lost its worker; authentik re-claims it only at some consumer's next poll). The
 opposite — a lock still held for a finished task, up to ~30 s — is normal (lazy unlock) and
@@ -95,12 +96,23 @@ class OrphanedTask:
     age: timedelta
 
 
+# Alarms about workers the list of workers shows itself (stale and dead first): a view that lists
+# them (the console's panel) need not say them twice.
+WORKER_ROW_ALARMS = frozenset({"stale_workers", "dead_workers"})
+
+
 @dataclass(frozen=True)
 class Alarm:
-    # no_workerstatus | no_workers | queued_without_workers | overdue_queued | orphaned_tasks | version_mismatch
+    # no_workerstatus | no_workers | queued_without_workers | overdue_queued | orphaned_tasks |
+    # stale_workers | dead_workers | version_mismatch
     code: str
     severity: Severity
     message: str
+    short: str = ""  # a few words, for the console's header at 80 columns (default: the message)
+
+    @property
+    def headline(self) -> str:
+        return self.short or self.message
 
 
 @dataclass(frozen=True)
@@ -297,16 +309,25 @@ def alarms_of(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
     """What the worker panel and the header warn about, for a report without its alarms yet."""
     alarms = []
     if not has_workerstatus:
-        alarms.append(Alarm("no_workerstatus", "error", "this database has no worker status table"))
+        alarms.append(Alarm("no_workerstatus", "error", "this database has no worker status table", "no worker table"))
     if report.alive == 0:
         extra = f" ({_plural(report.stale, 'stale worker')})" if report.stale else ""
-        alarms.append(Alarm("no_workers", "error", f"No workers connected. Background tasks will not run.{extra}"))
+        alarms.append(
+            Alarm(
+                "no_workers", "error", f"No workers connected. Background tasks will not run.{extra}", "no live worker"
+            )
+        )
     if report.overdue_queued:
         count = f"{COUNT_CAP}+ tasks" if report.overdue_queued > COUNT_CAP else _plural(report.overdue_queued, "task")
         minutes = _plural(report.queued_minutes, "minute")
         if report.alive == 0:
             alarms.append(
-                Alarm("queued_without_workers", "error", f"{count} queued for more than {minutes} with no live worker")
+                Alarm(
+                    "queued_without_workers",
+                    "error",
+                    f"{count} queued for more than {minutes} with no live worker",
+                    f"{count} queued > {report.queued_minutes}m",
+                )
             )
         else:
             alarms.append(
@@ -314,6 +335,7 @@ def alarms_of(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
                     "overdue_queued",
                     "warning",
                     f"{count} queued for more than {minutes} although {_plural(report.alive, 'worker')} alive",
+                    f"{count} queued > {report.queued_minutes}m",
                 )
             )
     if report.orphans:
@@ -325,8 +347,25 @@ def alarms_of(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
                 "error",
                 f"{_plural(len(report.orphans), 'task')} in a running state with no worker holding its lock"
                 f" (orphaned): {shown}{more}",
+                f"{_plural(len(report.orphans), 'orphaned task')}",
             )
         )
+    # A stale or dead worker stays an alarm for as long as its row is there (authentik's
+    # clean_worker_statuses removes dead rows after a day): a worker that died must not be news
+    # for a few seconds only. A warning: after a restart, a dead row is the old process's.
+    for liveness in ("stale", "dead"):
+        listed = [w for w in workers_by_urgency(report.workers) if w.liveness == liveness]
+        if listed:
+            shown = ", ".join(f"{w.hostname} ({w.reason})" for w in listed[:3])
+            more = f" and {len(listed) - 3} more" if len(listed) > 3 else ""
+            alarms.append(
+                Alarm(
+                    f"{liveness}_workers",
+                    "warning",
+                    f"{_plural(len(listed), f'{liveness} worker')}: {shown}{more}",
+                    _plural(len(listed), f"{liveness} worker"),
+                )
+            )
     mismatched = [w for w in report.workers if w.version_mismatch]
     if mismatched:
         shown = ", ".join(f"{w.hostname} ({w.version})" for w in mismatched[:5])
@@ -335,6 +374,7 @@ def alarms_of(report: WorkerReport, has_workerstatus: bool) -> list[Alarm]:
                 "version_mismatch",
                 "warning",
                 f"{_plural(len(mismatched), 'worker')} not on {report.reference_text}: {shown}",
+                f"{_plural(len(mismatched), 'worker')} on another version",
             )
         )
     return alarms

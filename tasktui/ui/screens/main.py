@@ -22,6 +22,7 @@ from tasktui.core.console import ConsoleService
 from tasktui.core.events import FeedMode, FeedStatus
 from tasktui.core.filters import TaskFilter
 from tasktui.core.store import DEFAULT_SORT, SortKey
+from tasktui.core.text import cut
 from tasktui.core.workers import WorkerReport
 from tasktui.errors import UserFacingError
 from tasktui.ui import keys
@@ -40,7 +41,7 @@ from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.widgets.filter_bar import FilterBar
 from tasktui.ui.widgets.legend import Legend
-from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
+from tasktui.ui.widgets.status_header import DETAIL_CHARS, HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable, sort_label
 from tasktui.ui.widgets.worker_panel import WorkerPanel
 
@@ -210,7 +211,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             panel.show(None, str(exc))
             return
         self.worker_report = report
-        self.header_state.alarms = [a.message for a in report.alarms if a.severity == "error"]
+        # Errors first; every alarm stays in the header for as long as it holds.
+        ordered = sorted(report.alarms, key=lambda a: a.severity != "error")
+        self.header_state.alarms = [cut(a.headline, DETAIL_CHARS) for a in ordered]
         self.show_header()
         panel.show(report)
 

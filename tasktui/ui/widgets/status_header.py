@@ -163,6 +163,8 @@ class StatusHeader(Static):
         if down and status.detail:
             lines += self._reason(without_target(status.detail, status.label), width)
         lines.append(self._counts_line(state, stale=down, width=width, now=now))
+        if state.alarms:
+            lines.append(self._alarms_line(state.alarms, width))
         both = Text("\n").join(lines)
         both.no_wrap, both.overflow = True, "ellipsis"
         self.update(both)
@@ -211,13 +213,25 @@ class StatusHeader(Static):
             if counts.stale and not stale:
                 age = f"{_ago(now - counts.finished_counted_at)} old" if counts.finished_counted_at else "not counted"
                 second.append(f"(finished counts {age}) ", self._style("reason"))
-        if state.alarms:
-            # The first alarm in full (as far as it fits); the worker panel (w) lists them all.
-            more = f" (+{len(state.alarms) - 1} more, w)" if len(state.alarms) > 1 else ""
-            second.append(f"⚠ {cut(state.alarms[0], DETAIL_CHARS)}{more}  ", self._style("alarm"))
         if state.rate:
             self._append_rate(second, state.rate, width)
         return second
+
+    def _alarms_line(self, alarms: list[str], width: int) -> Text:
+        """Every alarm in a few words, on a line of its own for as long as it holds (a dead
+        worker until its row is gone); the worker panel (w) has them in full. What does not fit
+        is counted, never cut mid-word."""
+        hint = " — w: details"
+        shown: list[str] = []
+        for alarm in alarms:
+            left = len(alarms) - len(shown) - 1
+            more = f" +{left} more" if left else ""
+            if shown and cell_len("⚠ " + " · ".join([*shown, alarm]) + more + hint) > width:
+                break
+            shown.append(alarm)
+        left = len(alarms) - len(shown)
+        more = f" +{left} more" if left else ""
+        return Text(f"⚠ {' · '.join(shown)}{more}{hint}", self._style("alarm"))
 
     def _append_rate(self, line: Text, rate: list[int], width: int) -> None:
         """The sparkline and the last full second's rate, labelled: it counts change

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tasktui.core.text import cut
-from tasktui.core.workers import WorkerReport, describe_age, workers_by_urgency
+from tasktui.core.workers import WORKER_ROW_ALARMS, WorkerReport, describe_age, workers_by_urgency
 from tasktui.render.text import NAME_CHARS, VALUE_CHARS, flow, safe_text
 from tasktui.render.workers import shared_host_prefix, short_hostname
 
@@ -96,6 +96,8 @@ class WorkerPanel(VerticalScroll):
         prefix = shared_host_prefix(hosts)
         parts: list[Text | Table] = [*self._summary(report, prefix, width)]
         for alarm in report.alarms:
+            if alarm.code in WORKER_ROW_ALARMS and report.workers:
+                continue  # the table below lists them first, with their reasons
             parts.append(Text(f"⚠ {cut(alarm.message, VALUE_CHARS)}", self._style(alarm.severity)))
         if report.workers:
             parts.append(self._table(report, prefix, width))
