@@ -246,6 +246,8 @@ class FakeConsole:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.journal: list[dict[str, Any]] = []
         self.closed = False
+        # A bulk preview's last error of each task (default: one error for all).
+        self.errors: dict[str, str] = {}
 
     # -- knobs -----------------------------------------------------------------------------------
 
@@ -460,7 +462,8 @@ class FakeConsole:
             elif identity in seen:
                 skip = SkipReason.OLDER_DUPLICATE
             seen.add(identity)
-            planned.append(PlannedTask(row.message_id, row.actor_name, "LDAPException: connection refused", skip))
+            error = self.errors.get(row.message_id, "LDAPException: connection refused")
+            planned.append(PlannedTask(row.message_id, row.actor_name, error, skip))
         tasks = tuple(planned)
         return BulkPreview(
             task_filter=task_filter,

@@ -5,10 +5,15 @@ columns — each on the fake service, through the keys a user presses."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import SelectionList
+from textual.containers import VerticalScroll
+from textual.widgets import SelectionList, Static
 
+from tasktui.core.filters import TaskFilter
+from tasktui.errors import ConnectionFailed
+from tasktui.render.bulk import bulk_preview_text
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.fake_console import FakeConsole, task, workers
@@ -97,3 +102,91 @@ def header_text(app: TaskTuiApp) -> str:
     """The header as drawn: an alarm cut at the width would end in "…"."""
     header = app.main_screen.query_one(StatusHeader)
     return "\n".join("".join(s.text for s in header.render_line(y)).rstrip() for y in range(header.size.height))
+
+
+LONG_ERROR = (
+    "LDAPSocketOpenError: socket connection error while opening: [Errno 111] Connection refused"
+    " (ldaps://corp-ad.example.com:636)"
+)
+
+
+def rejected_with_errors(count: int) -> FakeConsole:
+    """`count` rejected tasks, each with an error of its own; the newest has a long one."""
+    fake = FakeConsole([task(200 + i, LDAP, uid=f"source-{i}", state="rejected", minutes_ago=i) for i in range(count)])
+    fake.errors = {task(200 + i).message_id: f"ValueError: bad thing number {i}" for i in range(1, count)}
+    fake.errors[task(200).message_id] = LONG_ERROR
+    return fake
+
+
+def _preview_lines(app: TaskTuiApp) -> list[str]:
+    """The bulk preview's box as drawn (what is in view, scrolled as it is)."""
+    box = app.screen.query_one(VerticalScroll)
+    region = box.content_region
+    text = screen_text(app).splitlines()
+    return [line[region.x : region.right] for line in text[region.y : region.bottom]]
+
+
+@pytest.mark.parametrize("keys", [("down",) * 50, ("j",) * 50, ("pagedown",) * 6, ("end",), ("tab", "end")])
+async def test_the_bulk_preview_scrolls_at_80x24_to_the_errors_and_the_newest(keys: tuple[str, ...]) -> None:
+    app = fake_app(rejected_with_errors(14))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 14, what="the rejected tasks")
+        await pilot.press("B")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None, what="preview"
+        )
+        await pilot.pause()
+        assert "At 10/s" not in "\n".join(_preview_lines(app)), "the preview is longer than the box"
+        await pilot.press(*keys)
+        await wait_for(pilot, lambda: "At 10/s" in screen_text(app), what="the end of the newest tasks in view")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: "By error" in screen_text(app), what="back up to the error groups")
+        # Error groups beyond the first ten are counted, not cut silently.
+        text = app.screen.query_one("#bulk-preview", Static).render()
+        assert "… and 4 more" in str(text)
+
+
+async def test_wrapped_error_text_continues_under_the_text_not_at_column_0() -> None:
+    app = fake_app(rejected_with_errors(2))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 2, what="the rejected tasks")
+        await pilot.press("B")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None, what="preview"
+        )
+        await pilot.pause()
+        static = app.screen.query_one("#bulk-preview", Static)
+        lines = ["".join(seg.text for seg in static.render_line(y)) for y in range(static.size.height)]
+        group = next(i for i, line in enumerate(lines) if "LDAPSocketOpenError" in line and " / " in line)
+        name_at = lines[group].index("LDAPSocketOpenError")
+        continuation = lines[group + 1]
+        assert continuation[:name_at].strip() == "" and continuation[name_at:].strip(), lines[group : group + 2]
+        sample = next(i for i, line in enumerate(lines) if line.strip().startswith("LDAPSocketOpenError"))
+        text_at = lines[sample].index("LDAPSocketOpenError")
+        assert lines[sample + 1][:text_at].strip() == "" and lines[sample + 1].strip(), lines[sample : sample + 2]
+
+
+async def test_a_bulk_preview_that_fails_says_only_that() -> None:
+    fake = rejected_with_errors(2)
+    fake.fail("preview_bulk_retry", ConnectionFailed("cannot reach the server at db: connection lost"))
+    app = fake_app(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 2, what="the rejected tasks")
+        await pilot.press("B")
+        await wait_for(pilot, lambda: "preview failed" in screen_text(app), what="the failure")
+        await pilot.pause()
+        assert "previewing" not in screen_text(app)
+
+
+async def test_the_cli_preview_wraps_at_the_terminal_width_under_the_text() -> None:
+    """`retry --filter --dry-run` on a terminal prints the same text wrapped at its width (on a
+    pipe, lines stay whole)."""
+    fake = rejected_with_errors(2)
+    preview = await fake.preview_bulk_retry(TaskFilter(hide_successful=False))
+    assert all(len(line) <= 60 for line in bulk_preview_text(preview, 10, 60).splitlines())
+    lines = bulk_preview_text(preview, 10, 60).splitlines()
+    for index, line in enumerate(lines[:-1]):
+        if "LDAPSocketOpenError" in line:
+            at = line.index("LDAPSocketOpenError")
+            assert lines[index + 1][:at].strip() == "" and lines[index + 1][at:].strip(), lines[index : index + 2]
+    assert LONG_ERROR in bulk_preview_text(preview, 10, None)

@@ -10,6 +10,7 @@ terminal, even where a command's own f-string forgot to escape it.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import TextIO
 
@@ -32,6 +33,14 @@ def say(text: str, *, stream: TextIO | None = None, multiline: bool = True) -> N
     else:
         out.write(data)
         out.flush()
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout is, for text wrapped with hanging indents; None when
+    stdout is a pipe or a file (lines stay whole there)."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def note_lookups(shape: TableShape) -> None:

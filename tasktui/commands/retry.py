@@ -18,7 +18,7 @@ import psycopg
 
 from tasktui.argtypes import retries_per_second
 from tasktui.commands._filter import add_filter_options, filter_from, filter_given
-from tasktui.commands._output import note_lookups, say
+from tasktui.commands._output import note_lookups, say, terminal_width
 from tasktui.commands._run import run_command
 from tasktui.core import bulk_retry, retry
 from tasktui.core.bulk_retry import BulkPreview, BulkProgress
@@ -234,7 +234,7 @@ def retry_matching(
     # Three phases, so that the prompt runs outside the event loop (Ctrl-C at the prompt is a
     # plain "no") and no connection idles while a person reads the preview.
     preview, (allowed, reason) = asyncio.run(_preview(target, task_filter, limit))
-    say(bulk_preview_text(preview, rate))
+    say(bulk_preview_text(preview, rate, terminal_width()))
     if not preview.tasks:
         return EXIT_OK
     if dry_run:
@@ -291,7 +291,7 @@ async def _run(target: Target, preview: BulkPreview, rate: float) -> int:
     async with await open_session(target) as session:
         summary = await bulk_retry.run_bulk_retry(session, preview, rate=rate, abort=abort, on_progress=progress)
     progress.finish()
-    say(bulk_summary_text(summary))
+    say(bulk_summary_text(summary, terminal_width()))
     if summary.journal_error:
         say(f"tasktui: warning: {summary.journal_error}", stream=sys.stderr, multiline=False)
     return _exit_code(summary.outcomes, aborted=summary.aborted)

@@ -1,11 +1,14 @@
 """A bulk retry's preview and summary as plain lines (the CLI prints them; the console shows them
-in its bulk retry screen). Plain text: the caller escapes it whole (safe_text, multiline)."""
+in its bulk retry screen), escaped, and wrapped with hanging indents at a width when given."""
 
 from __future__ import annotations
 
+import re
+from textwrap import TextWrapper
+
 from tasktui.core.bulk_retry import BulkPreview, BulkSummary
 from tasktui.core.retry import NO_ERROR_LOGGED, SKIP_TEXT, Outcome, SkipReason
-from tasktui.core.text import cut
+from tasktui.core.text import cut, escape_control
 from tasktui.core.timefmt import absolute_utc, duration
 from tasktui.render.text import NAME_CHARS, VALUE_CHARS
 
@@ -17,7 +20,40 @@ _SKIP_LABEL = {
 }
 
 
-def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
+def hang(lines: list[str], width: int | None) -> str:
+    """The lines, each wrapped at `width` (None: not wrapped) with its continuation lines under
+    its text — after its indent and, for a "count / count  name" line, under the name — never at
+    column 0, where they would read as lines of their own. Escaped here (what is measured is what
+    is shown): the result is safe to print."""
+    out: list[str] = []
+    for raw in lines:
+        line = escape_control(raw)
+        if width is None or len(line) <= width:
+            out.append(line)
+            continue
+        text = line.lstrip(" ")
+        lead = len(line) - len(text)
+        counts = _COUNTS.match(text)
+        under = lead + (counts.end() if counts else 0)
+        wrapper = TextWrapper(
+            width=width,
+            initial_indent=" " * lead,
+            subsequent_indent=" " * min(under, width // 2),
+            break_on_hyphens=False,
+        )
+        out.extend(wrapper.wrap(text))
+    return "\n".join(out)
+
+
+_COUNTS = re.compile(r"[\d,]+ / [\d,]+ +")  # a group line's counts: the name starts after them
+
+
+def bulk_preview_text(preview: BulkPreview, rate: float, width: int | None = None) -> str:
+    """The preview, escaped; wrapped at `width` with hanging indents when given (see hang)."""
+    return hang(bulk_preview_lines(preview, rate), width)
+
+
+def bulk_preview_lines(preview: BulkPreview, rate: float) -> list[str]:
     lines = [f"Bulk retry on {preview.database}", f"  filter: {preview.task_filter.describe()}, state rejected"]
     matching = f"  matching rejected tasks: {preview.describe_matching()}"
     if preview.limited:
@@ -25,7 +61,7 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
     lines.append(matching)
     if not preview.tasks:
         lines.append("  nothing to retry")
-        return "\n".join(lines)
+        return lines
     skipped = preview.skipped
     skip_text = ""
     if skipped:
@@ -54,10 +90,10 @@ def bulk_preview_text(preview: BulkPreview, rate: float) -> str:
     count = len(preview.to_retry)
     if rate > 0 and count:
         lines.append(f"At {rate:g}/s: about {duration(count / rate)} for {count:,} tasks.")
-    return "\n".join(lines)
+    return lines
 
 
-def bulk_summary_text(summary: BulkSummary) -> str:
+def bulk_summary_text(summary: BulkSummary, width: int | None = None) -> str:
     """How the run ended, the four counts as the sum they make (planned = retried + skipped +
     failed + not attempted), every skip by reason (marking those the preview did not show,
     found when the run re-checked the task), and the tasks worth a look."""
@@ -83,4 +119,4 @@ def bulk_summary_text(summary: BulkSummary) -> str:
         lines.append(f"  {outcome.message_id}  {cut(outcome.describe(), VALUE_CHARS)}")
     if len(noteworthy) > TOP_GROUPS:
         lines.append(f"  … and {len(noteworthy) - TOP_GROUPS:,} more (see the audit journal)")
-    return "\n".join(lines)
+    return hang(lines, width)

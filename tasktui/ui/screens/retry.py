@@ -10,6 +10,7 @@ will skip), then runs throttled with a progress bar that can be aborted.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -151,6 +152,14 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
         Binding("y", "start", "Start", id="bulk-start"),
         Binding("a", "abort", "Abort", id="bulk-abort"),
         Binding("escape,q", "close", "Close / abort", id="bulk-close"),
+        # The preview scrolls from the first key, whichever button has focus: at 80x24 the "By
+        # error" breakdown and the newest tasks are below the box's fold.
+        Binding("down,j", "scroll_preview('down')", "Scroll", show=False, id="bulk-scroll-down"),
+        Binding("up,k", "scroll_preview('up')", "Scroll", show=False, id="bulk-scroll-up"),
+        Binding("pagedown", "scroll_preview('page_down')", "Page", show=False, id="bulk-page-down"),
+        Binding("pageup", "scroll_preview('page_up')", "Page", show=False, id="bulk-page-up"),
+        Binding("home,g", "scroll_preview('home')", "Top", show=False, id="bulk-top"),
+        Binding("end,G", "scroll_preview('end')", "End", show=False, id="bulk-end"),
     ]
 
     COMPONENT_CLASSES = semantic_classes("retry")
@@ -180,6 +189,7 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
         self.abort_event = asyncio.Event()
         self.running = False
         self.run_failed = False  # the run raised: the status line says why
+        self._preview_text: Callable[[int | None], str] | None = None  # the box's text, for a width
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -196,6 +206,34 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
     def on_mount(self) -> None:
         self._show_buttons()
         self.load_preview()
+
+    def action_scroll_preview(self, how: str) -> None:
+        box = self.query_one(VerticalScroll)
+        {
+            "down": box.scroll_down,
+            "up": box.scroll_up,
+            "page_down": box.scroll_page_down,
+            "page_up": box.scroll_page_up,
+            "home": box.scroll_home,
+            "end": box.scroll_end,
+        }[how](animate=False)
+
+    def _show_preview(self, text: Callable[[int | None], str]) -> None:
+        """Show the box's text wrapped at its width (continuation lines under their text), and
+        again at each new width."""
+        self._preview_text = text
+        self._rewrap()
+
+    def _rewrap(self) -> None:
+        if self._preview_text is None:
+            return
+        box = self.query_one(VerticalScroll)
+        width = box.scrollable_content_region.width - 1  # room for the scrollbar a long preview gets
+        text = self._preview_text(width if width > 20 else None)
+        self.query_one("#bulk-preview", Static).update(safe_text(text, multiline=True))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._rewrap)
 
     def _failed(self, text: str) -> Text:
         return themed(safe_text(text, styles.BAD), semantic_styles(self, "retry"))
@@ -242,11 +280,12 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
             self.preview = await self.service.preview_bulk_retry(self.task_filter)
         except UserFacingError as exc:
             self.query_one("#bulk-progress", ProgressBar).display = False
-            status.update(self._failed(f"preview failed: {exc}"))
+            # Said once, where "previewing…" was: the two must not be on screen together.
+            self.query_one("#bulk-preview", Static).update(self._failed(f"preview failed: {exc}"))
+            status.update("nothing was changed")
             return
-        self.query_one("#bulk-preview", Static).update(
-            safe_text(bulk_preview_text(self.preview, self.rate), multiline=True)
-        )
+        preview, rate = self.preview, self.rate
+        self._show_preview(lambda width: bulk_preview_text(preview, rate, width))
         count = len(self.preview.to_retry)
         # The bar stops its "working…" animation: it shows the run's progress from here on.
         bar = self.query_one("#bulk-progress", ProgressBar)
@@ -295,14 +334,16 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
             # reason, tasks that changed or failed) goes on top of the scrollable preview, which
             # has room for it even at 80x24.
             status.update(safe_text(self.summary.describe()))
-            text = "\n\n".join(
-                (
-                    bulk_summary_text(self.summary),
-                    "The preview, before the run:",
-                    bulk_preview_text(self.preview, self.rate),
+            summary, preview, rate = self.summary, self.preview, self.rate
+            self._show_preview(
+                lambda width: "\n\n".join(
+                    (
+                        bulk_summary_text(summary, width),
+                        "The preview, before the run:",
+                        bulk_preview_text(preview, rate, width),
+                    )
                 )
             )
-            self.query_one("#bulk-preview", Static).update(safe_text(text, multiline=True))
             self.query_one(VerticalScroll).scroll_home(animate=False)
             if self.summary.journal_error:
                 self.notify(f"audit journal: {self.summary.journal_error}", severity="error")
