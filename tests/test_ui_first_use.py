@@ -13,6 +13,7 @@ from tasktui.errors import ConnectionFailed
 from tasktui.render.bulk import bulk_preview_text
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
+from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
@@ -190,3 +191,34 @@ async def test_the_cli_preview_wraps_at_the_terminal_width_under_the_text() -> N
             at = line.index("LDAPSocketOpenError")
             assert lines[index + 1][:at].strip() == "" and lines[index + 1][at:].strip(), lines[index : index + 2]
     assert LONG_ERROR in bulk_preview_text(preview, 10, None)
+
+
+DEMO_DSN = "postgresql://postgres@/postgres?host=/tmp/tasktui-demo-k2w8fu8q/socket&port=5432"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_the_connection_string_is_in_help_and_the_palette_whole_and_no_toast(size: tuple[int, int]) -> None:
+    app = fake_app(FakeConsole([task(1, LDAP)]), connection=DEMO_DSN)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="the table")
+        assert not app._notifications, "no toast over the table"
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await pilot.pause()
+        if size[0] > 80:  # at 80 columns help's box is narrower than this DSN: the palette's dialog is not
+            assert DEMO_DSN in _lines_without_borders(app)
+        else:
+            assert "Connection string" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"connection")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionScreen), what="the dialog")
+        await pilot.pause()
+        assert DEMO_DSN in _lines_without_borders(app), "on one line, not broken mid-token"
+
+
+def _lines_without_borders(app: TaskTuiApp) -> str:
+    return "\n".join(line.strip(" │╭╮╰╯─▊▎") for line in screen_text(app).splitlines())

@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def console_options(settings: Resolved, *, notice: str | None = None) -> dict[str, Any]:
+def console_options(settings: Resolved) -> dict[str, Any]:
     """run_console's keyword arguments from the resolved settings (command line, environment,
     config file): the console and `tasktui serve`'s sessions start the same way."""
     console = settings.console
@@ -77,7 +77,6 @@ def console_options(settings: Resolved, *, notice: str | None = None) -> dict[st
         "read_only": console["read_only"].value,
         "channel": console["channel"].value,
         "label": console["label"].value,
-        "notice": notice,
         "link_timeout": console["link_timeout"].value,
         "reconcile_interval": console["recheck"].value,
         "trigger_mode": console["trigger_mode"].value,
@@ -118,7 +117,7 @@ def console_app(
     read_only: bool,
     channel: str,
     label: str | None = None,
-    notice: str | None = None,
+    connection: str | None = None,
     link_timeout: float = LINK_TIMEOUT,
     reconcile_interval: float = RECONCILE_INTERVAL,
     poll_interval: float = 2.0,
@@ -144,7 +143,7 @@ def console_app(
     settings = ConsoleSettings(
         read_only=read_only,
         label=label,
-        notice=notice,
+        connection=connection,
         redraw_interval=1 / fps if fps else REDRAW_INTERVAL,
         theme=theme,
         keymap=dict(keymap or {}),

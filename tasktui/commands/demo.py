@@ -249,13 +249,18 @@ class EmbeddedDemo:
         # Retries on demo data belong to the demo: their audit journal goes with its folder,
         # not into the user's real journal.
         os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
-        return run_console(
-            db.Target.resolve(self.dsn),
-            read_only=False,
-            channel=DEFAULT_CHANNEL,
-            label="demo (embedded PostgreSQL)",
-            notice=demo_notice(self.dsn),
-        )
+        say_where_the_database_is(self.dsn)
+        try:
+            return run_console(
+                db.Target.resolve(self.dsn),
+                read_only=False,
+                channel=DEFAULT_CHANNEL,
+                label="demo (embedded PostgreSQL)",
+                connection=self.dsn,
+            )
+        finally:
+            # The console's screen covered the lines above: say them again where they stay.
+            say_where_the_database_is(self.dsn)
 
     def stop(self) -> None:
         """Workload first (it holds connections and locks), then the server, then the folder."""
@@ -274,13 +279,12 @@ class EmbeddedDemo:
             self.server.stop()
 
 
-def demo_notice(dsn: str) -> str:
-    """What the console says first: where the demo's database is, for a second terminal (the
-    embedded server trusts local connections: there is no password to hide), and that it goes."""
-    return (
-        f"Demo database, until this demo exits (with its retry journal): {dsn}\n"
-        f"From another terminal: tasktui workers --dsn '{dsn}'"
-    )
+def say_where_the_database_is(dsn: str) -> None:
+    """On stderr, whole lines that copy as they are (the embedded server trusts local
+    connections: there is no password to hide): before the console opens, and after it closes,
+    where the terminal shows them again."""
+    _say(f"demo database, until this demo exits: {dsn}")
+    _say(f"from another terminal: tasktui --dsn '{dsn}'   (or: export DATABASE_URL='{dsn}')")
 
 
 # The embedded server's wheel is an extra: a console on a bastion host needs none of its 73 MB.

@@ -33,6 +33,7 @@ from tasktui.ui.messages import (
     FeedUpdated,
     SideChangesArrived,
 )
+from tasktui.ui.screens.help import ConnectionScreen
 from tasktui.ui.screens.main import MainScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 
@@ -99,8 +100,6 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
     def on_mount(self) -> None:
         if self.exit_on_signals:
             self._quit_on_signals()
-        if self.settings.notice:
-            self.notify(self.settings.notice, timeout=NOTICE_SECONDS)
         self.follow_service()
 
     @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="follow task changes")
@@ -156,6 +155,13 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        connection = self.settings.connection
+        if connection:
+            yield SystemCommand(
+                "Connection string",
+                "how to reach this database from another terminal, whole, to copy",
+                lambda: self.push_screen(ConnectionScreen(connection)),
+            )
         for key in keys.available(self.access.read_only, getattr(screen, "KEY_ACTIONS", ())):
             if key.action in NOT_IN_PALETTE:
                 continue

@@ -18,7 +18,8 @@ REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second, unless the config 
 class ConsoleSettings:
     read_only: bool = False  # --read-only
     label: str | None = None  # how the header names the database (default: user@host:port/db)
-    notice: str | None = None  # said once when the console opens (the demo says where its database is)
+    # How to reach this database from another terminal (the demo's DSN): in help and the palette.
+    connection: str | None = None
     redraw_interval: float = REDRAW_INTERVAL  # 1 / the config file's console.fps
     theme: str | None = None  # a Textual theme (--theme, console.theme)
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys (the config file's [keys])

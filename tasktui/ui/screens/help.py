@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tasktui.core.text import escape_control
 from tasktui.ui.keys import DETAIL_KEYS, available
 
 
@@ -35,6 +36,49 @@ def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     return table
 
 
+def connection_text(dsn: str) -> Text:
+    """The connection string on a line of its own, bare (the widest room it can get: a DSN
+    broken across lines copies as broken text), then how to use it."""
+    text = Text()
+    text.append("Connection string", style="underline")
+    text.append(" (the demo's database goes when the demo exits):\n")
+    text.append(escape_control(dsn), style="bold")
+    text.append("\nuse it with: tasktui --dsn '…', or export DATABASE_URL='…'")
+    return text
+
+
+class ConnectionScreen(ModalScreen[None]):
+    """The palette's "Connection string": the DSN in a dialog, whole, to copy (`y` copies it
+    with OSC 52)."""
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("y", "copy", "Copy"),
+    ]
+
+    DEFAULT_CSS = """
+    ConnectionScreen { align: center middle; }
+    /* The whole width, no side borders: the DSN gets every column there is. */
+    ConnectionScreen > VerticalScroll {
+        width: 100%; height: auto; max-height: 90%;
+        background: $panel; border-top: tall $accent; border-bottom: tall $accent; padding: 0;
+    }
+    """
+
+    def __init__(self, connection: str) -> None:
+        super().__init__()
+        self.connection = connection
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(connection_text(self.connection), id="connection-text")
+            yield Static(Text("y copies it (OSC 52; the terminal must allow it) · Esc closes", style="dim"))
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.connection)
+        self.notify("sent the connection string to the clipboard")
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "Close"),
@@ -43,17 +87,20 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 80; max-width: 100%; height: 90%;
+        width: 100; max-width: 100%; height: 90%;
         background: $panel; border: round $accent; padding: 0 1;
     }
     """
 
-    def __init__(self, read_only: bool, *, detail_first: bool = False) -> None:
+    def __init__(self, read_only: bool, *, detail_first: bool = False, connection: str | None = None) -> None:
         super().__init__()
         self.read_only = read_only
         self.detail_first = detail_first
+        self.connection = connection
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("tasktui — keys   (Esc to close)", style="bold"))
+            if self.connection:
+                yield Static(connection_text(self.connection), id="help-connection")
             yield Static(help_table(self.read_only, detail_first=self.detail_first))

@@ -396,7 +396,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self.notify(f"sent {task.message_id} to the clipboard (OSC 52; the terminal must allow it)")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.access.read_only))
+        self.app.push_screen(HelpScreen(self.access.read_only, connection=self.settings.connection))
 
     def action_quit(self) -> None:
         self.app.exit()

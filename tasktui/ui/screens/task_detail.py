@@ -430,4 +430,4 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self._run(self._load_everything, "load the task")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.access.read_only, detail_first=True))
+        self.app.push_screen(HelpScreen(self.access.read_only, detail_first=True, connection=self.settings.connection))
