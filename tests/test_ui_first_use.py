@@ -14,7 +14,7 @@ from tasktui.render.bulk import bulk_preview_text
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
-from tasktui.ui.screens.retry import BulkRetryScreen
+from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
 from tests.fake_console import FakeConsole, task, workers
@@ -222,3 +222,21 @@ async def test_the_connection_string_is_in_help_and_the_palette_whole_and_no_toa
 
 def _lines_without_borders(app: TaskTuiApp) -> str:
     return "\n".join(line.strip(" │╭╮╰╯─▊▎") for line in screen_text(app).splitlines())
+
+
+async def test_a_notice_never_covers_a_dialog() -> None:
+    rejected = task(1, LDAP, uid="corp-ad", state="rejected")
+    app = fake_app(FakeConsole([rejected]))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="the table")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "OSC 52" in screen_text(app), what="the copy notice")
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRetryModal), what="the confirmation")
+        await pilot.pause()
+        assert "OSC 52" not in screen_text(app), "the notice went when the dialog opened"
+        app.notify("something happened meanwhile")
+        await pilot.pause(0.5)
+        assert "something happened" not in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "something happened" in screen_text(app), what="said once it closed")

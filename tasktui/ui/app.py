@@ -17,7 +17,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from tasktui.core.console import ConsoleService
 from tasktui.core.counts import StatusCounts
@@ -88,6 +88,7 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
         # Set by run_console: a real run quits on SIGTERM (tests leave the process's signals alone).
         self.exit_on_signals = False
         self._previous_handlers: dict[int, _SignalHandler] = {}
+        self._held_notices: list[tuple[str, str, SeverityLevel, float | None]] = []
         self.main_screen = MainScreen(self.service, self.settings, self.access)
         if self.settings.theme:
             self.theme = self.settings.theme
@@ -100,6 +101,7 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
     def on_mount(self) -> None:
         if self.exit_on_signals:
             self._quit_on_signals()
+        self.set_interval(0.2, self._release_notices)
         self.follow_service()
 
     @work(group="feed", exclusive=True, exit_on_error=False, name="task-feed", description="follow task changes")
@@ -124,6 +126,10 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
         """Every notice of the console and its screens passes here, and is shown as the text it
         is: escaped by the one sanitiser, bounded, and never parsed as markup (whatever `markup`
         says: a task's text with `[@click=app.quit]` in it would otherwise be a button)."""
+        if isinstance(self.screen, ModalScreen):
+            # Never over a dialog (a toast covered the retry confirmation): said once it closes.
+            self._held_notices.append((message, title, severity, timeout))
+            return
         super().notify(
             cut(message, NOTICE_CHARS, multiline=True),
             title=cut(title, NOTICE_CHARS),
@@ -131,6 +137,17 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(screen, ModalScreen):
+            self.clear_notifications()  # a dialog opens over nothing else
+        return super().push_screen(screen, *args, **kwargs)
+
+    def _release_notices(self) -> None:
+        if self._held_notices and not isinstance(self.screen, ModalScreen):
+            held, self._held_notices = self._held_notices, []
+            for message, title, severity, timeout in held:
+                self.notify(message, title=title, severity=severity, timeout=timeout)
 
     # -- signals ---------------------------------------------------------------------------------
 

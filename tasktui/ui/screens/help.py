@@ -72,11 +72,12 @@ class ConnectionScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(connection_text(self.connection), id="connection-text")
-            yield Static(Text("y copies it (OSC 52; the terminal must allow it) · Esc closes", style="dim"))
+            yield Static(Text("y copies it (OSC 52; the terminal must allow it) · Esc closes", style="dim"), id="hint")
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.connection)
-        self.notify("sent the connection string to the clipboard")
+        # Said in the dialog: a notice would cover it.
+        self.query_one("#hint", Static).update("sent to the clipboard (OSC 52) · Esc closes")
 
 
 class HelpScreen(ModalScreen[None]):
