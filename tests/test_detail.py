@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -17,6 +18,7 @@ from tasktui.core.filters import TaskFilter
 from tasktui.core.logs import ATTRIBUTES_INLINE, LogLine, exception_of, fetch_logs, load_attributes
 from tasktui.core.safe_pickle import EMPTY_MESSAGE_NOTE
 from tasktui.core.session import Session, open_session
+from tasktui.core.sql import detail as detail_sql
 from tasktui.core.sql.tasks import TaskQueries, read_task
 from tasktui.core.tracebacks import format_exception
 from tasktui.demo import broker
@@ -206,6 +208,74 @@ async def test_legacy_2025_8_layout_reads_logs_from_the_json_lists(session: Sess
                 break
             pages.append(nxt.lines)
         assert [line.event for page in pages for line in page] == [line.event for line in current]
+
+
+# Legacy timestamps the console must read as Python reads them, whichever way SQL parses them:
+# the canonical UTC form is cast directly, the rest (offsets, a lowercase z, days past 28, no
+# fraction or a short one) goes through jsonpath; unreadable ones sort first with no time.
+LEGACY_TIMESTAMPS = [
+    "2025-08-20T10:00:00Z",
+    "2025-08-20T10:00:00.5Z",
+    "2025-08-20T10:00:00.123456Z",
+    "2025-08-20T12:00:01+02:00",
+    "2025-08-20T10:00:02z",
+    "2025-08-31T23:59:59Z",
+    "2024-02-29T00:00:00Z",
+    "2025-08-20T10:00:03.000001+00:00",
+    "1999-12-31T23:59:59.999999Z",
+]
+UNREADABLE_TIMESTAMPS = ["2025-02-30T00:00:00Z", "2025-13-01T00:00:00Z", "2025-08-20T24:00:00Z", "yesterday", ""]
+
+
+async def test_legacy_timestamps_read_alike_on_the_fast_path_and_through_jsonpath(session: Session) -> None:
+    conn = session.conn
+    await conn.execute("DROP TABLE authentik_tasks_tasklog")
+    mid = await _insert_legacy_task(conn, with_eta=True)
+    entries = [_legacy(f"at {ts!r}", ts) for ts in LEGACY_TIMESTAMPS + UNREADABLE_TIMESTAMPS]
+    await conn.execute("UPDATE authentik_tasks_task SET _messages = %s WHERE message_id = %s", (Jsonb(entries), mid))
+    async with await _reopen(session) as legacy:
+        lines = (await fetch_logs(legacy, mid, limit=50)).lines
+    read = {line.timestamp_text: line.timestamp for line in lines}
+    for ts in LEGACY_TIMESTAMPS:
+        assert read[ts] == datetime.fromisoformat(ts.replace("z", "Z")), ts
+    assert all(read[ts] is None for ts in UNREADABLE_TIMESTAMPS)
+    expected = sorted(LEGACY_TIMESTAMPS, key=lambda ts: datetime.fromisoformat(ts.replace("z", "Z")))
+    assert [line.timestamp_text for line in lines if line.timestamp is not None] == expected
+
+
+async def test_a_legacy_page_turns_only_its_own_entries_into_columns(session: Session) -> None:
+    """A 2025.8 list of 100,000 entries took 2 s a page when every entry's text, sizes and
+    attributes were computed before the sort: they must be computed above the LIMIT only."""
+    conn = session.conn
+    await conn.execute("DROP TABLE authentik_tasks_tasklog")
+    mid = await _insert_legacy_task(conn, with_eta=True)
+    async with await _reopen(session) as legacy:
+        statement = detail_sql.legacy_page(legacy.shape, previous=False, descending=True)
+        assert statement is not None
+        params = {
+            "message_id": mid,
+            "limit": 200,
+            "event_chars": 4000,
+            "gate": 4096,
+            "inline": 16384,
+            "levels": [],
+            "has_cursor": False,
+            "c_ts": None,
+            "c_src": 0,
+            "c_tid": detail_sql.NIL_UUID,
+            "c_ord": 0,
+        }
+        cursor = await legacy.conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + statement, params)
+        ((plan,),) = await cursor.fetchall()
+
+    def below_the_limit(node: dict, under: bool = False) -> list[str]:
+        outputs = list(node.get("Output", [])) if under else []
+        under = under or node["Node Type"] == "Limit"
+        return outputs + [out for child in node.get("Plans", []) for out in below_the_limit(child, under)]
+
+    computed = " ".join(below_the_limit(plan[0]["Plan"]))
+    assert computed, "the plan has no LIMIT"
+    assert "pg_column_size" not in computed and "octet_length" not in computed, computed
 
 
 async def test_tasklog_and_legacy_lines_of_one_task_are_merged_by_time(session: Session) -> None:

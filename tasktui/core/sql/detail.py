@@ -134,12 +134,18 @@ ORDER BY l."timestamp" {order}, l.id {order}
 """
 
 
-# ISO timestamps as sanitize_item writes them ("…Z"), read without ever failing: the jsonpath
-# datetime() method in silent mode yields NULL for anything it cannot parse (a plain ::timestamptz
-# cast would abort the whole query on one bad row).
+# ISO timestamps as sanitize_item writes them ("…Z"), read without ever failing (a plain
+# ::timestamptz cast would abort the whole query on one bad row). The jsonpath datetime() method
+# in silent mode yields NULL for anything it cannot parse, but costs ~5 µs an entry; the
+# canonical UTC form whose every field is in range (days up to 28, so no month is short of it)
+# is cast directly, ~3x cheaper counting the check, and only the rest goes through jsonpath.
+_CANONICAL_UTC = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
+)
 _LEGACY_TS = (
-    "(jsonb_path_query_first(to_jsonb(regexp_replace(e.elem ->> 'timestamp', '(?:Z|z)$', '+00:00')),"
-    " '$.datetime()', '{}', true) #>> '{}')::timestamptz"
+    f"CASE WHEN e.ts_text ~ '{_CANONICAL_UTC}' THEN e.ts_text::timestamptz ELSE"
+    " (jsonb_path_query_first(to_jsonb(regexp_replace(e.ts_text, '(?:Z|z)$', '+00:00')),"
+    " '$.datetime()', '{}', true) #>> '{}')::timestamptz END"
 )
 
 
@@ -164,26 +170,45 @@ def legacy_page(shape: TableShape, *, previous: bool | None, descending: bool, p
     if not arms:
         return None
     order = "DESC" if descending else "ASC"
-    key = f"(COALESCE(p.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
-    attributes = "(e.elem -> 'attributes')"
-    text_field = "CASE jsonb_typeof(e.elem) WHEN 'object' THEN e.elem ->> {name} END"
-    level = "COALESCE(" + text_field.format(name="'log_level'") + ", '')"
-    event = (
-        "COALESCE(" + text_field.format(name="'event'") + ","
-        " CASE WHEN jsonb_typeof(e.elem) <> 'object' THEN e.elem #>> '{}' END, '')"
-    )
+    key = f"(COALESCE(k.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
+    # The keys (and levels) of every entry are read to find the page; only the page's entries
+    # are turned into columns (text, sizes, attributes): the top-N sort keeps %(limit)s of them.
     return f"""
-SELECT p.ts, e.src, '{NIL_UUID}'::uuid, e.ord, e.prev, left(e.elem ->> 'timestamp', 100),
-       left({level}, 40),
-       left(COALESCE({text_field.format(name="'logger'")}, ''), 300),
-       left({event}, %(event_chars)s), octet_length({event}),
-       {_attributes_columns(attributes)}
-FROM ({" UNION ALL ".join(arms)}) AS e
-CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(e.elem) WHEN 'object' THEN {_LEGACY_TS} END AS ts) AS p
-WHERE {_keyset(key, descending)} AND {_level_filter(level, problems)}
-ORDER BY COALESCE(p.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
-LIMIT %(limit)s
+SELECT p.ts, p.src, '{NIL_UUID}'::uuid, p.ord, p.prev, left(p.ts_text, 100),
+       left({_legacy_level("p.elem")}, 40),
+       left(COALESCE({_legacy_text("p.elem", "logger")}, ''), 300),
+       left({_legacy_event("p.elem")}, %(event_chars)s), octet_length({_legacy_event("p.elem")}),
+       {_attributes_columns("(p.elem -> 'attributes')")}
+FROM (
+    SELECT e.src, e.prev, e.elem, e.ord, e.ts_text, k.ts
+    FROM (
+        SELECT a.*, {_legacy_text("a.elem", "timestamp")} AS ts_text
+        FROM ({" UNION ALL ".join(arms)}) AS a
+    ) AS e
+    CROSS JOIN LATERAL (SELECT {_LEGACY_TS} AS ts) AS k
+    WHERE {_keyset(key, descending)} AND {_level_filter(_legacy_level("e.elem"), problems)}
+    ORDER BY COALESCE(k.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
+    LIMIT %(limit)s
+) AS p
+ORDER BY COALESCE(p.ts, '-infinity'::timestamptz) {order}, p.src {order}, p.ord {order}
 """
+
+
+def _legacy_text(elem: str, name: str) -> str:
+    """A text field of a legacy entry, NULL unless the entry is an object."""
+    return f"CASE jsonb_typeof({elem}) WHEN 'object' THEN {elem} ->> '{name}' END"
+
+
+def _legacy_level(elem: str) -> str:
+    return f"COALESCE({_legacy_text(elem, 'log_level')}, '')"
+
+
+def _legacy_event(elem: str) -> str:
+    """The event of an object entry, or the entry itself when it is not an object."""
+    return (
+        f"COALESCE({_legacy_text(elem, 'event')},"
+        f" CASE WHEN jsonb_typeof({elem}) <> 'object' THEN {elem} #>> '{{}}' END, '')"
+    )
 
 
 # One log line's attributes (or one top-level key of them) on demand: the full size in bytes of
