@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import psycopg
 import pytest
