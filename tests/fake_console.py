@@ -352,8 +352,8 @@ class FakeConsole:
 
     def facets(self) -> Facets:
         return Facets(
-            queues=self.store.facet_values(lambda t: t.queue_name),
-            tenants=self.store.facet_values(lambda t: t.tenant_name or t.tenant_id),
+            queues=self.store.facet_counts(lambda t: t.queue_name),
+            tenants=self.store.facet_counts(lambda t: t.tenant_name or t.tenant_id),
             actors=self.store.facet_counts(lambda t: t.actor_name),
         )
 

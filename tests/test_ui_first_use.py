@@ -240,3 +240,57 @@ async def test_a_notice_never_covers_a_dialog() -> None:
         assert "something happened" not in screen_text(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: "something happened" in screen_text(app), what="said once it closed")
+
+
+# -- at 80 columns ---------------------------------------------------------------------------
+
+
+async def test_a_short_message_id_column_fits_at_80_columns() -> None:
+    mid = "3f2b8c1e-9a4d-4c6e-8f10-2b7d5e9a0c41"
+    app = fake_app(FakeConsole([task(1, LDAP, uid="corp-ad", mid=mid)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: main_rows(app) == [mid], what="the row")
+        header = next(line for line in screen_text(app).splitlines() if line.startswith("Status"))
+        assert "Msg id" in header
+        (row,) = row_texts(app)
+        assert row.rstrip().endswith(mid[:8]), row
+        assert "ldap.tasks.ldap_sync:corp-ad" in row, "the actor keeps most of its room"
+
+
+async def test_an_actor_sort_reads_sorted_at_80_columns() -> None:
+    # Names that differ at the start and are long enough to be cut at 80 columns.
+    actors = [f"authentik.{name}.tasks.a_rather_long_task_name_to_be_cut" for name in ("zeta", "alpha", "mid")]
+    app = fake_app(FakeConsole([task(i + 1, actor, uid="x" * 12, minutes_ago=i) for i, actor in enumerate(actors)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 3, what="three rows")
+        while app.main_screen.sort.column != "actor":
+            await pilot.press("o")
+        await pilot.pause()
+        shown = [line[line.index("authentik") :] if "authentik" in line else line for line in row_texts(app)]
+        assert all(text.startswith("authentik.") for text in shown), shown  # cut at the end: the sort key shows
+        assert [text.split(".")[1] for text in shown] == ["alpha", "mid", "zeta"]
+        await pilot.press("o")  # another sort: the start is cut again, the distinctive end shows
+        await pilot.pause()
+        assert all("…" in row and "_to_be_cut" in row for row in row_texts(app))
+
+
+async def test_the_queue_and_tenant_facets_show_counts() -> None:
+    rows = [
+        task(1, LDAP, queue="default", tenant="Acme"),
+        task(2, LDAP, queue="default", tenant="Default"),
+        task(3, LDAP, queue="slow", tenant="Acme"),
+        task(4, LDAP, queue="default", tenant="Acme"),
+    ]
+    app = fake_app(FakeConsole(rows))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 4, what="four rows")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FacetScreen), what="the facets")
+        await pilot.pause()
+
+        def prompts(selector: str) -> list[str]:
+            options = app.screen.query_one(selector, SelectionList)
+            return [" ".join(str(options.get_option_at_index(i).prompt).split()) for i in range(options.option_count)]
+
+        assert prompts("#facet-queue") == ["default 3", "slow 1"]
+        assert prompts("#facet-tenant") == ["Acme 3", "Default 1"]

@@ -48,10 +48,11 @@ PREVIEW_STATEMENTS = 3
 
 @dataclass(frozen=True)
 class Facets:
-    """What the window holds to filter by: distinct queues and tenants, actors with their counts."""
+    """What the window holds to filter by: its queues, tenants and actors, each with how many
+    of the window's tasks have it."""
 
-    queues: list[str]
-    tenants: list[str]
+    queues: list[tuple[str, int]]
+    tenants: list[tuple[str, int]]
     actors: list[tuple[str, int]]
 
 
@@ -280,8 +281,8 @@ class TaskConsole:
 
     def facets(self) -> Facets:
         return Facets(
-            queues=self.store.facet_values(lambda t: t.queue_name),
-            tenants=self.store.facet_values(lambda t: t.tenant_name or t.tenant_id),
+            queues=self.store.facet_counts(lambda t: t.queue_name),
+            tenants=self.store.facet_counts(lambda t: t.tenant_name or t.tenant_id),
             actors=self.store.facet_counts(lambda t: t.actor_name),
         )
 

@@ -226,10 +226,6 @@ class TaskStore:
             self._snapshot = (self.version, list(view.rows))
         return self._snapshot[1]
 
-    def facet_values(self, attribute: Callable[[TaskRow], str | None]) -> list[str]:
-        """Distinct values of an attribute in the window, for facet pickers."""
-        return sorted({value for row in self.rows.values() if (value := attribute(row))})
-
     def facet_counts(self, attribute: Callable[[TaskRow], str | None]) -> list[tuple[str, int]]:
         """Distinct values of an attribute in the window with how many tasks have each, sorted
         by value, for facet pickers (one pass over the window, when the picker opens)."""

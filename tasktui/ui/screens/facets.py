@@ -16,6 +16,7 @@ from textual.strip import Strip
 from textual.widgets import Checkbox, Input, Label, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
+from tasktui.core.console import Facets
 from tasktui.core.filters import TaskFilter
 from tasktui.core.status import STATUSES
 from tasktui.core.text import cut, fit_cells
@@ -95,10 +96,6 @@ def counted_prompt(counts: dict[str, int]) -> Callable[[str, int], str]:
     return prompt
 
 
-def plain_prompt(value: str, _width: int) -> str:
-    return cut(value, NAME_CHARS)
-
-
 class FacetScreen(ModalScreen[TaskFilter | None]):
     """Pick facets; ctrl+s applies, Esc cancels."""
 
@@ -126,20 +123,16 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
     FacetScreen #facet-related { margin: 0 0 0 1; }
     """
 
-    def __init__(
-        self,
-        current: TaskFilter,
-        queues: list[str],
-        tenants: list[str],
-        actors: list[tuple[str, int]] | None = None,
-    ) -> None:
+    def __init__(self, current: TaskFilter, facets: Facets) -> None:
         super().__init__()
         self.current = current
-        # A value the filter holds but the window no longer has stays listed (an actor with a
-        # count of 0), or applying would silently drop it.
-        self.queues = sorted(set(queues) | current.queues)
-        self.tenants = sorted(set(tenants) | current.tenants)
-        self.actor_counts = dict(actors or [])
+        self.queue_counts = dict(facets.queues)
+        self.tenant_counts = dict(facets.tenants)
+        self.actor_counts = dict(facets.actors)
+        # A value the filter holds but the window no longer has stays listed (with a count of
+        # 0), or applying would silently drop it.
+        self.queues = sorted(set(self.queue_counts) | current.queues)
+        self.tenants = sorted(set(self.tenant_counts) | current.tenants)
         self.actors = sorted(set(self.actor_counts) | current.actors)
 
     def compose(self) -> ComposeResult:
@@ -157,10 +150,12 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
                 )
             with Horizontal():
                 yield FittedSelectionList(
-                    [(q, q in current.queues) for q in self.queues], plain_prompt, id="facet-queue"
+                    [(q, q in current.queues) for q in self.queues], counted_prompt(self.queue_counts), id="facet-queue"
                 )
                 yield FittedSelectionList(
-                    [(t, t in current.tenants) for t in self.tenants], plain_prompt, id="facet-tenant"
+                    [(t, t in current.tenants) for t in self.tenants],
+                    counted_prompt(self.tenant_counts),
+                    id="facet-tenant",
                 )
             yield Label("Related object — app.model or app.model:id, substring; Enter applies")
             yield Input(

@@ -298,7 +298,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
                 self.redraw(force=True)
 
         facets = self.service.facets()
-        self.app.push_screen(FacetScreen(self.task_filter, facets.queues, facets.tenants, facets.actors), chosen)
+        self.app.push_screen(FacetScreen(self.task_filter, facets), chosen)
 
     def action_toggle_successful(self) -> None:
         self.task_filter = self.task_filter.with_(hide_successful=not self.task_filter.hide_successful)

@@ -5,7 +5,7 @@ this view keeps the rows as a plain list and renders the ~40 visible lines per f
 window of 100k tasks scrolls and updates as fast as one of 100. Columns have fixed widths and
 a priority: on a narrow terminal the least important ones are dropped (the detail screen shows
 everything), and the actor column takes the remaining width. The message id narrows to a prefix
-before it is dropped, so that an id to paste into `tasktui show` is on screen from ~95 columns.
+before it is dropped, so that an id to paste into `tasktui show` is on screen at 80 columns.
 """
 
 from __future__ import annotations
@@ -76,12 +76,12 @@ def _status_cell(task: TaskRow, _now: datetime) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", 16, 0, _status_cell),
-    Column("actor", "Actor:uid", 0, 0, lambda t, _: t.display_uid, min_width=40, keep_end=True),
+    Column("actor", "Actor:uid", 0, 0, lambda t, _: t.display_uid, min_width=36, keep_end=True),
     Column("mtime", "Changed", 9, 1, lambda t, now: relative(t.mtime, now)),
     Column(
         "retries", "Try", 3, 2, lambda t, _: "" if t.retries is None else str(t.retries), right=True, name="retries"
     ),
-    Column("tenant", "Tenant", 12, 3, lambda t, _: t.tenant_name or t.tenant_id or ""),
+    Column("tenant", "Tenant", 12, 4, lambda t, _: t.tenant_name or t.tenant_id or ""),
     Column("eta", "ETA", 8, 5, lambda t, now: relative(t.eta, now)),
     Column("queue", "Queue", 9, 6, lambda t, _: t.queue_name),
     Column("changed_utc", "Changed (UTC)", 23, 7, lambda t, _: absolute_utc(t.mtime)),
@@ -91,9 +91,10 @@ COLUMNS: tuple[Column, ...] = (
         36,
         8,
         lambda t, _: t.message_id,
-        # Ranked above ETA and queue: without an id on screen there is nothing to copy into
-        # `tasktui show`, and a prefix of 8 is what it accepts (random UUIDs rarely share one).
-        narrow=Narrow("Msg id", SHORT_ID_LENGTH, 4, lambda t, _: t.message_id[:SHORT_ID_LENGTH]),
+        # Ranked above the tenant, ETA and queue, so that it is there at 80 columns: without an
+        # id on screen there is nothing to copy into `tasktui show`, and a prefix of 8 is what
+        # it accepts (random UUIDs rarely share one).
+        narrow=Narrow("Msg id", SHORT_ID_LENGTH, 3, lambda t, _: t.message_id[:SHORT_ID_LENGTH]),
     ),
 )
 
@@ -290,7 +291,10 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         for column, column_width in self.columns:
             # Everything in a row is data from the database: shown literally, escapes visible, cut
             # to the column's width in terminal cells (a CJK character or an emoji takes two).
-            cell = fit_cells(column.render(task, self.now), column_width, keep_end=column.keep_end, right=column.right)
+            # A column cut at its start for its distinctive end is cut at its end when it is the
+            # sort: rows sorted by actor must read sorted, and they sort by their start.
+            keep_end = column.keep_end and column.key != self._sort_column
+            cell = fit_cells(column.render(task, self.now), column_width, keep_end=keep_end, right=column.right)
             cell_style = style + Style(bold=True) if column.key == "status" else style
             segments.append(Segment(cell + " ", cell_style))
         return Strip(segments).crop(0, width).extend_cell_length(width, style)
