@@ -4,6 +4,8 @@ columns — each on the fake service, through the keys a user presses."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.containers import VerticalScroll
 from textual.widgets import SelectionList, Static
@@ -15,9 +17,12 @@ from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
+from tasktui.ui.widgets.filter_bar import PLACEHOLDER
 from tasktui.ui.widgets.status_header import StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows
-from tests.fake_console import FakeConsole, task, workers
+from tests.fake_console import LABEL, FakeConsole, task, workers
+from tests.fake_console import line as log_line
+from tests.test_task_detail import open_detail, rejected_after_a_retry
 from tests.ui_helpers import fake_app, main_rows, row_texts, screen_text, wait_for
 
 LDAP = "authentik.sources.ldap.tasks.ldap_sync"
@@ -294,3 +299,58 @@ async def test_the_queue_and_tenant_facets_show_counts() -> None:
 
         assert prompts("#facet-queue") == ["default 3", "slow 1"]
         assert prompts("#facet-tenant") == ["Acme 3", "Default 1"]
+
+
+async def test_the_paused_header_keeps_the_database_name_whole_at_80_columns() -> None:
+    app = fake_app(FakeConsole([task(1, LDAP, uid="corp-ad")]), label=LABEL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="the row")
+        await pilot.press("space")
+        app.main_screen.header_state.buffered = 1234
+        app.main_screen.show_header()
+        await pilot.pause()
+        first = screen_text(app).splitlines()[0]
+        assert "PAUSED" in first and "1,234 buffered" in first and first.rstrip().endswith(LABEL), first
+
+
+async def test_the_search_box_and_the_filter_line_are_whole_at_80_columns() -> None:
+    app = fake_app(FakeConsole([task(1, LDAP, uid="corp-ad")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="the row")
+        await pilot.press("slash")
+        await pilot.pause()
+        assert PLACEHOLDER in screen_text(app)
+        await pilot.press(*"ldap")
+        await wait_for(pilot, lambda: "/ldap" in screen_text(app), what="the filter line")
+        info = next(line for line in screen_text(app).splitlines() if " loaded · " in line)
+        assert info.strip().endswith("/ldap · hiding successful"), info
+
+
+async def test_the_sparkline_is_labelled_as_the_rate_history() -> None:
+    fake = FakeConsole([task(1, LDAP)])
+    fake.rate_value = [0] * 40 + [2, 5, 3, 0, 1, 7, 12, 9, 4, 2, 1, 0, 3, 6, 2, 1, 0, 2, 4, 3]
+    app = fake_app(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "changes/s" in screen_text(app), what="the rate")
+        counts = next(line for line in screen_text(app).splitlines() if "changes/s" in line)
+        assert re.search(r"4 changes/s  last \d+s [▁▂▃▄▅▆▇█]{6,}$", counts.rstrip()), counts
+
+
+async def test_the_detail_hint_line_is_not_cut_at_80_columns_and_the_first_e_finds_the_first_error() -> None:
+    fake, mid = rejected_after_a_retry()
+    rows = fake.logs[mid].current
+    # An error first, then a long tail: the detail opens on the last line, below both errors.
+    rows[:0] = [log_line(mid, 1, "the first failure", level="error")]
+    app = fake_app(fake)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await open_detail(pilot, mid)
+        view = screen.current_view
+        await wait_for(pilot, lambda: view.loaded and len(view.entries) == 4, what="the logs")
+        hint = app.screen.query_one("#detail-help", Static)
+        hint_text = str(hint.render())
+        assert "…" not in hint_text and hint_text.endswith("? all keys") and "e Next problem" in hint_text
+        assert len(hint_text) <= 78
+        await wait_for(pilot, lambda: view.cursor == 3, what="opened on the last line")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: view.entries[view.cursor].line.event == "the first failure", what="the first")
+        await wait_for(pilot, lambda: "from the start" in screen_text(app), what="said where it went")

@@ -103,21 +103,30 @@ class LogPager:
             if not has_more:
                 break
 
-    async def jump(self, view: LogView, backward: bool) -> bool:
-        """The next error or warning line past the window's edge, and the pages around it; False
-        when there is none. The window is searched again first: pages or live lines may have
-        arrived while this waited its turn."""
+    async def jump(self, view: LogView, backward: bool) -> str | None:
+        """The next error or warning line past the window's edge, and the pages around it. The
+        window is searched again first: pages or live lines may have arrived while this waited
+        its turn. Past the last one (the first, with E) it goes round from the other end, as vim's
+        search does: the detail opens on the last line, so the first e lands on the attempt's
+        first error rather than saying there is none. Returns what to tell the user, if anything."""
         index = view.problem_index(backward=backward)
         if index is not None:
             view.jump(index)
-            return True
+            return None
         # The window is contiguous and was searched from the cursor to its edge: ask past it.
         edge = (view.entries[0] if backward else view.entries[-1]) if view.entries else None
         line = await self.service.problem_line(
             self.message_id, previous=view.previous, cursor=edge.line.cursor if edge else None, backward=backward
         )
+        notice = None
         if line is None:
-            return False
+            line = await self.service.problem_line(
+                self.message_id, previous=view.previous, cursor=None, backward=backward
+            )
+            if line is None:
+                return "no error or warning in this attempt's log"
+            where = "the last, from the end" if backward else "the first, from the start"
+            notice = f"no {'earlier' if backward else 'later'} error or warning: {where}"
         window = await self.service.log_window(self.message_id, line, previous=view.previous, limit=PAGE)
         view.reset(
             await self.entries(window.lines),
@@ -126,7 +135,7 @@ class LogPager:
             select=window.index,
         )
         self.shown()
-        return True
+        return notice
 
     async def attributes(self, view: LogView, entry: LogEntry) -> None:
         try:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -69,10 +69,35 @@ REFRESH_INTERVAL = 0.5  # live refreshes at most twice a second, however fast th
 POLL_SECONDS = 2.0  # without live notifications, an unfinished task is re-read this often
 
 
-def help_line(read_only: bool) -> Text:
-    """Every key of the screen on one line (cut at the width), from the registry."""
-    shown = keys.available(read_only, keys.DETAIL_KEYS)
-    return Text("  ·  ".join(f"{key.shown_keys} {key.short or key.description}" for key in shown), end="")
+# The hint line's keys come first: the error jumps are what a detail is opened for.
+_HINT_FIRST = ("next_problem", "previous_problem")
+
+
+def help_line(read_only: bool, width: int) -> Text:
+    """The keys the footer below does not show, from the registry, as many as fit in `width`
+    whole (never cut mid-key), then "? all keys" (or "? Help" when every one fits)."""
+    shown = [key for key in keys.available(read_only, keys.DETAIL_KEYS) if not key.footer]
+    help_key = next(key for key in shown if key.action == "help")
+    shown.remove(help_key)
+    shown.sort(key=lambda key: key.action not in _HINT_FIRST)  # stable: registry order otherwise
+    entries = [f"{key.shown_keys} {key.short or key.description}" for key in shown]
+    hint = f"{help_key.shown_keys} {help_key.short}"
+    if len("  ·  ".join([*entries, hint])) > width:
+        hint = f"{help_key.shown_keys} all keys"
+        while entries and len("  ·  ".join([*entries, hint])) > width:
+            entries.pop()
+    return Text("  ·  ".join([*entries, hint]), end="")
+
+
+class KeyHints(Static):
+    """The detail's hint line, laid out again for its width."""
+
+    def __init__(self, read_only: bool, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.read_only = read_only
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update(help_line(self.read_only, self.content_region.width))
 
 
 class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
@@ -128,7 +153,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         yield LogView(previous=False, id="log-current")
         yield LogView(previous=True, id="log-previous")
         yield Static(id="detail-error")
-        yield Static(help_line(self.access.read_only), id="detail-help")
+        yield KeyHints(self.access.read_only, id="detail-help")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -374,8 +399,9 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self._run(lambda: self._find_problem(view, backward), "find an error or warning line")
 
     async def _find_problem(self, view: LogView, backward: bool) -> None:
-        if not await self.logs.jump(view, backward):
-            self.notify(f"no {'earlier' if backward else 'later'} error or warning", timeout=3)
+        notice = await self.logs.jump(view, backward)
+        if notice:
+            self.notify(notice, timeout=4)
 
     def action_first_page(self) -> None:
         view = self.current_view

@@ -128,12 +128,32 @@ class StatusHeader(Static):
         width = self._width()
         status = state.status
         down = status.mode in (FeedMode.RECONNECTING, FeedMode.FAILED)
+        first = self._first_line(state, now, down, compact=False)
+        if cell_len(first.plain) > width:
+            # Narrow: shorter words and no quiet figures, so that the database's name stays whole.
+            first = self._first_line(state, now, down, compact=True)
+
+        lines = [first]
+        if down and status.detail:
+            lines += self._reason(without_target(status.detail, status.label), width)
+        lines.append(self._counts_line(state, stale=down, width=width, now=now))
+        if state.alarms:
+            lines.append(self._alarms_line(state.alarms, width))
+        both = Text("\n").join(lines)
+        both.no_wrap, both.overflow = True, "ellipsis"
+        self.update(both)
+
+    def _first_line(self, state: HeaderState, now: float, down: bool, *, compact: bool) -> Text:
+        """Which database, the feed's mode and freshness; `compact` drops a zero drift and the
+        last event's age and says "N buffered" for "N changes buffered · feed"."""
+        status = state.status
         first = Text()
         first.append("tasktui ", self._style("title"))
         if state.paused:
             first.append(" PAUSED ", self._style("paused"))
             changes = "change" if state.buffered == 1 else "changes"
-            first.append(f" {state.buffered:,} {changes} buffered · feed ", self._style("muted"))
+            said = f" {state.buffered:,} buffered " if compact else f" {state.buffered:,} {changes} buffered · feed "
+            first.append(said, self._style("muted"))
         mode_style = {
             FeedMode.LIVE: "live",
             FeedMode.POLLING: "polling",
@@ -148,26 +168,18 @@ class StatusHeader(Static):
             detail_style = "polling" if status.mode == FeedMode.POLLING else "muted"
             first.append(f" — {cut(status.detail, DETAIL_CHARS)}", self._style(detail_style))
         # While blind no event can arrive: the blind time is the one that counts.
-        if state.last_event_at is not None and not down:
+        if state.last_event_at is not None and not down and not compact:
             first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("muted"))
         if state.health is not None and status.mode == FeedMode.LIVE:
             # The feed's self-audit: rows the re-check had to heal. 0 on a healthy installation.
             drift = state.health.drift_last_hour
-            first.append(f"  drift {drift}/h", self._style("alarm" if drift else "muted"))
+            if not (compact and drift == 0):
+                first.append(f"  drift {drift}/h", self._style("alarm" if drift else "muted"))
         first.append("  ")
         # The label is --label or the database's name: either may hold anything (an ESC would
         # retitle the terminal).
         first.append(cut(status.label, DETAIL_CHARS), self._style("muted"))
-
-        lines = [first]
-        if down and status.detail:
-            lines += self._reason(without_target(status.detail, status.label), width)
-        lines.append(self._counts_line(state, stale=down, width=width, now=now))
-        if state.alarms:
-            lines.append(self._alarms_line(state.alarms, width))
-        both = Text("\n").join(lines)
-        both.no_wrap, both.overflow = True, "ellipsis"
-        self.update(both)
+        return first
 
     def _reason(self, reason: str, width: int) -> list[Text]:
         """Why the console is blind, wrapped at words onto at most REASON_LINES lines (the
@@ -234,14 +246,16 @@ class StatusHeader(Static):
         return Text(f"⚠ {' · '.join(shown)}{more}{hint}", self._style("alarm"))
 
     def _append_rate(self, line: Text, rate: list[int], width: int) -> None:
-        """The sparkline and the last full second's rate, labelled: it counts change
-        notifications (a task changes state several times), not tasks. The sparkline gives way
-        to the label when the line is full."""
+        """The last full second's rate, labelled: it counts change notifications (a task changes
+        state several times), not tasks; then its sparkline, after a label that says it is the
+        last seconds' history (bare, a row of blocks at the line's end read as a progress bar).
+        The sparkline gives way when the line is full."""
         room = width - cell_len(line.plain)
         label = f"{rate[-2] if len(rate) > 1 else 0:,} changes/s"
-        spark = min(SPARK_SECONDS, room - len(label) - 1)
+        if room < len(label):
+            return
+        line.append(label, self._style("muted"))
+        spark = min(SPARK_SECONDS, room - len(label) - len(f"  last {SPARK_SECONDS}s "))
         if spark >= MIN_SPARK:
+            line.append(f"  last {spark}s ", self._style("muted"))
             line.append(sparkline(rate[-spark:]), self._style("group-running"))
-            line.append(" ")
-        if room >= len(label):
-            line.append(label, self._style("muted"))
