@@ -143,8 +143,8 @@ _CANONICAL_UTC = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
 )
 _LEGACY_TS = (
-    f"CASE WHEN a.ts_text ~ '{_CANONICAL_UTC}' THEN a.ts_text::timestamptz ELSE"
-    " (jsonb_path_query_first(to_jsonb(regexp_replace(a.ts_text, '(?:Z|z)$', '+00:00')),"
+    f"CASE WHEN e.ts_text ~ '{_CANONICAL_UTC}' THEN e.ts_text::timestamptz ELSE"
+    " (jsonb_path_query_first(to_jsonb(regexp_replace(e.ts_text, '(?:Z|z)$', '+00:00')),"
     " '$.datetime()', '{}', true) #>> '{}')::timestamptz END"
 )
 
@@ -170,7 +170,7 @@ def legacy_page(shape: TableShape, *, previous: bool | None, descending: bool, p
     if not arms:
         return None
     order = "DESC" if descending else "ASC"
-    key = f"(COALESCE(e.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
+    key = f"(COALESCE(k.ts, '-infinity'::timestamptz), e.src, '{NIL_UUID}'::uuid, e.ord)"
     # The keys (and levels) of every entry are read to find the page; only the page's entries
     # are turned into columns (text, sizes, attributes): the top-N sort keeps %(limit)s of them.
     return f"""
@@ -180,16 +180,14 @@ SELECT p.ts, p.src, '{NIL_UUID}'::uuid, p.ord, p.prev, left(p.ts_text, 100),
        left({_legacy_event("p.elem")}, %(event_chars)s), octet_length({_legacy_event("p.elem")}),
        {_attributes_columns("(p.elem -> 'attributes')")}
 FROM (
-    SELECT e.src, e.prev, e.elem, e.ord, e.ts_text, e.ts
+    SELECT e.src, e.prev, e.elem, e.ord, e.ts_text, k.ts
     FROM (
-        SELECT a.*, {_LEGACY_TS} AS ts
-        FROM (
-            SELECT u.*, {_legacy_text("u.elem", "timestamp")} AS ts_text FROM ({" UNION ALL ".join(arms)}) AS u
-        ) AS a
-        OFFSET 0  -- a fence: each timestamp is read once, not again for the cursor and the sort
+        SELECT a.*, {_legacy_text("a.elem", "timestamp")} AS ts_text
+        FROM ({" UNION ALL ".join(arms)}) AS a
     ) AS e
+    CROSS JOIN LATERAL (SELECT {_LEGACY_TS} AS ts) AS k
     WHERE {_keyset(key, descending)} AND {_level_filter(_legacy_level("e.elem"), problems)}
-    ORDER BY COALESCE(e.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
+    ORDER BY COALESCE(k.ts, '-infinity'::timestamptz) {order}, e.src {order}, e.ord {order}
     LIMIT %(limit)s
 ) AS p
 ORDER BY COALESCE(p.ts, '-infinity'::timestamptz) {order}, p.src {order}, p.ord {order}
