@@ -86,16 +86,14 @@ async def press_and_land(pilot, key: str, event: str) -> None:
     await wait_for(pilot, lambda: event in screen_text(app), what=f"{event} on screen")
 
 
-async def press_and_hear(pilot, key: str, said: str) -> None:
-    """Press `key` where there is nothing to jump to: the screen says so (a toast: the app must run
-    with notifications=True), the cursor stays."""
+async def press_and_go_round(pilot, key: str, event: str) -> None:
+    """Press `key` past the last problem (the first, with E): the cursor goes round to the line
+    `event` at the other end, and the screen says so."""
     app: TaskTuiApp = pilot.app
-    view = app.screen.current_view
-    before = view.current
     app.clear_notifications()
-    await pilot.press(key)
-    await wait_for(pilot, lambda: said in screen_text(app), what=said)
-    assert view.current is before
+    await press_and_land(pilot, key, event)
+    said = "the last, from the end" if key == "E" else "the first, from the start"
+    await wait_for(pilot, lambda: any(said in note.message for note in app._notifications), what=said)
 
 
 # -- core --------------------------------------------------------------------------------------
@@ -188,7 +186,10 @@ async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them() -> 
         screen = await open_detail(pilot, mid)
         view = screen.current_view
         assert view.current.line.event == "line 20000"  # the tail; no error in its page
-        await press_and_hear(pilot, "e", "no later error or warning")
+        # No later one: e goes round to the first, and says so (the detail opens on the last line).
+        await press_and_go_round(pilot, "e", "disk almost full")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: view.current.line.event == "line 20000", what="the tail again")
         # Back through the log, each jump one query and a window around its line.
         await press_and_land(pilot, "E", "server down")
         assert "LDAPException: server down" in screen_text(app)  # its traceback shows too
@@ -199,11 +200,11 @@ async def test_e_and_shift_e_jump_through_20000_lines_without_loading_them() -> 
         window = view.entries[0]
         await press_and_land(pilot, "E", "disk almost full")
         assert view.entries[0] is window  # found in the window: nothing was reloaded
-        await press_and_hear(pilot, "E", "no earlier error or warning")
-        # And forward again, like vim's n after N.
+        await press_and_go_round(pilot, "E", "server down")
+        # And forward again, like vim's n after N, round to the first.
+        await press_and_go_round(pilot, "e", "disk almost full")
         await press_and_land(pilot, "e", "bind refused")
         await press_and_land(pilot, "e", "server down")
-        await press_and_hear(pilot, "e", "no later error or warning")
         # From the first page, the first problem is past the window: a query again.
         await pilot.press("home")
         await wait_for(pilot, lambda: view.entries[0].line.event == "Task has been queued", what="first page")
@@ -240,9 +241,8 @@ async def test_jumps_in_the_previous_attempts_stay_in_them() -> None:
         await press_and_land(pilot, "e", "first try timed out")
         await press_and_land(pilot, "e", "slow bind to ldap://dc1")
         # The current attempt's error is later in time, but not in this attempt group.
-        await press_and_hear(pilot, "e", "no later error or warning")
-        await press_and_land(pilot, "E", "first try timed out")
-        await press_and_hear(pilot, "E", "no earlier error or warning")
+        await press_and_go_round(pilot, "e", "first try timed out")
+        await press_and_go_round(pilot, "E", "slow bind to ldap://dc1")
         assert all(entry.line.previous for entry in view.entries)
         # The current attempt's view jumps on its own lines.
         await pilot.press("p")
