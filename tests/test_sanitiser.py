@@ -41,7 +41,7 @@ from tasktui.render import detail as rendered_detail
 from tasktui.render import workers as rendered_workers
 from tasktui.render.report import report_lines
 from tasktui.render.text import NAME_CHARS
-from tasktui.ui.screens.facets import counted_prompt, plain_prompt
+from tasktui.ui.screens.facets import counted_prompt
 from tasktui.ui.screens.retry import retry_question
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable
@@ -241,7 +241,6 @@ def test_facet_prompts(value: str, count: int, width: int) -> None:
     assert_inert(prompt)
     if width - len(f"{count:,}") - 1 >= 8:
         assert cell_len(prompt) == width
-    assert_inert(plain_prompt(value, width))
 
 
 @SETTINGS
