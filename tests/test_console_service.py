@@ -194,8 +194,8 @@ async def test_facets_name_what_the_window_holds(live_dsn: str, writer) -> None:
     async with running_console(live_dsn) as (console, _):
         await until(lambda: console.loaded == 3, what="loaded")
         facets = console.facets()
-        assert facets.queues == ["default", "slow"]
-        assert facets.tenants == ["Default"]
+        assert facets.queues == [("default", 1), ("slow", 2)]
+        assert facets.tenants == [("Default", 3)]
         assert facets.actors == [("authentik.a", 1), ("authentik.b", 2)]
 
 

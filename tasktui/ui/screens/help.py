@@ -63,6 +63,7 @@ class ConnectionScreen(ModalScreen[None]):
         width: 100%; height: auto; max-height: 90%;
         background: $panel; border-top: tall $accent; border-bottom: tall $accent; padding: 0;
     }
+    ConnectionScreen #hint { color: $text-muted; }
     """
 
     def __init__(self, connection: str) -> None:
@@ -72,7 +73,7 @@ class ConnectionScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(connection_text(self.connection), id="connection-text")
-            yield Static(Text("y copies it (OSC 52; the terminal must allow it) · Esc closes", style="dim"), id="hint")
+            yield Static("y copies it (OSC 52; the terminal must allow it) · Esc closes", id="hint", markup=False)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.connection)

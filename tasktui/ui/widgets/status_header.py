@@ -234,6 +234,7 @@ class StatusHeader(Static):
         worker until its row is gone); the worker panel (w) has them in full. What does not fit
         is counted, never cut mid-word."""
         hint = " — w: details"
+        alarms = [cut(alarm, DETAIL_CHARS) for alarm in alarms]  # hostnames and versions are data
         shown: list[str] = []
         for alarm in alarms:
             left = len(alarms) - len(shown) - 1
