@@ -2,6 +2,7 @@
 a terminal emulator (pyte), against a naive reference console measured in the same run.
 
     python bench/screen_latency.py [--tasks 20000] [--seconds 10] [--rates 300,1000] [--size 160x45]
+        [--tasktui-args "--max-fps 2"]
 
 Method
 - A throwaway durable cluster (fsync on) with the mirror, tasktui's trigger and `--tasks` tasks
@@ -34,6 +35,7 @@ import fcntl
 import os
 import pty
 import random
+import shlex
 import signal
 import struct
 import subprocess
@@ -460,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=0, help="queued tasks added to the table (default 0)")
     parser.add_argument("--keys", action="store_true", help="also time keys (? and Esc) under the first rate")
     parser.add_argument("--rss-every", type=float, default=0.0, help="sample RSS this often in loaded phases (s)")
+    parser.add_argument(
+        "--tasktui-args", default="", metavar="ARGS", help="more options for the tasktui console (e.g. '--max-fps 2')"
+    )
     parser.add_argument("--py-spy", metavar="PATH", help="profile the tasktui console with this py-spy binary")
     parser.add_argument("--profile-out", default="tasktui-profile.txt", help="where py-spy writes (collapsed stacks)")
     # Internal: the load processes.
@@ -495,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         consoles = {
-            "tasktui": [sys.executable, "-m", "tasktui", "--dsn", dsn],
+            "tasktui": [sys.executable, "-m", "tasktui", "--dsn", dsn, *shlex.split(args.tasktui_args)],
             "naive": [sys.executable, str(HERE / "naive_console.py"), "--dsn", dsn],
         }
         results = {

@@ -66,6 +66,7 @@ THEME_ENV = "TASKTUI_THEME"
 WHERE_ENV = ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
 DEFAULT_FPS = 20.0
+MAX_FPS = 60.0
 DEFAULT_POLL = 2.0
 _KEYS = re.compile(r"[^\s,]+(,[^\s,]+)*")
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -236,7 +237,7 @@ def _profile(check: _Checker, name: str, value: Any) -> Profile:
 
 
 _NUMBERS = {
-    "fps": (0.0, 60.0),
+    "fps": (0.0, MAX_FPS),
     "poll": (0.0, 300.0),
     "recheck": (0.0, 3600.0),
     "link_timeout": (0.0, 300.0),
@@ -365,7 +366,7 @@ def resolve(args: argparse.Namespace, config: Config, env: Mapping[str, str] | N
     pick("theme", getattr(args, "theme", None), None, env_name=THEME_ENV)
     pick("hide_successful", None, True)
     pick("trigger_mode", getattr(args, "trigger_mode", None), AUTO)
-    pick("fps", None, DEFAULT_FPS)
+    pick("fps", getattr(args, "max_fps", None), DEFAULT_FPS)
     pick("poll", None, DEFAULT_POLL)
     pick("recheck", getattr(args, "recheck", None), RECONCILE_INTERVAL)
     pick("link_timeout", getattr(args, "link_timeout", None), LINK_TIMEOUT)

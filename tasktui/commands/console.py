@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tasktui.argtypes import positive
-from tasktui.config import Resolved
+from tasktui.config import DEFAULT_FPS, MAX_FPS, Resolved
 from tasktui.core.changemode import AUTO, CHOICES
 from tasktui.core.console import TaskConsole
 from tasktui.core.db import Target
@@ -30,6 +30,26 @@ def channel_prefix(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def max_fps(text: str) -> float:
+    """--max-fps, for argparse: redraws a second, more than 0 and at most 60 (as console.fps)."""
+    value = positive(float)(text)
+    if value > MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_FPS:g}: {text!r}")
+    return value
+
+
+def add_max_fps(parser: argparse.ArgumentParser) -> None:
+    """--max-fps, shared by the console and `tasktui demo`."""
+    parser.add_argument(
+        "--max-fps",
+        type=max_fps,
+        default=None,
+        metavar="N",
+        help=f"redraw the screen at most N times a second (default: console.fps in the config file, else"
+        f" {DEFAULT_FPS:g}); 2 or 4 on a slow SSH link sends a fraction of the bytes",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Defaults are None here: the config file and the environment fill what the command line
     # leaves out (tasktui.config), and tasktui's defaults come last.
@@ -42,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " console",
     )
     parser.add_argument("--label", help="name shown in the header for this database (e.g. prod-eu)")
+    add_max_fps(parser)
     parser.add_argument(
         "--theme",
         help="a Textual theme (default: $TASKTUI_THEME, else console.theme in the config file, else textual-dark)",

@@ -30,6 +30,7 @@ import psycopg
 
 from tasktui.argtypes import positive
 from tasktui.commands._output import say
+from tasktui.commands.console import add_max_fps
 from tasktui.core import db
 from tasktui.core.mirror import apply_mirror
 from tasktui.core.trigger import DEFAULT_CHANNEL, install
@@ -64,6 +65,7 @@ exit status: 0 on a clean exit (q, Ctrl-C, SIGTERM); 1 when the embedded server 
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default: 1)")
     parser.add_argument("--rate", type=positive(float), default=6.0, help="new tasks per second (default: 6)")
     parser.add_argument("--workers", type=positive(int), default=3, help="live simulated workers (default: 3)")
+    add_max_fps(parser)
     parser.add_argument(
         "--no-console",
         action="store_true",
@@ -124,8 +126,11 @@ def _say(text: str) -> None:
 
 
 class EmbeddedDemo:
-    def __init__(self, *, seed: int, rate: float, workers: int, signals: _Signals) -> None:
+    def __init__(
+        self, *, seed: int, rate: float, workers: int, signals: _Signals, max_fps: float | None = None
+    ) -> None:
         self.seed = seed
+        self.max_fps = max_fps
         self.rate = rate
         self.workers = workers
         self.signals = signals
@@ -257,6 +262,7 @@ class EmbeddedDemo:
                 channel=DEFAULT_CHANNEL,
                 label="demo (embedded PostgreSQL)",
                 connection=self.dsn,
+                fps=self.max_fps,
             )
         finally:
             # The console's screen covered the lines above: say them again where they stay.
@@ -324,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
     _require_embedded_server()
     signals = _Signals()
     signals.install()
-    demo = EmbeddedDemo(seed=args.seed, rate=args.rate, workers=args.workers, signals=signals)
+    demo = EmbeddedDemo(seed=args.seed, rate=args.rate, workers=args.workers, signals=signals, max_fps=args.max_fps)
     try:
         demo.start()
         return demo.serve() if args.no_console else demo.console()

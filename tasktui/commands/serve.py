@@ -101,6 +101,7 @@ def console_command(settings: Resolved) -> list[str]:
         if console[name].value:
             command += [option, str(console[name].value)]
     command += ["--recheck", f"{console['recheck'].value:g}", "--link-timeout", f"{console['link_timeout'].value:g}"]
+    command += ["--max-fps", f"{console['fps'].value:g}"]
     if console["read_only"].value:
         command.append("--read-only")
     return command

@@ -1,15 +1,19 @@
 """The main screen: the live task table with its header, filter bar, worker panel and legend, and
 every key of the table (search, facets, sort, pause, retry, …).
 
-It reads the window from the console service and redraws on a fixed tick (at most 20 times a
-second), never once per notification, so a burst of thousands of changes costs a handful of
-frames. Screens it opens get the service and what they need through their constructors, and say
-what they chose by the result they close with.
+It reads the window from the console service and redraws on a tick (at most 20 times a second,
+or `--max-fps`; less while frames are slow, see tasktui.ui.pacing), never once per notification,
+so a burst of thousands of changes costs a handful of frames; the header's counts and health wait
+for the same tick. A redraw waits while a key press is queued: keys are answered first.
+
+Screens it opens get the service and what they need through their constructors, and say what they
+chose by the result they close with.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from textual import on, work
@@ -34,6 +38,7 @@ from tasktui.ui.messages import (
     FeedUpdated,
     SideChangesArrived,
 )
+from tasktui.ui.pacing import MAX_POSTPONED, RedrawPacer, input_waiting
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, confirm_retry
@@ -68,6 +73,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         self._shown: tuple[int, TaskFilter, SortKey] | None = None
         self._last_redraw = 0.0
         self._redraw_due = False
+        self._due_since = 0.0
+        self._header_due = False
+        self.pacer = RedrawPacer(settings.redraw_interval)
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -88,7 +96,8 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self.check_write_access()
         # Worker ages and liveness change with time alone, not only with rows.
         self.set_interval(WORKER_REFRESH_SECONDS, self.refresh_workers)
-        self.set_interval(1.0, self.tick)
+        # Ages tick once a second, or at the redraw rate when --max-fps asks for less.
+        self.set_interval(max(1.0, self.settings.redraw_interval), self.tick)
         self.set_interval(self.settings.redraw_interval, self._redraw_tick)
         self.redraw(force=True)
         self.tick()  # the rate and ages from the first frame, not a second later
@@ -115,9 +124,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     def _feed_updated(self, message: FeedUpdated) -> None:
         self.header_state.last_event_at = self.service.last_event_at
         if self.paused:
-            # Nothing is redrawn while paused but the count of what waits: say it at once.
+            # Nothing is redrawn while paused but the count of what waits (at the next tick).
             self.header_state.buffered += message.update.changed
-            self.show_header()
+            self._header_due = True
         self.schedule_redraw()
 
     @on(CountsUpdated)
@@ -126,12 +135,12 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         # header and table count the same rows. While paused both stay as they were.
         if not self.paused:
             self.header_state.counts = self.service.counts()
-            self.show_header()
+            self._header_due = True
 
     @on(FeedHealthChanged)
     def _health(self, message: FeedHealthChanged) -> None:
         self.header_state.health = message.health
-        self.show_header()
+        self._header_due = True
 
     @on(SideChangesArrived)
     def _side_changes(self, message: SideChangesArrived) -> None:
@@ -144,15 +153,24 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         """Redraw now if the last redraw is old enough; otherwise the redraw tick picks it up
         (at most 20 redraws a second). A steady interval, not one-shot timers: Textual drops a
         one-shot timer whose deadline passed while the loop was busy, which froze the table."""
-        if time.monotonic() - self._last_redraw >= self.settings.redraw_interval:
-            self.redraw()
-        else:
-            self._redraw_due = True
+        if not self._redraw_due:
+            self._redraw_due, self._due_since = True, time.monotonic()
+        self._redraw_if_due()
 
     def _redraw_tick(self) -> None:
         if self._redraw_due:
-            self._redraw_due = False
-            self.redraw()
+            self._redraw_if_due()
+        if self._header_due:
+            self.show_header()
+
+    def _redraw_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_redraw < self.pacer.interval:
+            return
+        if input_waiting(self.app) and now - self._due_since < MAX_POSTPONED:
+            return  # the key first; the next tick redraws
+        self._redraw_due = False
+        self.redraw()
 
     def redraw(self, force: bool = False, *, to_top: bool = False) -> None:
         """Redraw the table if the rows, filter or sort changed (never while paused); `to_top`
@@ -165,7 +183,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         # Another filter is another list: its cursor starts on the first row, the newest.
         new_selection = to_top or (self._shown is not None and self._shown[1] != self.task_filter)
         self._shown = key
-        self._last_redraw = time.monotonic()
+        self._last_redraw = started = time.monotonic()
         rows = self.service.view(self.task_filter, self.sort)
         empty = ""
         if not rows and self.service.loaded:
@@ -175,6 +193,11 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         # The header counts the rows just drawn: the two never disagree on what is in flight.
         self.header_state.counts = self.service.counts()
         self.show_header()
+        # A frame's cost: this work, the wait in the queue and the paint that puts it on screen.
+        self.call_after_refresh(self._frame_done(started))
+
+    def _frame_done(self, started: float) -> Callable[[], None]:
+        return lambda: self.pacer.frame_took(time.monotonic() - started)
 
     def tick(self) -> None:
         """Once a second: ages in the header and the relative times in the table."""
@@ -182,12 +205,12 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         self.header_state.last_event_at = self.service.last_event_at
         self.show_header()
         if not self.paused:
-            self.query_one(TaskTable).body.now = self.settings.clock()
-            self.rows.refresh()
+            self.rows.set_now(self.settings.clock())
 
     def show_header(self) -> None:
         if not self.is_mounted:
             return
+        self._header_due = False
         self.header_state.paused = self.paused
         self.query_one(StatusHeader).show(self.header_state, self.settings.clock().timestamp())
 

@@ -23,6 +23,8 @@ class FilterBar(Horizontal):
     class SearchClosed(Message):
         """The box gave up focus (Enter or Esc): the table takes it back."""
 
+    _info: str | None = None  # the text shown next to the search box
+
     def compose(self) -> ComposeResult:
         yield Input(placeholder=PLACEHOLDER, id="search")
         yield Static(id="filter-info")
@@ -78,4 +80,8 @@ class FilterBar(Horizontal):
         self._show_search(False)
 
     def show_info(self, text: str) -> None:
-        self.query_one("#filter-info", Static).update(text)
+        # Called on every redraw: the same text again is not sent to the terminal again.
+        info = self.query_one("#filter-info", Static)
+        if text != self._info:
+            self._info = text
+            info.update(text, layout=False)

@@ -110,6 +110,8 @@ class StatusHeader(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[HeaderState, float] | None = None
+        self._text: Text | None = None
+        self._line_count = 0
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status-header--{name}")
@@ -141,7 +143,11 @@ class StatusHeader(Static):
             lines.append(self._alarms_line(state.alarms, width))
         both = Text("\n").join(lines)
         both.no_wrap, both.overflow = True, "ellipsis"
-        self.update(both)
+        # Shown on every redraw and tick: an unchanged header costs nothing on the terminal, and
+        # only a change in its number of lines lays the screen out again.
+        if both != self._text:
+            self.update(both, layout=len(lines) != self._line_count)
+            self._text, self._line_count = both, len(lines)
 
     def _first_line(self, state: HeaderState, now: float, down: bool, *, compact: bool) -> Text:
         """Which database, the feed's mode and freshness; `compact` drops a zero drift and the

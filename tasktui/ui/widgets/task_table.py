@@ -2,8 +2,10 @@
 
 Textual's DataTable re-measures every cell of every row after each change (seconds at 10k rows);
 this view keeps the rows as a plain list and renders the ~40 visible lines per frame, so a
-window of 100k tasks scrolls and updates as fast as one of 100. Columns have fixed widths and
-a priority: on a narrow terminal the least important ones are dropped (the detail screen shows
+window of 100k tasks scrolls and updates as fast as one of 100. It remembers what each visible line
+showed and repaints only the lines whose text, colour or cursor changed: a change to one task costs
+one line on the terminal, not a screen (over SSH that is most of the bytes). Columns have fixed
+widths and a priority: on a narrow terminal the least important ones are dropped (the detail screen shows
 everything), and the actor column takes the remaining width. The message id narrows to a prefix
 before it is dropped, so that an id to paste into `tasktui show` is on screen at 80 columns.
 """
@@ -22,7 +24,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
@@ -155,6 +156,11 @@ class TaskTableHeader(Static):
         self.update(line)
 
 
+# What a visible line shows: its status colour, whether the cursor is on it, and its cells' text
+# (None past the last row).
+LineKey = tuple[str, bool, tuple[str, ...]] | None
+
+
 class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
     """The rows themselves. The cursor follows a task, not a position: when live updates move
     the selected task, the cursor moves with it — except on the first row, where the view keeps
@@ -178,8 +184,6 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
     TaskRows:focus > .task-table--cursor { background: $primary 60%; }
     """ + "\n".join(f"TaskRows > .task-table--{name} {{ {RULES[styles.status(name)]} }}" for name in STATUS_STYLES)
 
-    cursor = reactive(0, always_update=True, repaint=True)
-
     class Highlighted(Message):
         def __init__(self, task: TaskRow | None) -> None:
             super().__init__()
@@ -202,8 +206,13 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         self._layout_width = 80
         self._sort_column = DEFAULT_SORT.column
         self.selected_id: str | None = None
+        self.cursor = 0
         self.now = utc_now()
         self.empty_text = ""  # drawn on the first line when there are no rows (why the table is empty)
+        # What each visible line showed at the last sync, by row index, and the frame (scroll
+        # position, size, columns) it was drawn in: a new frame repaints everything.
+        self._drawn: dict[int, LineKey] = {}
+        self._drawn_frame: tuple[object, ...] | None = None
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -225,7 +234,49 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
                     break
         self.virtual_size = Size(self.size.width, len(rows))
         self._move_to(min(position, max(0, len(rows) - 1)), announce=False)
-        self.refresh()
+
+    def set_now(self, now: datetime) -> None:
+        """The clock the relative ages are computed on: only lines whose age text changed are
+        repainted (most ages change once a minute)."""
+        self.now = now
+        self.sync()
+
+    def sync(self) -> None:
+        """Repaint the visible lines whose content changed since the last sync (all of them when
+        the view scrolled, resized or changed columns)."""
+        height = self.scrollable_content_region.height
+        top = int(self.scroll_offset.y)
+        frame = (top, self.scrollable_content_region.width, height, tuple(self.columns))
+        drawn = {index: self._line_key(index) for index in range(top, top + height)}
+        if frame != self._drawn_frame:
+            self.refresh()
+        else:
+            for index, key in drawn.items():
+                if self._drawn.get(index) != key:
+                    self.refresh_line(index)
+        self._drawn, self._drawn_frame = drawn, frame
+
+    def _line_key(self, index: int) -> LineKey:
+        if index >= len(self.rows):
+            # The first line of an empty table says why it is empty.
+            return ("empty", False, (self.empty_text,)) if index == 0 and self.empty_text else None
+        task = self.rows[index]
+        return (task.status.style, index == self.cursor, self._cells(task))
+
+    def _cells(self, task: TaskRow) -> tuple[str, ...]:
+        # Everything in a row is data from the database: shown literally, escapes visible, cut to
+        # the column's width in terminal cells (a CJK character or an emoji takes two). A column
+        # cut at its start for its distinctive end is cut at its end when it is the sort: rows
+        # sorted by actor must read sorted, and they sort by their start.
+        return tuple(
+            fit_cells(
+                column.render(task, self.now),
+                width,
+                keep_end=column.keep_end and column.key != self._sort_column,
+                right=column.right,
+            )
+            for column, width in self.columns
+        )
 
     @property
     def current(self) -> TaskRow | None:
@@ -242,6 +293,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
             self.scroll_to(y=index, animate=False)
         elif index >= top + height:
             self.scroll_to(y=index - height + 1, animate=False)
+        self.sync()
         if announce:
             self.post_message(self.Highlighted(task))
 
@@ -256,7 +308,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         if column != self._sort_column:
             self._sort_column = column
             self._relayout(self._layout_width)
-            self.refresh()
+            self.sync()
 
     @property
     def sortable_keys(self) -> list[str]:
@@ -288,13 +340,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         if index == self.cursor:
             style += self.get_component_rich_style("task-table--cursor")
         segments = []
-        for column, column_width in self.columns:
-            # Everything in a row is data from the database: shown literally, escapes visible, cut
-            # to the column's width in terminal cells (a CJK character or an emoji takes two).
-            # A column cut at its start for its distinctive end is cut at its end when it is the
-            # sort: rows sorted by actor must read sorted, and they sort by their start.
-            keep_end = column.keep_end and column.key != self._sort_column
-            cell = fit_cells(column.render(task, self.now), column_width, keep_end=keep_end, right=column.right)
+        for (column, _), cell in zip(self.columns, self._cells(task), strict=True):
             cell_style = style + Style(bold=True) if column.key == "status" else style
             segments.append(Segment(cell + " ", cell_style))
         return Strip(segments).crop(0, width).extend_cell_length(width, style)
