@@ -41,14 +41,16 @@ class RedrawPacer:
 
 
 def input_waiting(app: App[object]) -> bool:
-    """Whether a key press or click waits in the queues it passes through (the app, its screen,
-    the focused widget). Textual has no public peek at a queue; without its internals this says
-    False and redraws simply do not wait."""
-    pumps: Iterable[MessagePump | None] = (app, app.screen, app.focused)
+    """Whether a key press or click waits in a queue it passes through: the app's, then the
+    focused widget's and each of its ancestors' as it bubbles up to the screen's bindings. Textual
+    has no public peek at a queue; without its internals this says False and redraws do not wait."""
+    focused = app.focused
+    # A widget's ancestors end with its screen and the app.
+    pumps: Iterable[MessagePump] = (app.screen, app) if focused is None else focused.ancestors_with_self
     for pump in pumps:
-        if pump is None or not pump.message_queue_size:
+        if not pump.message_queue_size:
             continue
-        waiting = getattr(pump._message_queue, "_queue", ())
+        waiting = getattr(pump._message_queue, "values", ())  # textual._queue.Queue
         if any(isinstance(message, ANSWERED_INPUT) for message in waiting):
             return True
     return False

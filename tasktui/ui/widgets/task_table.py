@@ -323,6 +323,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self.rows))
+        self.sync()  # a new frame: everything is repainted, and remembered at its new size
 
     def render_line(self, y: int) -> Strip:
         index = int(self.scroll_offset.y) + y
