@@ -7,7 +7,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
+
+from tasktui.ui.widgets.quiet_static import QuietStatic
 
 PLACEHOLDER = "search actor, uid or message id — Enter keeps, Esc clears"
 
@@ -23,11 +25,9 @@ class FilterBar(Horizontal):
     class SearchClosed(Message):
         """The box gave up focus (Enter or Esc): the table takes it back."""
 
-    _info: str | None = None  # the text shown next to the search box
-
     def compose(self) -> ComposeResult:
         yield Input(placeholder=PLACEHOLDER, id="search")
-        yield Static(id="filter-info")
+        yield QuietStatic(id="filter-info")
 
     def on_mount(self) -> None:
         self._show_search(False)
@@ -80,8 +80,4 @@ class FilterBar(Horizontal):
         self._show_search(False)
 
     def show_info(self, text: str) -> None:
-        # Called on every redraw: the same text again is not sent to the terminal again.
-        info = self.query_one("#filter-info", Static)
-        if text != self._info:
-            self._info = text
-            info.update(text, layout=False)
+        self.query_one("#filter-info", QuietStatic).show_text(text)

@@ -8,7 +8,6 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.widgets import Static
 
 from tasktui.core.counts import StatusCounts
 from tasktui.core.db import without_target
@@ -16,6 +15,7 @@ from tasktui.core.events import FeedMode, FeedStatus
 from tasktui.core.health import FeedHealth
 from tasktui.core.status import GROUPS
 from tasktui.core.text import cut
+from tasktui.ui.widgets.quiet_static import QuietStatic
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_SECONDS = 20  # the sparkline's seconds when there is room
@@ -66,7 +66,7 @@ class HeaderState:
     health: FeedHealth | None = None
 
 
-class StatusHeader(Static):
+class StatusHeader(QuietStatic):
     """One line for the feed, the reason on lines of its own while the console is blind (it is
     what the reader needs then, and it is long), then the counts — kept, marked as last known,
     while they cannot be refreshed."""
@@ -110,8 +110,6 @@ class StatusHeader(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[HeaderState, float] | None = None
-        self._text: Text | None = None
-        self._line_count = 0
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status-header--{name}")
@@ -143,11 +141,7 @@ class StatusHeader(Static):
             lines.append(self._alarms_line(state.alarms, width))
         both = Text("\n").join(lines)
         both.no_wrap, both.overflow = True, "ellipsis"
-        # Shown on every redraw and tick: an unchanged header costs nothing on the terminal, and
-        # only a change in its number of lines lays the screen out again.
-        if both != self._text:
-            self.update(both, layout=len(lines) != self._line_count)
-            self._text, self._line_count = both, len(lines)
+        self.show_text(both)
 
     def _first_line(self, state: HeaderState, now: float, down: bool, *, compact: bool) -> Text:
         """Which database, the feed's mode and freshness; `compact` drops a zero drift and the

@@ -26,7 +26,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
 
 from tasktui.core.models import TaskRow
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey
@@ -34,6 +33,7 @@ from tasktui.core.text import fit_cells
 from tasktui.core.timefmt import absolute_utc, relative, utc_now
 from tasktui.render import styles
 from tasktui.ui.styles import RULES
+from tasktui.ui.widgets.quiet_static import QuietStatic
 
 STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
 SHORT_ID_LENGTH = 8  # the shortest message id prefix `tasktui show` accepts
@@ -137,7 +137,7 @@ def layout_columns(width: int, sort_column: str | None = None) -> list[tuple[Col
     return list(zip(chosen, widths, strict=True))
 
 
-class TaskTableHeader(Static):
+class TaskTableHeader(QuietStatic):
     """Column titles, with the sort column marked."""
 
     DEFAULT_CSS = """
@@ -153,7 +153,7 @@ class TaskTableHeader(Static):
                 arrow = ARROWS[sort.descending]
                 title = (fit_cells(title, width - 2).rstrip() + " " + arrow) if width > 2 else arrow
             line.append(fit_cells(title, width, right=column.right) + " ")
-        self.update(line)
+        self.show_text(line)
 
 
 # What a visible line shows: its status colour, whether the cursor is on it, and its cells' text
