@@ -72,6 +72,7 @@ def many_tasks(count: int = 40) -> list[TaskRow]:
 async def test_a_change_to_one_task_repaints_its_line_only(painted: Painted) -> None:
     tasks = many_tasks()
     fake = FakeConsole(tasks)
+    fake.last_event = NOW.timestamp() - 0.5
     app = fake_app(fake)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: len(main_rows(app)) == len(tasks), what="the tasks")
@@ -82,6 +83,7 @@ async def test_a_change_to_one_task_repaints_its_line_only(painted: Painted) -> 
         changed = tasks[5]
         y = main_rows(app).index(changed.message_id)
         painted.reset()
+        fake.last_event = NOW.timestamp() - 0.2  # "last event 0s ago", as before
         fake.put(replace(changed, retries=7))  # the Try column: the row keeps its place
         await wait_for(pilot, lambda: bool(painted.lines), what="a paint")
         await pilot.pause(0.3)

@@ -44,9 +44,9 @@ def _estimate(number: int) -> str:
     return str(number)
 
 
-def _ago(seconds: float) -> str:
+def _ago(seconds: float, *, tenths: bool = True) -> str:
     if seconds < 10:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.1f}s" if tenths else f"{int(seconds)}s"
     if seconds < 120:
         return f"{int(seconds)}s"
     if seconds < 7200:
@@ -169,7 +169,9 @@ class StatusHeader(QuietStatic):
             first.append(f" — {cut(status.detail, DETAIL_CHARS)}", self._style(detail_style))
         # While blind no event can arrive: the blind time is the one that counts.
         if state.last_event_at is not None and not down and not compact:
-            first.append(f"  last event {_ago(max(0.0, now - state.last_event_at))} ago", self._style("muted"))
+            # Whole seconds: under load it would change on every redraw, and the header with it.
+            age = _ago(max(0.0, now - state.last_event_at), tenths=False)
+            first.append(f"  last event {age} ago", self._style("muted"))
         if state.health is not None and status.mode == FeedMode.LIVE:
             # The feed's self-audit: rows the re-check had to heal. 0 on a healthy installation.
             drift = state.health.drift_last_hour
