@@ -2,7 +2,7 @@
 a terminal emulator (pyte), against a naive reference console measured in the same run.
 
     python bench/screen_latency.py [--tasks 20000] [--seconds 10] [--rates 300,1000] [--size 160x45]
-        [--tasktui-args "--max-fps 2"]
+        [--tasktui-args "" --tasktui-args "--max-fps 2"]
 
 Method
 - A throwaway durable cluster (fsync on) with the mirror, tasktui's trigger and `--tasks` tasks
@@ -331,7 +331,7 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
     columns, lines = (int(v) for v in args.size.split("x"))
     console = WatchedConsole(command, columns, lines)
     profiler = None
-    if args.py_spy and label == "tasktui":
+    if args.py_spy and label == "tasktui":  # the first tasktui console
         # Samples of the console's own stacks for the whole run, as collapsed stacks.
         profiler = subprocess.Popen(
             [
@@ -359,7 +359,7 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
             phases.append(
                 run_phase(console, dsn, f"{rate:g}/s", rate, args.seconds, probes=True, rss_every=args.rss_every)
             )
-        if args.keys and args.rate_list and label == "tasktui":  # the naive console has no help key
+        if args.keys and args.rate_list and label.startswith("tasktui"):  # the naive console has no help key
             rate = args.rate_list[0]
             phases.append(run_phase(console, dsn, f"keys@{rate:g}", rate, args.seconds, probes=False, keys=True))
         print(f"  {label}: measured in {time.time() - console.started:.0f} s", flush=True)
@@ -404,10 +404,14 @@ def print_results(results: dict[str, tuple[float, list[Phase]]]) -> None:
                 samples = " ".join(f"{at:.0f}s:{mb:.0f}" for at, mb in phase.rss_samples)
                 print(f"{label:<10} RSS over {phase.name} (MB): {samples}")
         print(f"{label:<10} first screen with tasks after {first:.2f} s")
-    if len(results) == 2:
-        (_, (_, ours)), (_, (_, theirs)) = results.items()
+    if "naive" not in results:
+        return
+    _, theirs = results["naive"]
+    for label, (_, ours) in results.items():
+        if label == "naive":
+            continue
         print()
-        print("ratios tasktui / naive (below 1: tasktui does better)")
+        print(f"ratios {label} / naive (below 1: {label} does better)")
         for mine, reference in zip(ours, theirs, strict=False):
             parts = []
             for what, a, b in (
@@ -463,7 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", action="store_true", help="also time keys (? and Esc) under the first rate")
     parser.add_argument("--rss-every", type=float, default=0.0, help="sample RSS this often in loaded phases (s)")
     parser.add_argument(
-        "--tasktui-args", default="", metavar="ARGS", help="more options for the tasktui console (e.g. '--max-fps 2')"
+        "--tasktui-args",
+        action="append",
+        metavar="ARGS",
+        help="options for the tasktui console (e.g. '--max-fps 2'); given again, another tasktui console is measured"
+        " with those (tasktui-2, …) in the same run",
     )
     parser.add_argument("--py-spy", metavar="PATH", help="profile the tasktui console with this py-spy binary")
     parser.add_argument("--profile-out", default="tasktui-profile.txt", help="where py-spy writes (collapsed stacks)")
@@ -499,14 +507,17 @@ def main(argv: list[str] | None = None) -> int:
             f" terminal {args.size}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        consoles = {
-            "tasktui": [sys.executable, "-m", "tasktui", "--dsn", dsn, *shlex.split(args.tasktui_args)],
-            "naive": [sys.executable, str(HERE / "naive_console.py"), "--dsn", dsn],
-        }
+        consoles = {}
+        for number, options in enumerate(args.tasktui_args or [""], start=1):
+            label = "tasktui" if number == 1 else f"tasktui-{number}"
+            consoles[label] = [sys.executable, "-m", "tasktui", "--dsn", dsn, *shlex.split(options)]
+            if options:
+                print(f"{label}: tasktui {options}")
+        consoles["naive"] = [sys.executable, str(HERE / "naive_console.py"), "--dsn", dsn]
         results = {
             label: measure(command, label, dsn, args)
             for label, command in consoles.items()
-            if args.only in (None, label)
+            if args.only is None or label.startswith(args.only)
         }
         print()
         print_results(results)

@@ -253,3 +253,15 @@ def test_line_keys_see_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     rows.now = NOW + timedelta(seconds=1)
     assert rows._line_key(0) != before
     assert isinstance(rows.now, datetime)
+
+
+async def test_a_table_line_goes_out_as_one_segment_per_style() -> None:
+    """Each segment costs its own escape sequences on the terminal (~30 bytes in truecolor): a
+    row is its status cell (bold) and the rest, whatever the number of columns."""
+    app = fake_app(FakeConsole(many_tasks(3)))
+    async with app.run_test(size=(200, 20)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 3, what="the tasks")
+        rows = app.main_screen.query_one(TaskRows)
+        assert len(rows.columns) >= 8
+        for y in range(3):
+            assert len(list(rows.render_line(y))) <= 2

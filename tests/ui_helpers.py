@@ -65,7 +65,7 @@ def row_style(app: TaskTuiApp, message_id: str) -> Style:
     index = next(i for i, r in enumerate(rows.rows) if r.message_id == message_id)
     y = index - int(rows.scroll_offset.y)
     segments = list(rows.render_line(y))
-    return segments[1].style or Style()
+    return segments[-1].style or Style()  # a line is one segment per style: the status cell's comes first
 
 
 def component_color(app: TaskTuiApp, name: str) -> object:

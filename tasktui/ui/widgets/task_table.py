@@ -344,7 +344,9 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         for (column, _), cell in zip(self.columns, self._cells(task), strict=True):
             cell_style = style + Style(bold=True) if column.key == "status" else style
             segments.append(Segment(cell + " ", cell_style))
-        return Strip(segments).crop(0, width).extend_cell_length(width, style)
+        # One segment per run of one style, not per cell: each segment costs its own escape
+        # sequences on the terminal (~30 bytes in truecolor), so a row goes out in two.
+        return Strip(segments).crop(0, width).extend_cell_length(width, style).simplify()
 
     def _relayout(self, width: int) -> None:
         self._layout_width = width
