@@ -16,8 +16,8 @@ from textual.app import App
 from textual.message_pump import MessagePump
 
 SLOWEST_INTERVAL = 0.25  # under load the table still moves four times a second
-SLOW_SHARE = 0.5  # a frame taking more than this share of the interval stretches it
-FAST_SHARE = 0.125  # a frame taking less than this share of the interval shortens it again
+SLOW_SHARE = 1.0  # a frame taking longer than the interval stretches it
+FAST_SHARE = 0.25  # a frame taking less than this share of the interval shortens it again
 MAX_POSTPONED = 0.25  # seconds a redraw waits for input at most: held keys never freeze the table
 # Input that the user waits to see answered (a moving mouse is not waited for).
 ANSWERED_INPUT = (events.Key, events.MouseDown)
@@ -25,8 +25,10 @@ ANSWERED_INPUT = (events.Key, events.MouseDown)
 
 class RedrawPacer:
     """The interval between redraws: `fastest` (1 / --max-fps) while frames are cheap, doubled
-    while a frame takes more than half the interval, up to SLOWEST_INTERVAL (or `fastest`, if that
-    is slower), and halved again once frames take less than an eighth of it."""
+    while a frame takes longer than the interval, up to SLOWEST_INTERVAL (or `fastest`, if that
+    is slower), and halved again once frames take less than a quarter of it. A frame is measured
+    from the start of the redraw to the end of the paint that shows it, waits in the queue
+    included: on a machine short of CPU the console draws less often rather than falling behind."""
 
     def __init__(self, fastest: float) -> None:
         self.fastest = fastest
