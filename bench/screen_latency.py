@@ -353,8 +353,9 @@ def measure(command: list[str], label: str, dsn: str, args: argparse.Namespace) 
     try:
         first = console.wait_for("authentik.bench.actor_", within=60)
         time.sleep(1.0)  # let the start-up work (counts, a first re-check) settle
-        phases = [run_phase(console, dsn, "quiet", 0, min(5.0, args.seconds), probes=False)]
-        phases.append(run_phase(console, dsn, "idle", 0, args.seconds, probes=True))
+        idle_seconds = args.seconds if args.idle_seconds is None else args.idle_seconds
+        phases = [run_phase(console, dsn, "quiet", 0, min(5.0, idle_seconds), probes=False)]
+        phases.append(run_phase(console, dsn, "idle", 0, idle_seconds, probes=True))
         for rate in args.rate_list:
             phases.append(
                 run_phase(console, dsn, f"{rate:g}/s", rate, args.seconds, probes=True, rss_every=args.rss_every)
@@ -460,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=20_000, help="tasks in the table (default 20000)")
     parser.add_argument("--running", type=int, default=300, help="running tasks the load updates (default 300)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    parser.add_argument(
+        "--idle-seconds", type=float, help="length of the quiet and idle phases (default: --seconds, at most 5 quiet)"
+    )
     parser.add_argument("--rates", default="300,1000", help="updates/s of the loaded phases (default 300,1000)")
     parser.add_argument("--size", default="160x45", help="terminal size, COLUMNSxLINES (default 160x45)")
     parser.add_argument("--only", choices=["tasktui", "naive"], help="measure one console only")
