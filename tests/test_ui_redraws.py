@@ -82,6 +82,12 @@ async def test_a_change_to_one_task_repaints_its_line_only(painted: Painted) -> 
         assert visible > 20
         changed = tasks[5]
         y = main_rows(app).index(changed.message_id)
+        # A first change, painted, so that start-up (the scrollbar's arrival resizes the table) is
+        # over on a slow machine too.
+        painted.reset()
+        fake.put(replace(tasks[7], retries=1))
+        await wait_for(pilot, lambda: bool(painted.lines), what="a first paint")
+        await pilot.pause(0.3)
         painted.reset()
         fake.last_event = NOW.timestamp() - 0.2  # "last event 0s ago", as before
         fake.put(replace(changed, retries=7))  # the Try column: the row keeps its place

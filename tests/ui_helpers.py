@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
+from itertools import accumulate
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from textual import events
 from textual.css.query import NoMatches
@@ -57,6 +59,15 @@ def row_texts(app: TaskTuiApp) -> list[str]:
     for y in range(min(height, len(rows.rows) - int(rows.scroll_offset.y))):
         lines.append("".join(segment.text for segment in rows.render_line(y)).rstrip())
     return lines
+
+
+def misplaced_column_ends(text: str, rows: TaskRows) -> set[int]:
+    """The cells where a column of this drawn row should end (with the space after it) but no
+    space ends: empty when each cell fills exactly its column's width, so nothing shifts. (A line
+    is drawn as one segment per style, not per cell: the text is what shows it.)"""
+    ends = set(accumulate(width + 1 for _, width in rows.columns[:-1]))
+    spaces = {cell_len(text[: index + 1]) for index, character in enumerate(text) if character == " "}
+    return ends - spaces
 
 
 def row_style(app: TaskTuiApp, message_id: str) -> Style:
