@@ -271,3 +271,16 @@ async def test_a_table_line_goes_out_as_one_segment_per_style() -> None:
         assert len(rows.columns) >= 8
         for y in range(3):
             assert len(list(rows.render_line(y))) <= 2
+
+
+def test_each_browser_tab_and_the_demo_take_max_fps(tmp_path: Path) -> None:
+    from tasktui.commands.serve import console_command
+
+    config = tmp_path / "config.toml"
+    config.write_text("[console]\nfps = 4\n")
+    parser = build_parser()
+    command = console_command(resolve(parser.parse_args(["serve"]), load_config(config), env={}))
+    assert command[command.index("--max-fps") + 1] == "4"
+    command = console_command(resolve(parser.parse_args(["serve", "--max-fps", "1"]), load_config(config), env={}))
+    assert command[command.index("--max-fps") + 1] == "1"
+    assert parser.parse_args(["demo", "--max-fps", "2"]).max_fps == 2
