@@ -18,7 +18,17 @@ class QuietStatic(Static):
 
     def show_text(self, text: Text | str) -> None:
         if text == self._shown_text:
+            self._heal_height()
             return
         lines = (text.plain if isinstance(text, Text) else text).count("\n") + 1
         self.update(text, layout=lines != self._shown_lines)
         self._shown_text, self._shown_lines = text, lines
+
+    def _heal_height(self) -> None:
+        """A layout asked for while the screen is being laid out (at start, as the feed's first
+        events come) can be lost, and the widget keeps its old height, cutting its last lines; the
+        next show of the same text finds the height on screen short of the text's and asks again.
+        The text's height is cached by Textual for the width, so this costs nothing when right."""
+        width = self.content_region.width
+        if width and self.content_region.height != self.get_content_height(self.size, self.size, width):
+            self.refresh(layout=True)
