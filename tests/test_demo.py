@@ -411,12 +411,23 @@ def test_the_demo_prints_its_connection_string_whole_before_and_after_the_consol
 
     monkeypatch.setattr(console_command, "run_console", run_console)
     monkeypatch.setenv("TASKTUI_STATE_DIR", "/nonexistent")
-    demo = SimpleNamespace(dsn=DEMO_DSN, folder=Path("/nonexistent"), signals=SimpleNamespace(), abandon=None)
+    demo = SimpleNamespace(
+        dsn=DEMO_DSN, folder=Path("/nonexistent"), signals=SimpleNamespace(), abandon=None, max_fps=None
+    )
     assert EmbeddedDemo.console(demo) == 0  # type: ignore[arg-type]
     (options,) = opened
     assert options["connection"] == DEMO_DSN and "notice" not in options  # no toast
     after = capsys.readouterr().err.splitlines()
-    assert after == [
-        f"demo database, until this demo exits: {DEMO_DSN}",
-        f"from another terminal: tasktui --dsn '{DEMO_DSN}'   (or: export DATABASE_URL='{DEMO_DSN}')",
-    ], after
+    assert after == [f"demo database (removed as the demo exits): {DEMO_DSN}"], after
+
+
+def test_the_demo_names_the_tasktui_a_new_terminal_can_run(monkeypatch, capsys) -> None:
+    """The README installs into a venv that is not activated: a bare `tasktui` pasted into
+    another terminal is not found there, the venv's path is."""
+    from tasktui.commands.demo import say_where_the_database_is
+
+    monkeypatch.setattr(sys, "argv", ["/srv/tasktui/.venv/bin/tasktui", "demo"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    say_where_the_database_is(DEMO_DSN)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1].startswith(f"from another terminal: /srv/tasktui/.venv/bin/tasktui --dsn '{DEMO_DSN}'"), lines

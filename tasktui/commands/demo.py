@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -265,8 +267,8 @@ class EmbeddedDemo:
                 fps=self.max_fps,
             )
         finally:
-            # The console's screen covered the lines above: say them again where they stay.
-            say_where_the_database_is(self.dsn)
+            # The console's screen covered the lines above: say where it was, where it stays.
+            _say(f"demo database (removed as the demo exits): {self.dsn}")
 
     def stop(self) -> None:
         """Workload first (it holds connections and locks), then the server, then the folder."""
@@ -287,10 +289,22 @@ class EmbeddedDemo:
 
 def say_where_the_database_is(dsn: str) -> None:
     """On stderr, whole lines that copy as they are (the embedded server trusts local
-    connections: there is no password to hide): before the console opens, and after it closes,
-    where the terminal shows them again."""
+    connections: there is no password to hide), before the console opens."""
     _say(f"demo database, until this demo exits: {dsn}")
-    _say(f"from another terminal: tasktui --dsn '{dsn}'   (or: export DATABASE_URL='{dsn}')")
+    _say(f"from another terminal: {this_tasktui()} --dsn '{dsn}'   (or: export DATABASE_URL='{dsn}')")
+
+
+def this_tasktui() -> str:
+    """This tasktui as another shell runs it: `tasktui` when that is what PATH finds, else its
+    path (the README installs into a venv that is not activated, so a bare `tasktui` pasted
+    into a new terminal would not be found), else `python -m tasktui`."""
+    here = Path(sys.argv[0]).absolute() if sys.argv and sys.argv[0] else None
+    found = shutil.which("tasktui")
+    if here is not None and here.name == "tasktui":
+        if found and Path(found).absolute() == here:
+            return "tasktui"
+        return shlex.quote(str(here))
+    return "tasktui" if found else f"{shlex.quote(sys.executable)} -m tasktui"
 
 
 # The embedded server's wheel is an extra: a console on a bastion host needs none of its 73 MB.

@@ -29,6 +29,9 @@ class QuietStatic(Static):
         events come) can be lost, and the widget keeps its old height, cutting its last lines; the
         next show of the same text finds the height on screen short of the text's and asks again.
         The text's height is cached by Textual for the width, so this costs nothing when right."""
+        height = self.styles.height
+        if height is not None and not height.is_auto:
+            return  # a fixed height: the text's own height never changes the layout
         width = self.content_region.width
         if width and self.content_region.height != self.get_content_height(self.size, self.size, width):
             self.refresh(layout=True)
