@@ -172,6 +172,27 @@ async def test_wrapped_error_text_continues_under_the_text_not_at_column_0() -> 
         assert lines[sample + 1][:text_at].strip() == "" and lines[sample + 1].strip(), lines[sample : sample + 2]
 
 
+async def test_the_bulk_preview_is_wrapped_once_also_when_its_scrollbar_comes() -> None:
+    """Wrapped for the room left by the scrollbar a long preview gets: a line 1 cell too long
+    would be wrapped again by the box, at column 0 (seen at 80x24 on the demo, where the preview
+    comes after the dialog is laid out)."""
+    fake = rejected_with_errors(14)
+    fake.slow("preview_bulk_retry", 0.5)
+    app = fake_app(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: len(main_rows(app)) == 14, what="the rejected tasks")
+        await pilot.press("B")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, BulkRetryScreen) and app.screen.preview is not None, what="preview"
+        )
+        await pilot.pause(0.3)
+        assert app.screen.query_one(VerticalScroll).show_vertical_scrollbar, "a preview longer than the box"
+        static = app.screen.query_one("#bulk-preview", Static)
+        given = str(static.content).splitlines()
+        assert any(line.startswith("   ") for line in given), "some lines were wrapped with a hanging indent"
+        assert static.size.height == len(given), "the box wrapped some lines again"
+
+
 async def test_a_bulk_preview_that_fails_says_only_that() -> None:
     fake = rejected_with_errors(2)
     fake.fail("preview_bulk_retry", ConnectionFailed("cannot reach the server at db: connection lost"))

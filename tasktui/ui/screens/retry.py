@@ -223,12 +223,17 @@ class BulkRetryScreen(ReportsWorkerFailures, ModalScreen[BulkSummary | None]):
         again at each new width."""
         self._preview_text = text
         self._rewrap()
+        # A preview that comes before the box is laid out has no width to wrap at yet (and the
+        # screen's resize has come and gone): wrap it again once the layout is done.
+        self.call_after_refresh(self._rewrap)
 
     def _rewrap(self) -> None:
         if self._preview_text is None:
             return
         box = self.query_one(VerticalScroll)
-        width = box.scrollable_content_region.width - 1  # room for the scrollbar a long preview gets
+        # Always leave the room of the scrollbar a long preview gets: a line wrapped for the
+        # width without it would be wrapped again by the box, at column 0, once the bar comes.
+        width = box.content_region.width - box.styles.scrollbar_size_vertical
         text = self._preview_text(width if width > 20 else None)
         self.query_one("#bulk-preview", Static).update(safe_text(text, multiline=True))
 
