@@ -20,6 +20,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from tasktui.core.audit import state_dir
+from tasktui.core.bugs import ROOT_LOGGER, debug_log_path
 from tasktui.core.db import redact
 
 LOG_NAME = "tasktui.log"
@@ -27,8 +28,7 @@ MAX_BYTES = 1_000_000
 BACKUPS = 3
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-log = logging.getLogger("tasktui")
-_path: Path | None = None
+log = logging.getLogger(ROOT_LOGGER)
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -62,7 +62,6 @@ def default_path() -> Path:
 def setup(path: Path | None = None, *, conninfos: Iterable[str] = ()) -> Path:
     """Send tasktui's warnings and errors (with tracebacks) to `path` (default_path() if None);
     `conninfos` are connection strings whose passwords must never appear. Returns the path."""
-    global _path
     path = path or default_path()
     handler = _PrivateRotatingFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, delay=True, encoding="utf-8")
     handler.setFormatter(_RedactingFormatter(conninfos))
@@ -72,13 +71,12 @@ def setup(path: Path | None = None, *, conninfos: Iterable[str] = ()) -> Path:
         existing.close()
     log.addHandler(handler)
     log.setLevel(logging.WARNING)
-    _path = path
     return path
 
 
 def where() -> Path | None:
     """The log file, once `setup` chose one."""
-    return _path
+    return debug_log_path()
 
 
 def unexpected(what: str, exc: BaseException) -> str:

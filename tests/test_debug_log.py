@@ -15,10 +15,14 @@ import pytest
 
 from tasktui import cli, debuglog
 from tasktui.commands import show, status
+from tasktui.core import counts as counts_module
 from tasktui.core import export
+from tasktui.core.events import FeedMode
+from tasktui.core.feed import TaskFeed
 from tasktui.demo import broker
 from tests.fake_console import FakeConsole, task
-from tests.ui_helpers import fake_app, wait_for
+from tests.feed_helpers import running_console, running_feed, until
+from tests.ui_helpers import fake_app, screen_text, wait_for
 
 SECRET = "s3cr3t-pa55"
 
@@ -31,7 +35,6 @@ def log_file(tmp_path: Path) -> Iterator[Path]:
     for handler in list(debuglog.log.handlers):
         debuglog.log.removeHandler(handler)
         handler.close()
-    debuglog._path = None
 
 
 def _mode_and_text(path: Path) -> tuple[int, str]:
@@ -122,3 +125,46 @@ def test_a_bug_while_reading_a_bundle_is_not_worded_as_a_database_error(
     err = capsys.readouterr().err
     assert err.startswith("tasktui: unexpected error: ZeroDivisionError: a bug in the workers' report (details in ")
     assert "ZeroDivisionError: a bug in the workers' report" in log_file.read_text()
+
+
+async def test_a_bug_in_the_feed_is_shown_naming_the_log(
+    log_file: Path, live_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header shows the feed's reason: for a bug, one line naming the debug log."""
+    debuglog.setup(log_file)
+
+    async def broken(self: TaskFeed) -> None:
+        raise ZeroDivisionError("a bug while loading the window")
+
+    monkeypatch.setattr(TaskFeed, "reload", broken)
+    async with running_feed(live_dsn) as (_feed, _store, sink):
+        await until(lambda: FeedMode.RECONNECTING in sink.modes(), what="the feed to fail")
+    (reason,) = {s.detail for _, s in sink.statuses if s.mode is FeedMode.RECONNECTING}
+    assert reason == f"internal error: ZeroDivisionError: a bug while loading the window; details in {log_file}"
+    _, text = _mode_and_text(log_file)
+    assert "the feed failed" in text and "ZeroDivisionError: a bug while loading the window" in text
+
+
+async def test_a_bug_in_the_counts_is_shown_in_the_header_naming_the_log(
+    log_file: Path, live_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts loop's bug: the finished counts go stale, and the header says why, naming the log."""
+    debuglog.setup(log_file)
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise ZeroDivisionError("a bug while counting")
+
+    monkeypatch.setattr(counts_module, "count_finished", broken)
+    async with running_console(live_dsn) as (_console, events):
+        await until(lambda: any(c.stale_reason for c in events.counts), what="the counts to fail")
+    reason = next(c.stale_reason for c in events.counts if c.stale_reason)
+    assert reason == f"internal error: ZeroDivisionError: a bug while counting; details in {log_file}"
+    assert "counting finished tasks failed" in _mode_and_text(log_file)[1]
+
+    # What the header makes of such counts, on screen.
+    fake = FakeConsole([task(1, "authentik.x.task", uid="a")])
+    fake.counts = lambda: next(c for c in events.counts if c.stale_reason)  # type: ignore[method-assign]
+    app = fake_app(fake)
+    async with app.run_test(size=(200, 36)) as pilot:
+        await wait_for(pilot, lambda: "details in" in screen_text(app), what="the header's line")
+        assert f"internal error: ZeroDivisionError: a bug while counting; details in {log_file}" in screen_text(app)

@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 
 from tasktui.core import db
+from tasktui.core.bugs import internal_error
 from tasktui.core.session import Session, open_session
 from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.status import FINAL_STATES, GROUPS, status_of
@@ -204,9 +205,10 @@ class FinishedCounter:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # whatever it is, it must not stop the feed: logged, shown stale
-                    if not isinstance(exc, psycopg.Error | UserFacingError | OSError):
-                        log.exception("counting finished tasks failed")
-                    self.error = " ".join(str(exc).split())[:200] or type(exc).__name__
+                    if isinstance(exc, psycopg.Error | UserFacingError | OSError):
+                        self.error = " ".join(str(exc).split())[:200] or type(exc).__name__
+                    else:
+                        self.error = internal_error(log, "counting finished tasks", exc)
                     if session is not None:
                         with contextlib.suppress(Exception):
                             await session.close()

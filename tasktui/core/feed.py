@@ -46,6 +46,7 @@ from typing import Any
 import psycopg
 
 from tasktui.core import db
+from tasktui.core.bugs import internal_error
 from tasktui.core.changemode import AUTO
 from tasktui.core.counts import COUNTS_STALE_AFTER, COUNTS_TIMEOUT_MS, FinishedCounter, StatusCounts, combine
 from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
@@ -278,8 +279,7 @@ class TaskFeed:
                 self._lost(FeedMode.RECONNECTING, _one_line(exc))
             except Exception as exc:
                 # A bug must not leave a console that says LIVE and reads nothing: say so, start over.
-                log.exception("the feed failed")
-                self._lost(FeedMode.RECONNECTING, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+                self._lost(FeedMode.RECONNECTING, internal_error(log, "the feed", exc))
             finally:
                 await self._disconnect()
             # A connection that reloaded worked: the next outage is a new one.
@@ -527,8 +527,7 @@ class TaskFeed:
             except psycopg.Error as exc:  # a timeout on a busy server: the next round tries again
                 self._reconcile_error = _one_line(exc)
             except Exception as exc:
-                log.exception("re-checking the window failed")
-                self._reconcile_error = f"internal error: {type(exc).__name__}"
+                self._reconcile_error = internal_error(log, "re-checking the window", exc)
             self._drift.settle_overdue()
             self._report_health()
 

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 
+from tasktui.core.bugs import INTERNAL_ERROR
 from tasktui.core.counts import StatusCounts
 from tasktui.core.db import without_target
 from tasktui.core.events import FeedMode, FeedStatus
@@ -137,6 +138,10 @@ class StatusHeader(QuietStatic):
         if down and status.detail:
             lines += self._reason(without_target(status.detail, status.label), width)
         lines.append(self._counts_line(state, stale=down, width=width, now=now))
+        counts = state.counts
+        if not down and counts is not None and counts.stale and counts.stale_reason.startswith(INTERNAL_ERROR):
+            # A bug in the counts loop, not the server: why they are stale, naming the debug log.
+            lines += self._reason(counts.stale_reason, width)
         if state.alarms:
             lines.append(self._alarms_line(state.alarms, width))
         both = Text("\n").join(lines)
