@@ -1,9 +1,9 @@
 """The `tasktui` command: the console by default, and subcommands for scripts and runbooks.
 
 Each subcommand lives in tasktui.commands.<name> as `add_parser(subparsers, common)` plus an
-async `run(args) -> int`. Errors reach the user as one line on stderr with a non-zero status; an
-unexpected one's traceback goes to the debug log (tasktui.debuglog, `--log FILE`), or to the
-terminal with TASKTUI_DEBUG=1.
+async `run(args) -> int`; only the one being run is imported (tasktui.commands). Errors reach
+the user as one line on stderr with a non-zero status; an unexpected one's traceback goes to the
+debug log (tasktui.debuglog, `--log FILE`), or to the terminal with TASKTUI_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import argcomplete
-
 from tasktui import __version__, config, debuglog
-from tasktui.commands import COMMANDS, console
+from tasktui.commands import COMMANDS, console, load
 from tasktui.commands._output import say
 from tasktui.core.db import redact
 from tasktui.core.trigger import TRIGGER_VERSION
@@ -70,7 +68,10 @@ exit status: 0; 1 a failure the message names; 2 bad arguments or the server can
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """tasktui's parser. With `words` (the command line), only the commands named among them get
+    their parser (and their module imported); the others are listed with their summary alone.
+    Whichever command argparse then picks is among those built: it is one of the words."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--dsn",
@@ -103,8 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text())
     console.add_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(subparsers, common)
+    for name, summary in COMMANDS.items():
+        if words is None or name in words:
+            load(name).add_parser(subparsers, common)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -114,9 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the console just restored; tasktui reports what matters itself.
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger("psycopg").setLevel(logging.ERROR)
-    parser = build_parser()
-    # Answers the shell's completion request and exits; a no-op otherwise (`tasktui completion`).
-    argcomplete.autocomplete(parser)
+    words = list(sys.argv[1:] if argv is None else argv)
+    completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions (`tasktui completion`)
+    if completing:
+        words = os.environ.get("COMP_LINE", "").split()
+    parser = build_parser(words)
+    if completing:
+        import argcomplete
+
+        # Answers the shell's completion request and exits.
+        argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     for name in ("dsn", "profile"):
         if not hasattr(args, name):

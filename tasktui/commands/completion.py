@@ -7,6 +7,7 @@ import argparse
 
 import argcomplete
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import write_stdout
 
 SHELLS = ("bash", "zsh", "fish", "tcsh")
@@ -27,7 +28,7 @@ exit status: 0
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "completion",
-        help="print the shell code that completes tasktui's commands and options (bash, zsh, fish, tcsh)",
+        help=COMMANDS["completion"],
         description="Print the shell code that completes tasktui's commands, options and profile names.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from tasktui import config
-from tasktui.commands import console
+from tasktui.commands import COMMANDS, console
 from tasktui.commands._output import say, write_stdout
 from tasktui.core.db import Target, redact
 
@@ -34,7 +34,7 @@ exit status: 0; 2 when the config file is not valid (one line: the file, the key
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "config",
-        help="where the config file is, and the settings tasktui would use (passwords redacted)",
+        help=COMMANDS["config"],
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

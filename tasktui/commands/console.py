@@ -8,17 +8,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tasktui.argtypes import positive
-from tasktui.config import DEFAULT_FPS, MAX_FPS, Resolved
+from tasktui.config import DEFAULT_FPS, MAX_FPS
 from tasktui.core.changemode import AUTO, CHOICES
-from tasktui.core.console import TaskConsole
 from tasktui.core.db import Target
 from tasktui.core.feed import RECONCILE_INTERVAL
 from tasktui.core.filters import TaskFilter
 from tasktui.core.listener import LINK_TIMEOUT
-from tasktui.core.session import open_session
 from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
 
-if TYPE_CHECKING:  # Textual only once the console opens: the CLI's other commands start faster without it
+if TYPE_CHECKING:  # the service and Textual only once the console opens: the CLI's other commands start faster
+    from tasktui.config import Resolved
     from tasktui.ui.app import TaskTuiApp
 
 
@@ -116,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 def preflight(target: Target) -> None:
     """Fail before the screen opens on a bad DSN, a server that is down, or missing tables."""
 
+    from tasktui.core.session import open_session
+
     async def check() -> None:
         session = await open_session(target)
         await session.close()
@@ -150,6 +151,7 @@ def console_app(
 ) -> TaskTuiApp:
     """The console service on `target` and the console on it, with the settings of the command
     line, environment and config file (tasktui.config, which validated them)."""
+    from tasktui.core.console import TaskConsole
     from tasktui.ui.app import TaskTuiApp
     from tasktui.ui.settings import REDRAW_INTERVAL, ConsoleSettings
 

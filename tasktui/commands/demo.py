@@ -31,6 +31,7 @@ from typing import IO, NoReturn
 import psycopg
 
 from tasktui.argtypes import positive
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say
 from tasktui.commands.console import add_max_fps
 from tasktui.core import db
@@ -51,7 +52,7 @@ WORKLOAD_STOP_TIMEOUT = 10.0
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the console on an embedded PostgreSQL with a live simulated authentik workload",
+        help=COMMANDS["demo"],
         description="Start an embedded PostgreSQL with authentik's task tables, seed hours of history,"
         " run simulated workers and open the console on them. Everything is removed on exit.",
         epilog="""\

@@ -14,6 +14,7 @@ from datetime import timedelta
 from rich.text import Text
 
 from tasktui.argtypes import retries_per_second, time_span
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.commands.retry import retry_matching
@@ -52,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "errors",
         parents=[common],
-        help="what is failing, grouped by error and actor, with a trend; retry a group",
+        help=COMMANDS["errors"],
         description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

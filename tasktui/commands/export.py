@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._filter import add_filter_options, filter_from
 from tasktui.commands._output import note_lookups, say, write_stdout
 from tasktui.commands._run import run_command
@@ -36,7 +37,7 @@ arguments, or the server cannot be reached
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="the tasks a filter matches as CSV or JSON, or an incident bundle (Markdown) for a ticket",
+        help=COMMANDS["export"],
         description="Export what a filter matches, or one task's incident bundle, to a file.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -8,6 +8,7 @@ import json
 from rich.text import Text
 
 from tasktui.argtypes import bounded_int
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target
@@ -55,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "queues",
         parents=[common],
-        help="is each queue draining: queued now, arrival and completion rates, a forecast",
+        help=COMMANDS["queues"],
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import psycopg
 
 from tasktui.argtypes import retries_per_second
+from tasktui.commands import COMMANDS
 from tasktui.commands._filter import add_filter_options, filter_from, filter_given
 from tasktui.commands._output import note_lookups, say, terminal_width
 from tasktui.commands._run import run_command
@@ -91,7 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "retry",
         parents=[common],
-        help="retry rejected tasks: by message id, or every rejected task matching a filter",
+        help=COMMANDS["retry"],
         description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -8,6 +8,7 @@ import json
 
 from rich.text import Text
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import columns, print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target
@@ -54,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "schedules",
         parents=[common],
-        help="authentik's schedules, their latest task, and schedules a stuck task blocks",
+        help=COMMANDS["schedules"],
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

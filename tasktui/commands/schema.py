@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.core import db
@@ -21,7 +22,7 @@ exit status: 0 created; 2 the server cannot be reached; 6 the tables exist alrea
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "schema",
-        help="create the standalone mirror of authentik's task tables",
+        help=COMMANDS["schema"],
         description="Create a standalone mirror of authentik's task tables (never on a real authentik database).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

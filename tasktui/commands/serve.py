@@ -19,6 +19,7 @@ import shlex
 import socket
 import sys
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say
 from tasktui.config import PROFILE_ENV, Resolved
 from tasktui.core.db import Target
@@ -52,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "serve",
         parents=[common],
-        help="the console in a browser (textual-serve), on localhost unless --host says otherwise",
+        help=COMMANDS["serve"],
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

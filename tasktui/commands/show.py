@@ -13,6 +13,7 @@ import json
 
 import psycopg
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import note_lookups, print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target, user_error
@@ -26,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "show",
         parents=[common],
-        help="show one task: fields, decoded message and result, current and previous logs",
+        help=COMMANDS["show"],
         description=(
             "Show one task in full. Text from the database is printed literally: control characters"
             " and escape sequences appear as visible escapes."

@@ -15,6 +15,7 @@ import os
 from typing import NoReturn
 
 from tasktui import debuglog
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core import db
@@ -71,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "status",
         parents=[common],
-        help="one-shot check for monitoring: counts, queue depth, workers; exit 0/1/2/3 as Nagios plugins",
+        help=COMMANDS["status"],
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

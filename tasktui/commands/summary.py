@@ -11,6 +11,7 @@ import sys
 
 from rich.text import Text
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import columns, print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target, without_target
@@ -43,7 +44,7 @@ exit status:
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "summary",
-        help="one row per installation: alive workers, queued, running, errors in the last hour",
+        help=COMMANDS["summary"],
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,6 +7,7 @@ import sys
 
 import psycopg
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.commands.console import channel_prefix
@@ -23,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "tail",
         parents=[common],
-        help="register as a watching console and print each change notification as a JSON line",
+        help=COMMANDS["tail"],
         description=(
             "Register as a watching console (the role must be able to read the task table) and print"
             " each change as one JSON object per line. Non-ASCII characters are written as JSON"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import say
 from tasktui.commands._run import run_command
 from tasktui.core import trigger as notify_trigger
@@ -24,7 +25,7 @@ exit status: 0; status: 1 when the trigger is not installed; 2 the server cannot
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "trigger",
-        help="install, check or remove tasktui's notify trigger",
+        help=COMMANDS["trigger"],
         description="Manage the notify trigger behind the console's live updates (silent while no console watches).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from rich.text import Text
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import print_lines, say, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target, user_error
@@ -33,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "workers",
         parents=[common],
-        help="show the workers (alive, stale or dead) and alarms; exit 1 when none is alive",
+        help=COMMANDS["workers"],
         description=(
             "Workers as authentik judges them: alive = heartbeat within 2 minutes and its advisory lock held"
             " (read from pg_locks, never taken); stale = only one of the two; dead = neither."

@@ -10,6 +10,7 @@ import json
 import psycopg
 from rich.text import Text
 
+from tasktui.commands import COMMANDS
 from tasktui.commands._output import columns, print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target, user_error
@@ -58,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     parser = subparsers.add_parser(
         "xray",
         parents=[common],
-        help="who runs a task: the lock holder, its worker, sessions and locks; an orphan verdict",
+        help=COMMANDS["xray"],
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
