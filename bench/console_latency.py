@@ -201,7 +201,7 @@ async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float
                 print(
                     f"{name:>28}: probes {len(commits)}, drawn {len(latencies)}, not drawn {missing};"
                     f" commit→screen p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms;"
-                    f" notify queue {usage:.4%}; feed pending {len(app.service.feed._pending.task_ids)};"
+                    f" notify queue {usage:.4%}; feed pending {len(app.service.feed._changes.pending.task_ids)};"
                     f" mode {app.service.feed.mode.value}"
                 )
             else:

@@ -8,7 +8,7 @@ import asyncio
 
 from tasktui.core.console import TaskConsole
 from tasktui.core.events import FeedMode
-from tasktui.core.feed import FIRST_PAGE
+from tasktui.core.window import FIRST_PAGE
 from tasktui.demo import broker
 from tests.feed_helpers import running_console, running_feed, until
 

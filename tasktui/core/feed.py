@@ -37,10 +37,9 @@ import json
 import logging
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -48,58 +47,28 @@ import psycopg
 from tasktui.core import db
 from tasktui.core.bugs import internal_error
 from tasktui.core.changemode import AUTO
+from tasktui.core.changes import ChangeFlusher
 from tasktui.core.counts import COUNTS_STALE_AFTER, COUNTS_TIMEOUT_MS, FinishedCounter, StatusCounts, combine
 from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
 from tasktui.core.health import DriftLedger, FeedHealth
-from tasktui.core.listener import DRAINED, LINK_TIMEOUT, SENTINEL, Change, ChangeListener
+from tasktui.core.listener import DRAINED, LINK_TIMEOUT, SENTINEL, ChangeListener
 from tasktui.core.models import TaskRow
 from tasktui.core.reconcile import Recheck
 from tasktui.core.session import Session, open_session
 from tasktui.core.sql import tasks as tasks_sql
 from tasktui.core.sql import trigger as trigger_sql
-from tasktui.core.status import FINAL_STATES
 from tasktui.core.store import TaskStore
 from tasktui.core.trigger import HEARTBEAT_SECONDS
+from tasktui.core.window import UNFINISHED_CAP_PER_STATE, TaskWindow
 from tasktui.errors import ConnectionFailed, LinkHung, MissingPrivilege, TriggerNotInstalled, UserFacingError
 
 log = logging.getLogger(__name__)
 
 
-# Unfinished tasks are all loaded, up to this many per state (a backlog beyond that is an
-# incident in itself and the counts say how big it is).
-UNFINISHED_CAP_PER_STATE = 20_000
-# Finished tasks per final state in the first read of a (re)load (see TaskFeed.reload).
-FIRST_PAGE = 200
-FETCH_BATCH = 500
 MIN_BACKOFF, MAX_BACKOFF, FAILED_RETRY = 0.5, 10.0, 10.0
 RECONCILE_INTERVAL = 5.0
 RECONCILE_DUTY = 0.05  # the re-check never takes more than this share of the time
 CLEANUP_WAIT = 1.0  # how long a failing feed waits for its loops to stop before moving on
-
-
-@dataclass
-class _Pending:
-    task_ids: set[str] = field(default_factory=set)
-    tasklog_task_ids: set[str] = field(default_factory=set)
-    workers_changed: bool = False
-
-    def add(self, change: Change) -> None:
-        if change.table == "task":
-            self.task_ids.add(change.id)
-        elif change.table == "tasklog" and change.task_id:
-            # A new log line can change a finished task's effective status.
-            self.task_ids.add(change.task_id)
-            self.tasklog_task_ids.add(change.task_id)
-        elif change.table == "workerstatus":
-            self.workers_changed = True
-
-    def merge(self, other: _Pending) -> None:
-        self.task_ids |= other.task_ids
-        self.tasklog_task_ids |= other.tasklog_task_ids
-        self.workers_changed |= other.workers_changed
-
-    def __bool__(self) -> bool:
-        return bool(self.task_ids or self.tasklog_task_ids or self.workers_changed)
 
 
 class TaskFeed:
@@ -134,23 +103,17 @@ class TaskFeed:
         self.use_trigger = use_trigger
         self.trigger_mode = trigger_mode
         self.session: Session | None = None
-        self.queries: tasks_sql.TaskQueries | None = None
         self.mode = FeedMode.CONNECTING
         self.last_event_at: float | None = None
         # Changes received per second over the last minute, for the throughput sparkline.
         self.rate: deque[int] = deque([0] * 60, maxlen=60)
         self._rate_second = int(time.time())
-        self._pending = _Pending()
-        self._wake = asyncio.Event()
+        self._window = TaskWindow(store, self._fetchall, window=window)
+        self._changes = ChangeFlusher(
+            self._window, sink, flush_interval=flush_interval, on_counts=lambda: self.sink.feed_counts(self.counts())
+        )
         self._reconcile_now = asyncio.Event()
-        # Reads and writes of the store happen one at a time (flush, re-check, paging): a re-read
-        # applied after a newer one would put old data back.
-        self._store_lock = asyncio.Lock()
         self._listener: ChangeListener | None = None
-        # Where "load older" continues, per final state (each state's window is its own keyset).
-        self._older_cursor: dict[str, datetime] = {}
-        # Finished tasks kept in the store, per final state as the window loads them (grows with paging).
-        self._finished_budget: Counter[str] = Counter(dict.fromkeys(FINAL_STATES, window))
         self._status = FeedStatus(FeedMode.CONNECTING, label=target.label)
         # Bookkeeping of outages: when the link last worked, and whether this connection reloaded.
         self._alive_at = time.time()
@@ -170,11 +133,11 @@ class TaskFeed:
         self._recheck = Recheck(
             self._fetchall,
             store,
-            self._store_lock,
+            self._window.lock,
             window=window,
             cap_per_state=UNFINISHED_CAP_PER_STATE,
-            pending=lambda: self._pending.task_ids,
-            fetch_rows=self.fetch_by_ids,
+            pending=lambda: self._changes.pending.task_ids,
+            fetch_rows=self._window.fetch_by_ids,
         )
         # Counts, on a connection of their own
         self._counter = FinishedCounter(
@@ -185,6 +148,15 @@ class TaskFeed:
         )
 
     # -- reporting -----------------------------------------------------------------------------
+
+    @property
+    def queries(self) -> tasks_sql.TaskQueries | None:
+        """The statements for the connected database's table shape."""
+        return self._window.queries
+
+    @queries.setter
+    def queries(self, queries: tasks_sql.TaskQueries | None) -> None:
+        self._window.queries = queries
 
     @property
     def listen_channel(self) -> str:
@@ -342,7 +314,7 @@ class TaskFeed:
             self._report(FeedMode.LIVE, detail, fades=bool(detail))
             self._report_health()
             await _until_one_fails(
-                self._consume(self._listener), self._flush_loop(), self._reconcile_loop(), self._counter.run()
+                self._consume(self._listener), self._changes.run(), self._reconcile_loop(), self._counter.run()
             )
         else:
             self._report(FeedMode.POLLING, f"{polling_reason}; {detail}" if detail else polling_reason)
@@ -363,75 +335,34 @@ class TaskFeed:
         self._alive_at = time.time()
         return rows
 
-    async def _states(self) -> list[str]:
-        return [r[0] for r in await self._fetchall(tasks_sql.DISTINCT_STATES)]
-
-    async def _window(self, states: list[str], limits: list[int], **kw: datetime | None) -> list[TaskRow]:
-        assert self.queries is not None
-        if not states:
-            return []
-        rows = await self._fetchall(self.queries.recent_by_state, tasks_sql.window_params(states, limits, **kw))
-        return [tasks_sql.read_task(r) for r in rows]
-
     async def reload(self) -> None:
         """Load the window afresh: all unfinished tasks plus the newest finished ones.
 
-        In two reads, so that the first screen does not wait for the whole window: first every
-        unfinished task (the header counts them from the rows) and the newest FIRST_PAGE finished
-        tasks of each final state — more than a screen shows — then the rest of the finished
-        window. On 1,000,000 tasks with 10,000,000 log lines the whole window (5,000 rows, each done
-        one with a look-up of its logs) took 200–400 ms to read; its first page a few tens. Both
-        reads hold the store's lock: changes notified meanwhile are re-read after them."""
-        async with self._store_lock:
-            states = await self._states()
-            first_page = min(self.window, FIRST_PAGE)
-            limits = [first_page if s in FINAL_STATES else UNFINISHED_CAP_PER_STATE for s in states]
-            rows = await self._window(states, limits)
-            self.store.replace_all(rows)
-            self._older_cursor = _oldest_finished(rows)
-            self._pending = _Pending()
+        In two reads, so that the first screen does not wait for the whole window (see
+        tasktui.core.window). Both reads hold the store's lock: changes notified meanwhile are
+        re-read after them."""
+        async with self._window.lock:
+            loaded, finished = await self._window.load_first()
+            self._changes.forget()
             self._drift.forget_suspects()
             self._awaiting_drain.clear()
             self._recheck.forget()
-            self.sink.feed_updated(FeedUpdate(len(rows)))
+            self.sink.feed_updated(FeedUpdate(loaded))
             self.sink.feed_counts(self.counts())
-            finished = [s for s in states if s in FINAL_STATES]
-            if self.window > first_page and finished:
-                rest = await self._window(finished, [self.window] * len(finished))
-                changed = self.store.apply(rest)
-                self._older_cursor = _oldest_finished(self.store.rows.values())
+            if finished:
+                changed = await self._window.load_rest(finished)
                 self.sink.feed_updated(FeedUpdate(changed))
                 self.sink.feed_counts(self.counts())
 
     async def load_older(self, count: int = 1_000) -> int:
-        """Page in `count` more finished tasks older than the last page loaded (keyset on mtime,
-        per final state: rejected tasks are few and reach further back than successful ones).
-
-        The cursors follow the pages, not the rows in the store: a task that changes live can
-        carry an mtime from hours ago, which must not make the next page skip everything newer."""
-        async with self._store_lock:
-            rows: list[TaskRow] = []
-            for state in FINAL_STATES:
-                rows += await self._window([state], [count], before=self._older_cursor.get(state))
-            rows.sort(key=lambda r: r.mtime, reverse=True)
-            rows = rows[:count]
-            for state, oldest in _oldest_finished(rows).items():
-                self._older_cursor[state] = oldest
-            self._finished_budget.update(row.state for row in rows)
-            changed = self.store.apply(rows)
+        """Page in `count` more finished tasks older than the last page loaded; returns how many."""
+        read, changed = await self._window.load_older(count)
         self.sink.feed_updated(FeedUpdate(changed))
-        return len(rows)
+        return read
 
     async def fetch_by_ids(self, ids: Iterable[str]) -> tuple[list[TaskRow], list[str]]:
         """Re-read rows by id in batches; ids that no longer exist come back as deleted."""
-        assert self.queries is not None
-        wanted = list(ids)
-        found: list[TaskRow] = []
-        for start in range(0, len(wanted), FETCH_BATCH):
-            chunk = wanted[start : start + FETCH_BATCH]
-            found.extend(tasks_sql.read_task(r) for r in await self._fetchall(self.queries.by_ids, {"ids": chunk}))
-        present = {row.message_id for row in found}
-        return found, [mid for mid in wanted if mid not in present]
+        return await self._window.fetch_by_ids(ids)
 
     # -- live ----------------------------------------------------------------------------------
 
@@ -462,55 +393,8 @@ class TaskFeed:
                 self._drift.notified(change.id)
             elif change.table == "tasklog" and change.task_id:
                 self._drift.notified(change.task_id)
-            self._pending.add(change)
+            self._changes.add(change)
             self._count_rate(1)
-            self._wake.set()
-
-    async def _flush_loop(self) -> None:
-        """Apply pending changes as soon as they arrive, but at most once per flush_interval:
-        an isolated change is on screen after one query; a storm is coalesced."""
-        last_flush = 0.0
-        while True:
-            await self._wake.wait()
-            wait = self.flush_interval - (time.monotonic() - last_flush)
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._wake.clear()
-            last_flush = time.monotonic()
-            try:
-                await self._apply_pending()
-            except psycopg.errors.QueryCanceled:
-                # A re-read that took too long (a huge batch on a busy server): try again shortly.
-                self._wake.set()
-                await asyncio.sleep(1.0)
-
-    async def _apply_pending(self) -> None:
-        changed = 0
-        async with self._store_lock:
-            # Taken under the lock: a re-check running meanwhile sees these ids as pending.
-            pending, self._pending = self._pending, _Pending()
-            if not pending:
-                return
-            try:
-                if pending.task_ids:
-                    upserts, deleted = await self.fetch_by_ids(pending.task_ids)
-                    changed = self.store.apply(upserts, deleted)
-                    self._keep_bounded()
-            except BaseException:
-                self._pending.merge(pending)
-                raise
-        self.sink.feed_updated(FeedUpdate(changed))
-        if changed:
-            self.sink.feed_counts(self.counts())
-        if pending.tasklog_task_ids or pending.workers_changed:
-            self.sink.feed_side_changes(frozenset(pending.tasklog_task_ids), pending.workers_changed)
-
-    def _keep_bounded(self) -> None:
-        """Tasks finishing live pile up in the window; past a quarter over budget, drop the
-        oldest finished ones (a console left open for days stays small). "Load older" then
-        continues from the oldest finished task kept."""
-        if self.store.prune_finished(self._finished_budget):
-            self._older_cursor = _oldest_finished(self.store.rows.values())
 
     # -- reconciliation ------------------------------------------------------------------------
 
@@ -541,7 +425,7 @@ class TaskFeed:
         self._last_reconcile_at = time.time()
         self._reconcile_every = max(self.reconcile_interval, result.elapsed / RECONCILE_DUTY)
         if result.corrected:
-            self._keep_bounded()
+            self._window.keep_bounded()
             self.sink.feed_updated(FeedUpdate(len(result.corrected)))
             self.sink.feed_counts(self.counts())
         if result.suspects:
@@ -558,39 +442,16 @@ class TaskFeed:
     # -- polling fallback ----------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        # authentik does not bump mtime for preprocess/running/postprocess or requeues, so
-        # unfinished tasks are re-read whole each time; finished ones by recent mtime (with a
-        # margin for worker clock skew).
         last_poll = datetime.now().astimezone()
         while True:
             await asyncio.sleep(self.poll_interval)
             started = datetime.now().astimezone()
-            async with self._store_lock:
-                states = await self._states()
-                unfinished_states = [s for s in states if s not in FINAL_STATES]
-                unfinished = await self._window(unfinished_states, [UNFINISHED_CAP_PER_STATE] * len(unfinished_states))
-                finished_states = [s for s in states if s in FINAL_STATES]
-                since = last_poll - timedelta(seconds=30)
-                finished = await self._window(finished_states, [self.window] * len(finished_states), since=since)
-                seen = {row.message_id for row in unfinished} | {row.message_id for row in finished}
-                vanished = self.store.unfinished_ids() - seen
-                upserts, deleted = await self.fetch_by_ids(vanished) if vanished else ([], [])
-                changed = self.store.apply([*unfinished, *finished, *upserts], deleted)
-                self._keep_bounded()
+            changed = await self._window.poll(since=last_poll)
             self._count_rate(changed)
             self.sink.feed_updated(FeedUpdate(changed))
             if changed:
                 self.sink.feed_counts(self.counts())
             last_poll = started
-
-
-def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
-    """The oldest change of each final state among `rows` (a state without rows: absent)."""
-    oldest: dict[str, datetime] = {}
-    for row in rows:
-        if row.state in FINAL_STATES and (row.state not in oldest or row.mtime < oldest[row.state]):
-            oldest[row.state] = row.mtime
-    return oldest
 
 
 async def _until_one_fails(*coroutines: Awaitable[None]) -> None:
