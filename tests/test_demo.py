@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from tasktui.core.locks import pg_locks_ids, worker_lock_key
-from tasktui.demo.scenario import HOSTILE_TEXT, PERMANENT, TRANSIENT, WARNING, Scenario
+from tasktui.demo.catalogue import HOSTILE_TEXT, PERMANENT, TRANSIENT, WARNING
+from tasktui.demo.scenario import Scenario
 from tests.conftest import run_cli
 
 # A fast schedule: the same life cycle as the demo's defaults, at about 1/20 of the time.

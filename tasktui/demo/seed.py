@@ -15,19 +15,15 @@ from psycopg import sql
 
 from tasktui.core import db
 from tasktui.demo import broker
-from tasktui.demo.scenario import (
+from tasktui.demo.catalogue import (
     CONTENT_TYPES,
     MAX_RETRIES,
     OTHER_CONTENT_TYPES,
     QUEUE,
     STUCK_SENT_MINUTES_AGO,
     TENANTS,
-    Scenario,
-    TaskRequest,
-    backoff_ms,
-    content_type_key,
-    random_uuid,
 )
+from tasktui.demo.scenario import Scenario, TaskRequest, backoff_ms, content_type_key, random_uuid
 from tasktui.demo.sql import seed as seed_sql
 from tasktui.errors import UserFacingError
 

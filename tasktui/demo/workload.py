@@ -50,12 +50,8 @@ from tasktui.argtypes import positive
 from tasktui.core import db
 from tasktui.demo import broker, seed
 from tasktui.demo.broker import ClaimedTask
+from tasktui.demo.catalogue import CONTENT_TYPES, CURRENT_VERSION, MAX_RETRIES, OLDER_VERSION, QUEUE
 from tasktui.demo.scenario import (
-    CONTENT_TYPES,
-    CURRENT_VERSION,
-    MAX_RETRIES,
-    OLDER_VERSION,
-    QUEUE,
     Scenario,
     ScheduleSpec,
     TaskPlan,
