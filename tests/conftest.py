@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -116,6 +117,28 @@ def pg_server() -> Iterator[PgServer]:
             server.drop_templates()
         else:
             owned.stop()  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked slow (tens of seconds each) start first, spread over the workers. xdist's
+    worksteal hands the collection out in equal contiguous shares, one per worker, and an idle
+    worker then steals from the end of the longest queue: a slow test left at the end of a share
+    ran while the other workers had nothing left, and the whole run waited for it. So each share
+    begins with its part of the slow tests. (Every worker must order alike: it depends only on the
+    collection and the number of workers.)"""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = iter([item for item in items if not item.get_closest_marker("slow")])
+    ordered: list[pytest.Item] = []
+    remaining = len(items)
+    for worker in range(workers):
+        share = remaining // (workers - worker)  # as xdist sizes it
+        remaining -= share
+        head = slow[worker::workers]
+        ordered += head
+        ordered += itertools.islice(rest, max(0, share - len(head)))
+    ordered += rest
+    items[:] = ordered
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -86,6 +86,7 @@ async def test_a_drain_reads_each_committed_change_once_whatever_the_commit_orde
         await changes.aclose()
 
 
+@pytest.mark.slow
 async def test_the_most_demanding_console_wins_and_a_crashed_consoles_wish_lapses(live_dsn: str) -> None:
     target = db.Target.resolve(live_dsn)
     async with ChangeListener(target, mode="notify", heartbeat_seconds=NO_HEARTBEAT) as calm:

@@ -57,6 +57,7 @@ def _show(env: dict[str, str], *args: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_command_line_beats_environment_beats_file_beats_defaults(tmp_path: Path) -> None:
     env = _write(tmp_path, FILE)
     shown = _show(env)
@@ -171,6 +172,7 @@ def test_an_invalid_file_is_one_line_naming_the_file_and_the_key(tmp_path: Path,
     assert "hunter2secret" not in line
 
 
+@pytest.mark.slow
 def test_an_unknown_profile_and_status_under_a_broken_file(tmp_path: Path) -> None:
     env = _write(tmp_path, FILE)
     line = _fails(run_cli("workers", "--profile", "c", env=env))

@@ -91,6 +91,7 @@ class LifeCycleEvidence:
         return int(row[0]) if row else 0
 
 
+@pytest.mark.slow
 def test_workload_walks_the_whole_life_cycle(live_dsn: str, tmp_path: Path) -> None:
     log_path = tmp_path / "workload.log"
     with log_path.open("wb") as log, psycopg.connect(live_dsn, autocommit=True) as conn:
@@ -321,6 +322,7 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP-ssh-hangup"])
+@pytest.mark.slow
 def test_demo_without_console_serves_and_cleans_up(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tasktui", "demo", "--no-console", "--seed", "2", "--rate", "4", "--workers", "2"],

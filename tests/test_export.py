@@ -37,6 +37,7 @@ def _written(result: CliResult) -> Path:
     return Path(line.rsplit(" written to ", 1)[1])
 
 
+@pytest.mark.slow
 async def test_tasks_export_to_csv_and_json_that_parse(mirror_dsn: str, tmp_path: Path) -> None:
     ids = await _tasks(mirror_dsn)
     result = run_cli("export", "tasks", "--dsn", mirror_dsn, "--output", str(tmp_path))

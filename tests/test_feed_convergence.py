@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from tasktui.core import db
@@ -233,6 +234,7 @@ def differences(store: TaskStore, by_id: dict[str, TaskRow], by_state: dict[str,
     return problems
 
 
+@pytest.mark.slow
 async def test_the_window_converges_and_drift_counts_exactly_the_silent_writes(live_dsn: str, writer) -> None:
     seed = int(os.environ.get("TASKTUI_TEST_SEED") or random.randrange(2**32))
     rng = random.Random(seed)

@@ -24,6 +24,7 @@ TERMINATE_CONSOLE = (
 )
 
 
+@pytest.mark.slow
 async def test_the_listener_hands_on_every_notification_whatever_else_runs(live_dsn: str) -> None:
     """100,000 notifications in transactions of 5,000, a heartbeat due every 0.3 s in the middle of
     every batch, and a consumer that blocks the loop now and then: none may be lost (psycopg hands
@@ -66,6 +67,7 @@ async def test_the_listener_hands_on_every_notification_whatever_else_runs(live_
     assert received == total
 
 
+@pytest.mark.slow
 async def test_a_hung_link_is_detected_and_what_changed_meanwhile_is_shown_after_it(live_dsn: str, writer) -> None:
     """A proxy that stops forwarding without closing (a hung server, a cut network): the feed must
     say RECONNECTING within its bound although no query is running and the listener just waits;
@@ -116,6 +118,7 @@ async def test_each_outage_reports_its_own_blind_time(live_dsn: str, writer) -> 
     assert reports[1] < 3.5, reports
 
 
+@pytest.mark.slow
 async def test_a_slow_or_failing_count_never_takes_the_feed_down(live_dsn: str, writer) -> None:
     """Counting 200,000 finished tasks cannot finish in its (here 1 ms) timeout: the finished
     counts become the planner's estimate, marked as such, and the feed stays LIVE. When the

@@ -153,6 +153,7 @@ def _filters(draw: st.DrawFn, rows: list) -> TaskFilter:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(specs=st.lists(SPECS, max_size=8), data=st.data())
+@pytest.mark.slow
 def test_sql_and_memory_select_the_same_tasks(database: psycopg.Connection, specs: list[Spec], data) -> None:
     ids = _store(database, specs)
     shape = _shape(database)

@@ -275,6 +275,7 @@ def test_cli_text_and_json(mirror_dsn: str) -> None:
     assert group["example_id"] == message_id
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_bad_span_in_one_line(mirror_dsn: str) -> None:
     for span in ("1w", "0m", "8d", "soon"):
         result = run_cli("errors", "--dsn", mirror_dsn, "--since", span)

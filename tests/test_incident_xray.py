@@ -177,6 +177,7 @@ async def test_an_unknown_task(session: Session) -> None:
         await xray_task(session, "3fa85f64-5717-4562-b3fc-2c963f66afa6")
 
 
+@pytest.mark.slow
 async def test_cli_by_prefix_text_and_json(worker: Worker, mirror_dsn: str) -> None:
     message_id = await _running(worker)
     text = run_cli("xray", "--dsn", mirror_dsn, message_id[:8])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tasktui.core.events import FeedMode
 from tasktui.core.shape import CONTENT_TYPE_TABLE, TENANT_TABLE
 from tasktui.demo import broker
@@ -65,6 +67,7 @@ async def test_select_on_the_task_tables_is_a_live_read_only_console_with_ids(li
             assert TENANT_TABLE in said[0] and CONTENT_TYPE_TABLE in said[0]
 
 
+@pytest.mark.slow
 async def test_show_and_retry_dry_run_for_a_select_only_role(live_dsn: str, writer) -> None:
     message_id = await rejected_after_a_retry(writer)
     tenant = str(await broker.default_tenant(writer))

@@ -73,6 +73,7 @@ async def test_retry_by_id_prefix(mirror_dsn: str, env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole id", "prefix"])
+@pytest.mark.slow
 async def test_an_unknown_id_is_one_rule_across_retry_show_and_xray(
     mirror_dsn: str, env: dict[str, str], state_dir: Path, whole: bool
 ) -> None:
@@ -281,6 +282,7 @@ async def test_ctrl_c_stops_a_run_between_tasks(mirror_dsn: str, env: dict[str, 
 # A role that may only read
 
 
+@pytest.mark.slow
 async def test_a_select_only_role_is_refused_and_nothing_changes(
     mirror_dsn: str, env: dict[str, str], state_dir: Path
 ) -> None:

@@ -70,6 +70,7 @@ def _first_line(result: CliResult) -> tuple[str, dict[str, str]]:
     return summary, {item.split("=")[0]: item.split("=")[1] for item in perfdata.split()}
 
 
+@pytest.mark.slow
 async def test_thresholds_decide_the_exit_code_and_the_perfdata_carries_them(session: Session, mirror_dsn: str) -> None:
     locks = await _installation(session)
     try:

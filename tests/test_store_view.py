@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,7 @@ def from_scratch(store: TaskStore, task_filter: TaskFilter, sort: SortKey) -> li
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(rows(), max_size=30), operations, filters, sorts)
+@pytest.mark.slow
 def test_the_view_kept_in_step_equals_the_view_built_whole(
     initial: list[TaskRow], steps: list[tuple[str, list, list]], task_filter: TaskFilter, sort: SortKey
 ) -> None:

@@ -94,6 +94,7 @@ async def test_tail_prints_each_change_as_a_json_line_and_unregisters_on_sigterm
     assert execute(live_dsn, "SELECT count(*) FROM tasktui_console") == [(0,)]
 
 
+@pytest.mark.slow
 def test_tail_says_so_in_one_line_when_the_trigger_is_uninstalled_under_it(
     live_dsn: str, tail: subprocess.Popen[str]
 ) -> None:

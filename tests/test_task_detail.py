@@ -198,6 +198,7 @@ def _huge_log(count: int) -> tuple[FakeConsole, str]:
     return FakeConsole([row], details=[detail(row)], logs={mid: TaskLogs(lines)}), mid
 
 
+@pytest.mark.slow
 async def test_100k_log_lines_open_with_one_page_and_page_in_as_you_scroll() -> None:
     fake, mid = _huge_log(100_000)
     app = fake_app(fake)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tasktui.core.trigger import FUNCTIONS, TRIGGER_VERSION
 from tests.conftest import run_cli
 from tests.notify_helpers import execute
@@ -119,6 +121,7 @@ def test_status_reports_outdated_and_not_installed(mirror_dsn: str) -> None:
     assert "installed, version 0 (outdated (v0; run `tasktui trigger install`))" in out
 
 
+@pytest.mark.slow
 def test_uninstall_removes_everything_and_leaves_authentik_byte_identical(mirror_dsn: str) -> None:
     before = execute(mirror_dsn, AUTHENTIK_OBJECTS)
     assert {row[1] for row in before} >= {

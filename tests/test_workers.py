@@ -272,6 +272,7 @@ async def test_tasks_queued_too_long(session: Session) -> None:
     assert alarm.message == "1 task queued for more than 5 minutes although 1 worker alive"
 
 
+@pytest.mark.slow
 async def test_workers_cli_json_and_exit_status(session: Session, mirror_dsn: str) -> None:
     none = run_cli("workers", "--dsn", mirror_dsn, "--json")
     assert (none.returncode, json.loads(none.stdout)) == (1, [])
