@@ -32,7 +32,12 @@ async def test_committed_task_appears_live_with_its_status_colour(live_dsn: str,
             exc_type="LDAPException",
             message="connection refused",
         )
-        await wait_for(pilot, lambda: rejected in _ids_on_screen(app), what="rejected task")
+        # `reject` commits each step of the life cycle: the row can be on screen while still queued.
+        await wait_for(
+            pilot,
+            lambda: rejected in _ids_on_screen(app) and app.service.task(rejected).state == "rejected",
+            what="rejected task",
+        )
         app.main_screen.query_one(TaskRows).move_to(_ids_on_screen(app).index(rejected))
         await pilot.pause()
         assert row_style(app, queued).color == component_color(app, "queued")
