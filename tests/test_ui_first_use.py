@@ -357,6 +357,29 @@ async def test_the_sparkline_is_labelled_as_the_rate_history() -> None:
         assert re.search(r"4 changes/s  last \d+s [▁▂▃▄▅▆▇█]{6,}$", counts.rstrip()), counts
 
 
+async def test_e_on_the_only_error_says_so_once_and_stays() -> None:
+    """Seen by a new user: with one error line, under the cursor, every e went 'round' to it and
+    stacked another 'no later error or warning: the first, from the start'."""
+    fake, mid = rejected_after_a_retry()
+    rows = fake.logs[mid].current
+    rows[:] = [line for line in rows if line.level not in ("error", "warning")]
+    rows.append(log_line(mid, 99, "the one failure", level="error"))
+    app = fake_app(fake)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await open_detail(pilot, mid)
+        view = screen.current_view
+        await wait_for(
+            pilot, lambda: view.loaded and view.entries[view.cursor].line.event == "the one failure", what="on it"
+        )
+        for _ in range(3):
+            await pilot.press("e")
+            await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "only error or warning" in screen_text(app), what="said it is the only one")
+        assert screen_text(app).count("only error or warning") == 1
+        assert "from the start" not in screen_text(app)
+        assert view.entries[view.cursor].line.event == "the one failure"
+
+
 async def test_the_detail_hint_line_is_not_cut_at_80_columns_and_the_first_e_finds_the_first_error() -> None:
     fake, mid = rejected_after_a_retry()
     rows = fake.logs[mid].current

@@ -125,6 +125,9 @@ class LogPager:
             )
             if line is None:
                 return "no error or warning in this attempt's log"
+            here = view.entries[view.cursor] if 0 <= view.cursor < len(view.entries) else None
+            if here is not None and here.line.cursor == line.cursor:
+                return "this is the only error or warning in this attempt's log"
             where = "the last, from the end" if backward else "the first, from the start"
             notice = f"no {'earlier' if backward else 'later'} error or warning: {where}"
         window = await self.service.log_window(self.message_id, line, previous=view.previous, limit=PAGE)

@@ -401,6 +401,8 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
     async def _find_problem(self, view: LogView, backward: bool) -> None:
         notice = await self.logs.jump(view, backward)
         if notice:
+            # One answer on screen: pressing e again must not stack the same words.
+            self.app.clear_notifications()
             self.notify(notice, timeout=4)
 
     def action_first_page(self) -> None:
