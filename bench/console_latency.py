@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from pacing import paced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -108,21 +109,13 @@ def writer(dsn: str, rate: float, batch: int, stop_at: float) -> None:
     """Commit `rate` visible changes per second, `batch` rows per transaction."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         ids = [r[0] for r in conn.execute("SELECT message_id FROM authentik_tasks_task LIMIT 20000").fetchall()]
-        interval = batch / rate
-        next_at = time.monotonic()
-        flip = 0
-        while time.time() < stop_at:
+        for _ in paced(rate / batch, stop_at - time.time()):
             chosen = random.sample(ids, batch)
-            flip += 1
             with conn.transaction():
                 conn.execute(
                     "UPDATE authentik_tasks_task SET retries = retries + 1 WHERE message_id = ANY(%s)",
                     (chosen,),
                 )
-            next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
 
 
 def prober(dsn: str, stop_at: float, out_path: str, tag: str) -> None:

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import psycopg
 import pyte
+from pacing import paced
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -97,13 +98,8 @@ def writer(dsn: str, rate: float, stop_at: float) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         ids = [r[0] for r in conn.execute("SELECT message_id FROM authentik_tasks_task WHERE state = 'running'")]
         statement = "UPDATE authentik_tasks_task SET retries = retries + 1 WHERE message_id = %s"
-        next_at = time.monotonic()
-        while time.time() < stop_at:
+        for _ in paced(rate, stop_at - time.time()):
             conn.execute(statement, (random.choice(ids),), prepare=True)
-            next_at += 1.0 / rate
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
 
 
 def prober(dsn: str, stop_at: float, tag: str, out_path: str) -> None:

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from pacing import paced
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tasktui.core import db
@@ -461,7 +462,7 @@ def print_saturation(results: dict[int, Saturation], switches: dict[int, float |
 def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -> list[tuple[float, float]]:
     """One writer at `rate` transactions/s for `seconds`: (wall clock, statement + commit time in
     ms) of each transaction. A writer that fell behind its schedule (a stall) picks it up from now
-    instead of sending what it missed in a burst: each window's load is its own."""
+    instead of sending what it missed in a burst (bench/pacing.py): each window's load is its own."""
     import random
 
     rng = random.Random(seed)
@@ -469,18 +470,10 @@ def _paced_writer(dsn: str, rate: float, seconds: float, rows: int, seed: int) -
     samples: list[tuple[float, float]] = []
     with psycopg.connect(make_conninfo(dsn, application_name=WRITER_APP), autocommit=True) as conn:
         conn.execute(statement, (rng.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
-        interval = 1.0 / rate
-        start = time.monotonic()
-        next_at = start + rng.random() * interval
-        end = start + seconds
-        while next_at < end:
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        for _ in paced(rate, seconds, spread=rng):
             began = time.perf_counter()
             conn.execute(statement, (rng.randint(1, rows),), prepare=True)  # type: ignore[arg-type]
             samples.append((time.time(), (time.perf_counter() - began) * 1000))
-            next_at = max(next_at + interval, time.monotonic())
     return samples
 
 
