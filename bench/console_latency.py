@@ -164,7 +164,7 @@ async def run_app(dsn: str, phases: list[tuple[str, float, int]], seconds: float
             await pilot.pause(0.01)
         print(f"first screen with rows: {time.perf_counter() - started:.3f}s ({len(app.service.store):,} tasks loaded)")
         # Newest first, unfiltered: probes land on the first row.
-        app.action_toggle_successful()
+        app.main_screen.action_toggle_successful()
         for name, rate, batch in phases:
             drawn.clear()
             stop_at = time.time() + seconds

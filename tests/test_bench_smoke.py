@@ -44,3 +44,11 @@ def test_screen_latency_bench_measures_tasktui_and_the_naive_console() -> None:
     assert "console    phase" in out
     for line in ("tasktui    100/s", "naive      100/s", "tasktui    keys@100", "ratios tasktui / naive"):
         assert line in out, out
+
+
+@pytest.mark.slow
+def test_console_latency_bench_measures_the_first_screen_and_each_phase() -> None:
+    out = run_bench("console_latency.py", *("--tasks", "2000", "--rate", "100", "--storm", "500", "--seconds", "1.5"))
+    assert "first screen with rows:" in out
+    for phase in ("idle:", "100 changes/s", "500 changes/s"):
+        assert phase in out and "not drawn" in out, out
