@@ -93,6 +93,9 @@ async def test_thresholds_decide_the_exit_code_and_the_perfdata_carries_them(ses
         assert details[0] == "queue default: 2 waiting (oldest 10m), 1 delayed, 1 in flight"
         assert details[1].startswith("tasks by status: queued 3, consumed 0, preprocess 0, running 1, postprocess 0")
         assert "rejected 4" in details[1] and "done 1" in details[1]
+        # An OK check prints no `alarm:` line: a dead worker's row is a note (authentik keeps it a day).
+        assert [line for line in details if line.startswith("alarm:")] == []
+        assert any(line.startswith("note: 1 dead worker: worker-dead (") for line in details), details
 
         warning = _status(mirror_dsn, "--warn-rejected", "2")
         summary, perf = _first_line(warning)
@@ -134,6 +137,12 @@ async def test_thresholds_decide_the_exit_code_and_the_perfdata_carries_them(ses
     assert summary.startswith("TASKTUI CRITICAL - 0 workers alive (critical: outside 1:);")
     assert perf["workers_alive"] == "0;;1:;0" and perf["workers_stale"] == "1;;;0"
     assert "alarm: No workers connected. Background tasks will not run. (1 stale worker)" in gone.stdout
+    # The stale worker has no threshold: a note that says how to judge it; with one, an alarm.
+    assert "note: 1 stale worker: worker-alive (" in gone.stdout
+    assert "(not judged: no --warn-stale or --crit-stale given)" in gone.stdout
+    judged = _status(mirror_dsn, "--warn-stale", "0")
+    assert judged.returncode == 2 and "alarm: 1 stale worker: worker-alive (" in judged.stdout
+    assert json.loads(_status(mirror_dsn, "--json").stdout)["alarms"][0]["code"] == "no_workers"
     assert _status(mirror_dsn, "--crit-alive", "").returncode == 0  # switched off
 
 

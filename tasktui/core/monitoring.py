@@ -66,6 +66,15 @@ class QueueDepth(JsonReport):
 
 
 @dataclass(frozen=True)
+class StatusAlarm(JsonReport):
+    """One of the worker panel's alarms (tasktui.core.workers.Alarm): its code says which metric,
+    if any, judges it."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class TaskSystemStatus(JsonReport):
     database: str  # user@host:port/dbname, never a password
     checked_at: datetime  # the database's now()
@@ -78,7 +87,7 @@ class TaskSystemStatus(JsonReport):
     workers_stale: int
     workers_dead: int
     orphaned: int  # running tasks whose lock no session holds
-    alarms: tuple[str, ...]  # the worker panel's alarms
+    alarms: tuple[StatusAlarm, ...]  # the worker panel's alarms
     capped: bool  # a count stopped at COUNT_CAP
     elapsed: float  # seconds the check took
 
@@ -164,7 +173,7 @@ async def load_status(session: Session, *, rejected_minutes: int = DEFAULT_REJEC
         workers_stale=report.stale,
         workers_dead=report.dead,
         orphaned=len(report.orphans),
-        alarms=tuple(alarm.message for alarm in report.alarms),
+        alarms=tuple(StatusAlarm(alarm.code, alarm.message) for alarm in report.alarms),
         capped=capped,
         elapsed=time.monotonic() - started,
     )
@@ -359,7 +368,7 @@ def judge(status: TaskSystemStatus, thresholds: Thresholds) -> Verdict:
         state=overall,
         summary=summary,
         perfdata=tuple(perfdata),
-        details=tuple(_details(status)),
+        details=tuple(_details(status, checks)),
         checks=tuple(checks),
     )
 
@@ -374,7 +383,33 @@ def _range_text(check: CheckResult) -> str:
     return check.critical if check.state is PluginState.CRITICAL else check.warning
 
 
-def _details(status: TaskSystemStatus) -> list[str]:
+# Which metric judges which of the worker panel's alarms. An alarm is printed as `alarm:` only when
+# its metric is out of range, else as `note:`: an OK line above `alarm:` lines reads as a check that
+# contradicts itself. Dead workers and version mismatches have no metric: authentik keeps a dead
+# worker's row for a day after every restart, so they stay notes.
+ALARM_METRIC = {
+    "no_workerstatus": "alive",
+    "no_workers": "alive",
+    "queued_without_workers": "alive",
+    "overdue_queued": "queued-age",
+    "stale_workers": "stale",
+    "orphaned_tasks": "orphaned",
+}
+
+
+def _alarm_line(alarm: StatusAlarm, checks: dict[str, CheckResult]) -> str:
+    message = escape_control(alarm.message)
+    check = checks.get(ALARM_METRIC.get(alarm.code, ""))
+    if check is None:
+        return f"note: {message}"
+    if check.state is not PluginState.OK:
+        return f"alarm: {message}"
+    if not check.warning and not check.critical:
+        return f"note: {message} (not judged: no --warn-{check.metric} or --crit-{check.metric} given)"
+    return f"note: {message} (within the thresholds)"
+
+
+def _details(status: TaskSystemStatus, checks: list[CheckResult]) -> list[str]:
     lines = []
     for queue in status.queues:
         oldest = (
@@ -390,7 +425,8 @@ def _details(status: TaskSystemStatus) -> list[str]:
     lines.append(f"tasks by status: {shown}{estimated}")
     if status.capped:
         lines.append(f"counts stop at {COUNT_CAP:,} per state")
-    lines += [f"alarm: {escape_control(alarm)}" for alarm in status.alarms]
+    by_metric = {check.metric: check for check in checks}
+    lines += [_alarm_line(alarm, by_metric) for alarm in status.alarms]
     return lines
 
 
