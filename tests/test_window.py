@@ -77,3 +77,36 @@ async def test_the_first_screen_does_not_wait_for_the_whole_window(live_dsn: str
         await until(lambda: len(store) == 50 + FIRST_PAGE + 300, what="the whole window")
     assert sizes[0] == 50 + FIRST_PAGE  # every unfinished task, the newest finished ones
     assert sizes[-1] == 50 + FIRST_PAGE + 300
+
+
+async def test_tasks_paged_in_stay_while_tasks_finish_live_and_dropping_them_is_told(live_dsn: str, writer) -> None:
+    """Tasks paged in with "load older" are what the user asked to read: tasks finishing live must
+    not push them out seconds later (they did, without a word). Past the cap the oldest go, and
+    the console says so."""
+    await _old(writer, "authentik.old.", "done", 20, "1 hour")
+    async with running_console(live_dsn, window=10) as (console, events):
+        await until(lambda: console.loaded == 10, what="the window")
+        console.feed._window.paged_cap = 40
+        assert await console.feed.load_older(count=10) == 10
+        assert len(_actors(console, "done")) == 20
+        tenant = await broker.default_tenant(writer)
+
+        async def finish(first: int, last: int) -> None:
+            for i in range(first, last):
+                message_id = await broker.enqueue(writer, f"authentik.burst.{i}", tenant_id=tenant)
+                assert await broker.claim(writer, message_id)
+                await broker.start_processing(writer, message_id)
+                await broker.succeed(writer, message_id)
+            await until(lambda: f"authentik.burst.{last - 1}" in _actors(console, "done"), what="the last success")
+            await asyncio.sleep(0.3)
+
+        await finish(0, 15)
+        assert {f"authentik.old.{g}" for g in range(1, 21)} <= _actors(console, "done")  # all still there
+        assert events.notices == []
+        await finish(15, 40)  # 60 held: past the cap and its quarter
+        assert len(_actors(console, "done")) <= 50
+        assert "authentik.old.20" not in _actors(console, "done")  # the oldest went first
+        assert "authentik.burst.39" in _actors(console, "done")
+        await until(lambda: any("the window is full" in n for n in events.notices), what="the notice")
+        (notice,) = [n for n in events.notices if "the window is full" in n]
+        assert "loaded with 'load older'" in notice and "at most 40 per status" in notice

@@ -108,7 +108,7 @@ class TaskFeed:
         # Changes received per second over the last minute, for the throughput sparkline.
         self.rate: deque[int] = deque([0] * 60, maxlen=60)
         self._rate_second = int(time.time())
-        self._window = TaskWindow(store, self._fetchall, window=window)
+        self._window = TaskWindow(store, self._fetchall, window=window, notice=sink.console_notice)
         self._changes = ChangeFlusher(
             self._window, sink, flush_interval=flush_interval, on_counts=lambda: self.sink.feed_counts(self.counts())
         )

@@ -185,16 +185,21 @@ class TaskStore:
     def finished_ids(self) -> list[str]:
         return [mid for mid, row in self.rows.items() if row.state in FINAL_STATES]
 
+    def finished_held(self) -> Counter[str]:
+        """Finished rows held per final state (from the tally: no pass over the window)."""
+        held: Counter[str] = Counter()
+        for (state, _status), n in self._tally.items():
+            if state in FINAL_STATES:
+                held[state] += n
+        return held
+
     def prune_finished(self, keep: Mapping[str, int]) -> int:
         """Drop the oldest finished rows of each final state beyond `keep[state]` once that state
         has a quarter more (unfinished rows always stay). Per state, as the window is loaded: a
         stream of successful tasks must not push out the few rejected ones an SRE is looking
         at. Returns how many were dropped. Costs a pass over the window only when a state is
         over (the tally says so): it runs after every flush."""
-        held: Counter[str] = Counter()
-        for (state, _status), n in self._tally.items():
-            if state in FINAL_STATES:
-                held[state] += n
+        held = self.finished_held()
         if all(n <= keep.get(state, 0) + keep.get(state, 0) // 4 for state, n in held.items()):
             return 0
         by_state: dict[str, list[TaskRow]] = {}

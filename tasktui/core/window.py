@@ -27,6 +27,10 @@ FIRST_PAGE = 200
 FETCH_BATCH = 500
 # Finished tasks changed this long before the previous poll are read again (worker clock skew).
 POLL_MARGIN = timedelta(seconds=30)
+# Once older tasks were paged in ("load older"), a final state keeps every task it holds, live
+# ones included, up to this many: what an SRE paged back to stays while they read it. Past it the
+# oldest go, and the console says so.
+PAGED_CAP_PER_STATE = 25_000
 
 Fetch = Callable[..., Awaitable[list[tuple[Any, ...]]]]
 
@@ -34,9 +38,19 @@ Fetch = Callable[..., Awaitable[list[tuple[Any, ...]]]]
 class TaskWindow:
     """All unfinished tasks plus the newest `window` finished ones of each final state."""
 
-    def __init__(self, store: TaskStore, fetchall: Fetch, *, window: int) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        fetchall: Fetch,
+        *,
+        window: int,
+        notice: Callable[[str], None] = lambda text: None,
+        paged_cap: int = PAGED_CAP_PER_STATE,
+    ) -> None:
         self.store = store
         self.window = window
+        self.paged_cap = paged_cap
+        self._notice = notice
         self.queries: tasks_sql.TaskQueries | None = None  # set for each connection's table shape
         self.lock = asyncio.Lock()
         self._fetchall = fetchall
@@ -44,6 +58,9 @@ class TaskWindow:
         self._older_cursor: dict[str, datetime] = {}
         # Finished tasks kept in the store, per final state as the window loads them (grows with paging).
         self._finished_budget: Counter[str] = Counter(dict.fromkeys(FINAL_STATES, window))
+        # The newest change among the tasks "load older" paged in, per final state: while the
+        # store still reaches back that far, paged tasks are held (see keep_bounded).
+        self._paged_newest: dict[str, datetime] = {}
 
     async def states(self) -> list[str]:
         return [r[0] for r in await self._fetchall(tasks_sql.DISTINCT_STATES)]
@@ -65,6 +82,8 @@ class TaskWindow:
         rows = await self.read(states, limits)
         self.store.replace_all(rows)
         self._older_cursor = _oldest_finished(rows)
+        self._paged_newest = {}
+        self._finished_budget = Counter(dict.fromkeys(FINAL_STATES, self.window))
         finished = [s for s in states if s in FINAL_STATES] if self.window > first_page else []
         return len(rows), finished
 
@@ -92,6 +111,8 @@ class TaskWindow:
             rows = rows[:count]
             for state, oldest in _oldest_finished(rows).items():
                 self._older_cursor[state] = oldest
+            for state, newest in _newest_finished(rows).items():
+                self._paged_newest[state] = max(newest, self._paged_newest.get(state, newest))
             self._finished_budget.update(row.state for row in rows)
             return len(rows), self.store.apply(rows)
 
@@ -126,9 +147,41 @@ class TaskWindow:
     def keep_bounded(self) -> None:
         """Tasks finishing live pile up in the window; past a quarter over budget, drop the
         oldest finished ones (a console left open for days stays small). "Load older" then
-        continues from the oldest finished task kept."""
-        if self.store.prune_finished(self._finished_budget):
-            self._older_cursor = _oldest_finished(self.store.rows.values())
+        continues from the oldest finished task kept.
+
+        A state with paged-in tasks still held grows its budget with what it holds, up to
+        `paged_cap`: otherwise tasks finishing live would push out, seconds later and without a
+        word, the very tasks the user asked for. Dropping paged tasks past the cap is told."""
+        for state, held in self.store.finished_held().items():
+            if self._holds_paged(state) and held > self._finished_budget[state]:
+                self._finished_budget[state] = min(held, self.paged_cap)
+        paged_before = {state for state in self._paged_newest if self._holds_paged(state)}
+        dropped = self.store.prune_finished(self._finished_budget)
+        if not dropped:
+            return
+        self._older_cursor = _oldest_finished(self.store.rows.values())
+        if paged_before:
+            self._notice(
+                f"the window is full: dropped the {dropped:,} oldest finished tasks, some loaded with"
+                f" 'load older', to keep at most {self.paged_cap:,} per status"
+            )
+        for state in paged_before - {s for s in self._paged_newest if self._holds_paged(s)}:
+            del self._paged_newest[state]  # all its paged tasks are gone: nothing more to tell
+
+    def _holds_paged(self, state: str) -> bool:
+        """Whether the store still reaches back to tasks "load older" paged in for `state`."""
+        newest = self._paged_newest.get(state)
+        oldest = self._older_cursor.get(state)
+        return newest is not None and oldest is not None and oldest <= newest
+
+
+def _newest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
+    """The newest change of each final state among `rows` (a state without rows: absent)."""
+    newest: dict[str, datetime] = {}
+    for row in rows:
+        if row.state in FINAL_STATES and (row.state not in newest or row.mtime > newest[row.state]):
+            newest[row.state] = row.mtime
+    return newest
 
 
 def _oldest_finished(rows: Iterable[TaskRow]) -> dict[str, datetime]:
