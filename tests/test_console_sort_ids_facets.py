@@ -160,9 +160,12 @@ async def test_facet_picker_fits_80_columns() -> None:
         await wait_for(pilot, lambda: len(_ids_on_screen(app)) == 1, what="task loaded")
         await _open_facets(pilot)
         lines = _modal_lines(app)
-        # The whole hint, on one line, and the related-object box below the lists.
-        assert "Space toggles · Tab moves · ctrl+s applies · Esc cancels" in lines
-        assert any("Related object" in line and "Enter applies" in line for line in lines)
+        # The whole hint, on the box's border, and the related-object input in a box of its own
+        # (title above, how to write it below) under the lists, all without scrolling.
+        assert "Space toggles · Tab moves · ctrl+s applies · Esc cancels" in screen_text(app)
+        (title,) = [n for n, line in enumerate(lines) if "Related object" in line]
+        assert "e.g. authentik_sources_ldap.ldapsource" in lines[title + 1]
+        assert "app.model or app.model:id, substring · Enter applies" in lines[title + 2]
         # Every status readable, none cut: the key is dropped where the label says it all,
         # and kept where two statuses share a label.
         for label in ("Warning", "Running", "Pre-processing", "Post-processing", "Consumed", "Waiting to run"):

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.strip import Strip
-from textual.widgets import Checkbox, Input, Label, SelectionList
+from textual.widgets import Checkbox, Input, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
 
 from tasktui.core.console import Facets
@@ -111,7 +111,7 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
     FacetScreen { align: center middle; }
     FacetScreen > VerticalScroll {
         width: 96%; max-width: 120; height: auto; max-height: 90%;
-        background: $panel; border: round $accent; padding: 0 1;
+        background: $panel; border: round $accent; padding: 0 1; border-title-color: $text-muted;
     }
     FacetScreen Horizontal { height: auto; }
     FacetScreen SelectionList { width: 1fr; height: auto; max-height: 12; border-title-color: $text-muted; }
@@ -119,8 +119,12 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
     FacetScreen #facet-status { width: 38; }
     FacetScreen.-narrow #facet-status { width: 26; }
     FacetScreen #facet-queue, FacetScreen #facet-tenant { max-height: 7; }
-    FacetScreen Label { width: 1fr; color: $text-muted; }
-    FacetScreen #facet-related { margin: 0 0 0 1; }
+    /* A box like the lists', not a compact strip: a new user did not see where to type. */
+    FacetScreen #facet-related {
+        height: 3; border: round $border-blurred; padding: 0 1;
+        border-title-color: $text-muted; border-subtitle-color: $text-muted;
+    }
+    FacetScreen #facet-related:focus { border: round $border; border-title-color: $text-primary; }
     """
 
     def __init__(self, current: TaskFilter, facets: Facets) -> None:
@@ -137,8 +141,10 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
 
     def compose(self) -> ComposeResult:
         current = self.current
-        with VerticalScroll():
-            yield Label(HINT, id="facet-hint")
+        # The keys go on the box's border, not a line of their own: at 80×24 every list and the
+        # related-object box fit without scrolling.
+        with VerticalScroll() as box:
+            box.border_title = HINT
             with Horizontal():
                 yield FittedSelectionList(
                     [(key, key in current.statuses) for key, _ in sorted(STATUSES.items(), key=lambda kv: kv[1].order)],
@@ -157,14 +163,14 @@ class FacetScreen(ModalScreen[TaskFilter | None]):
                     counted_prompt(self.tenant_counts),
                     id="facet-tenant",
                 )
-            yield Label("Related object — app.model or app.model:id, substring; Enter applies")
-            yield Input(
-                current.related, placeholder="e.g. authentik_sources_ldap.ldapsource", id="facet-related", compact=True
-            )
+            yield Input(current.related, placeholder="e.g. authentik_sources_ldap.ldapsource", id="facet-related")
 
     def on_mount(self) -> None:
         for name in ("status", "actor", "queue", "tenant"):
             self.query_one(f"#facet-{name}", SelectionList).border_title = name.capitalize()
+        related = self.query_one("#facet-related", Input)
+        related.border_title = "Related object"
+        related.border_subtitle = "app.model or app.model:id, substring · Enter applies"
         # "Space toggles" from the first key: the status list has focus and its first entry the cursor
         # (the scrollable box around the lists would otherwise take focus, with nothing to toggle).
         status = self.query_one("#facet-status", SelectionList)
