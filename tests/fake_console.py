@@ -32,8 +32,9 @@ from tasktui.core.bulk_retry import (
 )
 from tasktui.core.console import ConsoleEvents, Facets
 from tasktui.core.counts import FinishedCounts, StatusCounts, combine
-from tasktui.core.detail import LogCounts, TaskDetail
+from tasktui.core.detail import LogCounts, TaskDetail, TaskNotFound
 from tasktui.core.events import FeedMode, FeedStatus, FeedUpdate
+from tasktui.core.export import IncidentBundle, Versions
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
 from tasktui.core.logs import (
@@ -45,10 +46,13 @@ from tasktui.core.logs import (
     LogWindow,
 )
 from tasktui.core.models import TaskRow
+from tasktui.core.monitoring import TaskSystemStatus
 from tasktui.core.retry import Outcome, RetryOutcome, SelectionResult, SkipReason
 from tasktui.core.shape import TableShape
+from tasktui.core.sql.tasks import TaskQueries
 from tasktui.core.status import FINAL_STATES, RETRYABLE_STATE
 from tasktui.core.store import SortKey, TaskStore
+from tasktui.core.task_report import LogGroup, TaskReport
 from tasktui.core.workers import WorkerInfo, WorkerReport, alarms_of, classify, reference_version
 from tasktui.demo import broker
 
@@ -512,6 +516,50 @@ class FakeConsole:
             stopped=None,
             elapsed=0.5,
             counts=Counter(o.outcome for o in outcomes.values()),
+        )
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    async def incident_bundle(self, message_id: str, task_filter: TaskFilter) -> IncidentBundle:
+        """What tasktui.core.export.load_bundle reads, from this fake's task, logs, workers and
+        counts (TaskConsole's is covered on real Postgres in tests/test_console_service.py)."""
+        await self._call("incident_bundle", message_id, task_filter)
+        found = await self.task_detail(message_id)
+        if found is None:
+            raise TaskNotFound(f"no task with message id {message_id} on {self.label}")
+        logs = self.logs.get(message_id, TaskLogs())
+        groups = tuple(
+            LogGroup(previous, lines, [line.exception for line in lines], False)
+            for previous, lines in ((False, logs.current), (True, logs.previous))
+        )
+        counts = self.counts()
+        status = TaskSystemStatus(
+            database=self.label,
+            checked_at=NOW,
+            counts=dict(Counter(row.aggregated_status for row in self.store.rows.values())),
+            finished_estimated=counts.finished_estimated,
+            queues=(),
+            rejected_recent=0,
+            rejected_minutes=15,
+            workers_alive=self.report.alive,
+            workers_stale=self.report.stale,
+            workers_dead=self.report.dead,
+            orphaned=0,
+            alarms=tuple(alarm.message for alarm in self.report.alarms),
+            capped=False,
+            elapsed=0.01,
+        )
+        where, params = task_filter.where_sql(TaskQueries.for_shape(SHAPE))
+        return IncidentBundle(
+            database=self.label,
+            made_at=NOW,
+            report=TaskReport(found, (groups[0], groups[1])),
+            workers=self.report,
+            status=status,
+            task_filter=task_filter,
+            filter_sql=where,
+            filter_params=params,
+            versions=Versions("0.1.0", 3, 3, self.report.reference_version, self.report.reference_text, "16.4"),
         )
 
     async def aclose(self) -> None:

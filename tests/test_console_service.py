@@ -515,3 +515,26 @@ async def test_new_log_lines_are_heard_of_with_their_task(live_dsn: str, writer)
         await until(lambda: any(mid in ids for ids, _ in events.side_changes), what="the task's log change")
         page = await console.log_page(mid, previous=False, backward=True)
         assert page.lines[-1].event == "sending to webhook (live)"
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+
+async def test_the_incident_bundle_of_a_task_holds_it_in_full_with_the_fleet_counts_and_filter(
+    live_dsn: str, writer
+) -> None:
+    mid = await rejected_after_a_retry(writer)
+    async with running_console(live_dsn) as (console, _):
+        task_filter = TaskFilter(statuses=frozenset({"rejected"}))
+        bundle = await console.incident_bundle(mid, task_filter)
+        report = bundle.report
+        assert report.detail.message_id == mid and report.detail.state == "rejected"
+        current, previous = report.groups
+        assert [line.event for line in current.lines][-1] == "server down"
+        assert [line.event for line in previous.lines][-1] == "first try timed out"
+        assert current.exceptions[-1] is not None  # the traceback of the failure
+        assert bundle.status.counts.get("rejected") == 1
+        assert bundle.task_filter == task_filter and "%(f_statuses)s" in bundle.filter_sql
+        assert bundle.versions.trigger_installed is not None and bundle.versions.postgres
+        with pytest.raises(UserFacingError, match="no task with message id"):
+            await console.incident_bundle(str(uuid.uuid4()), task_filter)

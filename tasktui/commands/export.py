@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 
@@ -115,8 +114,8 @@ def run_tasks(args: argparse.Namespace) -> int:
 
     tasks = run_command(rows())
     assert isinstance(tasks, list)
-    text = export.tasks_csv(tasks) if args.format == "csv" else export.tasks_json(tasks)
-    where = _write(text, args.output, f"tasktui-tasks-{_stamp()}.{args.format}")
+    text = export.tasks_text(tasks, args.format)
+    where = _write(text, args.output, export.tasks_file_name(args.format, datetime.now(UTC)))
     say(f"tasktui: {len(tasks):,} tasks ({task_filter.describe()}) written to {where}", stream=sys.stderr)
     return 0
 
@@ -136,13 +135,9 @@ def run_bundle(args: argparse.Namespace) -> int:
     bundle = run_command(load())
     assert isinstance(bundle, export.IncidentBundle)
     task_id = bundle.report.detail.task.message_id
-    where = _write(bundle_markdown(bundle), args.output, f"tasktui-incident-{task_id[:8]}-{_stamp()}.md")
+    where = _write(bundle_markdown(bundle), args.output, export.bundle_file_name(task_id, datetime.now(UTC)))
     say(f"tasktui: incident bundle of {task_id} written to {where}", stream=sys.stderr)
     return 0
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _write(text: str, output: str | None, name: str) -> str:
@@ -150,14 +145,7 @@ def _write(text: str, output: str | None, name: str) -> str:
     if output == "-":
         write_stdout(text)
         return "stdout"
-    path = Path(output) if output else Path.cwd() / name
-    if path.is_dir():
-        path = path / name
     try:
-        with path.open("x", encoding="utf-8", newline="") as file:
-            file.write(text)
-    except FileExistsError:
-        raise UserFacingError(f"{path} exists already; give another --output") from None
-    except OSError as exc:
-        raise UserFacingError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return str(path.resolve())
+        return str(export.write_new_file(text, output, name))
+    except export.FileExists as exc:
+        raise UserFacingError(f"{exc}; give another --output") from None

@@ -27,6 +27,7 @@ from tasktui.core.changemode import AUTO
 from tasktui.core.counts import StatusCounts
 from tasktui.core.detail import TaskDetail, load_detail
 from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
+from tasktui.core.export import IncidentBundle, load_bundle
 from tasktui.core.feed import RECONCILE_INTERVAL, TaskFeed
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
@@ -44,6 +45,9 @@ from tasktui.errors import ConnectionFailed
 OLDER_PAGE = 1_000  # finished tasks one "load older" pages in
 # A bulk preview is three statements in one snapshot, each within the statement timeout.
 PREVIEW_STATEMENTS = 3
+# An incident bundle reads the task, its logs by pages, the workers, the counts and the versions:
+# a few statements, each within the statement timeout.
+BUNDLE_STATEMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,13 @@ class ConsoleService(Protocol):
         abort: asyncio.Event,
         on_progress: Callable[[BulkProgress], None],
     ) -> BulkSummary: ...
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    async def incident_bundle(self, message_id: str, task_filter: TaskFilter) -> IncidentBundle:
+        """Everything the incident bundle of this task holds, with the filter the person looks
+        through (tasktui.core.export). Raises TaskNotFound when the task is gone."""
+        ...
 
     async def aclose(self) -> None:
         """Close every session (the feed's go when `follow` is cancelled)."""
@@ -371,6 +382,14 @@ class TaskConsole:
             lambda s: bulk_retry.run_bulk_retry(s, preview, rate=rate, abort=abort, on_progress=on_progress),
             what="retrying",
             bound=0,
+        )
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    async def incident_bundle(self, message_id: str, task_filter: TaskFilter) -> IncidentBundle:
+        seconds = BUNDLE_STATEMENTS * db.STATEMENT_TIMEOUT_MS / 1000 + self.link_timeout
+        return await self.pool.run(
+            READ, lambda s: load_bundle(s, message_id, task_filter), what="reading the incident bundle", bound=seconds
         )
 
     async def aclose(self) -> None:

@@ -3,9 +3,11 @@ JSON, and an incident bundle — one Markdown file with the task in full (fields
 and result, current and previous logs, the traceback), the workers, the counts, the filter as SQL
 and the versions, ready to paste into a ticket (written out by tasktui.render.report).
 
-The console's `x` (phase 2) exports the rows it holds through `tasks_csv` / `tasks_json`; `tasktui
-export` reads the newest matching tasks from the database (`newest_matching`). Text from the
-database is written as it is in CSV and JSON (exact; JSON escapes non-ASCII).
+The console's `x` exports the rows its table shows through `tasks_csv` / `tasks_json`, and its `X`
+the selected task's bundle (TaskConsole.incident_bundle); `tasktui export` reads the newest
+matching tasks from the database (`newest_matching`). Both write through `write_new_file`, which
+never overwrites. Text from the database is written as it is in CSV and JSON (exact; JSON escapes
+non-ASCII).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,9 +34,11 @@ from tasktui.core.sql import export as export_sql
 from tasktui.core.sql.tasks import DISTINCT_STATES, TaskQueries, read_task
 from tasktui.core.task_report import TaskReport, load_task_report
 from tasktui.core.workers import WorkerReport, load_workers
+from tasktui.errors import UserFacingError
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
+FORMATS = ("csv", "json")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -91,6 +96,51 @@ def tasks_csv(tasks: Iterable[TaskRow]) -> str:
 def tasks_json(tasks: Iterable[TaskRow]) -> str:
     """A JSON list, one object per task (ASCII only: non-ASCII as \\u escapes, still exact)."""
     return json.dumps([task_record(task) for task in tasks], ensure_ascii=True, indent=2) + "\n"
+
+
+def tasks_text(tasks: Iterable[TaskRow], file_format: str) -> str:
+    """The tasks in one of FORMATS."""
+    if file_format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}: {file_format!r}")
+    return tasks_csv(tasks) if file_format == "csv" else tasks_json(tasks)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+class FileExists(UserFacingError):
+    """The export would overwrite a file: it never does."""
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def tasks_file_name(file_format: str, now: datetime) -> str:
+    """A new name for an export of tasks: tasktui-tasks-20261203T190501Z.csv."""
+    return f"tasktui-tasks-{_stamp(now)}.{file_format}"
+
+
+def bundle_file_name(message_id: str, now: datetime) -> str:
+    """A new name for an incident bundle: tasktui-incident-3fa85f64-20261203T190501Z.md."""
+    return f"tasktui-incident-{message_id[:8]}-{_stamp(now)}.md"
+
+
+def write_new_file(text: str, where: str | Path | None, name: str) -> Path:
+    """Write `text` to `where` — a file, or a folder that `name` is made in; None: the current
+    folder — never over an existing file. The absolute path written; FileExists when the file is
+    there already, UserFacingError when it cannot be written (one line, the OS's reason)."""
+    path = Path(where).expanduser() if where else Path.cwd()
+    if path.is_dir():
+        path = path / name
+    try:
+        with path.open("x", encoding="utf-8", newline="") as file:
+            file.write(text)
+    except FileExistsError:
+        raise FileExists(f"{path} exists already") from None
+    except OSError as exc:
+        raise UserFacingError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path.resolve()
 
 
 async def newest_matching(session: Session, task_filter: TaskFilter, *, limit: int = DEFAULT_LIMIT) -> list[TaskRow]:

@@ -78,6 +78,8 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
     KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),
     KeyAction("bulk-retry", "B", "bulk_retry", "Retry every rejected task matching the filter", "Act", write=True),
+    KeyAction("export-view", "x", "export_view", "Export the tasks shown to a CSV or JSON file", "Act"),
+    KeyAction("export-bundle", "X", "export_bundle", "Incident bundle of this task: a Markdown file", "Act"),
     # The app
     KeyAction("help", "question_mark", "help", "Help: every key", "App", footer=True, display="?", short="Help"),
     KeyAction("palette", "ctrl+p", "command_palette", "Command palette", "App"),

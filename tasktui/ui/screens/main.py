@@ -12,15 +12,18 @@ chose by the result they close with.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tasktui.core import export
 from tasktui.core.bulk_retry import BulkSummary
 from tasktui.core.console import ConsoleService
 from tasktui.core.events import FeedMode, FeedStatus
@@ -29,6 +32,7 @@ from tasktui.core.store import DEFAULT_SORT, SortKey
 from tasktui.core.text import cut
 from tasktui.core.workers import WorkerReport
 from tasktui.errors import UserFacingError
+from tasktui.render.report import bundle_markdown
 from tasktui.ui import keys
 from tasktui.ui.failures import ReportsWorkerFailures
 from tasktui.ui.messages import (
@@ -39,6 +43,7 @@ from tasktui.ui.messages import (
     SideChangesArrived,
 )
 from tasktui.ui.pacing import MAX_POSTPONED, RedrawPacer, input_waiting
+from tasktui.ui.screens.export import ExportDialog, ExportRequest
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, confirm_retry
@@ -417,6 +422,49 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         if task is not None:
             self.app.copy_to_clipboard(task.message_id)
             self.notify(f"sent {task.message_id} to the clipboard (OSC 52; the terminal must allow it)")
+
+    # -- actions: exports ------------------------------------------------------------------------
+
+    def action_export_view(self) -> None:
+        """The tasks the table shows now, in its order, to CSV or JSON (tasktui.core.export)."""
+        rows = self.service.view(self.task_filter, self.sort)
+        now = self.settings.clock()
+
+        async def write(request: ExportRequest) -> Path:
+            # A window of 100k rows takes a moment to format: off the event loop.
+            text = await asyncio.to_thread(export.tasks_text, rows, request.file_format)
+            return export.write_new_file(text, request.where, export.tasks_file_name(request.file_format, now))
+
+        tasks = "task" if len(rows) == 1 else "tasks"
+        what = f"The {len(rows):,} {tasks} shown ({self.task_filter.describe()}), in the table's order, every field."
+        dialog = ExportDialog("Export the tasks shown", what, write, formats=export.FORMATS)
+        self.app.push_screen(dialog, self._exported(f"{len(rows):,} {tasks}"))
+
+    def action_export_bundle(self) -> None:
+        """The selected task's incident bundle: one Markdown file for a ticket."""
+        task = self.rows.current
+        if task is None:
+            self.notify("no task selected: the incident bundle is of the task under the cursor", severity="warning")
+            return
+        task_filter, now = self.task_filter, self.settings.clock()
+
+        async def write(request: ExportRequest) -> Path:
+            bundle = await self.service.incident_bundle(task.message_id, task_filter)
+            text = bundle_markdown(bundle)
+            return export.write_new_file(text, request.where, export.bundle_file_name(task.message_id, now))
+
+        what = (
+            f"{task.display_uid} ({task.status.label}): the task in full with its logs and traceback, the workers,"
+            " the counts, the filter as SQL and the versions, as Markdown."
+        )
+        self.app.push_screen(ExportDialog("Incident bundle", what, write), self._exported("incident bundle"))
+
+    def _exported(self, what: str) -> Callable[[Path | None], None]:
+        def closed(path: Path | None) -> None:
+            if path is not None:  # the path whole, long enough to copy it
+                self.notify(f"{what} written to {path}", timeout=HEALTH_SECONDS)
+
+        return closed
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.access.read_only, connection=self.settings.connection))
