@@ -129,7 +129,7 @@ async def test_shift_x_writes_the_selected_tasks_incident_bundle_with_every_sect
     assert f"Task {rejected}" in text and "Current attempt: 3 log lines" in text
     assert "Previous attempts: 3 log lines" in text and "LDAPException: server down" in text
     assert "first try timed out" in text
-    assert "| alive | worker-1.example |" in text  # the fake's fleet, in the workers table
+    assert "@worker-1.example | 2026.5.0 |" in text  # the fake's fleet, in the workers table
     assert "hiding successful" in text and "WHERE " in text  # the filter, as SQL
     assert "tasktui 0.1.0" in text
 
