@@ -12,7 +12,8 @@ when read: every error names the file, the key and what is wrong, in one line.
     read_only = true
 
     [console]
-    theme = "nord"
+    theme = "nord"      # a Textual theme, or tasktui-ansi (the terminal's 16 colours)
+    time = "utc"        # absolute times in utc or local time (z switches)
     hide_successful = true
     fps = 20            # screen redraws a second, at most
     poll = 2            # seconds between reads without the notify trigger
@@ -236,6 +237,7 @@ def _profile(check: _Checker, name: str, value: Any) -> Profile:
     )
 
 
+TIME_ZONES = ("utc", "local")  # console.time: what the console's absolute times are in
 _NUMBERS = {
     "fps": (0.0, MAX_FPS),
     "poll": (0.0, 300.0),
@@ -245,10 +247,15 @@ _NUMBERS = {
 
 
 def _console(check: _Checker, table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    check.known(table, "console.", ("theme", "hide_successful", "trigger_mode", *_NUMBERS, "filter"))
+    check.known(table, "console.", ("theme", "time", "hide_successful", "trigger_mode", *_NUMBERS, "filter"))
     console: dict[str, Any] = {}
     if "theme" in table:
         console["theme"] = _theme(check, check.string(table["theme"], "console.theme"), "console.theme")
+    if "time" in table:
+        zone = check.string(table["time"], "console.time")
+        if zone not in TIME_ZONES:
+            raise check.fail("console.time", f"expected one of {', '.join(TIME_ZONES)}, got {zone!r}")
+        console["time"] = zone
     if "hide_successful" in table:
         console["hide_successful"] = check.boolean(table["hide_successful"], "console.hide_successful")
     if "trigger_mode" in table:
@@ -277,12 +284,18 @@ def _console(check: _Checker, table: dict[str, Any]) -> tuple[dict[str, Any], di
 
 
 def _theme(check: _Checker, name: str, key: str) -> str:
-    # Textual is imported only when a theme is named (the CLI commands never need it otherwise).
-    from textual.theme import BUILTIN_THEMES
-
-    if name not in BUILTIN_THEMES:
-        raise check.fail(key, f"unknown theme {name!r} (Textual's: {', '.join(sorted(BUILTIN_THEMES))})")
+    problem = theme_problem(name)
+    if problem:
+        raise check.fail(key, problem)
     return name
+
+
+def theme_problem(name: str) -> str:
+    """Why `name` is no theme of the console ("" when it is one: Textual's or tasktui-ansi)."""
+    # Textual is imported only when a theme is named (the CLI commands never need it otherwise).
+    from tasktui.ui.themes import THEMES
+
+    return "" if name in THEMES else f"unknown theme {name!r} (known: {', '.join(sorted(THEMES))})"
 
 
 def _keys(check: _Checker, table: dict[str, Any]) -> dict[str, str]:
@@ -365,6 +378,7 @@ def resolve(args: argparse.Namespace, config: Config, env: Mapping[str, str] | N
     pick("channel", getattr(args, "channel", None), DEFAULT_CHANNEL, from_profile=lambda p: p.channel)
     pick("theme", getattr(args, "theme", None), None, env_name=THEME_ENV)
     pick("hide_successful", None, True)
+    pick("time", None, "utc")
     pick("trigger_mode", getattr(args, "trigger_mode", None), AUTO)
     pick("fps", getattr(args, "max_fps", None), DEFAULT_FPS)
     pick("poll", None, DEFAULT_POLL)

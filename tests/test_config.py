@@ -146,13 +146,13 @@ def _fails(result: CliResult) -> str:
         ),
         (
             "[console]\nfsp = 10\n",
-            "key `console.fsp`: unknown key (known here: theme, hide_successful, trigger_mode, fps, poll,",
+            "key `console.fsp`: unknown key (known here: theme, time, hide_successful, trigger_mode, fps, poll,",
         ),
         (
             '[console]\ntrigger_mode = "fast"\n',
             "key `console.trigger_mode`: expected one of auto, notify, drain, got 'fast'",
         ),
-        ('[console]\ntheme = "neon"\n', "key `console.theme`: unknown theme 'neon' (Textual's: ansi-dark,"),
+        ('[console]\ntheme = "neon"\n', "key `console.theme`: unknown theme 'neon' (known: ansi-dark,"),
         ("[console]\nfps = 0\n", "key `console.fps`: expected a number more than 0 and at most 60, got 0"),
         (
             '[console]\nhide_successful = "no"\n',

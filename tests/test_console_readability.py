@@ -16,7 +16,7 @@ from textual.widget import Widget
 
 from tasktui.core.db import without_target
 from tasktui.core.events import FeedMode
-from tasktui.core.status import STATUSES, UNKNOWN
+from tasktui.core.status import STATUSES, SYMBOLS, UNKNOWN
 from tasktui.demo import broker
 from tasktui.render.workers import shared_host_prefix, short_hostname
 from tasktui.ui.app import TaskTuiApp
@@ -187,7 +187,7 @@ async def test_legend_names_every_status_and_breaks_between_entries(size: tuple[
             assert status.label in text, status.label
         assert "Running (also Pre-processing, Post-processing, Consumed)" in text
         # Every line is whole entries: nothing starts or ends halfway through one.
-        entries = {f"■ {label}" for _, label in legend_entries()} | {WORSE_IN_LOGS}
+        entries = {f"{SYMBOLS[style]} {label}" for style, label in legend_entries()} | {WORSE_IN_LOGS}
         for line in lines:
             assert set(re.split(r"\s{2,}", line)) <= entries, line
         assert len(lines) <= 2

@@ -19,6 +19,7 @@ from textual.widgets import Input, ProgressBar
 from tasktui.core.events import FeedMode
 from tasktui.core.health import FeedHealth
 from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.export import ExportDialog
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
@@ -230,12 +231,44 @@ async def _bulk_summary(pilot: Pilot) -> None:
     await pilot.pause()
 
 
-def _app(mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None) -> TaskTuiApp:
+async def _export(pilot: Pilot, key: str) -> None:
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExportDialog), what="the export dialog")
+    field = pilot.app.screen.query_one(Input)
+    field.cursor_blink = False
+    field.value = "/home/sre/incidents"  # the current folder by default: the same on every machine here
+    field.cursor_position = len(field.value)
+    await pilot.pause()
+
+
+async def _export_tasks(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _export(pilot, "x")
+
+
+async def _export_bundle(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _select(pilot, REJECTED)
+    await _export(pilot, "X")
+
+
+async def _every_status(pilot: Pilot) -> None:
+    """The table with successful tasks shown, and the legend: every status's colour and symbol."""
+    await _table(pilot)
+    await pilot.press("h")
+    await wait_for(pilot, lambda: len(main_rows(pilot.app)) >= 12, what="the successful tasks")  # type: ignore[arg-type]
+    pilot.app.clear_notifications()  # "showing successful tasks" would cover the legend
+    await pilot.pause(0.3)
+
+
+def _app(
+    mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None, theme: str | None = None
+) -> TaskTuiApp:
     fake, _ = console()
     fake.status = replace(
         fake.status, mode=mode, detail=detail_text, blind_since=None if blind is None else NOW.timestamp() - blind
     )
-    return fake_app(fake, label=LABEL)
+    return fake_app(fake, label=LABEL, theme=theme)
 
 
 SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
@@ -265,7 +298,13 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "bulk-retry-preview": (_app, _bulk_preview),
     "bulk-retry-progress": (_app, _bulk_progress),
     "bulk-retry-summary": (_app, _bulk_summary),
+    "export-tasks": (_app, _export_tasks),
+    "export-bundle": (_app, _export_bundle),
 }
+
+# Every status in a few themes and without colour, at 80×24 (the colours derive from each theme:
+# tasktui.ui.themes; tests/test_themes.py checks them in every theme).
+LOOKS = ("tasktui-ansi", "textual-light", "nord", "gruvbox", "no-color")
 
 
 @SIZES
@@ -275,17 +314,29 @@ def test_snapshot(snap_compare, scene: str, size: tuple[int, int]) -> None:
     assert snap_compare(make(), terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("look", LOOKS)
+def test_theme_snapshot(snap_compare, monkeypatch, look: str) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if look == "no-color":
+        monkeypatch.setenv("NO_COLOR", "1")  # read when the App is made
+    app = _app(theme=None if look == "no-color" else look)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_every_status)
+
+
 def test_the_scenes_cover_every_screen() -> None:
     """A screen added to the console gets a scene here."""
-    from tasktui.ui.screens import facets, help, main, retry, task_detail
+    from tasktui.ui.screens import export, facets, help, main, retry, task_detail
 
     screens = {
         cls.__name__
-        for module in (facets, help, main, retry, task_detail)
+        for module in (export, facets, help, main, retry, task_detail)
         for cls in vars(module).values()
-        if isinstance(cls, type) and cls.__module__ == module.__name__ and cls.__name__.endswith(("Screen", "Modal"))
+        if isinstance(cls, type)
+        and cls.__module__ == module.__name__
+        and cls.__name__.endswith(("Screen", "Modal", "Dialog"))
     }
     assert screens == {
+        "ExportDialog",
         "FacetScreen",
         "HelpScreen",
         "ConnectionScreen",

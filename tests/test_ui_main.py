@@ -115,7 +115,7 @@ async def test_a_status_the_logs_made_worse_is_marked() -> None:
     app = fake_app(FakeConsole([done]))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: len(main_rows(app)) == 1, what="task shown")
-        assert row_texts(app)[0].startswith("Error*")
+        assert row_texts(app)[0].startswith("✗ Error*")
 
 
 async def test_older_and_newer_table_shapes_show_the_status_they_give() -> None:

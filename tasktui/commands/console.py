@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tasktui.argtypes import positive
-from tasktui.config import DEFAULT_FPS, MAX_FPS
+from tasktui.config import DEFAULT_FPS, MAX_FPS, theme_problem
 from tasktui.core.changemode import AUTO, CHOICES
 from tasktui.core.db import Target
 from tasktui.core.feed import RECONCILE_INTERVAL
@@ -34,6 +34,14 @@ def max_fps(text: str) -> float:
     value = positive(float)(text)
     if value > MAX_FPS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_FPS:g}: {text!r}")
+    return value
+
+
+def theme_name(value: str) -> str:
+    """--theme, for argparse: one of the console's themes (a typo is one line, not a traceback)."""
+    problem = theme_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -64,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_max_fps(parser)
     parser.add_argument(
         "--theme",
-        help="a Textual theme (default: $TASKTUI_THEME, else console.theme in the config file, else textual-dark)",
+        type=theme_name,
+        help="a Textual theme, or tasktui-ansi: the terminal's 16 colours, safe over any SSH link (default:"
+        " $TASKTUI_THEME, else console.theme in the config file, else textual-dark)",
     )
     parser.add_argument(
         "--trigger-mode",
@@ -103,6 +113,7 @@ def console_options(settings: Resolved) -> dict[str, Any]:
         "poll_interval": console["poll"].value,
         "fps": console["fps"].value,
         "theme": console["theme"].value,
+        "local_time": console["time"].value == "local",
         "keymap": settings.keymap,
         "task_filter": settings.task_filter(),
     }
@@ -146,6 +157,7 @@ def console_app(
     trigger_mode: str = AUTO,
     fps: float | None = None,
     theme: str | None = None,
+    local_time: bool = False,
     keymap: Mapping[str, str] | None = None,
     task_filter: TaskFilter | None = None,
 ) -> TaskTuiApp:
@@ -153,7 +165,7 @@ def console_app(
     line, environment and config file (tasktui.config, which validated them)."""
     from tasktui.core.console import TaskConsole
     from tasktui.ui.app import TaskTuiApp
-    from tasktui.ui.settings import REDRAW_INTERVAL, ConsoleSettings
+    from tasktui.ui.settings import REDRAW_INTERVAL, ConsoleSettings, TimeZoneChoice
 
     service = TaskConsole(
         target,
@@ -169,6 +181,7 @@ def console_app(
         connection=connection,
         redraw_interval=1 / fps if fps else REDRAW_INTERVAL,
         theme=theme,
+        times=TimeZoneChoice(local=local_time),
         keymap=dict(keymap or {}),
         task_filter=task_filter or TaskFilter(),
     )

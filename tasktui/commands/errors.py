@@ -22,7 +22,7 @@ from tasktui.core import bulk_retry
 from tasktui.core.db import Target
 from tasktui.core.incidents.errors import DEFAULT_SINCE, MAX_SINCE, ErrorGroup, ErrorReport, load_errors, retry_filter
 from tasktui.core.session import open_session
-from tasktui.core.timefmt import absolute_utc, exact_span
+from tasktui.core.timefmt import absolute, exact_span
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
 from tasktui.render.text import assemble
@@ -121,7 +121,7 @@ def report_lines(report: ErrorReport) -> list[Text]:
     )
     lines = [assemble((f"Failing in the last {span}: {total}", styles.LABEL))]
     if report.capped:
-        since = absolute_utc(report.covered_from)
+        since = absolute(report.covered_from)
         lines.append(Text(f"  (more failed than tasktui reads at once: counts are complete from {since})"))
     for group in report.groups:
         lines.extend(_group_lines(group, report))

@@ -31,6 +31,12 @@ def levels_at_least(severity: int) -> tuple[str, ...]:
 ERROR_LEVELS = frozenset(levels_at_least(3))
 
 
+# One symbol per style class, so that a status reads without colour (NO_COLOR, TERM=dumb, a
+# colour-blind reader): shapes apart from each other, each one cell wide in every terminal (none
+# of East Asian width "ambiguous", which some terminals draw two cells wide).
+SYMBOLS = {"queued": "◦", "active": "▸", "success": "✓", "warning": "!", "error": "✗", "unknown": "?"}
+
+
 @dataclass(frozen=True)
 class Status:
     key: str
@@ -38,6 +44,10 @@ class Status:
     group: str  # summary card (TaskStatusSummary.ts)
     style: str  # the console's style class: queued | active | success | warning | error | unknown
     order: int  # for sorting by status: most alarming first
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.style]
 
 
 _STATUSES = (

@@ -1,4 +1,5 @@
-"""Times as an SRE reads them: relative ("12s ago", "in 3m") and absolute in UTC, said so."""
+"""Times as an SRE reads them: relative ("12s ago", "in 3m") and absolute — in UTC by default, or
+in the local time zone when the person asks for it (the console's `z`) — always naming the zone."""
 
 from __future__ import annotations
 
@@ -34,11 +35,21 @@ def relative(moment: datetime | None, now: datetime) -> str:
     return f"in {duration(seconds)}" if seconds < 0 else f"{duration(seconds)} ago"
 
 
-def absolute_utc(moment: datetime | None) -> str:
-    """'2026-11-25 16:05:09 UTC' (always converted to UTC, always labelled)."""
+def in_zone(moment: datetime, local: bool) -> datetime:
+    """`moment` in UTC, or in the local zone (its offset at that moment: summer time or not)."""
+    return moment.astimezone() if local else moment.astimezone(UTC)
+
+
+def zone_name(local: bool) -> str:
+    """'UTC', or the local zone's name now ('CET'; '+0530' for a zone without an abbreviation)."""
+    return in_zone(utc_now(), local).strftime("%Z") if local else "UTC"
+
+
+def absolute(moment: datetime | None, *, local: bool = False) -> str:
+    """'2026-11-25 16:05:09 UTC', or '2026-11-25 17:05:09 CET' in local time: always labelled."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return in_zone(moment, local).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def utc_now() -> datetime:

@@ -9,7 +9,7 @@ from textwrap import TextWrapper
 from tasktui.core.bulk_retry import BulkPreview, BulkSummary
 from tasktui.core.retry import NO_ERROR_LOGGED, SKIP_TEXT, Outcome, SkipReason
 from tasktui.core.text import cut, escape_control
-from tasktui.core.timefmt import absolute_utc, duration
+from tasktui.core.timefmt import absolute, duration
 from tasktui.render.text import NAME_CHARS, VALUE_CHARS
 
 TOP_GROUPS = 10
@@ -84,7 +84,7 @@ def bulk_preview_lines(preview: BulkPreview, rate: float) -> list[str]:
         retries = "" if task.retries is None else f"  retries {task.retries}"
         skip = f"  [skip: {SKIP_TEXT[item.skip]}]" if item.skip else ""
         uid = cut(task.display_uid, NAME_CHARS)
-        lines.append(f"  {absolute_utc(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
+        lines.append(f"  {absolute(task.mtime)}  {task.message_id}  {uid}{retries}{skip}")
         if item.error is not None:
             lines.append(f"      {cut(item.error, VALUE_CHARS) if item.error else NO_ERROR_LOGGED}")
     count = len(preview.to_retry)

@@ -4,7 +4,7 @@ decoded message and result, log lines and tracebacks, styled by semantic names."
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +14,7 @@ from tasktui.core.detail import TaskDetail
 from tasktui.core.logs import LogLine
 from tasktui.core.status import ERROR_LEVELS, status_of
 from tasktui.core.text import cut
+from tasktui.core.timefmt import in_zone
 from tasktui.core.tracebacks import format_exception
 from tasktui.render import styles
 from tasktui.render.text import VALUE_CHARS, assemble
@@ -23,20 +24,21 @@ ATTRIBUTES_CHARS = 2000  # characters of a log line's attributes shown after its
 Row = tuple[str, Text]  # (label, value)
 
 
-def format_time(value: datetime | None) -> str:
-    """UTC with microseconds (log lines a millisecond apart must stay distinguishable)."""
+def format_time(value: datetime | None, *, local: bool = False) -> str:
+    """UTC (or local time) with microseconds (log lines a millisecond apart must stay
+    distinguishable), and the zone's name."""
     if value is None:
         return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return in_zone(value, local).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
 
 
 def _value(value: object, style: str = "", limit: int = VALUE_CHARS) -> Text:
     return assemble((cut(value if value is not None else "—", limit), style))
 
 
-def task_rows(detail: TaskDetail, *, limit: int = VALUE_CHARS) -> list[Row]:
+def task_rows(detail: TaskDetail, *, limit: int = VALUE_CHARS, local: bool = False) -> list[Row]:
     """The task's fields, in the order a reader wants them; each value at most `limit`
-    characters, followed by how many more there are."""
+    characters, followed by how many more there are; times in UTC, or local time."""
     task = detail.task
     status = status_of(task.effective_status)
     tenant = task.tenant_name or task.tenant_id
@@ -56,13 +58,16 @@ def task_rows(detail: TaskDetail, *, limit: int = VALUE_CHARS) -> list[Row]:
         ("state", _value(task.state, limit=limit)),
         ("status", status_text),
         ("retries", _value(task.retries, limit=limit)),
-        ("eta", _value(format_time(task.eta) if task.eta else None, limit=limit)),
-        ("last change", _value(format_time(task.mtime), limit=limit)),
-        ("result expiry", _value(format_time(task.result_expiry) if task.result_expiry else None, limit=limit)),
+        ("eta", _value(format_time(task.eta, local=local) if task.eta else None, limit=limit)),
+        ("last change", _value(format_time(task.mtime, local=local), limit=limit)),
+        (
+            "result expiry",
+            _value(format_time(task.result_expiry, local=local) if task.result_expiry else None, limit=limit),
+        ),
     ]
 
 
-def message_rows(message: safe_pickle.DecodedMessage, *, limit: int = VALUE_CHARS) -> list[Row]:
+def message_rows(message: safe_pickle.DecodedMessage, *, limit: int = VALUE_CHARS, local: bool = False) -> list[Row]:
     """The decoded `message`: the call, its arguments and options — or why there are none."""
     decoded = message.decoded
     if not decoded.ok:
@@ -88,7 +93,7 @@ def message_rows(message: safe_pickle.DecodedMessage, *, limit: int = VALUE_CHAR
         ("options", _value(safe_pickle.render(message.options), limit=limit)),
     ]
     if message.timestamp and message.timestamp.timestamp() > 0:
-        rows.append(("sent", _value(format_time(message.timestamp), limit=limit)))
+        rows.append(("sent", _value(format_time(message.timestamp, local=local), limit=limit)))
     return rows
 
 
@@ -114,7 +119,12 @@ def blob_title(name: str, decoded: safe_pickle.Decoded) -> str:
 
 
 def log_line(
-    line: LogLine, *, attributes_chars: int = ATTRIBUTES_CHARS, time_only: bool = False, logger_chars: int = 0
+    line: LogLine,
+    *,
+    attributes_chars: int = ATTRIBUTES_CHARS,
+    time_only: bool = False,
+    logger_chars: int = 0,
+    local: bool = False,
 ) -> Text:
     """One log line on one line: time, level, logger, event, then attributes (without the
     exception, which `traceback_lines` shows) or their size when they were not fetched.
@@ -125,9 +135,9 @@ def log_line(
     if line.timestamp is None:
         when = f"{line.timestamp_text or '?'} (unreadable)"
     elif time_only:
-        when = line.timestamp.astimezone(UTC).strftime("%H:%M:%S.%f")
+        when = in_zone(line.timestamp, local).strftime("%H:%M:%S.%f")
     else:
-        when = format_time(line.timestamp)
+        when = format_time(line.timestamp, local=local)
     level = line.level.lower()
     event = line.event + (f" … ({line.event_bytes} bytes in all)" if line.event_truncated else "")
     logger = line.logger

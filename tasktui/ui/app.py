@@ -8,6 +8,7 @@ one line that names the file (tasktui.ui.failures, mixed into the App and the sc
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -15,6 +16,7 @@ from typing import Any
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.filter import Monochrome
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
@@ -36,6 +38,7 @@ from tasktui.ui.messages import (
 from tasktui.ui.screens.help import ConnectionScreen
 from tasktui.ui.screens.main import MainScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
+from tasktui.ui.themes import TASKTUI_ANSI, status_variables
 
 NOTICE_SECONDS = 30.0  # an opening notice stays long enough to be read and copied
 NOTICE_CHARS = 1_000  # of one notice: a toast is a few lines, whatever the text it quotes
@@ -82,6 +85,12 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
 
     def __init__(self, service: ConsoleService, settings: ConsoleSettings | None = None) -> None:
         super().__init__()
+        if os.environ.get("TERM") == "dumb" and not self.no_color:
+            # Textual honours NO_COLOR (any value) alone; a dumb terminal gets the same: no colour,
+            # statuses by their text and symbol.
+            self.no_color = True
+            self._filters.append(Monochrome())
+        self.register_theme(TASKTUI_ANSI)
         self.service = service
         self.settings = settings or ConsoleSettings()
         self.access = WriteAccess.from_settings(self.settings)
@@ -94,6 +103,14 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             self.theme = self.settings.theme
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables and the statuses' colours for it ($status-error, …: readable and
+        apart from each other in every theme, tasktui.ui.themes)."""
+        variables = super().get_css_variables()
+        variables.update(status_variables(self.current_theme, variables))
+        self.theme_variables = variables
+        return variables
 
     def get_default_screen(self) -> Screen[None]:
         return self.main_screen

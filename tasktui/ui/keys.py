@@ -73,6 +73,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         short="Workers",
     ),
     KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
+    KeyAction("time-zone", "z", "toggle_time_zone", "Times in UTC / in local time", "View"),
     KeyAction("health", "H", "feed_health", "Feed health: drift, re-checks, reconnects, ignored notifications", "View"),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
@@ -149,6 +150,9 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
         short="Previous problem",
     ),
     KeyAction("detail-reload", "r", "reload", "Reload the task and its logs", DETAIL_GROUP, short="Reload"),
+    KeyAction(
+        "detail-time-zone", "z", "toggle_time_zone", "Times in UTC / in local time", DETAIL_GROUP, short="UTC/local"
+    ),
     KeyAction(
         "detail-retry",
         "R",

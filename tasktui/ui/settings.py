@@ -9,9 +9,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tasktui.core.filters import TaskFilter
-from tasktui.core.timefmt import utc_now
+from tasktui.core.timefmt import utc_now, zone_name
 
 REDRAW_INTERVAL = 0.05  # at most 20 screen updates a second, unless the config file's fps says otherwise
+
+
+@dataclass
+class TimeZoneChoice:
+    """Whether absolute times are shown in local time or in UTC (the default): the table, the
+    detail and the header share one, which `z` flips on any of them."""
+
+    local: bool = False
+
+    def toggle(self) -> None:
+        self.local = not self.local
+
+    @property
+    def name(self) -> str:
+        """'UTC', or the local zone's ('CET')."""
+        return zone_name(self.local)
+
+    def describe(self) -> str:
+        return f"times in local time ({self.name})" if self.local else "times in UTC"
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,8 @@ class ConsoleSettings:
     theme: str | None = None  # a Textual theme (--theme, console.theme)
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys (the config file's [keys])
     task_filter: TaskFilter = field(default_factory=TaskFilter)  # what the table shows first (console.filter)
+    # UTC or local time (console.time in the config file, then `z`): one for every screen.
+    times: TimeZoneChoice = field(default_factory=TimeZoneChoice)
     # Injected so that snapshot tests can freeze every relative time on screen.
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -27,12 +27,13 @@ RULES: dict[str, str] = {
     styles.BAD: "color: $text-error; text-style: bold;",
     styles.FAILURE: "color: $text-error;",
     styles.EMPHASIS: "text-style: bold;",
-    styles.status("error"): "color: $text-error; text-style: bold;",
-    styles.status("warning"): "color: $text-warning;",
-    styles.status("active"): "color: $text-primary;",
-    styles.status("queued"): "color: $text-muted;",
-    styles.status("success"): "color: $text-success;",
-    styles.status("unknown"): "color: $text-disabled;",  # a state tasktui does not know: set apart
+    # The statuses' colours are derived from the theme for every theme (tasktui.ui.themes).
+    styles.status("error"): "color: $status-error; text-style: bold;",
+    styles.status("warning"): "color: $status-warning;",
+    styles.status("active"): "color: $status-active;",
+    styles.status("queued"): "color: $status-queued;",
+    styles.status("success"): "color: $status-success;",
+    styles.status("unknown"): "color: $status-unknown;",  # a state tasktui does not know: set apart
     "level.debug": "color: $text-muted;",
     "level.warning": "color: $text-warning;",
     "level.error": "color: $text-error; text-style: bold;",

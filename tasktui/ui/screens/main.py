@@ -193,7 +193,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         empty = ""
         if not rows and self.service.loaded:
             empty = f"no task matches {self.task_filter.describe()} — c clears the search and filters"
-        self.query_one(TaskTable).show(rows, self.sort, self.settings.clock(), to_top=new_selection, empty=empty)
+        self.query_one(TaskTable).show(
+            rows, self.sort, self.settings.clock(), local=self.settings.times.local, to_top=new_selection, empty=empty
+        )
         self.show_filter_info(len(rows))
         # The header counts the rows just drawn: the two never disagree on what is in flight.
         self.header_state.counts = self.service.counts()
@@ -217,6 +219,7 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             return
         self._header_due = False
         self.header_state.paused = self.paused
+        self.header_state.zone = self.settings.times.name
         self.query_one(StatusHeader).show(self.header_state, self.settings.clock().timestamp())
 
     def show_filter_info(self, shown: int) -> None:
@@ -365,6 +368,16 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         if health.last_drift_ids:
             drifted = f"; last healed: {', '.join(i[:8] for i in health.last_drift_ids)}"
         self.notify(f"feed health: {health.describe()}{drifted}", timeout=HEALTH_SECONDS)
+
+    def action_toggle_time_zone(self) -> None:
+        self.settings.times.toggle()
+        self.redraw(force=True)
+        self.notify(self.settings.times.describe())
+
+    def on_screen_resume(self) -> None:
+        # `z` on the detail changed the zone for this screen too.
+        if self.rows.local_time != self.settings.times.local:
+            self.redraw(force=True)
 
     def action_toggle_legend(self) -> None:
         legend = self.query_one(Legend)

@@ -160,6 +160,8 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self.fields.can_focus = False  # the keys move through the logs; `i` gives the fields the screen
         self.view(True).display = False
         self.query_one("#detail-error", Static).display = False
+        for previous in (False, True):
+            self.view(previous).local_time = self.settings.times.local
         self.current_view.focus()
         self._show_bar()
         self.set_interval(REFRESH_INTERVAL, self._tick)
@@ -297,7 +299,7 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         if self.detail is None:
             return
         self.query_one(DetailTitle).show(self.detail)
-        self.fields.show(self.detail, self.settings.clock(), full=self.fields_full)
+        self.fields.show(self.detail, self.settings.clock(), full=self.fields_full, local=self.settings.times.local)
 
     def _show_bar(self) -> None:
         """Which attempt group is shown (highlighted), how much of each is loaded, and the key."""
@@ -456,6 +458,13 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         for view in (self.view(False), self.view(True)):
             view.loaded = False
         self._run(self._load_everything, "load the task")
+
+    def action_toggle_time_zone(self) -> None:
+        self.settings.times.toggle()
+        for previous in (False, True):
+            self.view(previous).show_local_time(self.settings.times.local)
+        self._show_fields()
+        self.notify(self.settings.times.describe())
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.access.read_only, detail_first=True, connection=self.settings.connection))

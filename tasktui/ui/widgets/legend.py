@@ -1,4 +1,4 @@
-"""What the row colours mean, in authentik's labels (tasktui.core.status)."""
+"""What the row colours and symbols mean, in authentik's labels (tasktui.core.status)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from tasktui.core.status import STATUSES, UNKNOWN
+from tasktui.core.status import STATUSES, SYMBOLS, UNKNOWN
 from tasktui.render.text import flow
 from tasktui.ui.widgets.task_table import TaskRows
 
@@ -43,7 +43,7 @@ class Legend(Static):
     def draw(self) -> None:
         rows = self.screen.query_one(TaskRows)
         pieces = [
-            Text.assemble(("■ ", rows.get_component_rich_style(f"task-table--{style}")), label)
+            Text.assemble((f"{SYMBOLS[style]} ", rows.get_component_rich_style(f"task-table--{style}")), label)
             for style, label in legend_entries()
         ]
         pieces.append(Text(WORSE_IN_LOGS))

@@ -102,20 +102,23 @@ class LogBlock:
         return self.marker
 
 
-def new_block(entry: LogEntry, width: int, by_name: dict[str, Style], console: Console) -> LogBlock:
-    """The line's header row, and its body (traceback, details) as lines not rendered yet."""
+def new_block(
+    entry: LogEntry, width: int, by_name: dict[str, Style], console: Console, *, local: bool = False
+) -> LogBlock:
+    """The line's header row, and its body (traceback, details) as lines not rendered yet;
+    times in UTC, or local time."""
     muted = by_name[styles.MUTED]
     marker = "▾ " if entry.expanded else "▸ "
     header = Text(end="")
     header.append(marker, muted)
     wide = width >= WIDE
-    row = rendered.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide])
+    row = rendered.log_line(entry.line, time_only=not wide, logger_chars=LOGGER_CHARS[wide], local=local)
     header.append_text(themed(row, by_name))
     # Untrusted lines stay raw (text, style) until a page reaches them: a 1 MB exception of
     # 150,000 lines costs its split here, and its escaping a page at a time.
     body: list[Text | RawLine] = [(line, styles.FAILURE) for line in format_exception(entry.exception)]
     if entry.expanded:
-        body += _details(entry, width, header.cell_len, muted)
+        body += _details(entry, width, header.cell_len, muted, local)
     return LogBlock(
         rows=[Strip(list(header.render(console)))],
         body=body,
@@ -161,7 +164,7 @@ def extend(block: LogBlock, console: Console) -> None:
     )
 
 
-def _details(entry: LogEntry, width: int, header_width: int, muted: Style) -> list[Text | RawLine]:
+def _details(entry: LogEntry, width: int, header_width: int, muted: Style, local: bool) -> list[Text | RawLine]:
     """What an expanded line adds: its whole event when the row could not show it, and its
     attributes as indented JSON (the exception is the traceback above)."""
     line = entry.line
@@ -171,7 +174,7 @@ def _details(entry: LogEntry, width: int, header_width: int, muted: Style) -> li
         texts.append(
             assemble(
                 ("time ", styles.MUTED),
-                rendered.format_time(line.timestamp),
+                rendered.format_time(line.timestamp, local=local),
                 ("  logger ", styles.MUTED),
                 line.logger,
             )

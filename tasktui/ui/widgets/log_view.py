@@ -75,6 +75,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.cursor = 0
         self.loaded = False  # a first page was shown
         self.placeholder = "loading…"
+        self.local_time = False  # times in the local zone, else UTC (the console's `z`)
         # Edges a page was asked for and has not come yet (not `loading`: that is Textual's own
         # Widget.loading, which would make the view unfocusable while a page loads).
         self.pending_edges: set[Edge] = set()
@@ -348,6 +349,14 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._apply_reveal()
         self._check_edges()
 
+    def show_local_time(self, local: bool) -> None:
+        """Times in local time (else UTC): every line is drawn again."""
+        if local != self.local_time:
+            self.local_time = local
+            self._forget_renders()
+            self._refit()
+            self.refresh()
+
     def notify_style_update(self) -> None:
         # A theme change: cached rows carry the old colours.
         super().notify_style_update()
@@ -386,7 +395,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         block = self._blocks.get(entry.line.cursor)
         if block is None:
             by_name = semantic_styles(self, "log-view")
-            block = self._blocks[entry.line.cursor] = new_block(entry, max(1, self._width), by_name, self.app.console)
+            block = self._blocks[entry.line.cursor] = new_block(
+                entry, max(1, self._width), by_name, self.app.console, local=self.local_time
+            )
             for _ in range(entry.pages):
                 extend(block, self.app.console)
         return block

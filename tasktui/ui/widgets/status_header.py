@@ -65,6 +65,7 @@ class HeaderState:
     buffered: int = 0
     alarms: list[str] = field(default_factory=list)
     health: FeedHealth | None = None
+    zone: str = "UTC"  # what the absolute times are in: UTC, or the local zone's name
 
 
 class StatusHeader(QuietStatic):
@@ -100,10 +101,10 @@ class StatusHeader(QuietStatic):
     StatusHeader > .status-header--down { color: $error; text-style: bold reverse; }
     StatusHeader > .status-header--reason { color: $text-error; }
     StatusHeader > .status-header--paused { color: $warning; text-style: bold reverse; }
-    StatusHeader > .status-header--group-running { color: $primary-lighten-2; }
-    StatusHeader > .status-header--group-queued { color: $text-muted; }
-    StatusHeader > .status-header--group-successful { color: $success; }
-    StatusHeader > .status-header--group-error { color: $error; text-style: bold; }
+    StatusHeader > .status-header--group-running { color: $status-active; }
+    StatusHeader > .status-header--group-queued { color: $status-queued; }
+    StatusHeader > .status-header--group-successful { color: $status-success; }
+    StatusHeader > .status-header--group-error { color: $status-error; text-style: bold; }
     StatusHeader > .status-header--alarm { color: $error; text-style: bold; }
     StatusHeader > .status-header--muted { color: $text-muted; }
     """
@@ -133,6 +134,12 @@ class StatusHeader(QuietStatic):
         if cell_len(first.plain) > width:
             # Narrow: shorter words and no quiet figures, so that the database's name stays whole.
             first = self._first_line(state, now, down, compact=True)
+        # Which zone the table's and the detail's times are in (`z` switches), where there is room
+        # left: the database's name comes first.
+        for zone in (f"  times {state.zone}", f"  {state.zone}"):
+            if cell_len(first.plain) + len(zone) <= width:
+                first.append(zone, self._style("muted"))
+                break
 
         lines = [first]
         if down and status.detail:

@@ -65,33 +65,34 @@ class TaskFields(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[TaskDetail, tuple[str, ...], bool] | None = None
+        self._shown: tuple[TaskDetail, tuple[str, ...], bool, bool] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="fields-row"):
             yield Static(id="fields-task")
             yield Static(id="fields-blobs")
 
-    def show(self, detail: TaskDetail, now: datetime, *, full: bool) -> None:
-        """Draw the fields, unless nothing on them changed (the relative times tick every second)."""
+    def show(self, detail: TaskDetail, now: datetime, *, full: bool, local: bool = False) -> None:
+        """Draw the fields (`local`: times in local time, else UTC), unless nothing on them
+        changed (the relative times tick every second)."""
         times = relative_times(detail, now)
-        if self._shown is not None and self._shown[0] is detail and self._shown[1:] == (times, full):
+        if self._shown is not None and self._shown[0] is detail and self._shown[1:] == (times, full, local):
             return
-        self._shown = (detail, times, full)
+        self._shown = (detail, times, full, local)
         by_name = semantic_styles(self, PREFIX)
         limit = VALUE_CHARS if full else SUMMARY_CHARS
-        self.query_one("#fields-task", Static).update(self._task_table(detail, times, by_name, limit))
-        self.query_one("#fields-blobs", Static).update(self._blob_fields(detail, by_name, limit))
+        self.query_one("#fields-task", Static).update(self._task_table(detail, times, by_name, limit, local))
+        self.query_one("#fields-blobs", Static).update(self._blob_fields(detail, by_name, limit, local))
 
     def _label(self, text: str) -> Text:
         return Text(text, style=self.get_component_rich_style(f"{PREFIX}--label", partial=True))
 
     def _task_table(
-        self, detail: TaskDetail, times: tuple[str, ...], by_name: Mapping[str, Style], limit: int
+        self, detail: TaskDetail, times: tuple[str, ...], by_name: Mapping[str, Style], limit: int, local: bool
     ) -> Table:
         table = _fields_table()
         relative_to = dict(zip(TIME_LABELS, times, strict=True))
-        for label, value in rendered.task_rows(detail, limit=limit):
+        for label, value in rendered.task_rows(detail, limit=limit, local=local):
             value = themed(value, by_name)
             if relative_to.get(label):
                 value.append(f"  ({relative_to[label]})", by_name[styles.MUTED])
@@ -105,11 +106,14 @@ class TaskFields(VerticalScroll):
                 table.add_row(Text(""), themed(assemble((note, styles.WARN)), by_name))
         return table
 
-    def _blob_fields(self, detail: TaskDetail, by_name: Mapping[str, Style], limit: int) -> Group:
+    def _blob_fields(self, detail: TaskDetail, by_name: Mapping[str, Style], limit: int, local: bool) -> Group:
         """The decoded message and result, each under its title (with its size)."""
         message, result = detail.message, detail.result
         sections = (
-            (rendered.blob_title("Message", message.decoded), rendered.message_rows(message, limit=limit)),
+            (
+                rendered.blob_title("Message", message.decoded),
+                rendered.message_rows(message, limit=limit, local=local),
+            ),
             (rendered.blob_title("Result", result.decoded), rendered.result_rows(result, limit=limit)),
         )
         parts: list[Text | Table] = []

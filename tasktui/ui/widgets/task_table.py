@@ -30,13 +30,17 @@ from textual.strip import Strip
 from tasktui.core.models import TaskRow
 from tasktui.core.store import DEFAULT_SORT, SORT_KEYS, SortKey
 from tasktui.core.text import fit_cells
-from tasktui.core.timefmt import absolute_utc, relative, utc_now
+from tasktui.core.timefmt import absolute, relative, utc_now, zone_name
 from tasktui.render import styles
 from tasktui.ui.styles import RULES
 from tasktui.ui.widgets.quiet_static import QuietStatic
 
 STATUS_STYLES = ("queued", "active", "success", "warning", "error", "unknown")
 SHORT_ID_LENGTH = 8  # the shortest message id prefix `tasktui show` accepts
+
+
+# A cell's text from its task, the clock, and whether times are shown in local time (else UTC).
+Render = Callable[[TaskRow, datetime, bool], str]
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Narrow:
     title: str
     width: int
     priority: int  # when the narrow form is dropped (the full form narrows at the column's priority)
-    render: Callable[[TaskRow, datetime], str]
+    render: Render
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,16 @@ class Column:
     title: str
     width: int  # 0 = flexible (takes what is left, at least `min_width`)
     priority: int  # lower stays longer when the terminal is narrow
-    render: Callable[[TaskRow, datetime], str]
+    render: Render
     min_width: int = 0
     right: bool = False
     keep_end: bool = False  # cut the start, not the end (actor paths differ at their end)
     name: str = ""  # how the status line names the column as a sort (default: the title)
     narrow: Narrow | None = None  # if set, `priority` is when the column narrows to this form
+    zoned: bool = False  # absolute times: the title names the zone they are in
+
+    def heading(self, local: bool) -> str:
+        return f"{self.title} ({zone_name(local)})" if self.zoned else self.title
 
     def narrowed(self) -> Column:
         assert self.narrow is not None
@@ -70,32 +78,34 @@ class Column:
         )
 
 
-def _status_cell(task: TaskRow, _now: datetime) -> str:
-    # A trailing * marks a task whose effective status differs from authentik's stored one.
-    return task.status.label + ("*" if task.status_differs else "")
+def _status_cell(task: TaskRow, _now: datetime, _local: bool) -> str:
+    # The symbol says the status without colour; a trailing * marks a task whose effective
+    # status differs from authentik's stored one.
+    return f"{task.status.symbol} {task.status.label}" + ("*" if task.status_differs else "")
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("status", "Status", 16, 0, _status_cell),
-    Column("actor", "Actor:uid", 0, 0, lambda t, _: t.display_uid, min_width=36, keep_end=True),
-    Column("mtime", "Changed", 9, 1, lambda t, now: relative(t.mtime, now)),
+    Column("status", "Status", 18, 0, _status_cell),
+    Column("actor", "Actor:uid", 0, 0, lambda t, *_: t.display_uid, min_width=36, keep_end=True),
+    Column("mtime", "Changed", 9, 1, lambda t, now, _: relative(t.mtime, now)),
     Column(
-        "retries", "Try", 3, 2, lambda t, _: "" if t.retries is None else str(t.retries), right=True, name="retries"
+        "retries", "Try", 3, 2, lambda t, *_: "" if t.retries is None else str(t.retries), right=True, name="retries"
     ),
-    Column("tenant", "Tenant", 12, 4, lambda t, _: t.tenant_name or t.tenant_id or ""),
-    Column("eta", "ETA", 8, 5, lambda t, now: relative(t.eta, now)),
-    Column("queue", "Queue", 9, 6, lambda t, _: t.queue_name),
-    Column("changed_utc", "Changed (UTC)", 23, 7, lambda t, _: absolute_utc(t.mtime)),
+    Column("tenant", "Tenant", 12, 4, lambda t, *_: t.tenant_name or t.tenant_id or ""),
+    Column("eta", "ETA", 8, 5, lambda t, now, _: relative(t.eta, now)),
+    Column("queue", "Queue", 9, 6, lambda t, *_: t.queue_name),
+    # Room for a zone of five letters ('+0530', 'AKDT') after the time.
+    Column("changed_utc", "Changed", 25, 7, lambda t, _, local: absolute(t.mtime, local=local), zoned=True),
     Column(
         "message_id",
         "Message id",
         36,
         8,
-        lambda t, _: t.message_id,
+        lambda t, *_: t.message_id,
         # Ranked above the tenant, ETA and queue, so that it is there at 80 columns: without an
         # id on screen there is nothing to copy into `tasktui show`, and a prefix of 8 is what
         # it accepts (random UUIDs rarely share one).
-        narrow=Narrow("Msg id", SHORT_ID_LENGTH, 3, lambda t, _: t.message_id[:SHORT_ID_LENGTH]),
+        narrow=Narrow("Msg id", SHORT_ID_LENGTH, 3, lambda t, *_: t.message_id[:SHORT_ID_LENGTH]),
     ),
 )
 
@@ -144,10 +154,10 @@ class TaskTableHeader(QuietStatic):
     TaskTableHeader { height: 1; background: $panel; color: $text; text-style: bold; }
     """
 
-    def show(self, columns: list[tuple[Column, int]], sort: SortKey) -> None:
+    def show(self, columns: list[tuple[Column, int]], sort: SortKey, local: bool) -> None:
         line = Text(no_wrap=True, overflow="crop")
         for column, width in columns:
-            title = column.title
+            title = column.heading(local)
             if column.key == sort.column:
                 # Cut the title, never the arrow: the arrow is what says the table is sorted.
                 arrow = ARROWS[sort.descending]
@@ -208,6 +218,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         self.selected_id: str | None = None
         self.cursor = 0
         self.now = utc_now()
+        self.local_time = False  # absolute times in the local zone (else UTC): the console's `z`
         self.empty_text = ""  # drawn on the first line when there are no rows (why the table is empty)
         # What each visible line showed at the last sync, by row index, and the frame (scroll
         # position, size, columns) it was drawn in: a new frame repaints everything.
@@ -246,7 +257,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         the view scrolled, resized or changed columns)."""
         height = self.scrollable_content_region.height
         top = int(self.scroll_offset.y)
-        frame = (top, self.scrollable_content_region.width, height, tuple(self.columns))
+        frame = (top, self.scrollable_content_region.width, height, tuple(self.columns), self.local_time)
         drawn = {index: self._line_key(index) for index in range(top, top + height)}
         if frame != self._drawn_frame:
             self.refresh()
@@ -270,7 +281,7 @@ class TaskRows(ScrollView, can_focus=True, inherit_bindings=False):
         # sorted by actor must read sorted, and they sort by their start.
         return tuple(
             fit_cells(
-                column.render(task, self.now),
+                column.render(task, self.now, self.local_time),
                 width,
                 keep_end=column.keep_end and column.key != self._sort_column,
                 right=column.right,
@@ -382,17 +393,28 @@ class TaskTable(Vertical):
 
     _sort: SortKey = DEFAULT_SORT
 
-    def show(self, rows: list[TaskRow], sort: SortKey, now: datetime, *, to_top: bool = False, empty: str = "") -> None:
-        """Show these rows (`to_top`: a new selection, the cursor goes to the first row; `empty`:
-        what the table says when there are none)."""
+    def show(
+        self,
+        rows: list[TaskRow],
+        sort: SortKey,
+        now: datetime,
+        *,
+        local: bool = False,
+        to_top: bool = False,
+        empty: str = "",
+    ) -> None:
+        """Show these rows (`local`: absolute times in local time, else UTC; `to_top`: a new
+        selection, the cursor goes to the first row; `empty`: what the table says when there are
+        none)."""
         self._sort = sort
         body = self.body
         body.now = now
+        body.local_time = local
         body.empty_text = empty
         body.sort_by(sort.column)
         body.set_rows(rows, to_top=to_top)
-        self.query_one(TaskTableHeader).show(body.columns, sort)
+        self.query_one(TaskTableHeader).show(body.columns, sort, local)
 
     def on_task_rows_columns_changed(self, message: TaskRows.ColumnsChanged) -> None:
         message.stop()
-        self.query_one(TaskTableHeader).show(self.body.columns, self._sort)
+        self.query_one(TaskTableHeader).show(self.body.columns, self._sort, self.body.local_time)
