@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import shutil
 import signal
@@ -29,6 +30,7 @@ from tasktui.core import db
 from tasktui.core.console import TaskConsole
 from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.export import ExportDialog
 from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.settings import ConsoleSettings
@@ -97,19 +99,55 @@ async def main_table(pilot: Pilot) -> None:
     await pilot.pause(0.5)
 
 
-SCENES: list[tuple[str, Scene]] = [
-    ("console", main_table),
-    ("workers", worker_panel),
-    ("task-detail", open_rejected_task),
-    ("bulk-retry", bulk_preview),
-    ("help", help_screen),
+async def export_dialog(pilot: Pilot, key: str) -> None:
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, ExportDialog))
+    field = pilot.app.screen.query_one("#export-where")
+    field.cursor_blink = False
+    field.value = "~/incidents"  # the current folder by default: here, wherever the script ran
+    field.cursor_position = len(field.value)
+    await pilot.pause(0.5)
+
+
+async def export_tasks(pilot: Pilot) -> None:
+    await export_dialog(pilot, "x")
+
+
+async def export_bundle(pilot: Pilot) -> None:
+    await show_rejected_first(pilot)
+    await export_dialog(pilot, "X")
+
+
+async def every_status(pilot: Pilot) -> None:
+    await pilot.press("h")  # successful tasks too
+    await pilot.pause(1.0)
+    pilot.app.clear_notifications()
+    await pilot.pause(0.3)
+
+
+# (file name, scene, theme: None for the default, "no-color" for NO_COLOR)
+SCENES: list[tuple[str, Scene, str | None]] = [
+    ("console", main_table, None),
+    ("workers", worker_panel, None),
+    ("task-detail", open_rejected_task, None),
+    ("bulk-retry", bulk_preview, None),
+    ("help", help_screen, None),
+    ("export-tasks", export_tasks, None),
+    ("export-bundle", export_bundle, None),
+    ("theme-tasktui-ansi", every_status, "tasktui-ansi"),
+    ("theme-no-color", every_status, "no-color"),
 ]
 
 
 async def shoot(
-    dsn: str, out: Path, size: tuple[int, int], name: str, scene: Callable[[Pilot], Awaitable[None]]
+    dsn: str, out: Path, size: tuple[int, int], name: str, scene: Callable[[Pilot], Awaitable[None]], theme: str | None
 ) -> Path:
-    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)), ConsoleSettings(label=LABEL))
+    if theme == "no-color":
+        os.environ["NO_COLOR"] = "1"  # read when the App is made
+    else:
+        os.environ.pop("NO_COLOR", None)
+    settings = ConsoleSettings(label=LABEL, theme=None if theme == "no-color" else theme)
+    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)), settings)
     async with app.run_test(size=size) as pilot:
         await until(
             pilot, lambda: app.service.feed.mode == FeedMode.LIVE and bool(app.main_screen.query_one(TaskRows).rows)
@@ -163,8 +201,8 @@ def main() -> None:
     try:
         time.sleep(args.warmup)
         for size in ((120, 36), (80, 24)):
-            for name, scene in SCENES:
-                svg = asyncio.run(shoot(dsn, args.out, size, name, scene))
+            for name, scene, theme in SCENES:
+                svg = asyncio.run(shoot(dsn, args.out, size, name, scene, theme))
                 png = to_png(svg)
                 if png is not None:
                     svg.unlink()
