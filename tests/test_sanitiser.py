@@ -43,6 +43,7 @@ from tasktui.render.report import report_lines
 from tasktui.render.text import NAME_CHARS
 from tasktui.ui.screens.facets import counted_prompt
 from tasktui.ui.screens.retry import retry_question
+from tasktui.ui.themes import StatusColours
 from tasktui.ui.widgets.status_header import HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable
 from tests.fake_console import FakeConsole
@@ -267,7 +268,7 @@ def test_worker_lines(hostname: str, version: str, reason: str) -> None:
 # -- the console's widgets -----------------------------------------------------------------------
 
 
-class TableHost(App[None]):
+class TableHost(StatusColours, App[None]):
     def compose(self) -> ComposeResult:
         yield TaskTable()
 

@@ -331,7 +331,8 @@ async def test_the_paused_header_keeps_the_database_name_whole_at_80_columns() -
         app.main_screen.show_header()
         await pilot.pause()
         first = screen_text(app).splitlines()[0]
-        assert "PAUSED" in first and "1,234 buffered" in first and first.rstrip().endswith(LABEL), first
+        # Whole, and then the zone of the times where it fits.
+        assert "PAUSED" in first and "1,234 buffered" in first and first.rstrip().endswith(f"{LABEL}  UTC"), first
 
 
 async def test_the_search_box_and_the_filter_line_are_whole_at_80_columns() -> None:

@@ -38,7 +38,7 @@ from tasktui.ui.messages import (
 from tasktui.ui.screens.help import ConnectionScreen
 from tasktui.ui.screens.main import MainScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
-from tasktui.ui.themes import TASKTUI_ANSI, status_variables
+from tasktui.ui.themes import TASKTUI_ANSI, StatusColours
 
 NOTICE_SECONDS = 30.0  # an opening notice stays long enough to be read and copied
 NOTICE_CHARS = 1_000  # of one notice: a toast is a few lines, whatever the text it quotes
@@ -79,7 +79,10 @@ class _ScreenEvents:
         self.app.notify(text, timeout=NOTICE_SECONDS)
 
 
-class TaskTuiApp(ReportsWorkerFailures, App[int]):
+class TaskTuiApp(ReportsWorkerFailures, StatusColours, App[int]):
+    """The console (see the module docstring). The statuses' colours, $status-<name>, come from
+    StatusColours: readable and apart from each other in every theme (tasktui.ui.themes)."""
+
     TITLE = "tasktui"
     CSS_PATH = "app.tcss"
 
@@ -103,14 +106,6 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             self.theme = self.settings.theme
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
-
-    def get_css_variables(self) -> dict[str, str]:
-        """The theme's variables and the statuses' colours for it ($status-error, …: readable and
-        apart from each other in every theme, tasktui.ui.themes)."""
-        variables = super().get_css_variables()
-        variables.update(status_variables(self.current_theme, variables))
-        self.theme_variables = variables
-        return variables
 
     def get_default_screen(self) -> Screen[None]:
         return self.main_screen

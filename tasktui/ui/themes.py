@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import Protocol
 
 from textual.color import Color, rgb_to_lab
 from textual.theme import BUILTIN_THEMES, Theme
@@ -182,3 +183,17 @@ def status_variables(theme: Theme, variables: Mapping[str, str]) -> dict[str, st
         palette = ANSI_STATUS if theme.dark else ANSI_LIGHT_STATUS
         return {f"status-{name}": colour for name, colour in palette.items()}
     return {f"status-{name}": color.hex for name, color in status_colors(variables, theme.dark).items()}
+
+
+class _Themed(Protocol):
+    @property
+    def current_theme(self) -> Theme: ...
+
+
+class StatusColours:
+    """Mixed into an App (before App): `$status-<name>` for the theme in use, as defaults that a
+    theme's own variables override (tasktui-ansi sets them)."""
+
+    def get_theme_variable_defaults(self: _Themed) -> dict[str, str]:
+        theme = self.current_theme
+        return status_variables(theme, theme.to_color_system().generate())
