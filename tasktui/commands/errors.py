@@ -32,8 +32,10 @@ What is failing: rejected tasks, and done tasks whose current attempt logged an 
 (authentik 2025.10+ stores those as plain done), grouped by actor and error signature —
 the last error with ids, numbers, addresses and dates masked, as a bulk retry groups them.
 Per group: how many failed, first and last seen (when they finished), the tenants, the
-newest task, and the trend over the last hour: rising when the last 30 minutes had more than
-1.5x the 30 minutes before and at least 3 more, falling the other way round, else steady.
+newest task, and the trend over the window, at most its last hour (the last 10 minutes for
+--since 10m): new when the group did not fail before the newer half of that span (nor in the
+hour before now), rising when the newer half had more than 1.5x the older and at least 3 more,
+falling the other way round, else steady.
 
 example:
   tasktui errors --since 6h
@@ -132,7 +134,7 @@ def report_lines(report: ErrorReport) -> list[Text]:
     return lines
 
 
-_TREND_STYLE = {"rising": styles.BAD, "steady": "", "falling": styles.GOOD}
+_TREND_STYLE = {"new": styles.BAD, "rising": styles.BAD, "steady": "", "falling": styles.GOOD}
 
 
 def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
@@ -153,8 +155,8 @@ def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
         assemble("  ", (group.actor_name, styles.LABEL), "  ·  tenants: ", tenants),
         assemble("  ", (group.title, styles.FAILURE)),
         assemble(
-            "  last hour per 10 min: ",
-            " ".join(str(n) for n in group.last_hour),
+            f"  {report.trend_series_label}: ",
+            " ".join(str(n) for n in group.trend_buckets),
             "  ·  newest: ",
             group.example_id,
         ),
