@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -30,10 +31,14 @@ from tasktui.core.events import FeedMode, FeedSink, FeedStatus, FeedUpdate
 from tasktui.core.feed import RECONCILE_INTERVAL, TaskFeed
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
+from tasktui.core.incidents import draining, errors, schedules
+from tasktui.core.incidents.draining import QueueReport
+from tasktui.core.incidents.errors import ErrorReport
+from tasktui.core.incidents.schedules import ScheduleReport
 from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.logs import AttributesValue, LogCursor, LogLine, LogPage, LogWindow
 from tasktui.core.models import TaskRow
-from tasktui.core.pool import BULK, READ, RETRY, SessionPool
+from tasktui.core.pool import BULK, INCIDENTS, READ, RETRY, SessionPool
 from tasktui.core.retry import SelectionResult
 from tasktui.core.session import Session
 from tasktui.core.store import SortKey, TaskStore
@@ -44,6 +49,9 @@ from tasktui.errors import ConnectionFailed
 OLDER_PAGE = 1_000  # finished tasks one "load older" pages in
 # A bulk preview is three statements in one snapshot, each within the statement timeout.
 PREVIEW_STATEMENTS = 3
+# An incident view is a few bounded statements (each within the statement timeout); the client
+# gives up on the whole after this many timeouts' worth.
+INCIDENT_STATEMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,21 @@ class ConsoleService(Protocol):
         abort: asyncio.Event,
         on_progress: Callable[[BulkProgress], None],
     ) -> BulkSummary: ...
+
+    # -- the incident questions (tasktui.core.incidents) ----------------------------------------
+
+    async def error_groups(self, since: timedelta = errors.DEFAULT_SINCE) -> ErrorReport:
+        """What failed in the last `since`, grouped by actor and error signature."""
+        ...
+
+    async def queue_flows(self, minutes: int = draining.DEFAULT_MINUTES) -> QueueReport:
+        """Per queue: what waits, arrivals and completions per minute, a forecast."""
+        ...
+
+    async def schedules(self) -> ScheduleReport:
+        """authentik's schedules with their latest and blocking tasks, and alarms. MissingTables
+        when the database has no schedule table (an older authentik, or a mirror without it)."""
+        ...
 
     async def aclose(self) -> None:
         """Close every session (the feed's go when `follow` is cancelled)."""
@@ -372,6 +395,30 @@ class TaskConsole:
             what="retrying",
             bound=0,
         )
+
+    # -- the incident questions ------------------------------------------------------------------
+
+    async def error_groups(self, since: timedelta = errors.DEFAULT_SINCE) -> ErrorReport:
+        return await self.pool.run(
+            INCIDENTS, lambda s: errors.load_errors(s, since=since), what="grouping errors", bound=self._incident_bound
+        )
+
+    async def queue_flows(self, minutes: int = draining.DEFAULT_MINUTES) -> QueueReport:
+        return await self.pool.run(
+            INCIDENTS,
+            lambda s: draining.load_queues(s, minutes=minutes),
+            what="measuring the queues",
+            bound=self._incident_bound,
+        )
+
+    async def schedules(self) -> ScheduleReport:
+        return await self.pool.run(
+            INCIDENTS, schedules.load_schedules, what="reading the schedules", bound=self._incident_bound
+        )
+
+    @property
+    def _incident_bound(self) -> float:
+        return INCIDENT_STATEMENTS * db.STATEMENT_TIMEOUT_MS / 1000 + self.link_timeout
 
     async def aclose(self) -> None:
         await self.pool.aclose()
