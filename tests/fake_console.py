@@ -36,6 +36,9 @@ from tasktui.core.detail import LogCounts, TaskDetail
 from tasktui.core.events import FeedMode, FeedStatus, FeedUpdate
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
+from tasktui.core.incidents.draining import QueueReport
+from tasktui.core.incidents.errors import ErrorReport
+from tasktui.core.incidents.schedules import NO_SCHEDULE_TABLE, ScheduleReport
 from tasktui.core.logs import (
     PROBLEM_LEVELS,
     AttributesValue,
@@ -51,6 +54,7 @@ from tasktui.core.status import FINAL_STATES, RETRYABLE_STATE
 from tasktui.core.store import SortKey, TaskStore
 from tasktui.core.workers import WorkerInfo, WorkerReport, alarms_of, classify, reference_version
 from tasktui.demo import broker
+from tasktui.errors import MissingTables
 
 NOW = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 LABEL = "tasktui@db.example/authentik"
@@ -248,6 +252,11 @@ class FakeConsole:
         self.closed = False
         # A bulk preview's last error of each task (default: one error for all).
         self.errors: dict[str, str] = {}
+        # The incident questions' answers (tests/fake_incidents.py builds them); no schedule
+        # table when `schedule_report` is None.
+        self.error_report = ErrorReport(timedelta(hours=1), timedelta(hours=1), NOW, NOW, (), 0, False, NOW, 0.1)
+        self.queue_report = QueueReport(NOW, 5, (), True, False, "", 0.1)
+        self.schedule_report: ScheduleReport | None = ScheduleReport(NOW, (), (), ("public",), (), False, 0.1)
 
     # -- knobs -----------------------------------------------------------------------------------
 
@@ -513,6 +522,22 @@ class FakeConsole:
             elapsed=0.5,
             counts=Counter(o.outcome for o in outcomes.values()),
         )
+
+    # -- the incident questions ------------------------------------------------------------------
+
+    async def error_groups(self, since: timedelta = timedelta(hours=1)) -> ErrorReport:
+        await self._call("error_groups", since)
+        return self.error_report
+
+    async def queue_flows(self, minutes: int = 5) -> QueueReport:
+        await self._call("queue_flows", minutes)
+        return self.queue_report
+
+    async def schedules(self) -> ScheduleReport:
+        await self._call("schedules")
+        if self.schedule_report is None:
+            raise MissingTables(f"{NO_SCHEDULE_TABLE} (connected to {self.label})")
+        return self.schedule_report
 
     async def aclose(self) -> None:
         self.closed = True

@@ -25,6 +25,7 @@ from tasktui.core.session import open_session
 from tasktui.core.timefmt import absolute_utc, exact_span
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
+from tasktui.render.incidents import TREND_STYLE
 from tasktui.render.text import assemble
 
 DESCRIPTION = """\
@@ -134,9 +135,6 @@ def report_lines(report: ErrorReport) -> list[Text]:
     return lines
 
 
-_TREND_STYLE = {"new": styles.BAD, "rising": styles.BAD, "steady": "", "falling": styles.GOOD}
-
-
 def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
     now = report.checked_at
     counts = f"{group.count:,} failed ({group.rejected:,} rejected, {group.logged:,} logged an error)"
@@ -145,7 +143,7 @@ def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
         "  ",
         counts,
         "  ",
-        (group.trend.value, _TREND_STYLE[group.trend.value]),
+        (group.trend.value, TREND_STYLE[group.trend]),
         f"  last {describe_age(now - group.last_seen)}, first {describe_age(now - group.first_seen)}",
     )
     tenants = ", ".join(group.tenants) or "no tenant"
