@@ -221,14 +221,14 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
     def _show_status(self) -> None:
         report = self.report
         status = self.query_one("#view-status", Static)
-        every = f"reads every {self.REFRESH_SECONDS:.0f}s · r now"
+        every = f"every {self.REFRESH_SECONDS:.0f}s"
         if report is None:
             text = safe_text(f"could not read: {self.error}", styles.BAD) if self.error else Text(f"reading… · {every}")
             status.update(self.themed(text))
             return
         checked = report.checked_at
         when = checked.strftime("%H:%M:%S UTC") if isinstance(checked, datetime) else ""
-        line = Text.assemble(self.summary(), f" · read {when} in {elapsed(report.elapsed)} · {every}")
+        line = Text.assemble(self.summary(), f" · {when}, took {elapsed(report.elapsed)} · {every}")
         if self.error:
             line = Text.assemble(
                 (f"could not read again: {cut(self.error, VALUE_CHARS)}", styles.BAD), " · shown: ", line

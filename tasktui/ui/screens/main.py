@@ -265,9 +265,10 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
         self.show_alarms()
 
     def show_alarms(self) -> None:
-        self.header_state.alarms = [*self.worker_alarms, *self.schedule_alarms]
-        where = ["w: details"] if self.worker_alarms else []
-        self.header_state.alarm_hint = ", ".join([*where, *(["S: schedules"] if self.schedule_alarms else [])])
+        # A blocked schedule first: it stays blocked until someone acts, and it is one short line.
+        self.header_state.alarms = [*self.schedule_alarms, *self.worker_alarms]
+        where = ["S: schedules"] if self.schedule_alarms else []
+        self.header_state.alarm_hint = ", ".join([*where, *(["w: details"] if self.worker_alarms else [])])
         self.show_header()
 
     def action_toggle_workers(self) -> None:

@@ -77,16 +77,16 @@ class SchedulesView(IncidentView):
             ViewColumn("Status", 7),
             ViewColumn("Schedule", 0),
             *([ViewColumn("Tenant", 10)] if wide else []),
-            ViewColumn("Crontab", 11),
+            ViewColumn("Crontab", 12),
             ViewColumn("Next run", 11),
-            ViewColumn("Latest task", 18 if wide else 14),
+            ViewColumn("Latest task", 18 if wide else 17),
         ]
 
     def rows(self, width: int) -> list[ViewRow]:
         report = self.report
         assert report is not None
         wide = width >= 100
-        schedule_width = max(10, width - (7 + 11 + 11 + (18 + 10 if wide else 14)) - 2 * (6 if wide else 5))
+        schedule_width = max(10, width - (7 + 12 + 11 + (18 + 10 if wide else 17)) - 2 * (6 if wide else 5))
         rows = []
         for info in report.schedules:
             task = info.latest_task
