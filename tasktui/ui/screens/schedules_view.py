@@ -18,7 +18,7 @@ from tasktui.render.incidents import SCHEDULE_STYLE
 from tasktui.render.text import NAME_CHARS, VALUE_CHARS, assemble, safe_text
 from tasktui.ui.screens.incident_view import IncidentView, ViewColumn, ViewRow, lines, tail
 
-REFRESH_SECONDS = 30.0  # ~0.5 s on 100 schedules with 2,000 tasks each (bench/incident_views.py)
+REFRESH_SECONDS = 30.0  # 0.6 s on 100 schedules with 2,000 tasks each (bench/incident_views.py): ~2 %
 
 
 def next_run_text(info: ScheduleInfo, report: ScheduleReport) -> str:
