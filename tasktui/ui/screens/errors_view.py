@@ -55,7 +55,7 @@ class ErrorsView(IncidentView):
         actor = 22 if width < 100 else 36
         return [
             ViewColumn("Trend", 7),
-            ViewColumn("Failed", 6, right=True),
+            ViewColumn("Failed", 6),
             ViewColumn("Last", 8),
             ViewColumn("Actor", actor),
             ViewColumn("Error", 0),
@@ -70,7 +70,7 @@ class ErrorsView(IncidentView):
                 group.id,
                 [
                     Text(group.trend.value, TREND_STYLE[group.trend]),
-                    Text(f"{group.count:,}", justify="right"),
+                    Text(f"{group.count:,}"),
                     Text(describe_age(report.checked_at - group.last_seen), styles.MUTED),
                     safe_text(tail(group.actor_name, actor_width)),
                     safe_text(cut(group.title, NAME_CHARS), styles.FAILURE),

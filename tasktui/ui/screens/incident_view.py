@@ -62,7 +62,6 @@ def lines(*parts: Text) -> Text:
 class ViewColumn:
     label: str
     width: int  # cells; 0: the rest of the line (one column per view)
-    right: bool = False  # numbers
 
 
 @dataclass(frozen=True)
@@ -203,7 +202,7 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
             columns = self.columns(width)
             fixed = sum(c.width for c in columns) + 2 * len(columns)
             for column in columns:
-                label = Text(column.label, style="bold", justify="right" if column.right else "left")
+                label = Text(column.label, style="bold")
                 table.add_column(label, width=column.width or max(10, width - fixed), key=column.label)
         rows = self.rows(width)
         for row in rows:

@@ -20,9 +20,9 @@ REFRESH_SECONDS = 10.0  # 20–55 ms on a million tasks a day (bench/incident_vi
 MINUTES = 5  # the window the rates are read over (the forecast reads its newest minute)
 
 
-def _per_minute(count: int, minutes: int) -> str:
-    rate = count / minutes
-    return f"{rate:,.0f}" if rate >= 9.5 or rate == 0 else f"{rate:.1f}"
+def newest_minute(series: tuple[int, ...] | None) -> str:
+    """The newest minute's count: the rate the forecast reads (its basis says so)."""
+    return "?" if series is None else f"{series[-1]:,}" if series else "0"
 
 
 class QueuesView(IncidentView):
@@ -43,9 +43,11 @@ class QueuesView(IncidentView):
         report = self.report
         assert report is not None
         stalled = len(report.stalled)
-        text = f"{len(report.queues):,} queues over the last {report.minutes} min"
+        queues = len(report.queues)
+        text = f"{queues:,} queue{'s' if queues != 1 else ''}"
         if stalled:
             text += f", {stalled} stalled"
+        text += f"; rates over the last minute, series over {report.minutes} min"
         if report.capped:
             text += " (lower bounds: more rows than tasktui reads at once)"
         return text
@@ -53,11 +55,11 @@ class QueuesView(IncidentView):
     def columns(self, width: int) -> list[ViewColumn]:
         return [
             ViewColumn("Queue", 12 if width < 100 else 20),
-            ViewColumn("Waiting", 7, right=True),
-            ViewColumn("Delayed", 7, right=True),
-            ViewColumn("Running", 7, right=True),
-            ViewColumn("In/min", 6, right=True),
-            ViewColumn("Out/min", 7, right=True),
+            ViewColumn("Waiting", 7),
+            ViewColumn("Delayed", 7),
+            ViewColumn("Running", 7),
+            ViewColumn("In/min", 6),
+            ViewColumn("Out/min", 7),
             ViewColumn("Forecast", 0),
         ]
 
@@ -70,11 +72,11 @@ class QueuesView(IncidentView):
                 flow.queue_name,
                 [
                     safe_text(tail(flow.queue_name, queue_width), styles.LABEL),
-                    Text(f"{flow.waiting:,}", justify="right"),
-                    Text(f"{flow.delayed:,}", styles.MUTED, justify="right"),
-                    Text(f"{flow.in_flight:,}", justify="right"),
-                    Text("?" if flow.arrived is None else _per_minute(flow.arrived, report.minutes), justify="right"),
-                    Text(_per_minute(flow.completed, report.minutes), justify="right"),
+                    Text(f"{flow.waiting:,}"),
+                    Text(f"{flow.delayed:,}", styles.MUTED),
+                    Text(f"{flow.in_flight:,}"),
+                    Text(newest_minute(flow.arrivals_per_minute)),
+                    Text(newest_minute(flow.completions_per_minute)),
                     Text(flow.forecast.text, VERDICT_STYLE[flow.forecast.verdict]),
                 ],
             )

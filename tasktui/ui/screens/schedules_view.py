@@ -18,6 +18,8 @@ from tasktui.render.incidents import SCHEDULE_STYLE
 from tasktui.render.text import NAME_CHARS, VALUE_CHARS, assemble, safe_text
 from tasktui.ui.screens.incident_view import IncidentView, ViewColumn, ViewRow, lines, tail
 
+# What needs a look first (as the worker panel lists problem workers first); otherwise the core's order.
+URGENCY = {ScheduleStatus.BLOCKED: 0, ScheduleStatus.OVERDUE: 1, ScheduleStatus.DUE: 2}
 REFRESH_SECONDS = 30.0  # 0.6 s on 100 schedules with 2,000 tasks each (bench/incident_views.py): ~2 %
 
 
@@ -88,7 +90,7 @@ class SchedulesView(IncidentView):
         wide = width >= 100
         schedule_width = max(10, width - (7 + 12 + 11 + (18 + 10 if wide else 17)) - 2 * (6 if wide else 5))
         rows = []
-        for info in report.schedules:
+        for info in sorted(report.schedules, key=lambda i: URGENCY.get(i.status, len(URGENCY))):
             task = info.latest_task
             latest = Text("never ran", styles.MUTED)
             if task is not None:
