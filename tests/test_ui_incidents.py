@@ -183,6 +183,9 @@ async def test_no_schedule_table_is_a_line_not_an_error_and_no_alarm() -> None:
         await pilot.pause()
         assert "this database has no schedule table" in screen_text(app)
         assert sum(c[0] == "schedules" for c in fake.calls) == calls + 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, what="the table")
+        assert "schedule" not in screen_text(app) and not app.main_screen.schedule_alarms
 
 
 async def test_help_and_the_palette_list_the_views() -> None:
