@@ -2,6 +2,8 @@
 `summary`, `xray` and the monitoring check `status` on 1,000,000 tasks with their logs.
 
     python bench/incident_views.py [--tasks 1000000] [--hours 24] [--repeats 5]
+    python bench/incident_views.py --dsn DSN [--repeats 5]     # the console's refreshes only, on
+                                                               # an existing database (the demo's)
 
 Method
 - A throwaway durable cluster from this machine's binaries (or the wheel) with the mirror schema:
@@ -16,6 +18,11 @@ Method
   off, as the console and the CLI run them); we report the median and the worst in ms. `status`
   is also timed whole, as cron or Nagios runs it: the `tasktui status` process from start to
   exit (Python's start and imports, the connection, the check, the output).
+- The console's refresh cost: each incident view's call on the console service (TaskConsole, its
+  own "incidents" session) as the view makes it, `--repeats` times, against the view's timer —
+  the share of its interval the database spends answering it (median ms / interval), and the
+  same for the main header's schedule check. Read-only: `--dsn` measures only this, on any
+  database (the demo's).
 Client and server share the machine's cores: trust orders of magnitude.
 """
 
@@ -189,6 +196,37 @@ async def measure(dsn: str, running: str, repeats: int) -> None:
     print(f"  {line}", flush=True)
 
 
+async def measure_console(dsn: str, repeats: int) -> None:
+    """The incident views' refreshes, as the console makes them (see the module docstring)."""
+    from tasktui.core.console import TaskConsole
+    from tasktui.ui.screens.errors_view import ErrorsView
+    from tasktui.ui.screens.main import SCHEDULE_CHECK_SECONDS
+    from tasktui.ui.screens.queues_view import MINUTES, QueuesView
+    from tasktui.ui.screens.schedules_view import SchedulesView
+
+    console = TaskConsole(db.Target.resolve(dsn))
+    cases: list[tuple[str, float, Callable[[], Awaitable[Any]]]] = [
+        ("E errors (1h)", ErrorsView.REFRESH_SECONDS, console.error_groups),
+        (f"D queues ({MINUTES} min)", QueuesView.REFRESH_SECONDS, lambda: console.queue_flows(MINUTES)),
+        ("S schedules", SchedulesView.REFRESH_SECONDS, console.schedules),
+        ("header schedule check", SCHEDULE_CHECK_SECONDS, console.schedules),
+    ]
+    print(f"\n{'console refresh':<22} {'every s':>8} {'median ms':>10} {'worst ms':>10} {'db share':>9}")
+    print("-" * 64)
+    try:
+        for name, interval, call in cases:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                await call()
+                times.append((time.perf_counter() - started) * 1000)
+            median = statistics.median(times)
+            share = median / (interval * 1000) * 100
+            print(f"{name:<22} {interval:>8.0f} {median:>10.0f} {max(times):>10.0f} {share:>8.1f}%", flush=True)
+    finally:
+        await console.aclose()
+
+
 async def explain(dsn: str) -> None:
     async with await open_session(db.Target.resolve(dsn)) as session:
         now = (await (await session.conn.execute("SELECT now()")).fetchone())[0]
@@ -226,13 +264,18 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="also print the plan of the errors query (1h)")
+    parser.add_argument("--dsn", help="measure only the console's refreshes, on this existing database")
     args = parser.parse_args()
+    if args.dsn:
+        asyncio.run(measure_console(args.dsn, args.repeats))
+        return
     bindir = find_system_bindir()
     server = SystemCluster(bindir, durable=True) if bindir else WheelServer()
     dsn = server.start()
     try:
         running = asyncio.run(prepare(dsn, args.tasks, args.hours))
         asyncio.run(measure(dsn, running, args.repeats))
+        asyncio.run(measure_console(dsn, args.repeats))
         if args.explain:
             asyncio.run(explain(dsn))
     finally:

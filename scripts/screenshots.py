@@ -1,6 +1,6 @@
 """Make the README's screenshots: the real console on `tasktui demo` (fixed seed).
 
-    python scripts/screenshots.py [--out screenshots] [--seed 7] [--warmup 20]
+    python scripts/screenshots.py [--out screenshots] [--seed 7] [--warmup 20] [--scenes errors,queues]
 
 Starts `tasktui demo --no-console` (embedded PostgreSQL, seeded history, simulated workers),
 lets the workload run for `--warmup` seconds, then drives the console headless at 120×36 and
@@ -30,8 +30,12 @@ from tasktui.core import db
 from tasktui.core.console import TaskConsole
 from tasktui.core.events import FeedMode
 from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.errors_view import ErrorsView
 from tasktui.ui.screens.export import ExportDialog
+from tasktui.ui.screens.incident_view import IncidentView
+from tasktui.ui.screens.queues_view import QueuesView
 from tasktui.ui.screens.retry import BulkRetryScreen
+from tasktui.ui.screens.schedules_view import SchedulesView
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
@@ -125,6 +129,15 @@ async def every_status(pilot: Pilot) -> None:
     await pilot.pause(0.3)
 
 
+def incident_view(key: str, view: type[IncidentView]) -> Scene:
+    async def scene(pilot: Pilot) -> None:
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(pilot.app.screen, view) and pilot.app.screen.loads > 0)
+        await pilot.pause(0.5)
+
+    return scene
+
+
 # (file name, scene, theme: None for the default, "no-color" for NO_COLOR)
 SCENES: list[tuple[str, Scene, str | None]] = [
     ("console", main_table, None),
@@ -136,6 +149,9 @@ SCENES: list[tuple[str, Scene, str | None]] = [
     ("export-bundle", export_bundle, None),
     ("theme-tasktui-ansi", every_status, "tasktui-ansi"),
     ("theme-no-color", every_status, "no-color"),
+    ("errors", incident_view("E", ErrorsView), None),
+    ("queues", incident_view("D", QueuesView), None),
+    ("schedules", incident_view("S", SchedulesView), None),
 ]
 
 
@@ -195,13 +211,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--scenes", help="only these scenes, comma-separated (default: all)")
     args = parser.parse_args()
+    wanted = set(args.scenes.split(",")) if args.scenes else {name for name, _, _ in SCENES}
     args.out.mkdir(parents=True, exist_ok=True)
     proc, dsn = start_demo(args.seed)
     try:
         time.sleep(args.warmup)
         for size in ((120, 36), (80, 24)):
             for name, scene, theme in SCENES:
+                if name not in wanted:
+                    continue
                 svg = asyncio.run(shoot(dsn, args.out, size, name, scene, theme))
                 png = to_png(svg)
                 if png is not None:

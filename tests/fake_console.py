@@ -37,6 +37,9 @@ from tasktui.core.events import FeedMode, FeedStatus, FeedUpdate
 from tasktui.core.export import IncidentBundle, Versions
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
+from tasktui.core.incidents.draining import QueueReport
+from tasktui.core.incidents.errors import ErrorReport
+from tasktui.core.incidents.schedules import NO_SCHEDULE_TABLE, ScheduleReport
 from tasktui.core.logs import (
     PROBLEM_LEVELS,
     AttributesValue,
@@ -46,7 +49,7 @@ from tasktui.core.logs import (
     LogWindow,
 )
 from tasktui.core.models import TaskRow
-from tasktui.core.monitoring import TaskSystemStatus
+from tasktui.core.monitoring import StatusAlarm, TaskSystemStatus
 from tasktui.core.retry import Outcome, RetryOutcome, SelectionResult, SkipReason
 from tasktui.core.shape import TableShape
 from tasktui.core.sql.tasks import TaskQueries
@@ -55,6 +58,7 @@ from tasktui.core.store import SortKey, TaskStore
 from tasktui.core.task_report import LogGroup, TaskReport
 from tasktui.core.workers import WorkerInfo, WorkerReport, alarms_of, classify, reference_version
 from tasktui.demo import broker
+from tasktui.errors import MissingTables
 
 NOW = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 LABEL = "tasktui@db.example/authentik"
@@ -252,6 +256,11 @@ class FakeConsole:
         self.closed = False
         # A bulk preview's last error of each task (default: one error for all).
         self.errors: dict[str, str] = {}
+        # The incident questions' answers (tests/fake_incidents.py builds them); no schedule
+        # table when `schedule_report` is None.
+        self.error_report = ErrorReport(timedelta(hours=1), timedelta(hours=1), NOW, NOW, (), 0, False, NOW, 0.1)
+        self.queue_report = QueueReport(NOW, 5, (), True, False, "", 0.1)
+        self.schedule_report: ScheduleReport | None = ScheduleReport(NOW, (), (), ("public",), (), False, 0.1)
 
     # -- knobs -----------------------------------------------------------------------------------
 
@@ -545,7 +554,7 @@ class FakeConsole:
             workers_stale=self.report.stale,
             workers_dead=self.report.dead,
             orphaned=0,
-            alarms=tuple(alarm.message for alarm in self.report.alarms),
+            alarms=tuple(StatusAlarm(alarm.code, alarm.message) for alarm in self.report.alarms),
             capped=False,
             elapsed=0.01,
         )
@@ -561,6 +570,22 @@ class FakeConsole:
             filter_params=params,
             versions=Versions("0.1.0", 3, 3, self.report.reference_version, self.report.reference_text, "16.4"),
         )
+
+    # -- the incident questions ------------------------------------------------------------------
+
+    async def error_groups(self, since: timedelta = timedelta(hours=1)) -> ErrorReport:
+        await self._call("error_groups", since)
+        return self.error_report
+
+    async def queue_flows(self, minutes: int = 5) -> QueueReport:
+        await self._call("queue_flows", minutes)
+        return self.queue_report
+
+    async def schedules(self) -> ScheduleReport:
+        await self._call("schedules")
+        if self.schedule_report is None:
+            raise MissingTables(f"{NO_SCHEDULE_TABLE} (connected to {self.label})")
+        return self.schedule_report
 
     async def aclose(self) -> None:
         self.closed = True

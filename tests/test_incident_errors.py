@@ -152,7 +152,7 @@ async def test_failures_are_grouped_by_actor_and_masked_signature(
     assert socket.example_error == "LDAPSocketOpenError: " + SOCKET.format(n=3)
     assert socket.id == group_id(LDAP, SOCKET_KEY) and len(socket.id) == 8
     # Ten-minute buckets, the newest last: 50 minutes ago in the first, then 25, 15 and 1.
-    assert socket.last_hour == (1, 0, 0, 1, 1, 1)
+    assert socket.trend_buckets == (1, 0, 0, 1, 1, 1)
     assert socket.trend is Trend.STEADY  # 1 then 3: too few more to call it rising
     logged = groups[(MAIL, "Recipient <email> refused: <n> <n>")]
     assert (logged.count, logged.rejected, logged.logged) == (1, 0, 1)
@@ -189,7 +189,7 @@ async def test_a_group_goes_to_the_guarded_bulk_retry_as_its_rejected_tasks(
     [
         (0, 0, Trend.STEADY),
         (1, 2, Trend.STEADY),  # too few to call
-        (0, 3, Trend.RISING),  # a new failure
+        (0, 3, Trend.RISING),  # failed before the trend's span, none in its older half
         (10, 14, Trend.STEADY),  # 1.4x
         (10, 16, Trend.RISING),  # 1.6x and 6 more
         (4, 7, Trend.RISING),
@@ -203,6 +203,12 @@ def test_trend_compares_the_last_half_hour_with_the_one_before(earlier: int, rec
     assert trend_of(earlier, recent) is trend
 
 
+def test_a_group_that_just_appeared_is_new_however_few() -> None:
+    assert trend_of(0, 1, appeared=True) is Trend.NEW
+    assert trend_of(0, 30, appeared=True) is Trend.NEW
+    assert trend_of(0, 0, appeared=True) is Trend.STEADY
+
+
 async def test_trend_over_the_last_hour_from_finishing_times(conn: psycopg.AsyncConnection, session: Session) -> None:
     async def failures(actor: str, minutes_ago: list[float]) -> None:
         for minutes in minutes_ago:
@@ -211,17 +217,56 @@ async def test_trend_over_the_last_hour_from_finishing_times(conn: psycopg.Async
     await failures("a.rising", [45, 20, 15, 10, 5, 1])
     await failures("a.falling", [55, 50, 45, 40, 35, 10])
     await failures("a.steady", [50, 40, 20, 10])
-    # Seen 90 minutes ago too, but the window is 15 minutes: only the recent one counts, the trend
-    # still reads the whole last hour.
+    # Seen 90 minutes ago too, but the window is 2 hours: the trend reads the last hour of it.
     await failures("a.window", [90, 55, 50, 45, 40, 5])
-    report = await load_errors(session, since=timedelta(minutes=15))
+    await failures("a.new", [0.1])  # first seen seconds ago: new, not steady
+    report = await load_errors(session, since=timedelta(hours=2))
+    assert report.trend_span == timedelta(hours=1) and report.trend_series_label == "last 1h per 10m"
     trends = {g.actor_name: (g.trend, g.count) for g in report.groups}
     assert trends == {
-        "a.rising": (Trend.RISING, 3),
-        "a.falling": (Trend.FALLING, 1),
-        "a.steady": (Trend.STEADY, 1),
-        "a.window": (Trend.FALLING, 1),
+        "a.rising": (Trend.RISING, 6),
+        "a.falling": (Trend.FALLING, 6),
+        "a.steady": (Trend.STEADY, 4),
+        "a.window": (Trend.FALLING, 6),
+        "a.new": (Trend.NEW, 1),
     }
+
+
+async def test_a_short_window_has_a_trend_of_its_own_span(conn: psycopg.AsyncConnection, session: Session) -> None:
+    """`--since 10m` shows ten minutes of buckets, not an hour; "new" still looks back an hour."""
+
+    async def failures(actor: str, minutes_ago: list[float]) -> None:
+        for minutes in minutes_ago:
+            await _age(conn, await reject(conn, actor, message="boom"), minutes)
+
+    await failures("a.back", [40, 2])  # failed 40 minutes ago too: back, not new
+    await failures("a.new", [0.05])
+    await failures("a.rising", [8, 4, 3, 2, 1])
+    report = await load_errors(session, since=timedelta(minutes=10))
+    assert report.trend_span == timedelta(minutes=10) and report.trend_series_label == "last 10m per 100s"
+    groups = {g.actor_name: g for g in report.groups}
+    assert {name: g.trend for name, g in groups.items()} == {
+        "a.back": Trend.STEADY,
+        "a.new": Trend.NEW,
+        "a.rising": Trend.RISING,
+    }
+    assert groups["a.rising"].trend_buckets == (0, 1, 0, 1, 2, 1)
+    assert groups["a.back"].count == 1
+
+
+def test_cli_trend_buckets_follow_a_short_since(mirror_dsn: str) -> None:
+    asyncio.run(_reject_now(mirror_dsn))
+    short = run_cli("errors", "--dsn", mirror_dsn, "--since", "10m")
+    assert short.returncode == 0, short.stderr
+    assert "last 10m per 100s: 0 0 0 0 0 1" in short.stdout and "last 1h" not in short.stdout
+    assert "  new  " in short.stdout
+    default = run_cli("errors", "--dsn", mirror_dsn)
+    assert "last 1h per 10m: 0 0 0 0 0 1" in default.stdout
+
+
+async def _reject_now(dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await reject(conn, LDAP, message="boom")
 
 
 async def test_legacy_2025_8_rows_are_grouped_from_their_messages(mirror_dsn: str) -> None:

@@ -18,15 +18,23 @@ from textual.widgets import Input, ProgressBar
 
 from tasktui.core.events import FeedMode
 from tasktui.core.health import FeedHealth
+from tasktui.core.incidents.draining import Verdict
+from tasktui.core.incidents.errors import Trend
+from tasktui.core.incidents.schedules import ScheduleStatus
 from tasktui.ui.app import TaskTuiApp
+from tasktui.ui.screens.errors_view import ErrorsView
 from tasktui.ui.screens.export import ExportDialog
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
+from tasktui.ui.screens.incident_view import IncidentView
+from tasktui.ui.screens.queues_view import QueuesView
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
+from tasktui.ui.screens.schedules_view import SchedulesView
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.widgets.task_table import TaskRows
 from tasktui.ui.widgets.worker_panel import WorkerPanel
 from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers
+from tests.fake_incidents import error_group, error_report, queue_flow, queue_report, schedule, schedule_report
 from tests.test_task_detail import rejected_after_a_retry
 from tests.ui_helpers import fake_app, main_rows, screen_text, wait_for
 
@@ -261,6 +269,120 @@ async def _every_status(pilot: Pilot) -> None:
     await pilot.pause(0.3)
 
 
+def incidents(fake: FakeConsole) -> None:
+    """The incident questions' answers on that busy morning: an LDAP outage rising, a mail error
+    that just appeared; the default queue draining a storm, one stalled; a blocked LDAP sync."""
+    ldap = "authentik.sources.ldap.tasks.ldap_sync"
+    fake.error_report = error_report(
+        error_group(
+            ldap,
+            "LDAPSocketOpenError: socket connection error while opening: [Errno <n>] Connection refused to <n>:<n>",
+            [message_id(11), *(message_id(n) for n in range(30, 42))],
+            trend=Trend.RISING,
+            buckets=(0, 1, 0, 2, 4, 6),
+            tenants=("ACME", "Default"),
+            example_error="LDAPSocketOpenError: socket connection error while opening: [Errno 111] Connection refused"
+            " to 10.0.3.7:389",
+        ),
+        error_group(
+            "authentik.stages.email.tasks.send_mail",
+            "SMTPRecipientsRefused: {'<email>': (<n>, b'Recipient address rejected')}",
+            [message_id(5), message_id(50), message_id(51)],
+            rejected=0,
+            trend=Trend.NEW,
+            buckets=(0, 0, 0, 0, 0, 3),
+            minutes_ago=(2, 6),
+        ),
+        error_group(
+            "authentik.blueprints.v1.tasks.apply_blueprint",
+            "EntryInvalidError: Serializer errors {'slug': [ErrorDetail(string='This field must be unique.')]}",
+            [message_id(60)],
+            trend=Trend.FALLING,
+            buckets=(2, 1, 1, 0, 0, 1),
+            minutes_ago=(9, 55),
+        ),
+    )
+    fake.queue_report = queue_report(
+        queue_flow(
+            "default",
+            waiting=412,
+            delayed=6,
+            in_flight=8,
+            arrived=(212, 240, 96, 30, 12),
+            completed=(60, 64, 70, 66, 68),
+            verdict=Verdict.DRAINING,
+            text="empty in ~8 min",
+            basis="426 unfinished (412 waiting, 6 delayed, 8 in flight); completing 68/min, arriving 12/min over"
+            " the last minute",
+            overdue_retries=2,
+        ),
+        queue_flow(
+            "slow",
+            waiting=14,
+            completed=(3, 1, 0, 0, 0),
+            verdict=Verdict.STALLED,
+            text="stalled: nothing consumed for 3 min",
+            basis="14 waiting, the oldest due for 4 min; 0 in flight",
+        ),
+        queue_flow("priority", verdict=Verdict.IDLE),
+    )
+    stuck = task(1, ldap, uid="partners-ldap", state="running", minutes_ago=29)
+    fake.schedule_report = schedule_report(
+        schedule(1, "authentik.core.tasks.clean_expired_models", None, latest=task(6, state="done", minutes_ago=9)),
+        schedule(
+            2,
+            ldap,
+            "partners-ldap",
+            status=ScheduleStatus.BLOCKED,
+            crontab="*/30 * * * *",
+            next_in_minutes=-25,
+            latest=stuck,
+            blocking=stuck,
+        ),
+        schedule(3, ldap, "corp-directory", crontab="*/10 * * * *", next_in_minutes=7),
+        schedule(
+            4,
+            "authentik.enterprise.tasks.enterprise_update_usage",
+            None,
+            status=ScheduleStatus.PAUSED,
+            crontab="0 */2 * * *",
+            tenant="ACME",
+        ),
+        schedule(
+            5,
+            "authentik.outposts.tasks.outpost_controller",
+            "k8s-embedded",
+            crontab="0 * * * *",
+            next_in_minutes=41,
+            latest=task(11, state="rejected", minutes_ago=3),
+        ),
+    )
+
+
+def _view(key: str, view: type[IncidentView]) -> Scene:
+    async def scene(pilot: Pilot) -> None:
+        await _table(pilot)
+        await pilot.press(key)
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, view) and pilot.app.screen.loads > 0, what=view.__name__
+        )
+        await pilot.pause()
+
+    return scene
+
+
+def _incidents_app() -> TaskTuiApp:
+    fake, _ = console()
+    incidents(fake)
+    return fake_app(fake, label=LABEL)
+
+
+def _no_schedule_table_app() -> TaskTuiApp:
+    fake, _ = console()
+    fake.schedule_report = None
+    return fake_app(fake, label=LABEL)
+
+
 def _app(
     mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None, theme: str | None = None
 ) -> TaskTuiApp:
@@ -300,6 +422,11 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "bulk-retry-summary": (_app, _bulk_summary),
     "export-tasks": (_app, _export_tasks),
     "export-bundle": (_app, _export_bundle),
+    "table-schedule-alarm": (_incidents_app, _table),
+    "errors": (_incidents_app, _view("E", ErrorsView)),
+    "queues": (_incidents_app, _view("D", QueuesView)),
+    "schedules": (_incidents_app, _view("S", SchedulesView)),
+    "schedules-no-table": (_no_schedule_table_app, _view("S", SchedulesView)),
 }
 
 # Every status in a few themes and without colour, at 80×24 (the colours derive from each theme:
@@ -325,15 +452,25 @@ def test_theme_snapshot(snap_compare, monkeypatch, look: str) -> None:
 
 def test_the_scenes_cover_every_screen() -> None:
     """A screen added to the console gets a scene here."""
-    from tasktui.ui.screens import export, facets, help, main, retry, task_detail
+    from tasktui.ui.screens import (
+        errors_view,
+        export,
+        facets,
+        help,
+        main,
+        queues_view,
+        retry,
+        schedules_view,
+        task_detail,
+    )
 
     screens = {
         cls.__name__
-        for module in (export, facets, help, main, retry, task_detail)
+        for module in (export, facets, help, main, retry, task_detail, errors_view, queues_view, schedules_view)
         for cls in vars(module).values()
         if isinstance(cls, type)
         and cls.__module__ == module.__name__
-        and cls.__name__.endswith(("Screen", "Modal", "Dialog"))
+        and cls.__name__.endswith(("Screen", "Modal", "Dialog", "View"))
     }
     assert screens == {
         "ExportDialog",
@@ -344,4 +481,7 @@ def test_the_scenes_cover_every_screen() -> None:
         "BulkRetryScreen",
         "ConfirmRetryModal",
         "TaskDetailScreen",
+        "ErrorsView",
+        "QueuesView",
+        "SchedulesView",
     }

@@ -25,6 +25,7 @@ from tasktui.core.session import open_session
 from tasktui.core.timefmt import absolute, exact_span
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
+from tasktui.render.incidents import TREND_STYLE
 from tasktui.render.text import assemble
 
 DESCRIPTION = """\
@@ -32,8 +33,10 @@ What is failing: rejected tasks, and done tasks whose current attempt logged an 
 (authentik 2025.10+ stores those as plain done), grouped by actor and error signature —
 the last error with ids, numbers, addresses and dates masked, as a bulk retry groups them.
 Per group: how many failed, first and last seen (when they finished), the tenants, the
-newest task, and the trend over the last hour: rising when the last 30 minutes had more than
-1.5x the 30 minutes before and at least 3 more, falling the other way round, else steady.
+newest task, and the trend over the window, at most its last hour (the last 10 minutes for
+--since 10m): new when the group did not fail before the newer half of that span (nor in the
+hour before now), rising when the newer half had more than 1.5x the older and at least 3 more,
+falling the other way round, else steady.
 
 example:
   tasktui errors --since 6h
@@ -132,9 +135,6 @@ def report_lines(report: ErrorReport) -> list[Text]:
     return lines
 
 
-_TREND_STYLE = {"rising": styles.BAD, "steady": "", "falling": styles.GOOD}
-
-
 def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
     now = report.checked_at
     counts = f"{group.count:,} failed ({group.rejected:,} rejected, {group.logged:,} logged an error)"
@@ -143,7 +143,7 @@ def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
         "  ",
         counts,
         "  ",
-        (group.trend.value, _TREND_STYLE[group.trend.value]),
+        (group.trend.value, TREND_STYLE[group.trend]),
         f"  last {describe_age(now - group.last_seen)}, first {describe_age(now - group.first_seen)}",
     )
     tenants = ", ".join(group.tenants) or "no tenant"
@@ -153,8 +153,8 @@ def _group_lines(group: ErrorGroup, report: ErrorReport) -> list[Text]:
         assemble("  ", (group.actor_name, styles.LABEL), "  ·  tenants: ", tenants),
         assemble("  ", (group.title, styles.FAILURE)),
         assemble(
-            "  last hour per 10 min: ",
-            " ".join(str(n) for n in group.last_hour),
+            f"  {report.trend_series_label}: ",
+            " ".join(str(n) for n in group.trend_buckets),
             "  ·  newest: ",
             group.example_id,
         ),

@@ -12,10 +12,11 @@ from tasktui.commands import COMMANDS
 from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target
-from tasktui.core.incidents.draining import DEFAULT_MINUTES, MAX_MINUTES, QueueFlow, QueueReport, Verdict, load_queues
+from tasktui.core.incidents.draining import DEFAULT_MINUTES, MAX_MINUTES, QueueFlow, QueueReport, load_queues
 from tasktui.core.session import open_session
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
+from tasktui.render.incidents import VERDICT_STYLE
 from tasktui.render.text import assemble
 
 EXIT_OK = 0
@@ -41,15 +42,6 @@ exit status:
   2    bad arguments, or the database cannot be reached
   3    no authentik task tables in this database
 """
-
-_STYLE = {
-    Verdict.STALLED: styles.BAD,
-    Verdict.GROWING: styles.WARN,
-    Verdict.DRAINING: styles.GOOD,
-    Verdict.KEEPING_UP: styles.GOOD,
-    Verdict.IDLE: styles.MUTED,
-    Verdict.STEADY: "",
-}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -107,7 +99,7 @@ def _queue_lines(flow: QueueFlow, report: QueueReport) -> list[Text]:
     consumed = describe_age(now - flow.last_consumed) if flow.last_consumed else "not within a day"
     lines = [
         Text(""),
-        assemble((flow.queue_name, styles.LABEL), "  ", (forecast.text, _STYLE[forecast.verdict])),
+        assemble((flow.queue_name, styles.LABEL), "  ", (forecast.text, VERDICT_STYLE[forecast.verdict])),
         Text(
             f"  waiting {flow.waiting:,}{overdue} · delayed {flow.delayed:,} · in flight {flow.in_flight:,}"
             f" · arrived {arrived} · completed {flow.completed:,} · last consumed {consumed}"

@@ -17,6 +17,7 @@ from tasktui.core.session import open_session
 from tasktui.core.timefmt import relative
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
+from tasktui.render.incidents import SCHEDULE_STYLE
 from tasktui.render.text import assemble, safe_text
 
 EXIT_OK = 0
@@ -41,14 +42,6 @@ exit status:
   3    no schedule table (or no authentik task tables) in this database
   4    this role may not read the schedule tables
 """
-
-_STATUS_STYLE = {
-    ScheduleStatus.OK: styles.GOOD,
-    ScheduleStatus.DUE: "",
-    ScheduleStatus.PAUSED: styles.MUTED,
-    ScheduleStatus.BLOCKED: styles.BAD,
-    ScheduleStatus.OVERDUE: styles.WARN,
-}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -116,7 +109,7 @@ def _cells(info: ScheduleInfo, report: ScheduleReport) -> list[Text]:
             (task.status.label, ""), " ", task.message_id[:8], " ", (describe_age(now - task.mtime), styles.MUTED)
         )
     return [
-        Text(info.status.value, _STATUS_STYLE[info.status]),
+        Text(info.status.value, SCHEDULE_STYLE[info.status]),
         safe_text(info.display_uid),
         safe_text(info.tenant or info.schema),
         safe_text(info.crontab),

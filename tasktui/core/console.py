@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -31,10 +32,14 @@ from tasktui.core.export import IncidentBundle, load_bundle
 from tasktui.core.feed import RECONCILE_INTERVAL, TaskFeed
 from tasktui.core.filters import TaskFilter
 from tasktui.core.health import FeedHealth
+from tasktui.core.incidents import draining, errors, schedules
+from tasktui.core.incidents.draining import QueueReport
+from tasktui.core.incidents.errors import ErrorReport
+from tasktui.core.incidents.schedules import ScheduleReport
 from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.logs import AttributesValue, LogCursor, LogLine, LogPage, LogWindow
 from tasktui.core.models import TaskRow
-from tasktui.core.pool import BULK, READ, RETRY, SessionPool
+from tasktui.core.pool import BULK, INCIDENTS, READ, RETRY, SessionPool
 from tasktui.core.retry import SelectionResult
 from tasktui.core.session import Session
 from tasktui.core.store import SortKey, TaskStore
@@ -48,6 +53,9 @@ PREVIEW_STATEMENTS = 3
 # An incident bundle reads the task, its logs by pages, the workers, the counts and the versions:
 # a few statements, each within the statement timeout.
 BUNDLE_STATEMENTS = 4
+# An incident view is a few bounded statements (each within the statement timeout); the client
+# gives up on the whole after this many timeouts' worth.
+INCIDENT_STATEMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,21 @@ class ConsoleService(Protocol):
     async def incident_bundle(self, message_id: str, task_filter: TaskFilter) -> IncidentBundle:
         """Everything the incident bundle of this task holds, with the filter the person looks
         through (tasktui.core.export). Raises TaskNotFound when the task is gone."""
+        ...
+
+    # -- the incident questions (tasktui.core.incidents) ----------------------------------------
+
+    async def error_groups(self, since: timedelta = errors.DEFAULT_SINCE) -> ErrorReport:
+        """What failed in the last `since`, grouped by actor and error signature."""
+        ...
+
+    async def queue_flows(self, minutes: int = draining.DEFAULT_MINUTES) -> QueueReport:
+        """Per queue: what waits, arrivals and completions per minute, a forecast."""
+        ...
+
+    async def schedules(self) -> ScheduleReport:
+        """authentik's schedules with their latest and blocking tasks, and alarms. MissingTables
+        when the database has no schedule table (an older authentik, or a mirror without it)."""
         ...
 
     async def aclose(self) -> None:
@@ -391,6 +414,30 @@ class TaskConsole:
         return await self.pool.run(
             READ, lambda s: load_bundle(s, message_id, task_filter), what="reading the incident bundle", bound=seconds
         )
+
+    # -- the incident questions ------------------------------------------------------------------
+
+    async def error_groups(self, since: timedelta = errors.DEFAULT_SINCE) -> ErrorReport:
+        return await self.pool.run(
+            INCIDENTS, lambda s: errors.load_errors(s, since=since), what="grouping errors", bound=self._incident_bound
+        )
+
+    async def queue_flows(self, minutes: int = draining.DEFAULT_MINUTES) -> QueueReport:
+        return await self.pool.run(
+            INCIDENTS,
+            lambda s: draining.load_queues(s, minutes=minutes),
+            what="measuring the queues",
+            bound=self._incident_bound,
+        )
+
+    async def schedules(self) -> ScheduleReport:
+        return await self.pool.run(
+            INCIDENTS, schedules.load_schedules, what="reading the schedules", bound=self._incident_bound
+        )
+
+    @property
+    def _incident_bound(self) -> float:
+        return INCIDENT_STATEMENTS * db.STATEMENT_TIMEOUT_MS / 1000 + self.link_timeout
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -1,7 +1,8 @@
 """The console's sessions for on-demand work, one per purpose, beside the feed's own.
 
-Each purpose has one session (workers and task details share "read"; single retries run their
-transactions on "retry", bulk runs on "bulk", so that no read ever runs inside a retry's
+Each purpose has one session (workers and task details share "read"; the incident views'
+periodic reads run on "incidents"; single retries run their transactions on "retry", bulk runs on
+"bulk", so that no read ever runs inside a retry's
 transaction and a bulk run does not hold up a single retry). A purpose's session is used by one
 caller at a time, under that purpose's lock: it is opened on first use — check, then open, under
 the lock, so two callers that arrive together share one connection — and opened again after it
@@ -31,6 +32,9 @@ T = TypeVar("T")
 READ = "read"
 RETRY = "retry"
 BULK = "bulk"
+# The incident views' periodic reads (errors grouped, queues, schedules): up to a second each on a
+# million tasks, so they never hold up a task's detail on "read".
+INCIDENTS = "incidents"
 
 
 class SessionPool:

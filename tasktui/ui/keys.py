@@ -1,6 +1,7 @@
-"""The one registry of key bindings: the main screen's (KEY_ACTIONS) and the task detail's
-(DETAIL_KEYS). It feeds each screen's BINDINGS, the footers, the help screen, the detail's help
-line and the command palette, and read-only mode removes every write action from all of them."""
+"""The one registry of key bindings: the main screen's (KEY_ACTIONS), the task detail's
+(DETAIL_KEYS) and the incident views' (INCIDENT_KEYS). It feeds each screen's BINDINGS, the
+footers, the help screen, the detail's help line and the command palette, and read-only mode
+removes every write action from all of them."""
 
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
     KeyAction("time-zone", "z", "toggle_time_zone", "Times in UTC / in local time", "View"),
     KeyAction("health", "H", "feed_health", "Feed health: drift, re-checks, reconnects, ignored notifications", "View"),
+    # The incident questions (tasktui.ui.screens.incidents): one view each, refreshed on a timer.
+    KeyAction("errors-view", "E", "errors_view", "What is failing: errors grouped by signature and actor", "Incidents"),
+    KeyAction("queues-view", "D", "queues_view", "Is it draining? Per queue: waiting, rates, forecast", "Incidents"),
+    KeyAction("schedules-view", "S", "schedules_view", "Schedules: next run, latest task, blocked ones", "Incidents"),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
     KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),
@@ -186,6 +191,50 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
     KeyAction("detail-page-down", "pagedown,ctrl+d", "page_down", "Page down", DETAIL_GROUP, display="PgDn / ctrl+d"),
     KeyAction("detail-page-up", "pageup,ctrl+u", "page_up", "Page up", DETAIL_GROUP, display="PgUp / ctrl+u"),
 )
+
+
+INCIDENT_GROUP = "Incident views (E, D, S)"
+
+# The incident views' keys (each view binds those it has: `incident_keys`).
+INCIDENT_KEYS: tuple[KeyAction, ...] = (
+    KeyAction(
+        "incident-open",
+        "enter",
+        "open_task",
+        "Open the task: an error group's newest, a schedule's blocking or latest",
+        INCIDENT_GROUP,
+        footer=True,
+        short="Task",
+    ),
+    KeyAction(
+        "incident-retry-group",
+        "R",
+        "retry_group",
+        "Retry the error group's rejected tasks (preview, confirm, throttled, journaled)",
+        INCIDENT_GROUP,
+        footer=True,
+        write=True,
+        short="Retry group",
+    ),
+    KeyAction(
+        "incident-reload",
+        "r",
+        "reload",
+        "Reload now (each view also reloads on a timer)",
+        INCIDENT_GROUP,
+        footer=True,
+        short="Reload",
+    ),
+    KeyAction("incident-down", "down,j", "cursor_down", "Next row", INCIDENT_GROUP, display="↓ / j"),
+    KeyAction("incident-up", "up,k", "cursor_up", "Previous row", INCIDENT_GROUP, display="↑ / k"),
+    KeyAction("incident-help", "question_mark", "help", "Help: every key", INCIDENT_GROUP, display="?", short="Help"),
+    KeyAction("incident-back", "escape,q", "back", "Back to the task table", INCIDENT_GROUP, footer=True, short="Back"),
+)
+
+
+def incident_keys(*actions: str) -> tuple[KeyAction, ...]:
+    """The incident views' keys but the named actions' (`retry_group` is the errors view's)."""
+    return tuple(k for k in INCIDENT_KEYS if k.action not in actions)
 
 
 def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[BindingType]:

@@ -10,12 +10,15 @@ Times are the tasks' `mtime`, which for a finished task is when it finished (aut
 nack or stored exception set it; reference §3). "First seen" and "last seen" are the oldest and
 newest such time in the window.
 
-Trend, over the last hour whatever the window: the group's failures in the last 30 minutes
-(`recent`) against the 30 minutes before (`earlier`). **rising** when recent > 1.5 × earlier and
-recent − earlier ≥ 3; **falling** when earlier > 1.5 × recent and earlier − recent ≥ 3;
-**steady** otherwise. The absolute margin keeps a handful of failures (1 then 2) from reading as
-a trend; a group that stopped (3 or more, then none) is falling, one that appeared (none, then 3
-or more) rising.
+Trend, over the window up to an hour (`trend_span`: the last 10 minutes for `since=10m`, the
+last hour for 6 hours): the group's failures in the newer half of it (`recent`) against the older
+half (`earlier`). **new** when the group had no failure before the newer half — not in the
+trend's span nor, looked back, in the hour before now (a failure first seen seconds ago is new,
+not steady); **rising** when recent > 1.5 × earlier and recent − earlier ≥ 3; **falling** when
+earlier > 1.5 × recent and earlier − recent ≥ 3; **steady** otherwise. The absolute margin keeps
+a handful of failures (1 then 2) from reading as a trend; a group that stopped (3 or more, then
+none) is falling. Where a capped scan does not reach back past the newer half, nothing is called
+new (what came before is unknown).
 
 Bounded: the window is at most MAX_SINCE, read over authentik's (state, mtime) index newest
 first: at most MAX_SCANNED_PER_STATE tasks per state are looked at and MAX_TASKS_PER_STATE
@@ -60,13 +63,17 @@ MAX_TENANTS = 1000
 
 
 class Trend(StrEnum):
+    NEW = "new"
     RISING = "rising"
     STEADY = "steady"
     FALLING = "falling"
 
 
-def trend_of(earlier: int, recent: int) -> Trend:
-    """The trend of a count from the earlier half hour to the recent one (module docstring)."""
+def trend_of(earlier: int, recent: int, *, appeared: bool = False) -> Trend:
+    """The trend of a count from the older half of the trend's span to the newer one (module
+    docstring); `appeared`: no failure of the group is known before the newer half."""
+    if appeared and recent:
+        return Trend.NEW
     if recent > TREND_RATIO * earlier and recent - earlier >= TREND_MIN_CHANGE:
         return Trend.RISING
     if earlier > TREND_RATIO * recent and earlier - recent >= TREND_MIN_CHANGE:
@@ -91,7 +98,7 @@ class ErrorGroup(JsonReport):
     first_seen: datetime
     last_seen: datetime
     trend: Trend
-    last_hour: tuple[int, ...]  # failures per 10 minutes over the last hour, oldest first
+    trend_buckets: tuple[int, ...]  # failures per TREND_BUCKETS-th of the report's trend_span, oldest first
     tenants: tuple[str, ...]  # tenant names (ids where the name is unknown)
     example_id: str  # the newest task of the group, to open
     example_error: str  # its error as logged (unmasked; at most ERROR_TEXT_CHARS characters)
@@ -106,6 +113,7 @@ class ErrorGroup(JsonReport):
 @dataclass(frozen=True)
 class ErrorReport(JsonReport):
     since: timedelta  # the window asked for
+    trend_span: timedelta  # what the trend and its buckets cover: the window, at most TREND_SPAN
     checked_at: datetime  # the database's now()
     window_start: datetime
     groups: tuple[ErrorGroup, ...]  # most failures first
@@ -113,6 +121,11 @@ class ErrorReport(JsonReport):
     capped: bool  # more failures exist than were read
     covered_from: datetime  # counts are complete from here (window_start unless capped)
     elapsed: float  # seconds the report took
+
+    @property
+    def trend_series_label(self) -> str:
+        """What a group's trend buckets cover: 'last 1h per 10m', 'last 10m per 100s'."""
+        return f"last {exact_span(self.trend_span)} per {exact_span(self.trend_span / TREND_BUCKETS)}"
 
     def find(self, wanted: str) -> ErrorGroup:
         """The group whose id is `wanted` (or starts with it); UserFacingError if none or several."""
@@ -148,8 +161,9 @@ class _Builder:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     tenants: set[str] = field(default_factory=set)
-    last_hour: list[int] = field(default_factory=lambda: [0] * TREND_BUCKETS)
+    trend_buckets: list[int] = field(default_factory=lambda: [0] * TREND_BUCKETS)
     example_error: str = ""
+    oldest_scanned: datetime | None = None  # its oldest failure read, in the window or before
 
 
 async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> ErrorReport:
@@ -164,6 +178,8 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         now = await db.fetch_value(conn, "SELECT now()")
         assert isinstance(now, datetime)
         window_start = now - since
+        # At least an hour is read, whatever the window: a group is only "new" if it did not fail
+        # in the hour before either.
         scan_start = now - max(since, TREND_SPAN)
         params = {
             "states": list(errors_sql.FAILURE_STATES),
@@ -187,10 +203,14 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         number: error_key(text[: errors_sql.ERROR_TEXT_CHARS], truncated=len(text) > errors_sql.ERROR_TEXT_CHARS)
         for number, text in texts.items()
     }
-    capped, covered_from = _coverage(rows, scanned, window_start)
+    cut_at = _cut_at(rows, scanned)
+    capped = cut_at is not None and cut_at > window_start
+    covered_from = max(window_start, cut_at) if cut_at is not None else window_start
+    known_from = max(scan_start, cut_at) if cut_at is not None else scan_start
+    trend_span = min(since, TREND_SPAN)
     builders: dict[tuple[str, str], _Builder] = {}
     failed = 0
-    bucket_span = TREND_SPAN / TREND_BUCKETS
+    bucket_span = trend_span / TREND_BUCKETS
     # Newest first, so the first task a group sees is its example.
     for message_id, actor, state, tenant_id, mtime, number, _ in sorted(rows, key=lambda r: r[4], reverse=True):
         key = (actor, signatures.get(number, ""))
@@ -199,10 +219,11 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
             builder = builders[key] = _Builder(
                 actor, key[1], example_error=texts.get(number, "")[: errors_sql.ERROR_TEXT_CHARS]
             )
+        builder.oldest_scanned = mtime
         age = now - mtime
-        if age < TREND_SPAN:
+        if age < trend_span:
             bucket = TREND_BUCKETS - 1 - min(TREND_BUCKETS - 1, max(0, int(age / bucket_span)))
-            builder.last_hour[bucket] += 1
+            builder.trend_buckets[bucket] += 1
         if mtime < window_start:
             continue
         failed += 1
@@ -213,10 +234,19 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
         builder.first_seen = mtime
         if tenant_id is not None:
             builder.tenants.add(names.get(tenant_id) or tenant_id)
-    groups = [_group(b) for b in builders.values() if b.ids]
+    # A group is new when its oldest failure read is in the trend's newer half, and the read went
+    # back further than that half (a capped scan that did not knows nothing of what came before).
+    newer_half = now - trend_span / 2
+    can_tell_new = known_from < newer_half
+    groups = [
+        _group(b, appeared=can_tell_new and b.oldest_scanned is not None and b.oldest_scanned >= newer_half)
+        for b in builders.values()
+        if b.ids
+    ]
     groups.sort(key=lambda g: (-g.count, -g.last_seen.timestamp(), g.actor_name, g.signature))
     return ErrorReport(
         since=since,
+        trend_span=trend_span,
         checked_at=now,
         window_start=window_start,
         groups=tuple(groups),
@@ -227,22 +257,18 @@ async def load_errors(session: Session, *, since: timedelta = DEFAULT_SINCE) -> 
     )
 
 
-def _coverage(
-    rows: list[tuple[Any, ...]], scanned: list[tuple[Any, ...]], window_start: datetime
-) -> tuple[bool, datetime]:
-    """Whether a limit cut a state's scan, and from when every failure was read: the oldest task
-    a cut scan looked at, or the oldest failure kept when the failures' limit was hit."""
+def _cut_at(rows: list[tuple[Any, ...]], scanned: list[tuple[Any, ...]]) -> datetime | None:
+    """From when every failure was read, if a limit cut a state's scan: the oldest task a cut
+    scan looked at, or the oldest failure kept when the failures' limit was hit (None: no cut)."""
     cuts = [oldest for _, count, oldest in scanned if count >= MAX_SCANNED_PER_STATE]
     per_state = Counter(row[2] for row in rows)
     for state, count in per_state.items():
         if count >= MAX_TASKS_PER_STATE:
             cuts.append(min(row[4] for row in rows if row[2] == state))
-    if not cuts:
-        return False, window_start
-    return True, max([window_start, *cuts])
+    return max(cuts) if cuts else None
 
 
-def _group(builder: _Builder) -> ErrorGroup:
+def _group(builder: _Builder, *, appeared: bool) -> ErrorGroup:
     half = TREND_BUCKETS // 2
     assert builder.first_seen is not None and builder.last_seen is not None
     return ErrorGroup(
@@ -254,8 +280,8 @@ def _group(builder: _Builder) -> ErrorGroup:
         logged=len(builder.ids) - len(builder.rejected_ids),
         first_seen=builder.first_seen,
         last_seen=builder.last_seen,
-        trend=trend_of(sum(builder.last_hour[:half]), sum(builder.last_hour[half:])),
-        last_hour=tuple(builder.last_hour),
+        trend=trend_of(sum(builder.trend_buckets[:half]), sum(builder.trend_buckets[half:]), appeared=appeared),
+        trend_buckets=tuple(builder.trend_buckets),
         tenants=tuple(sorted(builder.tenants)),
         example_id=builder.ids[0],
         example_error=builder.example_error,

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tasktui.core.text import escape_control
-from tasktui.ui.keys import DETAIL_KEYS, available
+from tasktui.ui.keys import DETAIL_KEYS, INCIDENT_KEYS, available
 
 
 def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
@@ -23,6 +23,7 @@ def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     # from that screen.
     detail = available(read_only, DETAIL_KEYS)
     keys = [*detail, *available(read_only)] if detail_first else [*available(read_only), *detail]
+    keys += available(read_only, INCIDENT_KEYS)
     for key in keys:
         if key.group != group:
             if group is not None:

@@ -64,6 +64,7 @@ class HeaderState:
     paused: bool = False
     buffered: int = 0
     alarms: list[str] = field(default_factory=list)
+    alarm_hint: str = "w: details"  # where the alarms are in full
     health: FeedHealth | None = None
     zone: str = "UTC"  # what the absolute times are in: UTC, or the local zone's name
 
@@ -150,7 +151,7 @@ class StatusHeader(QuietStatic):
             # A bug in the counts loop, not the server: why they are stale, naming the debug log.
             lines += self._reason(counts.stale_reason, width)
         if state.alarms:
-            lines.append(self._alarms_line(state.alarms, width))
+            lines.append(self._alarms_line(state.alarms, width, state.alarm_hint))
         both = Text("\n").join(lines)
         both.no_wrap, both.overflow = True, "ellipsis"
         self.show_text(both)
@@ -243,11 +244,11 @@ class StatusHeader(QuietStatic):
             self._append_rate(second, state.rate, width)
         return second
 
-    def _alarms_line(self, alarms: list[str], width: int) -> Text:
+    def _alarms_line(self, alarms: list[str], width: int, hint: str) -> Text:
         """Every alarm in a few words, on a line of its own for as long as it holds (a dead
-        worker until its row is gone); the worker panel (w) has them in full. What does not fit
-        is counted, never cut mid-word."""
-        hint = " — w: details"
+        worker until its row is gone); `hint` says where they are in full (the worker panel, w).
+        What does not fit is counted, never cut mid-word."""
+        hint = f" — {hint}"
         alarms = [cut(alarm, DETAIL_CHARS) for alarm in alarms]  # hostnames and versions are data
         shown: list[str] = []
         for alarm in alarms:
