@@ -189,7 +189,7 @@ async def test_the_bundle_of_a_task_gone_meanwhile_is_one_line_and_esc_cancels(t
 async def test_both_exports_are_in_the_palette_and_help() -> None:
     fake, _ = _console()
     app = fake_app(fake)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 70)) as pilot:
         await wait_for(pilot, lambda: len(main_rows(app)) == 3, what="the table")
         commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
         assert commands["Export the tasks shown to a CSV or JSON file"] == "key: x"
