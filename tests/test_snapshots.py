@@ -23,9 +23,10 @@ from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.widgets.task_table import TaskRows
 from tasktui.ui.widgets.worker_panel import WorkerPanel
-from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers
+from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers, xray
 from tests.test_task_detail import rejected_after_a_retry
 from tests.ui_helpers import fake_app, main_rows, screen_text, wait_for
 
@@ -89,6 +90,7 @@ def console() -> tuple[FakeConsole, str]:
         ("authentik-worker-7d9f8c6b5-k4t8m", "2026.5.0", 40, False),
         ("authentik-worker-7d9f8c6b5-a1b2c", "2026.5.0", 600, False),
     )
+    fake.xrays[rows[0].message_id] = xray(rows[0], fake.report, other=rows[6])
     fake.finished = {"done": 3_412, "rejected": 17}
     fake.health_value = FeedHealth(0, 0, None, (), 0, 5.0, NOW.timestamp(), 14.0, "", 0, 0)
     fake.rate_value = [0] * 40 + [2, 5, 3, 0, 1, 7, 12, 9, 4, 2, 1, 0, 3, 6, 2, 1, 0, 2, 4, 3]
@@ -230,6 +232,15 @@ async def _bulk_summary(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def _xray(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _select(pilot, message_id(1))  # running: its worker holds the lock
+    await pilot.press("W")
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.refreshes >= 1, what="x-ray")
+    await pilot.pause()
+
+
 def _app(mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None) -> TaskTuiApp:
     fake, _ = console()
     fake.status = replace(
@@ -265,6 +276,7 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "bulk-retry-preview": (_app, _bulk_preview),
     "bulk-retry-progress": (_app, _bulk_progress),
     "bulk-retry-summary": (_app, _bulk_summary),
+    "xray": (_app, _xray),
 }
 
 
@@ -277,11 +289,11 @@ def test_snapshot(snap_compare, scene: str, size: tuple[int, int]) -> None:
 
 def test_the_scenes_cover_every_screen() -> None:
     """A screen added to the console gets a scene here."""
-    from tasktui.ui.screens import facets, help, main, retry, task_detail
+    from tasktui.ui.screens import facets, help, main, retry, task_detail, xray
 
     screens = {
         cls.__name__
-        for module in (facets, help, main, retry, task_detail)
+        for module in (facets, help, main, retry, task_detail, xray)
         for cls in vars(module).values()
         if isinstance(cls, type) and cls.__module__ == module.__name__ and cls.__name__.endswith(("Screen", "Modal"))
     }
@@ -293,4 +305,5 @@ def test_the_scenes_cover_every_screen() -> None:
         "BulkRetryScreen",
         "ConfirmRetryModal",
         "TaskDetailScreen",
+        "XrayScreen",
     }

@@ -74,6 +74,9 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     ),
     KeyAction("legend", "l", "toggle_legend", "Show / hide the status legend", "View"),
     KeyAction("health", "H", "feed_health", "Feed health: drift, re-checks, reconnects, ignored notifications", "View"),
+    KeyAction(
+        "xray", "W", "xray_task", "X-ray: the worker and sessions holding this task's lock", "View", short="X-ray"
+    ),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
     KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),
@@ -148,6 +151,14 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
     ),
     KeyAction("detail-reload", "r", "reload", "Reload the task and its logs", DETAIL_GROUP, short="Reload"),
     KeyAction(
+        "detail-xray",
+        "W",
+        "xray_task",
+        "X-ray: the worker and sessions holding this task's lock",
+        DETAIL_GROUP,
+        short="X-ray",
+    ),
+    KeyAction(
         "detail-retry",
         "R",
         "retry_task",
@@ -181,6 +192,57 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
     KeyAction("detail-page-up", "pageup,ctrl+u", "page_up", "Page up", DETAIL_GROUP, display="PgUp / ctrl+u"),
 )
 
+XRAY_GROUP = "X-ray"
+
+# The x-ray screen's keys (its BINDINGS, footer and the help screen's "X-ray" group).
+XRAY_KEYS: tuple[KeyAction, ...] = (
+    KeyAction("xray-refresh", "r", "refresh", "Refresh the x-ray now", XRAY_GROUP, footer=True, short="Refresh"),
+    KeyAction("xray-help", "question_mark", "help", "Help: every key", XRAY_GROUP, display="?", short="Help"),
+    KeyAction(
+        "xray-back",
+        "escape,q,backspace",
+        "back",
+        "Back to where the x-ray was opened",
+        XRAY_GROUP,
+        footer=True,
+        short="Back",
+    ),
+)
+
+INSTALLATIONS_GROUP = "Installations"
+
+# Shown and bound only when the console watches several installations (tasktui --dsn A --dsn B):
+# the App's own keys, so that they switch from any screen of any installation.
+INSTALLATION_KEYS: tuple[KeyAction, ...] = (
+    KeyAction(
+        "installation-next",
+        "right_square_bracket",
+        "next_installation",
+        "Next installation",
+        INSTALLATIONS_GROUP,
+        footer=True,
+        display="]",
+        short="Next install.",
+    ),
+    KeyAction(
+        "installation-previous",
+        "left_square_bracket",
+        "previous_installation",
+        "Previous installation",
+        INSTALLATIONS_GROUP,
+        display="[",
+    ),
+    # One entry for help and the keymap's id; installation_bindings binds each digit.
+    KeyAction(
+        "installation-number",
+        ",".join(str(n) for n in range(1, 10)),
+        "switch_installation",
+        "Switch to installation N (as numbered in the summary rows)",
+        INSTALLATIONS_GROUP,
+        display="1 … 9",
+    ),
+)
+
 
 def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[BindingType]:
     """Textual bindings for the main screen's actions, or for a screen's own list of them."""
@@ -188,6 +250,15 @@ def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[BindingType]:
         Binding(k.keys, k.action, k.short or k.description, show=k.footer, id=k.id, key_display=k.display or None)
         for k in actions
     ]
+
+
+def installation_bindings() -> list[BindingType]:
+    """The App's bindings for switching installations: each digit switches to its own."""
+    result = bindings(k for k in INSTALLATION_KEYS if k.action != "switch_installation")
+    number_key = next(k for k in INSTALLATION_KEYS if k.action == "switch_installation")
+    for number in number_key.keys.split(","):
+        result.append(Binding(number, f"switch_installation({number})", f"Installation {number}", show=False))
+    return result
 
 
 def available(read_only: bool, actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[KeyAction]:

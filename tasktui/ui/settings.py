@@ -24,6 +24,9 @@ class ConsoleSettings:
     theme: str | None = None  # a Textual theme (--theme, console.theme)
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys (the config file's [keys])
     task_filter: TaskFilter = field(default_factory=TaskFilter)  # what the table shows first (console.filter)
+    # How many installations the console watches (tasktui --dsn A --dsn B): help lists the keys
+    # that switch between them when there are several.
+    installations: int = 1
     # Injected so that snapshot tests can freeze every relative time on screen.
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -43,6 +43,7 @@ from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, confirm_retry
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.widgets.filter_bar import FilterBar
 from tasktui.ui.widgets.legend import Legend
@@ -418,8 +419,19 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
             self.app.copy_to_clipboard(task.message_id)
             self.notify(f"sent {task.message_id} to the clipboard (OSC 52; the terminal must allow it)")
 
+    def action_xray_task(self) -> None:
+        task = self.rows.current
+        if task is not None:
+            self.app.push_screen(XrayScreen(self.service, task.message_id, self.settings))
+
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.access.read_only, connection=self.settings.connection))
+        self.app.push_screen(
+            HelpScreen(
+                self.access.read_only,
+                connection=self.settings.connection,
+                installations=self.settings.installations > 1,
+            )
+        )
 
     def action_quit(self) -> None:
         self.app.exit()
