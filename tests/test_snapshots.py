@@ -18,15 +18,17 @@ from textual.widgets import Input, ProgressBar
 
 from tasktui.core.events import FeedMode
 from tasktui.core.health import FeedHealth
+from tasktui.errors import ConnectionFailed
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.facets import FacetScreen
 from tasktui.ui.screens.help import ConnectionScreen, HelpScreen
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.screens.xray import XrayScreen
+from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
 from tasktui.ui.widgets.worker_panel import WorkerPanel
-from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers, xray
+from tests.fake_console import LABEL, NOW, FakeConsole, message_id, summary, task, workers, xray
 from tests.test_task_detail import rejected_after_a_retry
 from tests.ui_helpers import fake_app, main_rows, screen_text, wait_for
 
@@ -34,6 +36,8 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "12
 Scene = Callable[[Pilot], Awaitable[None]]
 
 
+US_LABEL = "tasktui@db-us.example/authentik"
+STAGING_LABEL = "tasktui@db-staging.example/authentik"
 DEMO_DSN = "postgresql://postgres@/postgres?host=/tmp/tasktui-demo-k2w8fu8q/socket&port=5432"
 REJECTED = message_id(2)  # the task rejected after a retry: the detail scenes open it
 
@@ -249,6 +253,39 @@ def _app(mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | N
     return fake_app(fake, label=LABEL)
 
 
+def _installations_app() -> TaskTuiApp:
+    """Three installations: the busy one on screen, a quiet one, and one whose server is down."""
+    fake, _ = console()
+    fake.summary_value = summary(LABEL, alive=3, workers=5, queued=1, delayed=1, errors=17)
+    quiet = FakeConsole([task(30, "authentik.core.tasks.clean_expired_models", state="done")], label=US_LABEL)
+    quiet.summary_value = summary(US_LABEL, alive=2, workers=2, queued=0, errors=0)
+    down = FakeConsole(mode=FeedMode.RECONNECTING, label=STAGING_LABEL)
+    refused = f"cannot reach the server at {STAGING_LABEL}: connection refused"
+    down.set_status(FeedMode.RECONNECTING, refused, blind_since=NOW.timestamp() - 42)
+    down.fail("summary", ConnectionFailed(refused), times=100)
+
+    def settings(label: str) -> ConsoleSettings:
+        return ConsoleSettings(label=label, clock=lambda: NOW)
+
+    return TaskTuiApp(fake, settings("prod-eu"), others=[(quiet, settings("prod-us")), (down, settings("staging"))])
+
+
+async def _installations(pilot: Pilot) -> None:
+    await _table(pilot)
+    app: TaskTuiApp = pilot.app  # type: ignore[assignment]
+    await wait_for(
+        pilot,
+        lambda: (
+            all(i.summary or i.summary_error for i in app.installations)
+            and "unreadable" in screen_text(app)
+            and "errors 1h 17" in screen_text(app)
+        ),
+        what="the summary rows",
+    )
+    await pilot.pause(1.2)  # the rows redraw once a second
+    await pilot.pause()
+
+
 SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "table-live": (_app, _table),
     "table-polling": (lambda: _app(FeedMode.POLLING, "run `tasktui trigger install` for live updates"), _table),
@@ -277,6 +314,7 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "bulk-retry-progress": (_app, _bulk_progress),
     "bulk-retry-summary": (_app, _bulk_summary),
     "xray": (_app, _xray),
+    "installations": (_installations_app, _installations),
 }
 
 

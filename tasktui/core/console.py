@@ -74,6 +74,11 @@ class ConsoleService(Protocol):
         ...
 
     @property
+    def label(self) -> str:
+        """The database, as a person reads it: user@host:port/dbname, never a password."""
+        ...
+
+    @property
     def mode(self) -> FeedMode: ...
 
     @property
@@ -258,6 +263,10 @@ class TaskConsole:
     async def follow(self, events: ConsoleEvents) -> None:
         self._relay.attach(events)
         await self.feed.run()
+
+    @property
+    def label(self) -> str:
+        return self.target.label
 
     @property
     def mode(self) -> FeedMode:

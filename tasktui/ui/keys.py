@@ -222,7 +222,7 @@ INSTALLATION_KEYS: tuple[KeyAction, ...] = (
         INSTALLATIONS_GROUP,
         footer=True,
         display="]",
-        short="Next install.",
+        short="Switch",
     ),
     KeyAction(
         "installation-previous",

@@ -13,7 +13,7 @@ chose by the result they close with.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from textual import on, work
@@ -31,6 +31,7 @@ from tasktui.core.workers import WorkerReport
 from tasktui.errors import UserFacingError
 from tasktui.ui import keys
 from tasktui.ui.failures import ReportsWorkerFailures
+from tasktui.ui.installations import Installation
 from tasktui.ui.messages import (
     CountsUpdated,
     FeedHealthChanged,
@@ -46,6 +47,7 @@ from tasktui.ui.screens.task_detail import TaskDetailScreen
 from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.widgets.filter_bar import FilterBar
+from tasktui.ui.widgets.installation_rows import InstallationRows
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import DETAIL_CHARS, HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable, sort_label
@@ -61,9 +63,19 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     BINDINGS = keys.bindings()
     KEY_ACTIONS = keys.KEY_ACTIONS
 
-    def __init__(self, service: ConsoleService, settings: ConsoleSettings, access: WriteAccess) -> None:
+    def __init__(
+        self,
+        service: ConsoleService,
+        settings: ConsoleSettings,
+        access: WriteAccess,
+        *,
+        installations: Sequence[Installation] = (),
+    ) -> None:
+        """`installations`: every installation of a console that watches several (their summary
+        rows go above the header), this screen's among them."""
         super().__init__()
         self.service = service
+        self.installations = installations
         self.settings = settings
         self.access = access
         self.task_filter = settings.task_filter
@@ -81,6 +93,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     # -- layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        if self.installations:
+            own = next(i for i in self.installations if i.service is self.service)
+            yield InstallationRows(self.installations, own, id="installation-rows")
         yield StatusHeader(id="status-header")
         yield FilterBar(id="filter-bar")
         yield TaskTable(id="task-table")
