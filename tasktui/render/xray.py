@@ -11,7 +11,7 @@ from tasktui.core.timefmt import duration
 from tasktui.render import styles
 from tasktui.render.text import assemble, safe_text
 
-QUERY_SHOWN = 76  # characters of a session's statement: one line at 80 columns
+QUERY_SHOWN = 72  # characters of a session's statement: one line at 80 columns, within a screen's margins
 
 _VERDICT_STYLE = {
     "running": styles.GOOD,
