@@ -125,8 +125,8 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             i.mode: MainScreen(i.service, i.settings, i.access, installations=self.installations if count > 1 else ())
             for i in self.installations
         }
-        for installation in self.installations:
-            self.add_mode(installation.mode, partial(self._main_screens.__getitem__, installation.mode))
+        for installation in self.installations[1:]:
+            self._add_mode(installation)
         if self.settings.theme:
             self.theme = self.settings.theme
         if self.settings.keymap:
@@ -158,6 +158,10 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             self._quit_on_signals()
         self.set_interval(0.2, self._release_notices)
         if len(self.installations) > 1:
+            # The first one's stack (the App's default) is made: a mode to switch back to. Named a
+            # mode before the App composed, its screen would have been mounted as a mode's, not as
+            # the default screen, which the single console's start-up must stay.
+            self._add_mode(self.installations[0])
             # Every installation's main screen from the start: each hears its feed from its first
             # event, and switching to it shows it as it is.
             for installation in reversed(self.installations):
@@ -180,6 +184,9 @@ class TaskTuiApp(ReportsWorkerFailures, App[int]):
             await installation.service.aclose()
 
     # -- several installations -------------------------------------------------------------------
+
+    def _add_mode(self, installation: Installation) -> None:
+        self.add_mode(installation.mode, partial(self._main_screens.__getitem__, installation.mode))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The keys that switch installations exist only when there are several.
