@@ -154,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, None)
     log_file = getattr(args, "log", None)
-    log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", "")])
+    # Every --dsn given (the console takes several), each a connection string whose password the
+    # log and the error lines never hold.
+    given = [value for kind, value in getattr(args, "installations", []) if kind == "dsn"]
+    log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", ""), *given])
     handler = getattr(args, "handler", console.run)
     try:
         if getattr(args, "reads_config", True):
@@ -163,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.settings = config.resolve(args, config.load_config())
             args.dsn = args.settings.dsn.value
             # The resolved DSN (a profile's, say) is one more whose password the log never holds.
-            debuglog.setup(log_file, conninfos=[args.dsn or "", os.environ.get("DATABASE_URL", "")])
+            debuglog.setup(log_file, conninfos=[args.dsn or "", os.environ.get("DATABASE_URL", ""), *given])
         return handler(args)
     except UserFacingError as exc:
         report = getattr(args, "report_error", None)
@@ -177,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TASKTUI_DEBUG"):
             raise
         debuglog.log.error("unexpected failure", exc_info=exc)
-        message = redact(" ".join(str(exc).split()), args.dsn or "")
+        message = " ".join(str(exc).split())
+        for conninfo in [args.dsn or "", *given]:
+            message = redact(message, conninfo)
         say(
             f"tasktui: unexpected error: {type(exc).__name__}: {message} (details in {log_path})",
             stream=sys.stderr,
