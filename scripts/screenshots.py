@@ -1,10 +1,11 @@
 """Make the README's screenshots: the real console on `tasktui demo` (fixed seed).
 
-    python scripts/screenshots.py [--out screenshots] [--seed 7] [--warmup 20] [--scenes errors,queues]
+    python scripts/screenshots.py [--out screenshots] [--seed 7] [--warmup 20] [--only xray ...]
 
 Starts `tasktui demo --no-console` (embedded PostgreSQL, seeded history, simulated workers),
 lets the workload run for `--warmup` seconds, then drives the console headless at 120×36 and
-80×24 and saves each screen as PNG, rendered by headless Chromium (Debian: `apt-get install
+80×24 and saves each screen as PNG (`--only` names the scenes to shoot; "installations" starts
+a second demo, seed + 1, and opens the console on both), rendered by headless Chromium (Debian: `apt-get install
 chromium fonts-firacode`; rsvg-convert is the fallback) — Rich's SVG asks for Fira Code, and
 another font misaligns the columns.
 """
@@ -37,6 +38,7 @@ from tasktui.ui.screens.queues_view import QueuesView
 from tasktui.ui.screens.retry import BulkRetryScreen
 from tasktui.ui.screens.schedules_view import SchedulesView
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
 
@@ -138,6 +140,25 @@ def incident_view(key: str, view: type[IncidentView]) -> Scene:
     return scene
 
 
+async def xray_blocked_sync(pilot: Pilot) -> None:
+    """The LDAP sync the demo hangs (it blocks its schedule): who holds it."""
+    app = pilot.app
+    await pilot.press("slash", *"partners-ldap", "enter")
+    await until(pilot, lambda: any(row.state == "running" for row in app.main_screen.rows.rows))
+    rows = app.main_screen.rows.rows
+    hung = min((row for row in rows if row.state == "running"), key=lambda row: row.mtime)  # claimed longest ago
+    app.main_screen.rows.move_to(rows.index(hung))
+    await pilot.press("W")
+    await until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.refreshes >= 1)
+    await pilot.pause(0.5)
+
+
+async def installations(pilot: Pilot) -> None:
+    app = pilot.app
+    await until(pilot, lambda: all(i.summary is not None for i in app.installations))
+    await pilot.pause(1.5)  # the rows redraw once a second
+
+
 # (file name, scene, theme: None for the default, "no-color" for NO_COLOR)
 SCENES: list[tuple[str, Scene, str | None]] = [
     ("console", main_table, None),
@@ -152,18 +173,31 @@ SCENES: list[tuple[str, Scene, str | None]] = [
     ("errors", incident_view("E", ErrorsView), None),
     ("queues", incident_view("D", QueuesView), None),
     ("schedules", incident_view("S", SchedulesView), None),
+    ("xray", xray_blocked_sync, None),
+    ("installations", installations, None),
 ]
 
 
 async def shoot(
-    dsn: str, out: Path, size: tuple[int, int], name: str, scene: Callable[[Pilot], Awaitable[None]], theme: str | None
+    dsns: list[str],
+    out: Path,
+    size: tuple[int, int],
+    name: str,
+    scene: Callable[[Pilot], Awaitable[None]],
+    theme: str | None,
 ) -> Path:
+    """The console on the first demo, or on every one for the installations scene."""
     if theme == "no-color":
         os.environ["NO_COLOR"] = "1"  # read when the App is made
     else:
         os.environ.pop("NO_COLOR", None)
-    settings = ConsoleSettings(label=LABEL, theme=None if theme == "no-color" else theme)
-    app = TaskTuiApp(TaskConsole(db.Target.resolve(dsn)), settings)
+    labels = [LABEL] if name != "installations" else [f"demo {n}" for n in range(1, len(dsns) + 1)]
+    look = None if theme == "no-color" else theme
+    services = [
+        (TaskConsole(db.Target.resolve(dsn)), ConsoleSettings(label=label, theme=look))
+        for dsn, label in zip(dsns, labels, strict=True)
+    ]
+    app = TaskTuiApp(*services[0], others=services[1:])
     async with app.run_test(size=size) as pilot:
         await until(
             pilot, lambda: app.service.feed.mode == FeedMode.LIVE and bool(app.main_screen.query_one(TaskRows).rows)
@@ -211,25 +245,28 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "screenshots")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--warmup", type=float, default=20.0)
-    parser.add_argument("--scenes", help="only these scenes, comma-separated (default: all)")
+    parser.add_argument("--only", nargs="+", choices=[name for name, _, _ in SCENES], help="these scenes only")
     args = parser.parse_args()
-    wanted = set(args.scenes.split(",")) if args.scenes else {name for name, _, _ in SCENES}
     args.out.mkdir(parents=True, exist_ok=True)
-    proc, dsn = start_demo(args.seed)
+    scenes = [(name, scene, theme) for name, scene, theme in SCENES if not args.only or name in args.only]
+    demos = [start_demo(args.seed)]
     try:
+        if any(name == "installations" for name, _, _ in scenes):
+            demos.append(start_demo(args.seed + 1))
         time.sleep(args.warmup)
         for size in ((120, 36), (80, 24)):
-            for name, scene, theme in SCENES:
-                if name not in wanted:
-                    continue
-                svg = asyncio.run(shoot(dsn, args.out, size, name, scene, theme))
+            for name, scene, theme in scenes:
+                dsns = [dsn for _, dsn in demos] if name == "installations" else [demos[0][1]]
+                svg = asyncio.run(shoot(dsns, args.out, size, name, scene, theme))
                 png = to_png(svg)
                 if png is not None:
                     svg.unlink()
                 print(f"wrote {png or svg}")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        for proc, _ in demos:
+            proc.send_signal(signal.SIGTERM)
+        for proc, _ in demos:
+            proc.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+class _Installation(argparse.Action):
+    """--dsn and --profile: a command connects to the last one given, as argparse's `store` would;
+    the console watches every one given, in order (`tasktui --dsn A --profile B`), from
+    `installations`: [("dsn" | "profile", value), …]."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.installations = [*getattr(namespace, "installations", []), (self.dest, values)]
+
+
 def _profile_names(**_: object) -> list[str]:
     """Shell completion of --profile: the config file's profiles (none when it cannot be read)."""
     try:
@@ -57,6 +73,7 @@ EPILOG = """\
 examples:
   tasktui --dsn postgresql://sre@db/authentik          # the live console
   tasktui --profile prod-eu --read-only                # a profile of the config file
+  tasktui --profile prod-eu --profile prod-us          # two installations, one tab each ([ ] 1 … 9 switch)
   tasktui status --crit-queued-age 600                 # a check for Nagios, Icinga or cron
   tasktui serve --profile staging                      # the console in a browser, on localhost
   tasktui COMMAND --help                               # each command, with examples
@@ -75,15 +92,19 @@ def build_parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--dsn",
+        action=_Installation,
         default=argparse.SUPPRESS,
         help="libpq connection string or URL (default: --profile's, else $TASKTUI_PROFILE's, else $DATABASE_URL,"
-        " else PG* variables, ~/.pgpass and service files, else the config file's default_profile)",
+        " else PG* variables, ~/.pgpass and service files, else the config file's default_profile); the console"
+        " takes several (--dsn A --dsn B) and watches each installation in a tab of its own",
     )
     profile = common.add_argument(
         "--profile",
+        action=_Installation,
         default=argparse.SUPPRESS,
         metavar="NAME",
-        help="a named profile of the config file (`tasktui config path`): its DSN, label, read-only, channel",
+        help="a named profile of the config file (`tasktui config path`): its DSN, label, read-only, channel; the"
+        " console takes several, as --dsn",
     )
     profile.completer = _profile_names  # type: ignore[attr-defined]
     common.add_argument(
@@ -133,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, None)
     log_file = getattr(args, "log", None)
-    log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", "")])
+    # Every --dsn given (the console takes several), each a connection string whose password the
+    # log and the error lines never hold.
+    given = [value for kind, value in getattr(args, "installations", []) if kind == "dsn"]
+    log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", ""), *given])
     handler = getattr(args, "handler", console.run)
     try:
         if getattr(args, "reads_config", True):
@@ -142,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.settings = config.resolve(args, config.load_config())
             args.dsn = args.settings.dsn.value
             # The resolved DSN (a profile's, say) is one more whose password the log never holds.
-            debuglog.setup(log_file, conninfos=[args.dsn or "", os.environ.get("DATABASE_URL", "")])
+            debuglog.setup(log_file, conninfos=[args.dsn or "", os.environ.get("DATABASE_URL", ""), *given])
         return handler(args)
     except UserFacingError as exc:
         report = getattr(args, "report_error", None)
@@ -156,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TASKTUI_DEBUG"):
             raise
         debuglog.log.error("unexpected failure", exc_info=exc)
-        message = redact(" ".join(str(exc).split()), args.dsn or "")
+        message = " ".join(str(exc).split())
+        for conninfo in [args.dsn or "", *given]:
+            message = redact(message, conninfo)
         say(
             f"tasktui: unexpected error: {type(exc).__name__}: {message} (details in {log_path})",
             stream=sys.stderr,

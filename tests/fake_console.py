@@ -40,6 +40,9 @@ from tasktui.core.health import FeedHealth
 from tasktui.core.incidents.draining import QueueReport
 from tasktui.core.incidents.errors import ErrorReport
 from tasktui.core.incidents.schedules import NO_SCHEDULE_TABLE, ScheduleReport
+from tasktui.core.incidents.summary import InstallationSummary
+from tasktui.core.incidents.xray import HeldLock, SessionInfo, TaskXray, XrayVerdict
+from tasktui.core.locks import task_lock_key
 from tasktui.core.logs import (
     PROBLEM_LEVELS,
     AttributesValue,
@@ -205,6 +208,79 @@ def workers(*specs: tuple[str, str, float, bool], queued_minutes: int = 5) -> Wo
     return replace(report, alarms=alarms_of(report, True))
 
 
+def xray(row: TaskRow, report: WorkerReport, *, query_seconds: float = 42.0, other: TaskRow | None = None) -> TaskXray:
+    """A running task's x-ray as tasktui.core.incidents.xray makes it: its lock held by pid 4242,
+    the session of the report's first worker (which also holds its liveness lock), and a thread's
+    session from the same host running the task's query for `query_seconds`."""
+    worker = report.workers[0]
+    lock = task_lock_key(row.queue_name, row.message_id)
+    locks = [HeldLock(1, 2, "worker", worker_id=worker.id)]
+    if other is not None:
+        locks.insert(
+            0, HeldLock(3, 4, "task", message_id=other.message_id, actor_name=other.actor_name, state=other.state)
+        )
+
+    def session(pid: int, state: str, query: str, *, task_lock: bool, seconds: float | None) -> SessionInfo:
+        return SessionInfo(
+            pid=pid,
+            role="authentik",
+            application_name="",
+            client_addr="10.0.3.17",
+            client_hostname=None,
+            client_port=51234,
+            backend_start=NOW - timedelta(hours=3),
+            state=state,
+            wait_event_type="Client" if state == "idle" else "Lock",
+            wait_event="ClientRead" if state == "idle" else "transactionid",
+            query_seconds=seconds,
+            state_seconds=seconds if seconds is not None else 12.0,
+            transaction_seconds=seconds,
+            query=query,
+            visible=True,
+            holds_task_lock=task_lock,
+            holds_worker_lock=task_lock,
+        )
+
+    return TaskXray(
+        task=row,
+        checked_at=NOW,
+        lock_key=lock,
+        lock_holder=4242,
+        lock_waiters=(),
+        worker=worker,
+        worker_match="its liveness lock is held by the same session",
+        other_locks=tuple(locks),
+        sessions=(
+            session(4242, "idle", "UPDATE authentik_tasks_task SET state = 'consumed' …", task_lock=True, seconds=None),
+            session(
+                4243, "active", "SELECT * FROM authentik_core_user WHERE …", task_lock=False, seconds=query_seconds
+            ),
+        ),
+        sessions_basis="the lock session and every other session from 10.0.3.17 (the worker's host)",
+        verdict=XrayVerdict.RUNNING,
+        verdict_text=f"{row.state}, claimed 1m ago; its worker holds the task's lock",
+    )
+
+
+def summary(
+    database: str = LABEL, *, alive: int = 3, workers: int = 3, queued: int = 12, delayed: int = 0, errors: int = 0
+) -> InstallationSummary:
+    """An installation's summary row, as tasktui.core.incidents.summary reads it."""
+    return InstallationSummary(
+        database=database,
+        checked_at=NOW,
+        workers_alive=alive,
+        workers=workers,
+        queued=queued,
+        delayed=delayed,
+        running=2,
+        errors_last_hour=errors,
+        capped=False,
+        alarms=(),
+        elapsed=0.1,
+    )
+
+
 # -- the fake ------------------------------------------------------------------------------------
 
 
@@ -261,6 +337,8 @@ class FakeConsole:
         self.error_report = ErrorReport(timedelta(hours=1), timedelta(hours=1), NOW, NOW, (), 0, False, NOW, 0.1)
         self.queue_report = QueueReport(NOW, 5, (), True, False, "", 0.1)
         self.schedule_report: ScheduleReport | None = ScheduleReport(NOW, (), (), ("public",), (), False, 0.1)
+        self.xrays: dict[str, TaskXray] = {}  # by message id; others are not found
+        self.summary_value = summary(label)
 
     # -- knobs -----------------------------------------------------------------------------------
 
@@ -439,6 +517,16 @@ class FakeConsole:
     async def workers(self) -> WorkerReport:
         await self._call("workers")
         return self.report
+
+    async def summary(self) -> InstallationSummary:
+        await self._call("summary")
+        return self.summary_value
+
+    async def xray(self, message_id: str) -> TaskXray:
+        await self._call("xray", message_id)
+        if message_id not in self.xrays:
+            raise TaskNotFound(f"no task {message_id} on {self.label}")
+        return self.xrays[message_id]
 
     # -- retries ---------------------------------------------------------------------------------
 

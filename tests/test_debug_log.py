@@ -78,6 +78,29 @@ def test_a_bug_in_a_command_is_one_line_and_the_log_never_holds_the_password(
     assert SECRET not in text
 
 
+def test_several_dsns_none_of_whose_passwords_reach_the_log_or_the_error(
+    log_file: Path, mirror_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tasktui --dsn A --dsn B` (the console on two installations): the first DSN's password is
+    as secret as the last one's."""
+    from tasktui.commands import console
+
+    first = f"{mirror_dsn} password={SECRET}"
+    second = f"{mirror_dsn} password=other-pa55"
+
+    def broken(args: object) -> int:
+        # Bare, as a driver's message may quote them: only knowing each DSN takes them out.
+        raise RuntimeError(f"a bug that quotes the passwords: {SECRET} and other-pa55")
+
+    monkeypatch.setattr(console, "run", broken)
+    assert cli.main(["--dsn", first, "--dsn", second, "--log", str(log_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and SECRET not in err and "other-pa55" not in err
+    text = log_file.read_text()
+    assert "RuntimeError: a bug that quotes" in text
+    assert SECRET not in text and "other-pa55" not in text
+
+
 def test_status_says_unknown_in_one_line_naming_the_log(
     log_file: Path, mirror_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -363,6 +363,45 @@ def test_demo_without_console_serves_and_cleans_up(stop_signal: signal.Signals) 
     assert _processes_mentioning(str(folder)) == []
 
 
+@pytest.mark.slow
+def test_demo_with_two_installations_runs_a_database_and_workload_each() -> None:
+    """`tasktui demo --installations 2`: two databases in the one server, each with its own
+    history, tenants and workers, the console line naming both; all gone on SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tasktui", "demo", "--no-console", "--installations", "2", "--seed", "2", "--rate", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        dsns = [proc.stdout.readline().removeprefix("dsn: ").strip() for _ in range(2)]
+        assert dsns[0] and dsns[1] and dsns[0] != dsns[1], dsns
+        assert proc.stdout.readline().strip() == f"console: tasktui --dsn '{dsns[0]}' --dsn '{dsns[1]}'"
+        folder = Path(parse_qs(urlparse(dsns[0]).query)["host"][0]).parent
+        histories = []
+        for dsn in dsns:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                row = conn.execute("SELECT count(*), min(message_id::text) FROM authentik_tasks_task").fetchone()
+                assert row is not None and row[0] >= 3000
+                histories.append(row[1])
+
+                def workers_registered(conn: psycopg.Connection = conn) -> bool:
+                    row = conn.execute("SELECT count(*) FROM authentik_tasks_workerstatus").fetchone()
+                    return bool(row and row[0] > 0)
+
+                _wait_for(workers_registered, 20, "each installation's simulated workers to register")
+        assert histories[0] != histories[1]  # seeded apart (seed 2 and 3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert not folder.exists()
+    assert _processes_mentioning(str(folder)) == []
+
+
 def test_demo_takes_no_dsn() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tasktui", "--dsn", "postgresql://nowhere/x", "demo"],
@@ -415,7 +454,12 @@ def test_the_demo_prints_its_connection_string_whole_before_and_after_the_consol
     monkeypatch.setattr(console_command, "run_console", run_console)
     monkeypatch.setenv("TASKTUI_STATE_DIR", "/nonexistent")
     demo = SimpleNamespace(
-        dsn=DEMO_DSN, folder=Path("/nonexistent"), signals=SimpleNamespace(), abandon=None, max_fps=None
+        dsn=DEMO_DSN,
+        dsns=[DEMO_DSN],
+        folder=Path("/nonexistent"),
+        signals=SimpleNamespace(),
+        abandon=None,
+        max_fps=None,
     )
     assert EmbeddedDemo.console(demo) == 0  # type: ignore[arg-type]
     (options,) = opened

@@ -14,6 +14,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from tasktui.core import db
+from tasktui.core.console import TaskConsole
 from tasktui.core.detail import TaskNotFound
 from tasktui.core.incidents.xray import SessionInfo, XrayVerdict, _match_worker, xray_task
 from tasktui.core.locks import pg_locks_ids, worker_lock_key
@@ -199,3 +200,29 @@ async def test_cli_by_prefix_text_and_json(worker: Worker, mirror_dsn: str) -> N
     assert missing.returncode == 1 and missing.stderr.startswith("tasktui: error: no task with message id 3fa85f64")
     bad = run_cli("xray", "--dsn", mirror_dsn, "not-an-id")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+async def test_the_console_service_x_rays_on_its_own_session_and_sees_the_worker_die(
+    worker: Worker, mirror_dsn: str
+) -> None:
+    """What the console's x-ray screen is given (TaskConsole.xray), refresh after refresh: the
+    worker's session holds the lock, then the worker dies and the same call says orphaned."""
+    message_id = await _running(worker)
+    console = TaskConsole(db.Target.resolve(mirror_dsn))
+    try:
+        report = await console.xray(message_id)
+        assert report.verdict is XrayVerdict.RUNNING
+        assert report.lock_holder == worker.locks.info.backend_pid
+        assert report.worker is not None and report.worker.id == worker.worker_id
+        assert [s.pid for s in report.sessions] == [worker.locks.info.backend_pid]
+        await worker.locks.close()
+        again = await console.xray(message_id)
+        assert again.verdict is XrayVerdict.ORPHANED and again.lock_holder is None
+        with pytest.raises(TaskNotFound):
+            await console.xray("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+        # Read-only: the console's session holds no advisory lock, and it is one session.
+        assert console.pool.opened == 1
+        (session,) = console.pool._sessions.values()
+        assert await _own_advisory_locks(session) == 0
+    finally:
+        await console.aclose()

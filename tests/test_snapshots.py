@@ -21,6 +21,7 @@ from tasktui.core.health import FeedHealth
 from tasktui.core.incidents.draining import Verdict
 from tasktui.core.incidents.errors import Trend
 from tasktui.core.incidents.schedules import ScheduleStatus
+from tasktui.errors import ConnectionFailed
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.screens.errors_view import ErrorsView
 from tasktui.ui.screens.export import ExportDialog
@@ -31,9 +32,11 @@ from tasktui.ui.screens.queues_view import QueuesView
 from tasktui.ui.screens.retry import BulkRetryScreen, ConfirmRetryModal
 from tasktui.ui.screens.schedules_view import SchedulesView
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.screens.xray import XrayScreen
+from tasktui.ui.settings import ConsoleSettings
 from tasktui.ui.widgets.task_table import TaskRows
 from tasktui.ui.widgets.worker_panel import WorkerPanel
-from tests.fake_console import LABEL, NOW, FakeConsole, message_id, task, workers
+from tests.fake_console import LABEL, NOW, FakeConsole, message_id, summary, task, workers, xray
 from tests.fake_incidents import error_group, error_report, queue_flow, queue_report, schedule, schedule_report
 from tests.test_task_detail import rejected_after_a_retry
 from tests.ui_helpers import fake_app, main_rows, screen_text, wait_for
@@ -42,6 +45,8 @@ SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "12
 Scene = Callable[[Pilot], Awaitable[None]]
 
 
+US_LABEL = "tasktui@db-us.example/authentik"
+STAGING_LABEL = "tasktui@db-staging.example/authentik"
 DEMO_DSN = "postgresql://postgres@/postgres?host=/tmp/tasktui-demo-k2w8fu8q/socket&port=5432"
 REJECTED = message_id(2)  # the task rejected after a retry: the detail scenes open it
 
@@ -98,6 +103,7 @@ def console() -> tuple[FakeConsole, str]:
         ("authentik-worker-7d9f8c6b5-k4t8m", "2026.5.0", 40, False),
         ("authentik-worker-7d9f8c6b5-a1b2c", "2026.5.0", 600, False),
     )
+    fake.xrays[rows[0].message_id] = xray(rows[0], fake.report, other=rows[6])
     fake.finished = {"done": 3_412, "rejected": 17}
     fake.health_value = FeedHealth(0, 0, None, (), 0, 5.0, NOW.timestamp(), 14.0, "", 0, 0)
     fake.rate_value = [0] * 40 + [2, 5, 3, 0, 1, 7, 12, 9, 4, 2, 1, 0, 3, 6, 2, 1, 0, 2, 4, 3]
@@ -383,6 +389,15 @@ def _no_schedule_table_app() -> TaskTuiApp:
     return fake_app(fake, label=LABEL)
 
 
+async def _xray(pilot: Pilot) -> None:
+    await _table(pilot)
+    await _select(pilot, message_id(1))  # running: its worker holds the lock
+    await pilot.press("W")
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.refreshes >= 1, what="x-ray")
+    await pilot.pause()
+
+
 def _app(
     mode: FeedMode = FeedMode.LIVE, detail_text: str = "", blind: float | None = None, theme: str | None = None
 ) -> TaskTuiApp:
@@ -391,6 +406,39 @@ def _app(
         fake.status, mode=mode, detail=detail_text, blind_since=None if blind is None else NOW.timestamp() - blind
     )
     return fake_app(fake, label=LABEL, theme=theme)
+
+
+def _installations_app() -> TaskTuiApp:
+    """Three installations: the busy one on screen, a quiet one, and one whose server is down."""
+    fake, _ = console()
+    fake.summary_value = summary(LABEL, alive=3, workers=5, queued=1, delayed=1, errors=17)
+    quiet = FakeConsole([task(30, "authentik.core.tasks.clean_expired_models", state="done")], label=US_LABEL)
+    quiet.summary_value = summary(US_LABEL, alive=2, workers=2, queued=0, errors=0)
+    down = FakeConsole(mode=FeedMode.RECONNECTING, label=STAGING_LABEL)
+    refused = f"cannot reach the server at {STAGING_LABEL}: connection refused"
+    down.set_status(FeedMode.RECONNECTING, refused, blind_since=NOW.timestamp() - 42)
+    down.fail("summary", ConnectionFailed(refused), times=100)
+
+    def settings(label: str) -> ConsoleSettings:
+        return ConsoleSettings(label=label, clock=lambda: NOW)
+
+    return TaskTuiApp(fake, settings("prod-eu"), others=[(quiet, settings("prod-us")), (down, settings("staging"))])
+
+
+async def _installations(pilot: Pilot) -> None:
+    await _table(pilot)
+    app: TaskTuiApp = pilot.app  # type: ignore[assignment]
+    await wait_for(
+        pilot,
+        lambda: (
+            all(i.summary or i.summary_error for i in app.installations)
+            and "unreadable" in screen_text(app)
+            and "errors 1h 17" in screen_text(app)
+        ),
+        what="the summary rows",
+    )
+    await pilot.pause(1.2)  # the rows redraw once a second
+    await pilot.pause()
 
 
 SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
@@ -427,6 +475,8 @@ SCENES: dict[str, tuple[Callable[[], TaskTuiApp], Scene]] = {
     "queues": (_incidents_app, _view("D", QueuesView)),
     "schedules": (_incidents_app, _view("S", SchedulesView)),
     "schedules-no-table": (_no_schedule_table_app, _view("S", SchedulesView)),
+    "xray": (_app, _xray),
+    "installations": (_installations_app, _installations),
 }
 
 # Every status in a few themes and without colour, at 80×24 (the colours derive from each theme:
@@ -462,11 +512,12 @@ def test_the_scenes_cover_every_screen() -> None:
         retry,
         schedules_view,
         task_detail,
+        xray,
     )
 
     screens = {
         cls.__name__
-        for module in (export, facets, help, main, retry, task_detail, errors_view, queues_view, schedules_view)
+        for module in (export, facets, help, main, retry, task_detail, errors_view, queues_view, schedules_view, xray)
         for cls in vars(module).values()
         if isinstance(cls, type)
         and cls.__module__ == module.__name__
@@ -484,4 +535,5 @@ def test_the_scenes_cover_every_screen() -> None:
         "ErrorsView",
         "QueuesView",
         "SchedulesView",
+        "XrayScreen",
     }

@@ -15,10 +15,13 @@ from tasktui.core.feed import RECONCILE_INTERVAL
 from tasktui.core.filters import TaskFilter
 from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.trigger import DEFAULT_CHANNEL, validate_channel
+from tasktui.errors import UserFacingError
 
 if TYPE_CHECKING:  # the service and Textual only once the console opens: the CLI's other commands start faster
     from tasktui.config import Resolved
+    from tasktui.core.console import TaskConsole
     from tasktui.ui.app import TaskTuiApp
+    from tasktui.ui.settings import ConsoleSettings
 
 
 def channel_prefix(value: str) -> str:
@@ -120,7 +123,34 @@ def console_options(settings: Resolved) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    given = getattr(args, "installations", [])
+    if len(given) > 1:
+        return run_consoles(installations(args, given))
     return run_console(Target.resolve(args.dsn), **console_options(args.settings))
+
+
+def installations(args: argparse.Namespace, given: list[tuple[str, str]]) -> list[tuple[Target, dict[str, Any]]]:
+    """Each --dsn and --profile of the command line, resolved on its own against the same
+    environment and config file (a profile brings its label, read-only and channel); each is
+    named by its label, else by its user@host/database."""
+    from tasktui.config import resolve
+
+    if getattr(args, "label", None):
+        raise UserFacingError(
+            "--label names one database: with several, each is named by its profile's label, else by its"
+            " user@host/database",
+            exit_code=2,
+        )
+    result = []
+    for kind, value in given:
+        one = argparse.Namespace(**{**vars(args), "dsn": value if kind == "dsn" else None})
+        one.profile = value if kind == "profile" else None
+        settings = resolve(one, args.settings.config)
+        target = Target.resolve(settings.dsn.value)
+        options = console_options(settings)
+        options["label"] = options["label"] or target.label
+        result.append((target, options))
+    return result
 
 
 def preflight(target: Target) -> None:
@@ -138,13 +168,48 @@ def preflight(target: Target) -> None:
 def run_console(target: Target, **options: Any) -> int:
     """Check the database, then run the console (options: see console_app) until it quits."""
     preflight(target)
-    app = console_app(target, **options)
+    return _run(console_app(target, **options))
+
+
+def run_consoles(installations: list[tuple[Target, dict[str, Any]]]) -> int:
+    """The console on several installations, one tab each (options: see console_app; the first's
+    theme, fps and keymap are the console's). It opens when at least one can be reached: the
+    others' tabs say why not, and their feeds keep trying, as after a drop."""
+    failures = []
+    for target, _ in installations:
+        try:
+            preflight(target)
+        except UserFacingError as exc:
+            failures.append(exc)
+    if len(failures) == len(installations):
+        raise failures[0]
+    return _run(consoles_app(installations))
+
+
+def consoles_app(installations: list[tuple[Target, dict[str, Any]]]) -> TaskTuiApp:
+    """The console on several installations: a service each, in one App."""
+    from tasktui.ui.app import TaskTuiApp
+
+    (service, settings), *others = [console_service(target, **options) for target, options in installations]
+    return TaskTuiApp(service, settings, others=others)
+
+
+def _run(app: TaskTuiApp) -> int:
     app.exit_on_signals = True
     result = app.run()
     return result or 0
 
 
-def console_app(
+def console_app(target: Target, **options: Any) -> TaskTuiApp:
+    """The console service on `target` and the console on it, with the settings of the command
+    line, environment and config file (tasktui.config, which validated them; options: see
+    console_service)."""
+    from tasktui.ui.app import TaskTuiApp
+
+    return TaskTuiApp(*console_service(target, **options))
+
+
+def console_service(
     target: Target,
     *,
     read_only: bool,
@@ -160,11 +225,9 @@ def console_app(
     local_time: bool = False,
     keymap: Mapping[str, str] | None = None,
     task_filter: TaskFilter | None = None,
-) -> TaskTuiApp:
-    """The console service on `target` and the console on it, with the settings of the command
-    line, environment and config file (tasktui.config, which validated them)."""
+) -> tuple[TaskConsole, ConsoleSettings]:
+    """One installation's console service and the console's settings for it."""
     from tasktui.core.console import TaskConsole
-    from tasktui.ui.app import TaskTuiApp
     from tasktui.ui.settings import REDRAW_INTERVAL, ConsoleSettings, TimeZoneChoice
 
     service = TaskConsole(
@@ -185,4 +248,4 @@ def console_app(
         keymap=dict(keymap or {}),
         task_filter=task_filter or TaskFilter(),
     )
-    return TaskTuiApp(service, settings)
+    return service, settings

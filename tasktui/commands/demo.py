@@ -7,6 +7,9 @@ in the server's temporary folder so it never scribbles over the console. Ctrl-C,
 an error stop the workload, then the server, then remove the folder. If the demo is killed without
 a chance to do that (kill -9), the server's guardian process removes the server and the folder, and
 the workload notices its parent is gone and exits.
+
+`--installations N` simulates N installations for the console's tabs: a database each in the same
+server, each seeded with its own seed (seed, seed + 1, …) and run by a workload of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from types import FrameType
 from typing import IO, NoReturn
 
 import psycopg
+import psycopg.sql
+from psycopg.conninfo import make_conninfo
 
 from tasktui.argtypes import positive
 from tasktui.commands import COMMANDS
@@ -47,6 +52,7 @@ WORKLOAD_LOG = "workload.log"
 WORKLOAD_READY_MARK = "workload on "
 WORKLOAD_START_TIMEOUT = 30.0
 WORKLOAD_STOP_TIMEOUT = 10.0
+MAX_INSTALLATIONS = 9  # the console's keys switch to 1 … 9
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -60,6 +66,7 @@ examples:
   tasktui demo                          # the console on a live simulated workload
   tasktui demo --seed 7 --rate 20       # the same history every time, and more traffic
   tasktui demo --no-console             # print the connection string, run until Ctrl-C
+  tasktui demo --installations 2        # two simulated installations, one console tab each
 
 exit status: 0 on a clean exit (q, Ctrl-C, SIGTERM); 1 when the embedded server cannot start
 """,
@@ -68,6 +75,14 @@ exit status: 0 on a clean exit (q, Ctrl-C, SIGTERM); 1 when the embedded server 
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation (default: 1)")
     parser.add_argument("--rate", type=positive(float), default=6.0, help="new tasks per second (default: 6)")
     parser.add_argument("--workers", type=positive(int), default=3, help="live simulated workers (default: 3)")
+    parser.add_argument(
+        "--installations",
+        type=_installations,
+        default=1,
+        metavar="N",
+        help=f"simulated installations, each a database with its own history and workers, and a console tab each"
+        f" (default: 1, at most {MAX_INSTALLATIONS}; each adds a few seconds of seeding)",
+    )
     add_max_fps(parser)
     parser.add_argument(
         "--no-console",
@@ -75,6 +90,13 @@ exit status: 0 on a clean exit (q, Ctrl-C, SIGTERM); 1 when the embedded server 
         help="start everything, print the connection string and run until Ctrl-C (for scripts and screenshots)",
     )
     parser.set_defaults(handler=run)
+
+
+def _installations(text: str) -> int:
+    value = positive(int)(text)
+    if value > MAX_INSTALLATIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_INSTALLATIONS}: {text!r}")
+    return value
 
 
 class _Stopped(BaseException):
@@ -130,46 +152,67 @@ def _say(text: str) -> None:
 
 class EmbeddedDemo:
     def __init__(
-        self, *, seed: int, rate: float, workers: int, signals: _Signals, max_fps: float | None = None
+        self,
+        *,
+        seed: int,
+        rate: float,
+        workers: int,
+        signals: _Signals,
+        max_fps: float | None = None,
+        installations: int = 1,
     ) -> None:
         self.seed = seed
+        self.installations = installations
         self.max_fps = max_fps
         self.rate = rate
         self.workers = workers
         self.signals = signals
         # Guarded: a kill -9 of the demo must not leave a server and its folder behind forever.
         self.server = WheelServer(guarded=True)
-        self.dsn = ""
-        self.workload: subprocess.Popen[bytes] | None = None
-        self._workload_log: IO[bytes] | None = None
+        self.dsn = ""  # the first installation's
+        self.dsns: list[str] = []  # every installation's, the first's first
+        self.workloads: list[subprocess.Popen[bytes]] = []
+        self._workload_logs: list[IO[bytes]] = []
 
     @property
     def folder(self) -> Path:
         assert self.server.root is not None
         return self.server.root
 
-    @property
-    def log_path(self) -> Path:
-        return self.folder / WORKLOAD_LOG
+    def log_path(self, number: int = 1) -> Path:
+        """The workload log of installation `number`."""
+        return self.folder / (WORKLOAD_LOG if number == 1 else f"workload-{number}.log")
 
     def start(self) -> None:
         _say("starting embedded PostgreSQL…")
         started = time.monotonic()
         with self.signals.deferred():
             self.dsn = _start_server(self.server)
+        self.dsns = [self.dsn, *(self._create_database(number) for number in range(2, self.installations + 1))]
         _say(f"  ready in {time.monotonic() - started:.1f} s; creating authentik's task tables")
-        asyncio.run(self._prepare())
-        self._start_workload()
+        for number, dsn in enumerate(self.dsns, start=1):
+            if len(self.dsns) > 1:
+                _say(f"installation {number} of {len(self.dsns)} (seed {self.seed + number - 1}):")
+            asyncio.run(self._prepare(dsn, self.seed + number - 1))
+        for number, dsn in enumerate(self.dsns, start=1):
+            self._start_workload(number, dsn, self.seed + number - 1)
 
-    async def _prepare(self) -> None:
+    def _create_database(self, number: int) -> str:
+        """Another installation: a database of its own in the same server."""
+        name = f"demo_{number}"
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        return make_conninfo(self.dsn, dbname=name)
+
+    async def _prepare(self, dsn: str, seed_number: int) -> None:
         from tasktui.demo import seed
         from tasktui.demo.scenario import Scenario
 
-        target = db.Target.resolve(self.dsn)
+        target = db.Target.resolve(dsn)
         conn = await db.connect(target)
         try:
             await apply_mirror(conn)
-            scenario = Scenario(self.seed)
+            scenario = Scenario(seed_number)
             await seed.prepare_installation(conn, scenario)
             _say(f"seeding {HISTORY_TASKS} finished tasks…")
             started = time.monotonic()
@@ -182,16 +225,17 @@ class EmbeddedDemo:
         finally:
             await conn.close()
 
-    def _start_workload(self) -> None:
-        _say(f"starting {self.workers} simulated workers (~{self.rate:g} tasks/s)…")
+    def _start_workload(self, number: int, dsn: str, seed_number: int) -> None:
+        which = f" for installation {number}" if len(self.dsns) > 1 else ""
+        _say(f"starting {self.workers} simulated workers{which} (~{self.rate:g} tasks/s)…")
         command = [
             sys.executable,
             "-m",
             "tasktui.demo.workload",
             "--dsn",
-            self.dsn,
+            dsn,
             "--seed",
-            str(self.seed),
+            str(seed_number),
             "--rate",
             f"{self.rate:g}",
             "--workers",
@@ -201,90 +245,101 @@ class EmbeddedDemo:
             "--parent-pid",
             str(os.getpid()),
         ]
-        self._workload_log = self.log_path.open("ab")
+        log = self.log_path(number).open("ab")
+        self._workload_logs.append(log)
         with self.signals.deferred():
             # Its own session: a Ctrl-C in the terminal reaches only us, and we stop it in order
             # (workload first, then the server it writes to).
-            self.workload = subprocess.Popen(
+            workload = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=self._workload_log,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            self.workloads.append(workload)
         deadline = time.monotonic() + WORKLOAD_START_TIMEOUT
-        while WORKLOAD_READY_MARK not in self._read_log():
-            if self.workload.poll() is not None:
-                raise UserFacingError(f"the simulated workload did not start: {self._last_log_line()}")
+        while WORKLOAD_READY_MARK not in self._read_log(number):
+            if workload.poll() is not None:
+                raise UserFacingError(f"the simulated workload did not start: {self._last_log_line(number)}")
             if time.monotonic() > deadline:
                 raise UserFacingError(f"the simulated workload did not start within {WORKLOAD_START_TIMEOUT:g} s")
             time.sleep(0.05)
 
-    def _read_log(self) -> str:
+    def _read_log(self, number: int) -> str:
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            return self.log_path(number).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
 
-    def _last_log_line(self) -> str:
-        lines = [line for line in self._read_log().splitlines() if line.strip()]
+    def _last_log_line(self, number: int) -> str:
+        lines = [line for line in self._read_log(number).splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
 
     def serve(self) -> int:
-        """--no-console: say how to connect, then run until a signal (or the workload fails)."""
-        say(f"dsn: {self.dsn}")
-        say(f"console: tasktui --dsn '{self.dsn}'")
+        """--no-console: say how to connect, then run until a signal (or a workload fails)."""
+        for dsn in self.dsns:
+            say(f"dsn: {dsn}")
+        say("console: tasktui " + " ".join(f"--dsn '{dsn}'" for dsn in self.dsns))
         say(f"export DATABASE_URL='{self.dsn}'")
-        _say(f"workload log: {self.log_path}")
+        for number in range(1, len(self.dsns) + 1):
+            _say(f"workload log: {self.log_path(number)}")
         _say("running; Ctrl-C stops the demo and removes everything")
-        assert self.workload is not None
-        self.workload.wait()
-        raise UserFacingError(f"the simulated workload stopped: {self._last_log_line()}")
+        while all(workload.poll() is None for workload in self.workloads):
+            time.sleep(0.5)
+        stopped = next(n for n, workload in enumerate(self.workloads, start=1) if workload.poll() is not None)
+        raise UserFacingError(f"the simulated workload stopped: {self._last_log_line(stopped)}")
 
     def abandon(self) -> NoReturn:
-        """Exit at once, leaving the cleanup to others: the workload goes when its parent does
-        (and is told now), the server's guardian stops the server and removes the folder."""
-        workload = self.workload
-        if workload is not None:
+        """Exit at once, leaving the cleanup to others: the workloads go when their parent does
+        (and are told now), the server's guardian stops the server and removes the folder."""
+        for workload in self.workloads:
             with suppress(OSError):
                 workload.terminate()
         os._exit(128 + signal.SIGHUP)
 
     def console(self) -> int:
-        from tasktui.commands.console import run_console
+        from tasktui.commands.console import run_console, run_consoles
 
         self.signals.on_hangup = self.abandon
         # Retries on demo data belong to the demo: their audit journal goes with its folder,
         # not into the user's real journal.
         os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
-        say_where_the_database_is(self.dsn)
+        for dsn in self.dsns:
+            say_where_the_database_is(dsn)
+        options = {"read_only": False, "channel": DEFAULT_CHANNEL, "fps": self.max_fps}
         try:
-            return run_console(
-                db.Target.resolve(self.dsn),
-                read_only=False,
-                channel=DEFAULT_CHANNEL,
-                label="demo (embedded PostgreSQL)",
-                connection=self.dsn,
-                fps=self.max_fps,
+            if len(self.dsns) == 1:
+                return run_console(
+                    db.Target.resolve(self.dsn), label="demo (embedded PostgreSQL)", connection=self.dsn, **options
+                )
+            return run_consoles(
+                [
+                    (db.Target.resolve(dsn), {"label": f"demo {number}", "connection": dsn, **options})
+                    for number, dsn in enumerate(self.dsns, start=1)
+                ]
             )
         finally:
             # The console's screen covered the lines above: say where it was, where it stays.
-            _say(f"demo database (removed as the demo exits): {self.dsn}")
+            for dsn in self.dsns:
+                _say(f"demo database (removed as the demo exits): {dsn}")
 
     def stop(self) -> None:
         """Workload first (it holds connections and locks), then the server, then the folder."""
         with self.signals.deferred():
-            workload, self.workload = self.workload, None
-            if workload is not None and workload.poll() is None:
-                workload.terminate()
+            workloads, self.workloads = self.workloads, []
+            for workload in workloads:
+                if workload.poll() is None:
+                    workload.terminate()
+            for workload in workloads:
                 try:
                     workload.wait(WORKLOAD_STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
                     workload.kill()
                     workload.wait()
-            if self._workload_log is not None:
-                self._workload_log.close()
-                self._workload_log = None
+            logs, self._workload_logs = self._workload_logs, []
+            for log in logs:
+                log.close()
             self.server.stop()
 
 
@@ -345,7 +400,14 @@ def run(args: argparse.Namespace) -> int:
     _require_embedded_server()
     signals = _Signals()
     signals.install()
-    demo = EmbeddedDemo(seed=args.seed, rate=args.rate, workers=args.workers, signals=signals, max_fps=args.max_fps)
+    demo = EmbeddedDemo(
+        seed=args.seed,
+        rate=args.rate,
+        workers=args.workers,
+        signals=signals,
+        max_fps=args.max_fps,
+        installations=args.installations,
+    )
     try:
         demo.start()
         return demo.serve() if args.no_console else demo.console()

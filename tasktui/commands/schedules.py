@@ -9,7 +9,7 @@ import json
 from rich.text import Text
 
 from tasktui.commands import COMMANDS
-from tasktui.commands._output import columns, print_lines, write_stdout
+from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target
 from tasktui.core.incidents.schedules import ScheduleInfo, ScheduleReport, ScheduleStatus, load_schedules
@@ -18,7 +18,7 @@ from tasktui.core.timefmt import relative
 from tasktui.core.workers import describe_age
 from tasktui.render import styles
 from tasktui.render.incidents import SCHEDULE_STYLE
-from tasktui.render.text import assemble, safe_text
+from tasktui.render.text import assemble, columns, safe_text
 
 EXIT_OK = 0
 EXIT_ALARM = 1

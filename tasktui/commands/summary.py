@@ -12,7 +12,7 @@ import sys
 from rich.text import Text
 
 from tasktui.commands import COMMANDS
-from tasktui.commands._output import columns, print_lines, write_stdout
+from tasktui.commands._output import print_lines, write_stdout
 from tasktui.commands._run import run_command
 from tasktui.core.db import Target, without_target
 from tasktui.core.incidents.summary import COUNT_CAP, InstallationSummary, load_summary
@@ -20,7 +20,7 @@ from tasktui.core.session import open_session
 from tasktui.core.text import escape_control
 from tasktui.errors import UserFacingError
 from tasktui.render import styles
-from tasktui.render.text import assemble, safe_text
+from tasktui.render.text import assemble, columns, safe_text
 
 EXIT_OK = 0
 

@@ -36,6 +36,8 @@ from tasktui.core.incidents import draining, errors, schedules
 from tasktui.core.incidents.draining import QueueReport
 from tasktui.core.incidents.errors import ErrorReport
 from tasktui.core.incidents.schedules import ScheduleReport
+from tasktui.core.incidents.summary import InstallationSummary, load_summary
+from tasktui.core.incidents.xray import TaskXray, xray_task
 from tasktui.core.listener import LINK_TIMEOUT
 from tasktui.core.logs import AttributesValue, LogCursor, LogLine, LogPage, LogWindow
 from tasktui.core.models import TaskRow
@@ -81,6 +83,11 @@ class ConsoleService(Protocol):
 
     async def follow(self, events: ConsoleEvents) -> None:
         """Keep the window in step with the database, reporting to `events`, until cancelled."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """The database, as a person reads it: user@host:port/dbname, never a password."""
         ...
 
     @property
@@ -145,9 +152,18 @@ class ConsoleService(Protocol):
 
     async def exception_of(self, line: LogLine) -> Any: ...
 
-    # -- workers ---------------------------------------------------------------------------------
+    async def xray(self, message_id: str) -> TaskXray:
+        """Who runs this task: its lock's session, the worker, that worker's sessions and locks,
+        the orphan verdict (read-only). Raises TaskNotFound when no task has this id."""
+        ...
+
+    # -- workers and the installation ------------------------------------------------------------
 
     async def workers(self) -> WorkerReport: ...
+
+    async def summary(self) -> InstallationSummary:
+        """The installation at a glance: alive workers, queued, running, errors in the last hour."""
+        ...
 
     # -- retries ---------------------------------------------------------------------------------
 
@@ -283,6 +299,10 @@ class TaskConsole:
         await self.feed.run()
 
     @property
+    def label(self) -> str:
+        return self.target.label
+
+    @property
     def mode(self) -> FeedMode:
         return self.feed.mode
 
@@ -371,10 +391,16 @@ class TaskConsole:
     async def exception_of(self, line: LogLine) -> Any:
         return await self.pool.run(READ, lambda s: logs.exception_of(s, line), what="loading the exception")
 
-    # -- workers ---------------------------------------------------------------------------------
+    async def xray(self, message_id: str) -> TaskXray:
+        return await self.pool.run(READ, lambda s: xray_task(s, message_id), what="x-raying the task")
+
+    # -- workers and the installation ------------------------------------------------------------
 
     async def workers(self) -> WorkerReport:
         return await self.pool.run(READ, load_workers, what="checking the workers")
+
+    async def summary(self) -> InstallationSummary:
+        return await self.pool.run(READ, load_summary, what="summing up the installation")
 
     # -- retries ---------------------------------------------------------------------------------
 

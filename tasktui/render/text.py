@@ -55,3 +55,24 @@ def flow(pieces: Sequence[Text], width: int, separator: str = "  ") -> list[Text
     if line.plain or not lines:
         lines.append(line)
     return lines
+
+
+def columns(rows: list[list[Text]], *, indent: str = "", gap: int = 2) -> list[Text]:
+    """Rows of cells aligned in columns (widths in terminal cells; the last column is not
+    padded). Cells are Text already built with tasktui.core.text."""
+    widths: list[int] = []
+    for row in rows:
+        for index, cell in enumerate(row[:-1]):
+            if index == len(widths):
+                widths.append(0)
+            widths[index] = max(widths[index], cell.cell_len)
+    lines = []
+    for row in rows:
+        line = Text(indent)
+        for index, cell in enumerate(row):
+            line.append_text(cell)
+            if index < len(row) - 1:
+                line.append(" " * (widths[index] - cell.cell_len + gap))
+        line.rstrip()
+        lines.append(line)
+    return lines

@@ -80,6 +80,9 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("errors-view", "E", "errors_view", "What is failing: errors grouped by signature and actor", "Incidents"),
     KeyAction("queues-view", "D", "queues_view", "Is it draining? Per queue: waiting, rates, forecast", "Incidents"),
     KeyAction("schedules-view", "S", "schedules_view", "Schedules: next run, latest task, blocked ones", "Incidents"),
+    KeyAction(
+        "xray", "W", "xray_task", "X-ray: the worker and sessions holding this task's lock", "View", short="X-ray"
+    ),
     # Acting
     KeyAction("copy-id", "y", "copy_message_id", "Copy the message id (OSC 52)", "Act"),
     KeyAction("retry", "R", "retry_task", "Retry this rejected task", "Act", footer=True, write=True, short="Retry"),
@@ -159,6 +162,14 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
         "detail-time-zone", "z", "toggle_time_zone", "Times in UTC / in local time", DETAIL_GROUP, short="UTC/local"
     ),
     KeyAction(
+        "detail-xray",
+        "W",
+        "xray_task",
+        "X-ray: the worker and sessions holding this task's lock",
+        DETAIL_GROUP,
+        short="X-ray",
+    ),
+    KeyAction(
         "detail-retry",
         "R",
         "retry_task",
@@ -190,6 +201,57 @@ DETAIL_KEYS: tuple[KeyAction, ...] = (
     KeyAction("detail-up", "up,k", "line_up", "Previous log line", DETAIL_GROUP, display="↑ / k"),
     KeyAction("detail-page-down", "pagedown,ctrl+d", "page_down", "Page down", DETAIL_GROUP, display="PgDn / ctrl+d"),
     KeyAction("detail-page-up", "pageup,ctrl+u", "page_up", "Page up", DETAIL_GROUP, display="PgUp / ctrl+u"),
+)
+
+XRAY_GROUP = "X-ray"
+
+# The x-ray screen's keys (its BINDINGS, footer and the help screen's "X-ray" group).
+XRAY_KEYS: tuple[KeyAction, ...] = (
+    KeyAction("xray-refresh", "r", "refresh", "Refresh the x-ray now", XRAY_GROUP, footer=True, short="Refresh"),
+    KeyAction("xray-help", "question_mark", "help", "Help: every key", XRAY_GROUP, display="?", short="Help"),
+    KeyAction(
+        "xray-back",
+        "escape,q,backspace",
+        "back",
+        "Back to where the x-ray was opened",
+        XRAY_GROUP,
+        footer=True,
+        short="Back",
+    ),
+)
+
+INSTALLATIONS_GROUP = "Installations"
+
+# Shown and bound only when the console watches several installations (tasktui --dsn A --dsn B):
+# the App's own keys, so that they switch from any screen of any installation.
+INSTALLATION_KEYS: tuple[KeyAction, ...] = (
+    KeyAction(
+        "installation-next",
+        "right_square_bracket",
+        "next_installation",
+        "Next installation",
+        INSTALLATIONS_GROUP,
+        footer=True,
+        display="]",
+        short="Switch",
+    ),
+    KeyAction(
+        "installation-previous",
+        "left_square_bracket",
+        "previous_installation",
+        "Previous installation",
+        INSTALLATIONS_GROUP,
+        display="[",
+    ),
+    # One entry for help and the keymap's id; installation_bindings binds each digit.
+    KeyAction(
+        "installation-number",
+        ",".join(str(n) for n in range(1, 10)),
+        "switch_installation",
+        "Switch to installation N (as numbered in the summary rows)",
+        INSTALLATIONS_GROUP,
+        display="1 … 9",
+    ),
 )
 
 
@@ -243,6 +305,15 @@ def bindings(actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[BindingType]:
         Binding(k.keys, k.action, k.short or k.description, show=k.footer, id=k.id, key_display=k.display or None)
         for k in actions
     ]
+
+
+def installation_bindings() -> list[BindingType]:
+    """The App's bindings for switching installations: each digit switches to its own."""
+    result = bindings(k for k in INSTALLATION_KEYS if k.action != "switch_installation")
+    number_key = next(k for k in INSTALLATION_KEYS if k.action == "switch_installation")
+    for number in number_key.keys.split(","):
+        result.append(Binding(number, f"switch_installation({number})", f"Installation {number}", show=False))
+    return result
 
 
 def available(read_only: bool, actions: Iterable[KeyAction] = KEY_ACTIONS) -> list[KeyAction]:

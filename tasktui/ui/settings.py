@@ -45,6 +45,9 @@ class ConsoleSettings:
     task_filter: TaskFilter = field(default_factory=TaskFilter)  # what the table shows first (console.filter)
     # UTC or local time (console.time in the config file, then `z`): one for every screen.
     times: TimeZoneChoice = field(default_factory=TimeZoneChoice)
+    # How many installations the console watches (tasktui --dsn A --dsn B): help lists the keys
+    # that switch between them when there are several.
+    installations: int = 1
     # Injected so that snapshot tests can freeze every relative time on screen.
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -11,10 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tasktui.core.text import escape_control
-from tasktui.ui.keys import DETAIL_KEYS, INCIDENT_KEYS, available
+from tasktui.ui.keys import DETAIL_KEYS, INCIDENT_KEYS, INSTALLATION_KEYS, XRAY_KEYS, available
 
 
-def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
+def help_table(read_only: bool, *, detail_first: bool = False, installations: bool = False) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
@@ -24,6 +24,9 @@ def help_table(read_only: bool, *, detail_first: bool = False) -> Table:
     detail = available(read_only, DETAIL_KEYS)
     keys = [*detail, *available(read_only)] if detail_first else [*available(read_only), *detail]
     keys += available(read_only, INCIDENT_KEYS)
+    keys += XRAY_KEYS
+    if installations:  # bound only when the console watches several
+        keys += INSTALLATION_KEYS
     for key in keys:
         if key.group != group:
             if group is not None:
@@ -95,15 +98,23 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, read_only: bool, *, detail_first: bool = False, connection: str | None = None) -> None:
+    def __init__(
+        self,
+        read_only: bool,
+        *,
+        detail_first: bool = False,
+        connection: str | None = None,
+        installations: bool = False,
+    ) -> None:
         super().__init__()
         self.read_only = read_only
         self.detail_first = detail_first
         self.connection = connection
+        self.installations = installations
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("tasktui — keys   (Esc to close)", style="bold"))
             if self.connection:
                 yield Static(connection_text(self.connection), id="help-connection")
-            yield Static(help_table(self.read_only, detail_first=self.detail_first))
+            yield Static(help_table(self.read_only, detail_first=self.detail_first, installations=self.installations))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from tasktui.errors import MissingPrivilege, MissingTables, UserFacingError
 from tasktui.render.report import bundle_markdown
 from tasktui.ui import keys
 from tasktui.ui.failures import ReportsWorkerFailures
+from tasktui.ui.installations import Installation
 from tasktui.ui.messages import (
     CountsUpdated,
     FeedHealthChanged,
@@ -51,8 +52,10 @@ from tasktui.ui.screens.queues_view import QueuesView
 from tasktui.ui.screens.retry import BulkRetryScreen, confirm_retry
 from tasktui.ui.screens.schedules_view import SchedulesView
 from tasktui.ui.screens.task_detail import TaskDetailScreen
+from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.widgets.filter_bar import FilterBar
+from tasktui.ui.widgets.installation_rows import InstallationRows
 from tasktui.ui.widgets.legend import Legend
 from tasktui.ui.widgets.status_header import DETAIL_CHARS, HeaderState, StatusHeader
 from tasktui.ui.widgets.task_table import TaskRows, TaskTable, sort_label
@@ -71,9 +74,19 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     BINDINGS = keys.bindings()
     KEY_ACTIONS = keys.KEY_ACTIONS
 
-    def __init__(self, service: ConsoleService, settings: ConsoleSettings, access: WriteAccess) -> None:
+    def __init__(
+        self,
+        service: ConsoleService,
+        settings: ConsoleSettings,
+        access: WriteAccess,
+        *,
+        installations: Sequence[Installation] = (),
+    ) -> None:
+        """`installations`: every installation of a console that watches several (their summary
+        rows go above the header), this screen's among them."""
         super().__init__()
         self.service = service
+        self.installations = installations
         self.settings = settings
         self.access = access
         self.task_filter = settings.task_filter
@@ -93,6 +106,9 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     # -- layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        if self.installations:
+            own = next(i for i in self.installations if i.service is self.service)
+            yield InstallationRows(self.installations, own, id="installation-rows")
         yield StatusHeader(id="status-header")
         yield FilterBar(id="filter-bar")
         yield TaskTable(id="task-table")
@@ -521,8 +537,19 @@ class MainScreen(ReportsWorkerFailures, Screen[None]):
     def action_schedules_view(self) -> None:
         self.app.push_screen(SchedulesView(self.service, self.settings, self.access))
 
+    def action_xray_task(self) -> None:
+        task = self.rows.current
+        if task is not None:
+            self.app.push_screen(XrayScreen(self.service, task.message_id, self.settings))
+
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.access.read_only, connection=self.settings.connection))
+        self.app.push_screen(
+            HelpScreen(
+                self.access.read_only,
+                connection=self.settings.connection,
+                installations=self.settings.installations > 1,
+            )
+        )
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -43,6 +43,7 @@ from tasktui.ui.messages import SideChangesArrived
 from tasktui.ui.screens.help import HelpScreen
 from tasktui.ui.screens.log_pager import LogPager
 from tasktui.ui.screens.retry import confirm_retry
+from tasktui.ui.screens.xray import XrayScreen
 from tasktui.ui.settings import ConsoleSettings, WriteAccess
 from tasktui.ui.styles import semantic_classes, semantic_css, semantic_styles
 from tasktui.ui.widgets.log_blocks import LogEntry
@@ -466,5 +467,15 @@ class TaskDetailScreen(ReportsWorkerFailures, Screen[str | None]):
         self._show_fields()
         self.notify(self.settings.times.describe())
 
+    def action_xray_task(self) -> None:
+        self.app.push_screen(XrayScreen(self.service, self.message_id, self.settings))
+
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.access.read_only, detail_first=True, connection=self.settings.connection))
+        self.app.push_screen(
+            HelpScreen(
+                self.access.read_only,
+                detail_first=True,
+                connection=self.settings.connection,
+                installations=self.settings.installations > 1,
+            )
+        )
