@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 class _Installation(argparse.Action):
     """--dsn and --profile: a command connects to the last one given, as argparse's `store` would;
     the console watches every one given, in order (`tasktui --dsn A --profile B`), from
-    `installations`: [("dsn" | "profile", value), …]."""
+    `watched`: [("dsn" | "profile", value), …] (not `installations`: the demo has an option of that name)."""
 
     def __call__(
         self,
@@ -53,7 +53,7 @@ class _Installation(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, values)
-        namespace.installations = [*getattr(namespace, "installations", []), (self.dest, values)]
+        namespace.watched = [*getattr(namespace, "watched", []), (self.dest, values)]
 
 
 def _profile_names(**_: object) -> list[str]:
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_file = getattr(args, "log", None)
     # Every --dsn given (the console takes several), each a connection string whose password the
     # log and the error lines never hold.
-    given = [value for kind, value in getattr(args, "installations", []) if kind == "dsn"]
+    given = [value for kind, value in getattr(args, "watched", []) if kind == "dsn"]
     log_path = debuglog.setup(log_file, conninfos=[args.dsn or os.environ.get("DATABASE_URL", ""), *given])
     handler = getattr(args, "handler", console.run)
     try:

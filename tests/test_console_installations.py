@@ -37,7 +37,7 @@ def _app(tmp_path, *words: str) -> TaskTuiApp:
     """The console as `tasktui WORDS…` builds it (no config file)."""
     args = cli.build_parser(list(words)).parse_args(list(words))
     args.settings = config.resolve(args, config.load_config(tmp_path / "none.toml"), env={})
-    return consoles_app(installations(args, args.installations))
+    return consoles_app(installations(args, args.watched))
 
 
 async def _connections(admin: psycopg.AsyncConnection, dbname: str) -> list[str]:
@@ -85,11 +85,12 @@ async def test_two_databases_in_one_console_and_one_going_down_leaves_the_other_
             await wait_for(pilot, lambda: main_rows(app) == [ids["corp-us"]], what="the second's table")
 
             # What each installation costs, as a single console does: the feed's session, its
-            # listener, the counts loop's, the on-demand reads' (workers, detail, x-ray, summary) and
-            # the retries' (opened by the check of the right to retry; none with --read-only).
+            # listener, the counts loop's, the on-demand reads' (workers, detail, x-ray, summary), the
+            # incident views' (the header's schedule check) and the retries' (opened by the check of
+            # the right to retry; none with --read-only).
             per_installation = [len(await _connections(admin, name)) for name in (first_db, second_db)]
             print(f"\nconnections per installation: {per_installation}")
-            assert per_installation == [5, 5], [await _connections(admin, name) for name in (first_db, second_db)]
+            assert per_installation == [6, 6], [await _connections(admin, name) for name in (first_db, second_db)]
 
             # The second refuses connections, and its sessions are terminated: a real fault.
             await admin.execute(allow.format(sql.Identifier(second_db), sql.SQL("false")))
@@ -144,7 +145,7 @@ def test_profiles_name_their_installations(live_dsn: str, second_live_dsn: str, 
     words = ["--profile", "prod-eu", "--profile", "prod-us"]
     args = cli.build_parser(words).parse_args(words)
     args.settings = config.resolve(args, config.load_config(path), env={})
-    (first_target, first), (second_target, second) = installations(args, args.installations)
+    (first_target, first), (second_target, second) = installations(args, args.watched)
     assert (first["label"], first["read_only"]) == ("prod-eu", True)
     assert second["label"] == second_target.label and not second["read_only"]
     assert first_target.conninfo != second_target.conninfo

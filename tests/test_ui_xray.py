@@ -101,7 +101,7 @@ async def test_w_in_the_detail_x_rays_the_task_shown_and_escape_comes_back_to_it
 async def test_the_x_ray_is_in_help_and_the_palette() -> None:
     fake, running = _console()
     app = fake_app(fake)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(120, 80)) as pilot:
         await wait_for(pilot, lambda: running in main_rows(app), what="the table")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: "X-ray: the worker and sessions" in screen_text(app), what="help")

@@ -123,7 +123,7 @@ def console_options(settings: Resolved) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    given = getattr(args, "installations", [])
+    given = getattr(args, "watched", [])
     if len(given) > 1:
         return run_consoles(installations(args, given))
     return run_console(Target.resolve(args.dsn), **console_options(args.settings))
