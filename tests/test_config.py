@@ -242,3 +242,16 @@ def test_summary_reads_the_installations_named_not_the_default_profile_too(tmp_p
     default = run_cli("summary", "--json", env=env)
     assert default.returncode == 2
     assert [row["ok"] for row in json.loads(default.stdout)] == [False]
+
+
+def test_the_demo_console_takes_the_files_theme_time_and_keys_not_its_connection(tmp_path: Path) -> None:
+    """`tasktui demo` ignored the config file: its console opens as the user's does (theme, time
+    zone, keys), on the demo's own database and settings."""
+    from tasktui.commands.demo import _look
+
+    path = tmp_path / "config.toml"
+    path.write_text("[console]\ntheme = 'nord'\ntime = 'local'\n[keys]\nhelp = 'f2'\n")
+    args = build_parser().parse_args(["demo"])
+    args.settings = resolve(args, load_config(path), env={})
+    assert _look(args) == {"theme": "nord", "local_time": True, "keymap": {"help": "f2"}}
+    assert _look(build_parser().parse_args(["demo"])) == {}  # no settings resolved: the defaults

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 import psycopg
 import psycopg.sql
@@ -159,11 +159,15 @@ class EmbeddedDemo:
         workers: int,
         signals: _Signals,
         max_fps: float | None = None,
+        look: dict[str, Any] | None = None,
         installations: int = 1,
     ) -> None:
         self.seed = seed
         self.installations = installations
         self.max_fps = max_fps
+        # How the console looks and is driven, from the config file and environment: theme, time
+        # zone, keys (what it connects to is the demo's own).
+        self.look = look or {}
         self.rate = rate
         self.workers = workers
         self.signals = signals
@@ -307,7 +311,7 @@ class EmbeddedDemo:
         os.environ.setdefault("TASKTUI_STATE_DIR", str(self.folder))
         for dsn in self.dsns:
             say_where_the_database_is(dsn)
-        options = {"read_only": False, "channel": DEFAULT_CHANNEL, "fps": self.max_fps}
+        options = {**self.look, "read_only": False, "channel": DEFAULT_CHANNEL, "fps": self.max_fps}
         try:
             if len(self.dsns) == 1:
                 return run_console(
@@ -391,6 +395,17 @@ def _start_server(server: WheelServer) -> str:
         raise UserFacingError(f"cannot start the embedded PostgreSQL: {exc}") from None
 
 
+def _look(args: argparse.Namespace) -> dict[str, Any]:
+    """The console's theme, time zone and keys as the config file and environment set them."""
+    from tasktui.commands.console import console_options
+
+    settings = getattr(args, "settings", None)
+    if settings is None:
+        return {}
+    options = console_options(settings)
+    return {name: options[name] for name in ("theme", "local_time", "keymap")}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.dsn:
         raise UserFacingError(
@@ -407,6 +422,7 @@ def run(args: argparse.Namespace) -> int:
         signals=signals,
         max_fps=args.max_fps,
         installations=args.installations,
+        look=_look(args),
     )
     try:
         demo.start()
