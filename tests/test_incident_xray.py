@@ -22,6 +22,7 @@ from tasktui.core.session import Session, open_session
 from tasktui.demo import broker
 from tests.conftest import run_cli
 from tests.retry_helpers import role
+from tests.session_helpers import close_and_wait
 
 ACTOR = "authentik.sources.ldap.tasks.ldap_sync"
 
@@ -106,7 +107,7 @@ async def test_a_running_task_whose_lock_is_gone_is_an_orphan(
     worker: Worker, session: Session, mirror_dsn: str
 ) -> None:
     message_id = await _running(worker)
-    await worker.locks.close()  # the worker dies: the server releases its session's locks
+    await close_and_wait(session, worker.locks)  # the worker dies: the server releases its session's locks
     report = await xray_task(session, message_id)
     assert report.verdict is XrayVerdict.ORPHANED and report.orphaned
     assert report.lock_holder is None and report.worker is None
@@ -117,7 +118,7 @@ async def test_a_running_task_whose_lock_is_gone_is_an_orphan(
     claimed = await broker.enqueue(locks, ACTOR, tenant_id=tenant)
     assert await broker.claim(locks, claimed)
     assert (await xray_task(session, claimed)).verdict is XrayVerdict.CLAIMED
-    await locks.close()
+    await close_and_wait(session, locks)
     assert (await xray_task(session, claimed)).verdict is XrayVerdict.CLAIM_ORPHANED
 
 
@@ -215,7 +216,8 @@ async def test_the_console_service_x_rays_on_its_own_session_and_sees_the_worker
         assert report.lock_holder == worker.locks.info.backend_pid
         assert report.worker is not None and report.worker.id == worker.worker_id
         assert [s.pid for s in report.sessions] == [worker.locks.info.backend_pid]
-        await worker.locks.close()
+        async with await open_session(db.Target.resolve(mirror_dsn)) as observer:
+            await close_and_wait(observer, worker.locks)
         again = await console.xray(message_id)
         assert again.verdict is XrayVerdict.ORPHANED and again.lock_holder is None
         with pytest.raises(TaskNotFound):

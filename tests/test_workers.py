@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from tasktui.demo import broker
 from tests.conftest import run_cli
 from tests.notify_helpers import execute
 from tests.retry_helpers import role
+from tests.session_helpers import close_and_wait
 
 VERSION = "2026.5.0"
 
@@ -83,13 +83,8 @@ async def test_a_worker_is_alive_only_while_another_session_holds_its_lock(sessi
         # Reading pg_locks took no lock of ours.
         assert await _own_advisory_locks(session) == 0
     finally:
-        await locks.close()
-    # The server lets go of a closed session's locks a moment after the client closed it.
-    for _ in range(100):
-        report = await load_workers(session)
-        if not report.workers[0].lock_held:
-            break
-        await asyncio.sleep(0.05)
+        await close_and_wait(session, locks)
+    report = await load_workers(session)
     (worker,) = report.workers
     assert (worker.alive, worker.lock_held, worker.liveness) == (False, False, "stale")
     assert "lock is not held" in worker.reason
@@ -232,7 +227,7 @@ async def test_running_tasks_without_their_lock_are_orphans(session: Session) ->
         await broker.succeed(conn, finished)  # done, its lock lingers (lazy unlock): not judged
         assert await broker.claim(killed_locks, orphan)
         await broker.start_processing(conn, orphan)
-        await killed_locks.close()  # kill -9: the lock goes with the session, the row stays running
+        await close_and_wait(session, killed_locks)  # kill -9: the lock goes with the session, the row stays running
         assert await broker.claim(worker_locks, consumed)
         await broker.release(worker_locks, consumed)  # consumed without a lock: prefetch, not judged
         report = await load_workers(session)
