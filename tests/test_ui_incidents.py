@@ -134,6 +134,11 @@ async def test_queues_view_shows_each_queue_and_its_forecast_with_the_basis() ->
         assert "3 retries past the eta by over 30 s" in text
         # In and out per minute: the newest minute's, as the forecast reads them.
         assert any(line.split()[:6] == ["default", "420", "0", "8", "10", "50"] for line in text.splitlines())
+        # A queue has no task to open: the footer does not offer one, and Enter opens nothing.
+        assert "⏎ Task" not in text and "r Reload" in text
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, QueuesView)
 
 
 async def test_schedules_view_opens_the_blocking_task_and_the_header_raises_the_alarm() -> None:

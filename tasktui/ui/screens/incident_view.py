@@ -83,6 +83,8 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
 
     VIEW_TITLE: ClassVar[str] = ""
     REFRESH_SECONDS: ClassVar[float] = 30.0
+    # Whether a row leads to a task (Enter opens it): else the footer does not offer it.
+    OPENS_TASKS: ClassVar[bool] = True
     KEY_ACTIONS: ClassVar[tuple[keys.KeyAction, ...]] = keys.incident_keys("retry_group")
     BINDINGS = keys.bindings(keys.incident_keys("retry_group"))
 
@@ -285,4 +287,6 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
         self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_task" and not self.OPENS_TASKS:
+            return False
         return not keys.forbidden(action, self.access.read_only, self.KEY_ACTIONS)

@@ -27,6 +27,7 @@ def newest_minute(series: tuple[int, ...] | None) -> str:
 
 class QueuesView(IncidentView):
     VIEW_TITLE = "Is it draining? — per queue (Esc: back)"
+    OPENS_TASKS = False  # a queue has no task to open (Enter on a row says so)
     REFRESH_SECONDS = REFRESH_SECONDS
 
     report: QueueReport | None
