@@ -460,10 +460,12 @@ def test_the_demo_prints_its_connection_string_whole_before_and_after_the_consol
         signals=SimpleNamespace(),
         abandon=None,
         max_fps=None,
+        look={"theme": "nord", "local_time": True},  # the config file's (tests/test_config.py)
     )
     assert EmbeddedDemo.console(demo) == 0  # type: ignore[arg-type]
     (options,) = opened
     assert options["connection"] == DEMO_DSN and "notice" not in options  # no toast
+    assert (options["theme"], options["local_time"]) == ("nord", True)
     after = capsys.readouterr().err.splitlines()
     assert after == [f"demo database (removed as the demo exits): {DEMO_DSN}"], after
 
