@@ -6,17 +6,15 @@ import asyncio
 
 import psycopg
 
-from tasktui.core.session import Session
 
-
-async def close_and_wait(observer: Session, gone: psycopg.AsyncConnection) -> None:
+async def close_and_wait(observer: psycopg.AsyncConnection, gone: psycopg.AsyncConnection) -> None:
     """Close `gone` and wait until the server has ended its backend: the server lets go of a
     session's advisory locks a moment after the client closed it, and a test that reads pg_locks
     at once can still see them on a busy machine."""
     pid = gone.info.backend_pid
     await gone.close()
     for _ in range(200):
-        cur = await observer.conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+        cur = await observer.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
         if await cur.fetchone() is None:
             return
         await asyncio.sleep(0.05)

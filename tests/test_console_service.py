@@ -28,6 +28,7 @@ from tasktui.demo import broker
 from tasktui.errors import ConnectionFailed, UserFacingError
 from tests.feed_helpers import running_console, until
 from tests.retry_helpers import reject, rejected_after_a_retry
+from tests.session_helpers import close_and_wait
 from tests.tcp_proxy import stalling_proxy
 
 REFUSED = {"exc_type": "LDAPException", "message": "connection refused"}
@@ -215,7 +216,7 @@ async def test_workers_are_judged_as_authentik_judges_them(live_dsn: str, writer
             assert report.alive == 1 and report.workers[0].hostname == "worker-a.example"
             assert not any("No workers connected" in a.message for a in report.alarms)
         finally:
-            await locks.close()
+            await close_and_wait(writer, locks)
         # Its session ends: the lock is gone, so authentik would no longer count it alive.
         assert (await console.workers()).alive == 0
 

@@ -107,7 +107,7 @@ async def test_a_running_task_whose_lock_is_gone_is_an_orphan(
     worker: Worker, session: Session, mirror_dsn: str
 ) -> None:
     message_id = await _running(worker)
-    await close_and_wait(session, worker.locks)  # the worker dies: the server releases its session's locks
+    await close_and_wait(session.conn, worker.locks)  # the worker dies: the server releases its session's locks
     report = await xray_task(session, message_id)
     assert report.verdict is XrayVerdict.ORPHANED and report.orphaned
     assert report.lock_holder is None and report.worker is None
@@ -118,7 +118,7 @@ async def test_a_running_task_whose_lock_is_gone_is_an_orphan(
     claimed = await broker.enqueue(locks, ACTOR, tenant_id=tenant)
     assert await broker.claim(locks, claimed)
     assert (await xray_task(session, claimed)).verdict is XrayVerdict.CLAIMED
-    await close_and_wait(session, locks)
+    await close_and_wait(session.conn, locks)
     assert (await xray_task(session, claimed)).verdict is XrayVerdict.CLAIM_ORPHANED
 
 
@@ -217,7 +217,7 @@ async def test_the_console_service_x_rays_on_its_own_session_and_sees_the_worker
         assert report.worker is not None and report.worker.id == worker.worker_id
         assert [s.pid for s in report.sessions] == [worker.locks.info.backend_pid]
         async with await open_session(db.Target.resolve(mirror_dsn)) as observer:
-            await close_and_wait(observer, worker.locks)
+            await close_and_wait(observer.conn, worker.locks)
         again = await console.xray(message_id)
         assert again.verdict is XrayVerdict.ORPHANED and again.lock_holder is None
         with pytest.raises(TaskNotFound):

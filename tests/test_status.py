@@ -14,6 +14,7 @@ from tasktui.core.session import Session, open_session
 from tasktui.demo import broker
 from tests.conftest import CliResult, run_cli
 from tests.retry_helpers import reject
+from tests.session_helpers import close_and_wait
 
 PASSWORD = "hunter2secret"
 
@@ -129,7 +130,7 @@ async def test_thresholds_decide_the_exit_code_and_the_perfdata_carries_them(ses
         assert {c["metric"]: c["state"] for c in data["checks"]}["rejected"] == "WARNING"
         assert (data["workers_alive"], data["workers_dead"]) == (1, 1)
     finally:
-        await locks.close()
+        await close_and_wait(session.conn, locks)
     # The worker's process is gone: nobody alive is critical with no option given.
     gone = _status(mirror_dsn)
     summary, perf = _first_line(gone)

@@ -83,7 +83,7 @@ async def test_a_worker_is_alive_only_while_another_session_holds_its_lock(sessi
         # Reading pg_locks took no lock of ours.
         assert await _own_advisory_locks(session) == 0
     finally:
-        await close_and_wait(session, locks)
+        await close_and_wait(session.conn, locks)
     report = await load_workers(session)
     (worker,) = report.workers
     assert (worker.alive, worker.lock_held, worker.liveness) == (False, False, "stale")
@@ -227,7 +227,9 @@ async def test_running_tasks_without_their_lock_are_orphans(session: Session) ->
         await broker.succeed(conn, finished)  # done, its lock lingers (lazy unlock): not judged
         assert await broker.claim(killed_locks, orphan)
         await broker.start_processing(conn, orphan)
-        await close_and_wait(session, killed_locks)  # kill -9: the lock goes with the session, the row stays running
+        await close_and_wait(
+            session.conn, killed_locks
+        )  # kill -9: the lock goes with the session, the row stays running
         assert await broker.claim(worker_locks, consumed)
         await broker.release(worker_locks, consumed)  # consumed without a lock: prefetch, not judged
         report = await load_workers(session)
