@@ -34,7 +34,7 @@ from psycopg.conninfo import make_conninfo
 
 from tasktui.core import db
 from tasktui.core.mirror import apply_mirror
-from tasktui.core.session import detect_shape
+from tasktui.core.session import Session, detect_shape, open_session
 from tasktui.core.trigger import install
 from tasktui.embedded.localpg import SystemCluster, WheelServer, find_system_bindir
 
@@ -187,6 +187,21 @@ async def writer(live_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
     conn = await psycopg.AsyncConnection.connect(live_dsn, autocommit=True)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def conn(mirror_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A plain connection to the mirror database, for setting up what a test reads."""
+    connection = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def session(mirror_dsn: str) -> AsyncIterator[Session]:
+    """A tasktui session on the mirror database, as the commands and the console open one."""
+    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
+        yield opened
 
 
 @dataclass

@@ -24,13 +24,6 @@ from tests.test_incident_schedules import _install
 
 
 @pytest.fixture
-async def conn(mirror_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    connection = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
 async def console(mirror_dsn: str) -> AsyncIterator[TaskConsole]:
     service = TaskConsole(db.Target.resolve(mirror_dsn))
     yield service

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db
 from tasktui.core.detail import InvalidMessageId, count_logs, load_detail, parse_message_id
 from tasktui.core.filters import TaskFilter
 from tasktui.core.logs import ATTRIBUTES_INLINE, LogLine, exception_of, fetch_logs, load_attributes
@@ -25,12 +23,6 @@ from tasktui.demo import broker
 from tests.retry_helpers import LDAP_SYNC, rejected_after_a_retry
 
 ACTOR = LDAP_SYNC
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def _reopen(session: Session) -> Session:

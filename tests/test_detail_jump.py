@@ -5,16 +5,13 @@ previous ones. (The service's jumps in 2025.8's lists: tests/test_console_servic
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 from psycopg.types.json import Jsonb
 
-from tasktui.core import db
 from tasktui.core.logs import PROBLEM_LEVELS, LogLine, fetch_around, fetch_logs, find_problem
-from tasktui.core.session import Session, open_session
+from tasktui.core.session import Session
 from tasktui.demo import broker
 from tasktui.ui.app import TaskTuiApp
 from tasktui.ui.widgets.log_view import PAGE, LogView
@@ -97,12 +94,6 @@ async def press_and_go_round(pilot, key: str, event: str) -> None:
 
 
 # -- core --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def test_find_problem_walks_every_level_that_counts_across_both_sources(session: Session) -> None:

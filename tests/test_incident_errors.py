@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,19 +34,6 @@ LDAP = "authentik.sources.ldap.tasks.ldap_sync"
 MAIL = "authentik.stages.email.tasks.send_mail"
 SOCKET = "socket connection error while opening: [Errno 111] Connection refused to 10.0.{n}.7:389"
 SOCKET_KEY = "LDAPSocketOpenError: socket connection error while opening: [Errno <n>] Connection refused to <n>:<n>"
-
-
-@pytest.fixture
-async def conn(mirror_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    connection = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def _age(conn: psycopg.AsyncConnection, message_id: str, minutes: float) -> None:

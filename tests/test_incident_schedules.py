@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import pickle
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -130,19 +129,6 @@ async def _install(conn: psycopg.AsyncConnection) -> Installation:
     await _sent(conn, ids["due"], public_type, CLEAN, tenant=default, end="queued")
     await _sent(conn, ids["acme"], 901, LDAP, tenant=acme, end="done")
     return Installation(acme, public_type, 901, ids)
-
-
-@pytest.fixture
-async def conn(mirror_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
-    connection = await psycopg.AsyncConnection.connect(mirror_dsn, autocommit=True)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def test_schedules_of_every_tenant_schema_with_their_latest_task(

@@ -52,12 +52,6 @@ async def worker(mirror_dsn: str) -> AsyncIterator[Worker]:
         await conn.close()
 
 
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
-
-
 async def _running(worker: Worker, uid: str = "corp-ad") -> str:
     """A task claimed on the worker's locks connection and running on its thread connection."""
     tenant = await broker.default_tenant(worker.thread)

@@ -4,25 +4,18 @@ and every failure one UNKNOWN line on stdout with exit 3."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
 
 from tasktui.core import db
-from tasktui.core.session import Session, open_session
+from tasktui.core.session import Session
 from tasktui.demo import broker
 from tests.conftest import CliResult, run_cli
 from tests.retry_helpers import reject
 from tests.session_helpers import close_and_wait
 
 PASSWORD = "hunter2secret"
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def _installation(session: Session) -> psycopg.AsyncConnection:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import psycopg
@@ -26,12 +25,6 @@ from tests.retry_helpers import role
 from tests.session_helpers import close_and_wait
 
 VERSION = "2026.5.0"
-
-
-@pytest.fixture
-async def session(mirror_dsn: str) -> AsyncIterator[Session]:
-    async with await open_session(db.Target.resolve(mirror_dsn)) as opened:
-        yield opened
 
 
 async def _connect(session: Session) -> psycopg.AsyncConnection:

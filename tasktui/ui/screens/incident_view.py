@@ -134,6 +134,8 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
     # -- reading ---------------------------------------------------------------------------------
 
     async def fetch(self) -> Any:
+        """The view's answer from the service. Each view defines it (errors, queues, schedules),
+        as it defines columns, rows and detail: the base class draws and refreshes them."""
         raise NotImplementedError
 
     def _timer(self) -> None:
@@ -164,9 +166,11 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
     # -- drawing ---------------------------------------------------------------------------------
 
     def columns(self, width: int) -> list[ViewColumn]:
+        """The table's columns at this width (each view's own)."""
         raise NotImplementedError
 
     def rows(self, width: int) -> list[ViewRow]:
+        """The answer's rows, cut to the columns (each view's own)."""
         raise NotImplementedError
 
     def summary(self) -> str:
@@ -174,6 +178,7 @@ class IncidentView(ReportsWorkerFailures, Screen[None]):
         return ""
 
     def detail(self, key: str) -> Text:
+        """The selected row in full, below the table (each view's own)."""
         raise NotImplementedError
 
     def empty(self) -> Text | None:
